@@ -1,0 +1,63 @@
+"""chainrisk: a self-hosted on-chain address risk analyser for stablecoin and RWA exposure.
+
+    >>> import chainrisk
+    >>> st = chainrisk.open("case.duckdb")
+    >>> chainrisk.ingest_file(st, ["token_transfers.parquet"], format="bigquery")
+
+Public API: :func:`open` / :class:`Store`, :func:`parse_address`, the ingestion functions, and the error
+hierarchy in :mod:`chainrisk.errors`. Heavy modules are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .address import Address, parse_address
+from .errors import (
+    ChainriskError,
+    InputError,
+    InvalidAddress,
+    NoScoringRun,
+    PartialError,
+    RpcError,
+    SourceUnavailable,
+    StoreError,
+    UsageError,
+)
+from .store import Store, open
+
+__all__ = [
+    "Address",
+    "ChainriskError",
+    "InputError",
+    "InvalidAddress",
+    "NoScoringRun",
+    "PartialError",
+    "RpcError",
+    "SourceUnavailable",
+    "Store",
+    "StoreError",
+    "UsageError",
+    "ingest_file",
+    "ingest_rpc",
+    "open",
+    "parse_address",
+]
+
+_LAZY = {
+    "ingest_file": ("chainrisk.ingest_file", "ingest_file"),
+    "ingest_rpc": ("chainrisk.ingest_rpc", "ingest_rpc"),
+}
+
+if TYPE_CHECKING:
+    from .ingest_file import ingest_file
+    from .ingest_rpc import ingest_rpc
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'chainrisk' has no attribute {name!r}")

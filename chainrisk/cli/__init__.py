@@ -1,0 +1,81 @@
+"""The command line: a thin shell over the Python API.
+
+Only this package imports click. Each command parses its options, calls one public function and hands the result
+to one output writer. Subcommands live in their own modules and are imported lazily, so ``chainrisk --help``
+starts fast. Errors are translated to exit codes in exactly one place: :func:`main`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from ..errors import ChainriskError
+
+# command name -> "module:attribute" (relative to chainrisk.cli)
+COMMANDS: dict[str, str] = {
+    "status": "store_cmds:status",
+    "ingest": "ingest:ingest",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        cmd: click.Command = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        return cmd
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chainrisk")
+    except PackageNotFoundError:  # running from a checkout without install
+        return "0.0.0+local"
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--db", "db", envvar="CHAINRISK_DB", default="chainrisk.duckdb", show_default=True,
+              help="The DuckDB store file (env CHAINRISK_DB).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
+@click.version_option(_version(), prog_name="chainrisk")
+@click.pass_context
+def cli(ctx: click.Context, db: str, quiet: bool, verbose: int) -> None:
+    """chainrisk: does this address link to virtual-currency business or to illegal activity?
+
+    Ingest stablecoin transfers, label addresses, propagate risk, and look up or screen addresses with evidence.
+    stdout carries data; progress and logs go to stderr.
+    """
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose + 1, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = {"db": db, "quiet": quiet, "verbose": verbose}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI and map errors to exit codes (see chainrisk.errors)."""
+    try:
+        return cli.main(args=argv, prog_name="chainrisk", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except ChainriskError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; work committed so far is kept, rerun to resume.", err=True)
+        sys.exit(130)

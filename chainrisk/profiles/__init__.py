@@ -1,0 +1,103 @@
+"""Jurisdiction risk profiles: category severities, band thresholds and propagation parameters, as TOML data.
+
+Bundled: ``cn`` (mainland China 2025 rules) and ``fatf`` (general AML). ``load_profile`` takes a bundled name or
+the path of a TOML file a bank copied and tuned. Unknown keys and categories are errors.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..taxonomy import CATEGORIES
+
+BANDS = ("none", "low", "medium", "high", "severe")
+_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Propagation:
+    max_hops: int = 4
+    hop_decay: float = 0.5
+    dust_usd: float = 1.0
+    hub_degree: int = 500
+    min_share: float = 0.001
+    stop_categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    severity: dict[str, int]
+    bands: dict[str, int]
+    propagation: Propagation = field(default_factory=Propagation)
+    source: str = ""
+
+    def band(self, score: float) -> str:
+        """The band of a 0-100 score."""
+        out = "none"
+        for b in BANDS[1:]:
+            if score >= self.bands[b]:
+                out = b
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "description": self.description, "severity": dict(self.severity),
+            "bands": dict(self.bands), "propagation": {
+                **self.propagation.__dict__, "stop_categories": list(self.propagation.stop_categories)},
+        }
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in _DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """A bundled profile by name (``cn``, ``fatf``) or a TOML file by path."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        path = p
+    else:
+        path = _DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            raise InputError(f"unknown profile {name_or_path!r}; bundled: {', '.join(available())}, or give a .toml path")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise InputError(f"cannot read profile {path.name}: {e}") from None
+    return _parse(data, path.name)
+
+
+def _unknown(keys: Any, allowed: Any, where: str) -> None:
+    extra = sorted(set(keys) - set(allowed))
+    if extra:
+        raise InputError(f"profile {where}: unknown key(s) {', '.join(extra)}; accepted: {', '.join(sorted(allowed))}")
+
+
+def _parse(data: dict[str, Any], where: str) -> Profile:
+    _unknown(data, {"name", "description", "severity", "bands", "propagation"}, where)
+    sev = data.get("severity", {})
+    _unknown(sev, CATEGORIES, f"{where} [severity]")
+    missing = [c for c in CATEGORIES if c not in sev]
+    if missing:
+        raise InputError(f"profile {where} [severity]: missing {', '.join(missing)}")
+    for c, v in sev.items():
+        if not isinstance(v, int) or not 0 <= v <= 100:
+            raise InputError(f"profile {where} [severity] {c} = {v!r}: must be an integer 0..100")
+    bands = data.get("bands", {})
+    _unknown(bands, BANDS[1:], f"{where} [bands]")
+    if [bands.get(b) for b in BANDS[1:]] != sorted(bands.get(b, -1) for b in BANDS[1:]) or len(bands) != 4:
+        raise InputError(f"profile {where} [bands]: give low <= medium <= high <= severe")
+    prop = dict(data.get("propagation", {}))
+    _unknown(prop, Propagation.__dataclass_fields__, f"{where} [propagation]")
+    stops = tuple(prop.pop("stop_categories", ()))
+    _unknown(stops, CATEGORIES, f"{where} [propagation] stop_categories")
+    return Profile(
+        name=str(data.get("name", where)), description=str(data.get("description", "")), severity=dict(sev),
+        bands=dict(bands), propagation=Propagation(**prop, stop_categories=stops), source=where,
+    )

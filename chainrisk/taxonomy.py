@@ -1,0 +1,65 @@
+"""The one label taxonomy: categories, the confidence scale, and addresses the system knows by nature.
+
+Categories (an import naming any other is an error that lists these):
+
+======================  ======================================================================================
+sanctions               on a government sanctions list (OFAC SDN, ...)
+blacklist               frozen by a stablecoin issuer (USDT AddedBlackList, USDC Blacklisted)
+mixer                   mixing service or pool (Tornado Cash, ...)
+scam                    fraud: fake investment, Ponzi, impersonation
+phishing                phishing / wallet drainer
+hack                    proceeds of an exploit or theft
+ransomware              ransomware operator wallets
+darknet                 darknet market
+terrorism_financing     terrorism financing
+gambling                online gambling / casino
+exchange                centralised exchange (hot, cold, deposit wallets)
+p2p_otc                 OTC desk or P2P trading service
+rwa_issuer              issuer or treasury of real-world-asset tokens
+stablecoin_issuer       stablecoin issuer or treasury
+mining                  mining pool or mining business
+bridge                  cross-chain bridge
+defi                    DEX pool, lending market, other DeFi contract
+token_contract          a token's own contract
+other                   anything else worth a note
+======================  ======================================================================================
+
+Confidence (after GraphSense's taxonomy): 100 ledger-immanent (on-chain fact, e.g. an issuer's freeze event),
+60 authority data (OFAC), 50 trusted provider, 20 web crawl / community list, 10 heuristic.
+"""
+
+from __future__ import annotations
+
+CATEGORIES: tuple[str, ...] = (
+    "sanctions", "blacklist", "mixer", "scam", "phishing", "hack", "ransomware", "darknet",
+    "terrorism_financing", "gambling", "exchange", "p2p_otc", "rwa_issuer", "stablecoin_issuer", "mining",
+    "bridge", "defi", "token_contract", "other",
+)
+
+ILLICIT: frozenset[str] = frozenset({
+    "sanctions", "blacklist", "mixer", "scam", "phishing", "hack", "ransomware", "darknet", "terrorism_financing",
+})
+
+CONFIDENCE = {
+    "ledger": 100,      # ledger-immanent: the chain itself says so
+    "authority": 60,    # a government authority (OFAC)
+    "trusted": 50,      # a trusted provider / issuer's own documentation
+    "crawl": 20,        # web crawl, community lists
+    "heuristic": 10,    # inferred by a heuristic
+}
+
+NULL_ADDRESS = "0x0000000000000000000000000000000000000000"
+# The mint/burn counterparty plus the common burn address: never a counterparty that carries risk.
+BURN_ADDRESSES = frozenset({NULL_ADDRESS, "0x000000000000000000000000000000000000dead"})
+# Precompiled contracts 0x01..0x0a (ecrecover .. point evaluation).
+PRECOMPILES = frozenset(f"0x{i:040x}" for i in range(1, 0x0B))
+
+
+def check_category(category: str) -> str:
+    """The category, normalised, or an :class:`~chainrisk.errors.InputError` naming the accepted ones."""
+    from .errors import InputError
+
+    c = category.strip().lower()
+    if c not in CATEGORIES:
+        raise InputError(f"unknown label category {category!r}; accepted: {', '.join(CATEGORIES)}")
+    return c
