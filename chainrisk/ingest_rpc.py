@@ -1,0 +1,637 @@
+"""Node ingestion: ERC-20 ``Transfer`` logs and issuer blacklist events of registered tokens, from any Ethereum
+JSON-RPC node into the store, fast, resumably and without loss.
+
+The pipeline (see ``docs/ingest-rpc.md``):
+
+1. **check** the stored tip against the node (reorg: find the fork point, delete everything above it);
+2. **plan** the block ranges not yet recorded in ``ingest_ranges`` for each token, below
+   ``latest - confirmations``;
+3. **fetch** with ``concurrency`` threads: one ``eth_getLogs`` per block range for all tokens at once (topic0 is
+   an OR-list of ``Transfer`` and the four blacklist events), ranges that grow while answers are small and split
+   when the node refuses them (:class:`chainrisk.rpc.RangeTooLarge`); block times come from the logs when the
+   node includes ``blockTimestamp``, else from batched ``eth_getBlockByNumber`` for the blocks that have logs;
+   each range's last block header is recorded too, so a later run can detect a reorg;
+4. **store** on one writer thread: raw hex columns become an Arrow table, DuckDB decodes topics and data
+   column-wise, and transfers, blacklist events, block hashes and the completed ranges commit in ONE
+   transaction, so a killed run loses at most the uncommitted ranges and a rerun fetches exactly those.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from .address import parse_address
+from .errors import InputError, UsageError
+from .rpc import RangeTooLarge, RpcClient, mask_url
+from .store import Store, Token
+
+log = logging.getLogger(__name__)
+
+TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+ADDED_BLACK_LIST = "0x42e160154868087d6bfdc0ca23d96a1c1cfa32f1b72ba9ba27b69b98a0d819dc"  # USDT, address in data
+REMOVED_BLACK_LIST = "0xd7e9ec6e6ecd65492dce6bf513cd6867560d49544421d0783ddf06e76c24470c"
+BLACKLISTED = "0xffa4e6181777692565cf28528fc88fd1516ea86b56da075235fa575af6a4b855"  # USDC, address in topics[1]
+UN_BLACKLISTED = "0x117e3210bb9aa7d9baff172026820255c6f6c30ba8999d1c2fd88e2848137c4e"
+TOPICS = [[TRANSFER, ADDED_BLACK_LIST, REMOVED_BLACK_LIST, BLACKLISTED, UN_BLACKLISTED]]
+STREAM = "transfer"  # ingest_ranges.stream: Transfer and blacklist events of a contract
+
+_Z24 = "0" * 24
+_Z32 = "0" * 32
+
+ProgressCallback = Callable[["Progress"], None]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Passed to the ``progress`` callback after every fetched block range."""
+
+    blocks_done: int
+    blocks_total: int
+    logs: int
+    transfers_stored: int
+
+
+@dataclass
+class IngestReport:
+    """What a node ingestion run did. ``rpc_url`` is masked (URLs carry API keys)."""
+
+    rpc_url: str
+    chain: str
+    chain_id: int | None = None
+    tokens: list[str] = field(default_factory=list)
+    latest_block: int | None = None
+    confirmations: int = 12
+    from_block: int = 0
+    to_block: int | None = None
+    requested_to_block: int | None = None
+    ranges_planned: int = 0
+    blocks_planned: int = 0
+    blocks_done: int = 0
+    requests: int = 0
+    retries: int = 0
+    splits: int = 0
+    logs_fetched: int = 0
+    transfers_added: int = 0
+    blacklist_events_added: int = 0
+    blocks_added: int = 0
+    logs_skipped: int = 0
+    commits: int = 0
+    reorg_fork_block: int | None = None
+    reorg_deleted_transfers: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def logs_per_second(self) -> float:
+        return self.logs_fetched / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["logs_per_second"] = round(self.logs_per_second, 1)
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+# -- planning ----------------------------------------------------------------------------------------------
+
+
+def _subtract(lo: int, hi: int, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[lo, hi] minus the union of ``covered`` intervals (inclusive bounds)."""
+    out = []
+    cur = lo
+    for a, b in sorted(covered):
+        if b < cur:
+            continue
+        if a > hi:
+            break
+        if a > cur:
+            out.append((cur, a - 1))
+        cur = max(cur, b + 1)
+        if cur > hi:
+            break
+    if cur <= hi:
+        out.append((cur, hi))
+    return out
+
+
+def plan_ranges(store: Store, chain: str, contracts: Sequence[str], lo: int, hi: int) -> list[tuple[tuple[str, ...], int, int]]:
+    """The block ranges in [lo, hi] not yet ingested, as (contracts missing them, from, to), merged so that
+    contracts with the same gaps share one ``eth_getLogs`` range."""
+    if hi < lo or not contracts:
+        return []
+    rows = store.execute(
+        "SELECT contract, from_block, to_block FROM ingest_ranges WHERE chain = ? AND stream = ?"
+        " AND to_block >= ? AND from_block <= ?", [chain, STREAM, lo, hi]
+    ).fetchall()
+    covered: dict[str, list[tuple[int, int]]] = {c: [] for c in contracts}
+    for c, a, b in rows:
+        if c in covered:
+            covered[c].append((a, b))
+    missing = {c: _subtract(lo, hi, covered[c]) for c in contracts}
+    bounds = sorted({lo, hi + 1} | {a for m in missing.values() for a, _ in m} | {b + 1 for m in missing.values()
+                                                                                  for _, b in m})
+    segs: list[tuple[tuple[str, ...], int, int]] = []
+    for a, nxt in itertools.pairwise(bounds):
+        b = nxt - 1
+        need = tuple(sorted(c for c in contracts if any(x <= a and b <= y for x, y in missing[c])))
+        if not need:
+            continue
+        if segs and segs[-1][0] == need and segs[-1][2] == a - 1:
+            segs[-1] = (need, segs[-1][1], b)
+        else:
+            segs.append((need, a, b))
+    return segs
+
+
+class _Planner:
+    """Hands out block ranges to fetch threads; the range size adapts to the answers."""
+
+    def __init__(self, jobs: list[tuple[tuple[str, ...], int, int]], initial: int, max_range: int,
+                 target_logs: int) -> None:
+        self.jobs = jobs
+        self.cursor = [lo for _, lo, _ in jobs]
+        self.job = 0
+        self.size = max(1, initial)
+        self.max_range = max_range
+        self.ceiling = max_range
+        self.target = max(1, target_logs)
+        self.ok_since_split = 0
+        self.lock = threading.Lock()
+
+    def next(self) -> tuple[tuple[str, ...], int, int] | None:
+        with self.lock:
+            while self.job < len(self.jobs):
+                contracts, _, hi = self.jobs[self.job]
+                a = self.cursor[self.job]
+                if a <= hi:
+                    b = min(hi, a + self.size - 1)
+                    self.cursor[self.job] = b + 1
+                    return contracts, a, b
+                self.job += 1
+            return None
+
+    def answered(self, span: int, logs: int) -> None:
+        with self.lock:
+            self.ok_since_split += 1
+            if self.ok_since_split >= 20:
+                self.ceiling = self.max_range
+            factor = min(4.0, max(0.5, self.target / max(logs, 1)))
+            self.size = max(1, min(int(span * factor), self.ceiling, self.max_range))
+
+    def refused(self, span: int) -> None:
+        with self.lock:
+            self.ok_since_split = 0
+            self.ceiling = max(1, min(self.ceiling, span - 1))
+            self.size = max(1, min(self.size, span // 2))
+
+
+# -- fetching -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Chunk:
+    contracts: tuple[str, ...]
+    lo: int
+    hi: int
+    table: pa.Table
+    blocks: dict[int, tuple[str, int]]
+    counts: Counter[str]
+
+
+_LOG_SCHEMA = pa.schema([
+    ("address", pa.string()), ("topics", pa.list_(pa.string())), ("data", pa.string()),
+    ("block_number", pa.string()), ("tx_hash", pa.string()), ("log_index", pa.string()),
+])
+
+
+def _columns(logs: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_arrays([
+        pa.array([lg["address"] for lg in logs], pa.string()),
+        pa.array([lg["topics"] for lg in logs], pa.list_(pa.string())),
+        pa.array([lg["data"] for lg in logs], pa.string()),
+        pa.array([lg["blockNumber"] for lg in logs], pa.string()),
+        pa.array([lg["transactionHash"] for lg in logs], pa.string()),
+        pa.array([lg["logIndex"] for lg in logs], pa.string()),
+    ], schema=_LOG_SCHEMA)
+
+
+def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...], lo: int, hi: int) -> list[_Chunk]:
+    """Fetch [lo, hi], splitting it when the node refuses; one chunk per answered sub-range."""
+    out = []
+    stack = [(lo, hi)]
+    while stack:
+        a, b = stack.pop()
+        try:
+            logs = client.get_logs(contracts, TOPICS, a, b)
+        except RangeTooLarge as e:
+            log.debug("blocks %d-%d refused (%s); splitting", a, b, e.reason)
+            planner.refused(b - a + 1)
+            mid = (a + b) // 2
+            stack.append((mid + 1, b))
+            stack.append((a, mid))
+            continue
+        planner.answered(b - a + 1, len(logs))
+        logs = [lg for lg in logs if not lg.get("removed")]
+        blocks: dict[int, tuple[str, int]] = {}
+        if logs and logs[0].get("blockTimestamp") is not None and logs[-1].get("blockTimestamp") is not None:
+            seen = {lg["blockNumber"]: (lg["blockHash"], lg.get("blockTimestamp")) for lg in logs}
+            need = [int(n, 16) for n, (_, ts) in seen.items() if ts is None]
+            blocks = {int(n, 16): (h, int(ts, 16)) for n, (h, ts) in seen.items() if ts is not None}
+        else:
+            need = sorted({int(lg["blockNumber"], 16) for lg in logs})
+        if b not in blocks:
+            need.append(b)  # the range's last block: its hash lets a later run detect a reorg
+        headers = client.block_headers(sorted(set(need)))
+        blocks.update(headers)
+        if logs and any(blocks[int(lg["blockNumber"], 16)][0] != lg["blockHash"] for lg in logs[:: max(1, len(logs) // 64)]):
+            log.warning("blocks %d-%d changed while being read (a reorg at the tip); reading them again", a, b)
+            stack.append((a, b))
+            continue
+        out.append(_Chunk(contracts, a, b, _columns(logs), blocks,
+                          Counter(lg["address"].lower() for lg in logs) if len(contracts) > 1 else
+                          Counter({contracts[0]: len(logs)})))
+    return out
+
+
+# -- storing ------------------------------------------------------------------------------------------------
+
+
+def _commit(store: Store, chain: str, chunks: list[_Chunk], tokens: dict[str, Token], report: IngestReport) -> None:
+    raw = pa.concat_tables([c.table for c in chunks])
+    blocks: dict[int, tuple[str, int]] = {}
+    for c in chunks:
+        blocks.update(c.blocks)
+    nums = sorted(blocks)
+    blk = pa.table({"number": pa.array(nums, pa.int64()), "hash": pa.array([blocks[n][0] for n in nums], pa.string()),
+                    "ts": pa.array([blocks[n][1] for n in nums], pa.int64())})
+    toks = pa.table({"contract": list(tokens), "token_id": pa.array([t.id for t in tokens.values()], pa.int32())})
+    rng_rows = [(chain, k, STREAM, c.lo, c.hi, c.counts.get(k, 0)) for c in chunks for k in c.contracts]
+    ranges = pa.table({n: pa.array([r[i] for r in rng_rows]) for i, n in
+                       enumerate(["chain", "contract", "stream", "from_block", "to_block", "logs"])})
+    params = {"chain": chain}
+    con = store.con
+    con.register("_rpc_raw", raw)
+    con.register("_rpc_blocks", blk)
+    con.register("_rpc_tokens", toks)
+    con.register("_rpc_ranges", ranges)
+    try:
+        with store.transaction():
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE _rpc_logs AS
+                SELECT lower(address) AS contract, len(topics) AS nt, lower(topics[1]) AS t0,
+                       lower(topics[2]) AS t1, lower(topics[3]) AS t2, lower(data) AS data,
+                       TRY_CAST(block_number AS BIGINT) AS block_number, lower(tx_hash) AS tx_hash,
+                       TRY_CAST(log_index AS INTEGER) AS log_index
+                FROM _rpc_raw
+                """
+            )
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _rpc_transfers AS
+                SELECT $chain AS chain, l.tx_hash, l.log_index, l.block_number,
+                       make_timestamp(b.ts * 1000000) AS block_time, k.token_id,
+                       '0x' || substr(l.t1, 27) AS from_address, '0x' || substr(l.t2, 27) AS to_address,
+                       CASE WHEN substr(l.data, 3, 32) = '{_Z32}' AND substr(l.data, 35, 1) < '8'
+                            THEN TRY_CAST(TRY_CAST('0x' || substr(l.data, 35) AS UHUGEINT) AS HUGEINT) END AS value,
+                       CASE WHEN substr(l.data, 3, 32) = '{_Z32}' AND substr(l.data, 35, 1) >= '8'
+                            THEN CAST(TRY_CAST('0x' || substr(l.data, 35) AS UHUGEINT) AS VARCHAR) END AS value_raw,
+                       l.data, 'rpc' AS source
+                FROM _rpc_logs l
+                JOIN _rpc_tokens k ON k.contract = l.contract
+                LEFT JOIN _rpc_blocks b ON b.number = l.block_number
+                WHERE l.t0 = '{TRANSFER}' AND l.nt = 3 AND length(l.data) = 66
+                  AND substr(l.t1, 3, 24) = '{_Z24}' AND substr(l.t2, 3, 24) = '{_Z24}'
+                  AND l.block_number IS NOT NULL AND l.log_index IS NOT NULL AND length(l.tx_hash) = 66
+                """, params,
+            )
+            _fix_wide_values(store)
+            (n_transfers,) = con.execute("SELECT count(*) FROM _rpc_transfers").fetchone() or (0,)
+            (n_blocks,) = con.execute(
+                "INSERT OR IGNORE INTO blocks SELECT $chain, number, hash, make_timestamp(ts * 1000000)"
+                " FROM _rpc_blocks", params
+            ).fetchone() or (0,)
+            added = store.add_transfers("_rpc_transfers")
+            (n_bl_seen,) = con.execute(_BLACKLIST_SELECT.replace("SELECT *", "SELECT count(*)"), params).fetchone() or (0,)
+            (n_bl,) = con.execute("INSERT OR IGNORE INTO blacklist_events " + _BLACKLIST_SELECT, params).fetchone() \
+                or (0,)
+            con.execute("INSERT INTO ingest_ranges SELECT chain, contract, stream, from_block, to_block, logs,"
+                        " now()::TIMESTAMP FROM _rpc_ranges")
+            con.execute("DROP TABLE _rpc_logs")
+            con.execute("DROP TABLE _rpc_transfers")
+    finally:
+        for name in ("_rpc_raw", "_rpc_blocks", "_rpc_tokens", "_rpc_ranges"):
+            con.unregister(name)
+    report.commits += 1
+    report.transfers_added += added
+    report.blacklist_events_added += int(n_bl)
+    report.blocks_added += int(n_blocks)
+    report.logs_skipped += raw.num_rows - int(n_transfers) - int(n_bl_seen)
+
+
+_BLACKLIST_SELECT = f"""
+    SELECT * FROM (
+        SELECT $chain AS chain, k.token_id, l.tx_hash, l.log_index, l.block_number,
+               make_timestamp(b.ts * 1000000) AS block_time,
+               CASE WHEN l.t0 IN ('{ADDED_BLACK_LIST}', '{BLACKLISTED}') THEN 'added' ELSE 'removed' END AS action,
+               CASE WHEN l.t0 IN ('{ADDED_BLACK_LIST}', '{REMOVED_BLACK_LIST}') THEN '0x' || substr(l.data, 27)
+                    ELSE '0x' || substr(l.t1, 27) END AS address,
+               CASE l.t0 WHEN '{ADDED_BLACK_LIST}' THEN 'AddedBlackList' WHEN '{REMOVED_BLACK_LIST}' THEN 'RemovedBlackList'
+                         WHEN '{BLACKLISTED}' THEN 'Blacklisted' ELSE 'UnBlacklisted' END AS event,
+               'rpc' AS source
+        FROM _rpc_logs l
+        JOIN _rpc_tokens k ON k.contract = l.contract
+        LEFT JOIN _rpc_blocks b ON b.number = l.block_number
+        WHERE l.block_number IS NOT NULL AND l.log_index IS NOT NULL
+          AND ((l.t0 IN ('{ADDED_BLACK_LIST}', '{REMOVED_BLACK_LIST}') AND l.nt = 1 AND length(l.data) = 66
+                AND substr(l.data, 3, 24) = '{_Z24}')
+            OR (l.t0 IN ('{BLACKLISTED}', '{UN_BLACKLISTED}') AND l.nt = 2 AND substr(l.t1, 3, 24) = '{_Z24}'))
+    )
+"""
+
+
+def _fix_wide_values(store: Store) -> None:
+    """Exact text for the rare values of 2^128 and above (DuckDB has no 256-bit integer), computed in Python;
+    rows whose data is not hex are dropped (counted as skipped)."""
+    rows = store.execute(
+        "SELECT tx_hash, log_index, data FROM _rpc_transfers WHERE value IS NULL AND value_raw IS NULL"
+    ).fetchall()
+    if not rows:
+        return
+    fixed, bad = [], []
+    for tx, li, data in rows:
+        try:
+            fixed.append((tx, li, str(int(data, 16))))
+        except ValueError:
+            bad.append((tx, li))
+    if fixed:
+        t = pa.table({"tx_hash": [r[0] for r in fixed], "log_index": pa.array([r[1] for r in fixed], pa.int32()),
+                      "value_raw": [r[2] for r in fixed]})
+        store.con.register("_rpc_wide", t)
+        try:
+            store.execute("UPDATE _rpc_transfers s SET value_raw = w.value_raw FROM _rpc_wide w"
+                          " WHERE s.tx_hash = w.tx_hash AND s.log_index = w.log_index")
+        finally:
+            store.con.unregister("_rpc_wide")
+    for tx, li in bad:
+        store.execute("DELETE FROM _rpc_transfers WHERE tx_hash = ? AND log_index = ?", [tx, li])
+
+
+def _compact_ranges(store: Store, chain: str) -> None:
+    """Merge adjacent completed ranges of each (contract, stream) into one row."""
+    with store.transaction() as con:
+        (before,) = con.execute("SELECT count(*) FROM ingest_ranges WHERE chain = ?", [chain]).fetchone() or (0,)
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _rpc_merged AS
+            WITH r AS (
+                SELECT *, max(to_block) OVER (PARTITION BY contract, stream ORDER BY from_block, to_block
+                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_max
+                FROM ingest_ranges WHERE chain = ?),
+            g AS (
+                SELECT *, sum(CASE WHEN prev_max IS NULL OR from_block > prev_max + 1 THEN 1 ELSE 0 END)
+                          OVER (PARTITION BY contract, stream ORDER BY from_block, to_block) AS grp
+                FROM r)
+            SELECT chain, contract, stream, min(from_block) AS from_block, max(to_block) AS to_block,
+                   sum(logs)::BIGINT AS logs, max(done_at) AS done_at
+            FROM g GROUP BY chain, contract, stream, grp
+            """, [chain],
+        )
+        (after,) = con.execute("SELECT count(*) FROM _rpc_merged").fetchone() or (0,)
+        if after < before:
+            con.execute("DELETE FROM ingest_ranges WHERE chain = ?", [chain])
+            con.execute("INSERT INTO ingest_ranges SELECT * FROM _rpc_merged")
+        con.execute("DROP TABLE _rpc_merged")
+
+
+# -- reorgs -------------------------------------------------------------------------------------------------
+
+
+def check_reorg(store: Store, client: RpcClient, chain: str, latest: int) -> tuple[int | None, int]:
+    """Verify the stored tip's block hash against the node. On a mismatch, find the fork point (the highest
+    stored block the node still has) and delete node-ingested transfers, blacklist events, blocks and range
+    records above it, atomically. Returns (fork block or None, transfers deleted)."""
+    top = store.execute(
+        "SELECT number, hash FROM blocks WHERE chain = ? AND hash IS NOT NULL ORDER BY number DESC LIMIT 1", [chain]
+    ).fetchone()
+    if top is None or (top[0] <= latest and client.block_headers([top[0]])[top[0]][0] == top[1]):
+        return None, 0
+    fork = -1
+    offset = 0
+    while True:
+        page = store.execute(
+            "SELECT number, hash FROM blocks WHERE chain = ? AND hash IS NOT NULL ORDER BY number DESC"
+            " LIMIT 64 OFFSET ?", [chain, offset]
+        ).fetchall()
+        if not page:
+            break
+        offset += len(page)
+        heads = client.block_headers([n for n, _ in page if n <= latest])
+        match = next((n for n, h in page if n in heads and heads[n][0] == h), None)
+        if match is not None:
+            fork = match
+            break
+    with store.transaction() as con:
+        (deleted,) = con.execute(
+            "DELETE FROM transfers WHERE chain = ? AND source = 'rpc' AND block_number > ?", [chain, fork]
+        ).fetchone() or (0,)
+        con.execute("DELETE FROM blacklist_events WHERE chain = ? AND source = 'rpc' AND block_number > ?", [chain, fork])
+        con.execute("DELETE FROM blocks WHERE chain = ? AND number > ?", [chain, fork])
+        con.execute("DELETE FROM ingest_ranges WHERE chain = ? AND from_block > ?", [chain, fork])
+        con.execute("UPDATE ingest_ranges SET to_block = ? WHERE chain = ? AND to_block > ?", [fork, chain, fork])
+    log.warning("reorg: the node's chain differs from the store above block %d; deleted %d transfers above it "
+                "and will read those blocks again", fork, deleted)
+    return fork, int(deleted)
+
+
+# -- the public function ------------------------------------------------------------------------------------
+
+
+def resolve_tokens(store: Store, client: RpcClient, refs: Sequence[str] | None, chain: str) -> list[Token]:
+    """Registered tokens by symbol or address; an unregistered address is registered with the decimals (and
+    symbol) its contract reports."""
+    if not refs:
+        return store.tokens(chain)
+    out: dict[int, Token] = {}
+    for ref in refs:
+        if ref.strip().lower().startswith("0x"):
+            addr = parse_address(ref).address
+            known = [t for t in store.tokens(chain) if t.contract == addr]
+            if known:
+                tok = known[0]
+            else:
+                decimals = client.erc20_decimals(addr)
+                symbol = client.erc20_symbol(addr)
+                tok = store.ensure_token(chain, addr, symbol=symbol, decimals=decimals, kind="other",
+                                         source=f"decimals() and symbol() read from the node {client.masked}")
+        else:
+            tok = store.resolve_token(ref, chain)
+        out[tok.id] = tok
+    return list(out.values())
+
+
+def ingest_rpc(
+    store: Store,
+    rpc_url: str,
+    tokens: Sequence[str] | None = None,
+    from_block: int = 0,
+    to_block: int | None = None,
+    confirmations: int = 12,
+    *,
+    chain: str = "ethereum",
+    concurrency: int = 2,
+    timeout: float = 60.0,
+    max_retries: int = 6,
+    backoff: float = 0.5,
+    initial_range: int = 100,
+    max_range: int = 100_000,
+    target_logs: int = 5_000,
+    commit_logs: int = 50_000,
+    commit_seconds: float = 5.0,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Ingest ``Transfer`` logs and issuer blacklist events of ``tokens`` (symbols or addresses; default: every
+    registered token of ``chain``) from the node at ``rpc_url`` over [from_block, to_block], never above
+    ``latest - confirmations``. Resumes from what is already stored; safe to rerun or kill at any point."""
+    if from_block < 0 or (to_block is not None and to_block < 0) or confirmations < 0:
+        raise UsageError("block numbers and --confirmations must not be negative")
+    if to_block is not None and to_block < from_block:
+        raise UsageError(f"--to-block {to_block} is below --from-block {from_block}; swap them")
+    if concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    t0 = time.monotonic()
+    client = RpcClient(rpc_url, timeout=timeout, max_retries=max_retries, backoff=backoff)
+    report = IngestReport(rpc_url=mask_url(rpc_url), chain=chain, confirmations=confirmations,
+                          from_block=from_block, requested_to_block=to_block)
+    try:
+        report.chain_id = client.chain_id()
+        latest = client.block_number()
+        report.latest_block = latest
+        if chain == "ethereum" and report.chain_id != 1:
+            report.notes.append(f"the node's chain id is {report.chain_id}, not Ethereum mainnet (1)")
+        toks = resolve_tokens(store, client, tokens, chain)
+        if not toks:
+            raise InputError(f"no tokens are registered for {chain}; pass --token SYMBOL|ADDRESS")
+        report.tokens = [t.symbol for t in toks]
+        safe = latest - confirmations
+        hi = safe if to_block is None else min(to_block, safe)
+        if to_block is not None and to_block > safe:
+            report.notes.append(f"--to-block {to_block} is above the last confirmed block {safe} (latest {latest} - "
+                                f"{confirmations} confirmations); stopped at {safe}")
+            log.warning(report.notes[-1])
+        report.to_block = hi
+        fork, deleted = check_reorg(store, client, chain, latest)
+        report.reorg_fork_block, report.reorg_deleted_transfers = fork, deleted
+        if fork is not None:
+            report.notes.append(f"reorg: the store diverged from the node above block {fork}; {deleted} "
+                                "transfers above it were deleted and read again")
+        by_contract = {t.contract: t for t in toks}
+        jobs = plan_ranges(store, chain, sorted(by_contract), from_block, hi)
+        report.ranges_planned = len(jobs)
+        report.blocks_planned = sum(b - a + 1 for _, a, b in jobs)
+        if jobs:
+            _run(store, client, chain, jobs, by_contract, report, concurrency=concurrency,
+                 initial_range=initial_range, max_range=max_range, target_logs=target_logs,
+                 commit_logs=commit_logs, commit_seconds=commit_seconds, progress=progress)
+            _compact_ranges(store, chain)
+        elif hi >= from_block:
+            report.notes.append(f"blocks {from_block}-{hi} are already stored for these tokens; nothing to do")
+    finally:
+        report.requests = client.stats.requests
+        report.retries = client.stats.retries
+        report.splits = client.stats.splits
+        report.seconds = time.monotonic() - t0
+        client.close()
+    return report
+
+
+def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str, ...], int, int]],
+         tokens: dict[str, Token], report: IngestReport, *, concurrency: int, initial_range: int, max_range: int,
+         target_logs: int, commit_logs: int, commit_seconds: float, progress: ProgressCallback | None) -> None:
+    planner = _Planner(jobs, initial_range, max_range, target_logs)
+    q: queue.Queue[_Chunk | None] = queue.Queue(maxsize=concurrency * 4)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    writer_gone = threading.Event()
+
+    def put(item: _Chunk | None) -> None:
+        while True:
+            try:
+                q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if stop.is_set() and (item is not None or writer_gone.is_set()):
+                    return  # an uncommitted range is simply fetched again by the next run
+
+    def worker() -> None:
+        try:
+            while not stop.is_set():
+                job = planner.next()
+                if job is None:
+                    break
+                for chunk in _fetch_range(client, planner, *job):
+                    put(chunk)
+        except BaseException as e:
+            errors.append(e)
+            stop.set()
+        finally:
+            put(None)
+            client.close()
+
+    threads = [threading.Thread(target=worker, name=f"chainrisk-rpc-{i}", daemon=True) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    pending: list[_Chunk] = []
+    pending_logs = 0
+    finished = 0
+    last_commit = time.monotonic()
+
+    def flush() -> None:
+        nonlocal pending, pending_logs, last_commit
+        if pending:
+            _commit(store, chain, pending, tokens, report)
+            log.info("stored %d ranges, %d logs (%d transfers so far)", len(pending), pending_logs,
+                     report.transfers_added)
+        pending, pending_logs, last_commit = [], 0, time.monotonic()
+
+    try:
+        while finished < concurrency:
+            try:
+                item = q.get(timeout=0.25)
+            except queue.Empty:
+                item = None
+            else:
+                if item is None:
+                    finished += 1
+                else:
+                    pending.append(item)
+                    pending_logs += item.table.num_rows
+                    report.logs_fetched += item.table.num_rows
+                    report.blocks_done += item.hi - item.lo + 1
+                    if progress is not None:
+                        progress(Progress(report.blocks_done, report.blocks_planned, report.logs_fetched,
+                                          report.transfers_added))
+            if pending and (pending_logs >= commit_logs or time.monotonic() - last_commit >= commit_seconds):
+                flush()
+        flush()  # keep what was fetched even when a worker failed
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        stop.set()
+        writer_gone.set()
+        for t in threads:
+            t.join(timeout=5)
+    if errors:
+        raise errors[0]
