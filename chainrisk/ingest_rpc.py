@@ -235,6 +235,7 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
             logs = client.get_logs(contracts, TOPICS, a, b)
         except RangeTooLarge as e:
             log.debug("blocks %d-%d refused (%s); splitting", a, b, e.reason)
+            client.stats.add(splits=1)
             planner.refused(b - a + 1)
             mid = (a + b) // 2
             stack.append((mid + 1, b))

@@ -251,7 +251,6 @@ class RpcClient:
                 return result
             code = _code(err)
             if code in SPLIT_CODES and not single:
-                self.stats.add(splits=1)
                 raise RangeTooLarge(f"error {code}")
             if (code in RETRY_CODES or code in SPLIT_CODES) and attempt < self.max_retries:
                 self.stats.add(retries=1)

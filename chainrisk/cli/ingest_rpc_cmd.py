@@ -27,12 +27,15 @@ from ._common import open_store, progress_enabled
               help="Seconds to wait for one answer; a block range that times out is split.")
 @click.option("--max-retries", type=click.IntRange(min=0), default=6, show_default=True,
               help="Retries (exponential backoff with jitter) on 429, 5xx, timeouts and connection errors.")
+@click.option("--commit-interval", type=click.FloatRange(min=0.0), default=5.0, show_default=True,
+              help="Seconds between commits of fetched ranges; a killed run redoes at most this much work.")
 @click.option("--chain", default="ethereum", show_default=True, help="Chain name the tokens are registered under.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Format of the final report on stdout.")
 @click.pass_context
 def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: int, to_block: int | None,
-        confirmations: int, concurrency: int, timeout: float, max_retries: int, chain: str, fmt: str) -> None:
+        confirmations: int, concurrency: int, timeout: float, max_retries: int, commit_interval: float, chain: str,
+        fmt: str) -> None:
     """Pull Transfer logs and issuer blacklist events of stablecoins from a node into the store.
 
     Resumable: completed block ranges are recorded with their transfers, so a rerun (after a crash, Ctrl-C or a
@@ -57,7 +60,7 @@ def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: i
             report = ingest_rpc(
                 store, rpc_url, tokens=list(tokens) or None, from_block=from_block, to_block=to_block,
                 confirmations=confirmations, chain=chain, concurrency=concurrency, timeout=timeout,
-                max_retries=max_retries, progress=on_progress if progress_enabled(ctx) else None,
+                max_retries=max_retries, commit_seconds=commit_interval, progress=on_progress if progress_enabled(ctx) else None,
             )
         finally:
             if bar is not None:

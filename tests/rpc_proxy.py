@@ -1,0 +1,167 @@
+"""A provider-limits HTTP proxy in front of a real node, for tests.
+
+Real providers cap ``eth_getLogs`` and fail in ways anvil never does. :class:`RpcProxy` is a small real HTTP
+server on 127.0.0.1 that forwards JSON-RPC bodies to the upstream node and, as configured, answers like a
+provider would:
+
+- ``max_results``: an ``eth_getLogs`` answer with more logs becomes JSON-RPC error -32005 "query returned more
+  than 10000 results" (Infura's code and wording);
+- ``max_block_range``: a wider ``eth_getLogs`` range becomes error -32602 "block range too large" (Alchemy's code);
+- ``faults``: a queue of one-shot faults, each consumed by the next request: ``"429"`` (with ``Retry-After``),
+  ``"503"``, ``"500"``, ``"timeout"`` (answer only after ``slow_seconds``), ``"drop"`` (close the connection
+  without an answer);
+- ``down``: every request is dropped (a node that died); ``down_after``: go down after that many getLogs calls;
+- ``strip_timestamps``: remove ``blockTimestamp`` from logs (most nodes do not send it);
+- ``delay``: seconds added to every eth_getLogs answer (a slow, far-away node).
+
+It counts requests per method (``calls``) and records eth_getLogs block spans (``spans``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+
+
+class RpcProxy:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.max_results: int | None = None
+        self.max_block_range: int | None = None
+        self.faults: list[str] = []
+        self.down = False
+        self.down_after: int | None = None
+        self.strip_timestamps = False
+        self.delay = 0.0
+        self.slow_seconds = 3.0
+        self.retry_after = "1"
+        self.calls: Counter[str] = Counter()
+        self.spans: list[tuple[int, int]] = []
+        self.fault_times: list[tuple[str, float]] = []
+        self.lock = threading.Lock()
+        self._session = threading.local()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                proxy._handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> RpcProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.max_results = self.max_block_range = self.down_after = None
+            self.faults.clear()
+            self.down = self.strip_timestamps = False
+            self.delay = 0.0
+            self.calls.clear()
+            self.spans.clear()
+            self.fault_times.clear()
+
+    # -- handling ----------------------------------------------------------------------------------------------
+
+    def _upstream(self, body: bytes) -> Any:
+        s = getattr(self._session, "s", None)
+        if s is None:
+            s = self._session.s = requests.Session()
+        r = s.post(self.upstream, data=body, headers={"Content-Type": "application/json"}, timeout=120)
+        return r.json()
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        body = h.rfile.read(int(h.headers.get("Content-Length", "0")))
+        req = json.loads(body)
+        items = req if isinstance(req, list) else [req]
+        with self.lock:
+            for it in items:
+                self.calls[it.get("method", "?")] += 1
+            is_logs = any(it.get("method") == "eth_getLogs" for it in items)
+            if is_logs and self.down_after is not None:
+                self.down_after -= 1
+                if self.down_after < 0:
+                    self.down = True
+            fault = self.faults.pop(0) if self.faults else None
+            if fault:
+                self.fault_times.append((fault, time.monotonic()))
+            down = self.down
+        if down or fault == "drop":
+            self._drop(h)
+            return
+        if fault in ("429", "500", "503"):
+            headers = {"Retry-After": self.retry_after} if fault == "429" else {}
+            self._send(h, int(fault), b'{"error": "busy"}', headers)
+            return
+        if fault == "timeout":
+            time.sleep(self.slow_seconds)
+        out = [self._one(it) for it in items]
+        self._send(h, 200, json.dumps(out if isinstance(req, list) else out[0]).encode())
+
+    def _one(self, it: dict[str, Any]) -> Any:
+        if it.get("method") != "eth_getLogs":
+            return self._upstream(json.dumps(it).encode())
+        flt = it["params"][0]
+        a, b = int(flt["fromBlock"], 16), int(flt["toBlock"], 16)
+        with self.lock:
+            self.spans.append((a, b))
+        if self.max_block_range is not None and b - a + 1 > self.max_block_range:
+            return {"jsonrpc": "2.0", "id": it["id"], "error": {
+                "code": -32602, "message": f"block range too large; you can make eth_getLogs requests with up to "
+                                           f"a {self.max_block_range} block range"}}
+        if self.delay:
+            time.sleep(self.delay)
+        resp = self._upstream(json.dumps(it).encode())
+        logs = resp.get("result")
+        if isinstance(logs, list):
+            if self.max_results is not None and len(logs) > self.max_results:
+                return {"jsonrpc": "2.0", "id": it["id"], "error": {
+                    "code": -32005, "message": "query returned more than 10000 results",
+                    "data": {"from": hex(a), "to": hex((a + b) // 2)}}}
+            if self.strip_timestamps:
+                for lg in logs:
+                    lg.pop("blockTimestamp", None)
+        return resp
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(payload)))
+            for k, v in (headers or {}).items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout)
+
+    @staticmethod
+    def _drop(h: BaseHTTPRequestHandler) -> None:
+        h.close_connection = True
+        with contextlib.suppress(OSError):
+            h.connection.shutdown(socket.SHUT_RDWR)
