@@ -1,0 +1,229 @@
+"""Scalable risk propagation: time-respecting, value-weighted (haircut) taint, hop by hop, in vectorised numpy.
+
+Everything here is pure: arrays in, arrays out, no I/O, no clock. All money is in integer micro-USD (int64), so
+every sum is exact and independent of the order of the input rows; the only floating-point step is the per-edge
+haircut ``floor(w * A / B + 0.5)``, whose inputs are exact integers, so results are bit-for-bit reproducible.
+
+Definitions (one direction; the other direction is the same on the time-reversed, edge-reversed graph):
+
+* A transfer ``e = u -> v`` has an amount ``w_e`` (micro-USD) and a time rank ``r_e`` (rank of
+  ``(block_number, log_index)``; equal keys are simultaneous, neither is *before* the other).
+* Only *carrying* transfers move taint: ``w_e >= dust``, ``w_e > 0``, neither end inert (null/burn address,
+  precompile, token contract).
+* Hop 1 of category ``c``: every carrying transfer out of a source of ``c`` carries ``T1(e) = w_e``.
+* Hop k >= 2: a carrying transfer out of ``u`` (``u`` not a stop node and not itself a source of ``c``) carries
+
+      Tk(e) = floor(w_e * A / B + 0.5),  A = sum of T(k-1) over transfers into u before r_e,
+                                          B = sum of w over *all* transfers into u before r_e
+
+  i.e. the share of what ``u`` had received before ``e`` that reached it at hop k-1 (money paid out before
+  the dirty money arrived is clean). Since ``Tk(e) <= w_e`` the hop layers of one category never sum to more than
+  the volume.
+* Exposure of ``v`` to ``c`` at hop k = sum of Tk over transfers into ``v``.
+
+For the outgoing direction (destination of funds) the same rules run on reversed edges with reversed time: a
+payment ``u -> v`` carries back to ``u`` the share of what ``v`` paid *afterwards* to ``c`` (at hop k-1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+B1 = npt.NDArray[np.bool_]
+
+_SHIFT = np.int64(32)
+MAX_RANK = 2**32 - 1
+MAX_NODE = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class HopExposure:
+    """Exposure reached at one hop: addresses (sorted, unique) and the micro-USD that reached them."""
+
+    category: str
+    direction: str  # 'in' | 'out'
+    hop: int
+    addr: I64
+    usd: I64
+
+
+def _key(node: I64, rank: I64) -> I64:
+    return (node << _SHIFT) | rank
+
+
+def _ranges(lo: I64, hi: I64) -> I64:
+    """Concatenation of arange(lo[i], hi[i]) for all i."""
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    starts = np.cumsum(counts) - counts
+    return np.repeat(lo - starts, counts) + np.arange(total, dtype=np.int64)
+
+
+def _group_sum(keys: I64, vals: I64) -> tuple[I64, I64]:
+    """Unique keys (sorted) and the exact int64 sum of vals per key."""
+    if keys.size == 0:
+        return keys, vals
+    o = np.argsort(keys, kind="stable")
+    k = keys[o]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    return k[starts], np.add.reduceat(vals[o], starts)
+
+
+def rank_times(block: I64, log_index: I64) -> I64:
+    """Dense rank of (block_number, log_index): equal keys share a rank."""
+    if block.size == 0:
+        return np.empty(0, np.int64)
+    o = np.lexsort((log_index, block))
+    b, li = block[o], log_index[o]
+    new = np.r_[True, (b[1:] != b[:-1]) | (li[1:] != li[:-1])]
+    r = np.empty(block.size, np.int64)
+    r[o] = np.cumsum(new) - 1
+    return r
+
+
+class _Direction:
+    """The graph as seen by one direction: s -> d edges in time rank r (reversed for 'out')."""
+
+    def __init__(self, s: I64, d: I64, r: I64, w: I64, carry: B1, stop: B1) -> None:
+        self.s, self.d, self.r, self.w = s, d, r, w
+        # Carrying edges grouped by sender (for hop 1) and relaying edges (carrying, sender not a stop node).
+        ce = np.flatnonzero(carry)
+        self.carry_by_s = ce[np.argsort(s[ce], kind="stable")]
+        self.carry_s = s[self.carry_by_s]
+        re_ = ce[~stop[s[ce]]]
+        re_ = re_[np.argsort(_key(s[re_], r[re_]), kind="stable")]
+        self.relay = re_
+        self.relay_s = s[re_]
+        # B: everything the sender had received before each relaying edge.
+        kin = _key(d, r)
+        o = np.argsort(kin, kind="stable")
+        kin_sorted = kin[o]
+        cum = np.concatenate(([0], np.cumsum(w[o]))).astype(np.int64)  # wraps harmlessly: only differences used
+        pos = np.searchsorted(kin_sorted, _key(self.relay_s, r[re_]), "left")
+        start = np.searchsorted(kin_sorted, self.relay_s << _SHIFT, "left")
+        self.relay_b = cum[pos] - cum[start]
+
+    def edges_from(self, nodes: I64, by_s: I64, sorted_s: I64) -> I64:
+        lo = np.searchsorted(sorted_s, nodes, "left")
+        hi = np.searchsorted(sorted_s, nodes, "right")
+        return by_s[_ranges(lo, hi)]
+
+    def run(self, category: str, direction: str, sources: B1, max_hops: int) -> Iterator[HopExposure]:
+        src_nodes = np.flatnonzero(sources).astype(np.int64)
+        e = self.edges_from(src_nodes, self.carry_by_s, self.carry_s)
+        t = self.w[e]
+        for hop in range(1, max_hops + 1):
+            if e.size == 0:
+                return
+            addr, usd = _group_sum(self.d[e], t)
+            yield HopExposure(category, direction, hop, addr, usd)
+            if hop == max_hops:
+                return
+            e, t = self._next(e, t, addr, sources)
+
+    def _next(self, e: I64, t: I64, receivers: I64, sources: B1) -> tuple[I64, I64]:
+        relayers = receivers[~sources[receivers]]
+        lo = np.searchsorted(self.relay_s, relayers, "left")
+        hi = np.searchsorted(self.relay_s, relayers, "right")
+        pos_relay = _ranges(lo, hi)
+        if pos_relay.size == 0:
+            return pos_relay, pos_relay
+        cand = self.relay[pos_relay]
+        b = self.relay_b[pos_relay]
+        kt = _key(self.d[e], self.r[e])
+        o = np.argsort(kt, kind="stable")
+        kt_sorted = kt[o]
+        cumt = np.concatenate(([0], np.cumsum(t[o]))).astype(np.int64)
+        cs = self.s[cand]
+        a = cumt[np.searchsorted(kt_sorted, _key(cs, self.r[cand]), "left")] - \
+            cumt[np.searchsorted(kt_sorted, cs << _SHIFT, "left")]
+        m = a > 0
+        cand, a, b = cand[m], a[m], b[m]
+        w = self.w[cand]
+        tk = np.floor(w.astype(np.float64) * a.astype(np.float64) / b.astype(np.float64) + 0.5).astype(np.int64)
+        m = tk > 0
+        return cand[m], tk[m]
+
+
+def propagate(
+    src: I64, dst: I64, rank: I64, usd: I64, carry: B1, stop: B1, sources: Mapping[str, B1], max_hops: int,
+) -> Iterator[HopExposure]:
+    """Exposure per category, direction and hop for every address reached within ``max_hops``.
+
+    ``src``/``dst``/``rank``/``usd`` describe every transfer with a USD value (self-transfers removed);
+    ``carry`` marks the transfers that may carry taint; ``stop`` and each ``sources[category]`` are boolean masks
+    over address ids. Yields :class:`HopExposure` in (category order given, 'in' then 'out', hop) order.
+    """
+    if src.size and (int(rank.max()) > MAX_RANK or max(int(src.max()), int(dst.max())) > MAX_NODE):
+        raise ValueError("graph too large for 32-bit ranks / 31-bit address ids")
+    if max_hops < 1 or not sources:
+        return
+    fwd = _Direction(src, dst, rank, usd, carry, stop)
+    for cat, mask in sources.items():
+        yield from fwd.run(cat, "in", mask, max_hops)
+    del fwd
+    top = int(rank.max()) if rank.size else 0
+    bwd = _Direction(dst, src, top - rank, usd, carry, stop)
+    for cat, mask in sources.items():
+        yield from bwd.run(cat, "out", mask, max_hops)
+
+
+def degrees(src: I64, dst: I64, carry: B1, n: int) -> I64:
+    """Distinct counterparties of each address over carrying transfers (int64 array of length n)."""
+    a, b = src[carry], dst[carry]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    pairs = np.unique(_key(lo, hi))
+    deg = np.bincount(pairs >> _SHIFT, minlength=n) + np.bincount(pairs & np.int64(MAX_RANK), minlength=n)
+    return deg.astype(np.int64)
+
+
+def deposit_addresses(
+    src: I64, dst: I64, rank: I64, usd: I64, time: I64, carry: B1, candidate: B1, exchange: B1,
+    window_s: int, min_share: float,
+) -> tuple[I64, I64]:
+    """Exchange deposit addresses: candidates that sweep most of their outflow to exchange wallets.
+
+    A *sweep* is a carrying transfer from a candidate to an exchange wallet made at most ``window_s`` seconds
+    after the candidate's latest earlier inflow (when either time is unknown (-1) the window is not checked).
+    A candidate is a deposit address when its swept USD is at least ``min_share`` of all its outgoing USD.
+    Returns (deposit address ids sorted, the exchange wallet each swept most to; ties -> lowest id).
+    """
+    n = candidate.size
+    sw = np.flatnonzero(carry & candidate[src] & exchange[dst])
+    if sw.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    kin = _key(dst, rank)
+    o = np.argsort(kin, kind="stable")
+    kin_sorted = kin[o]
+    q = _key(src[sw], rank[sw])
+    pos = np.searchsorted(kin_sorted, q, "left")
+    start = np.searchsorted(kin_sorted, src[sw] << _SHIFT, "left")
+    has_prev = pos > start
+    prev_time = np.where(has_prev, time[o][np.maximum(pos - 1, 0)], -1)
+    t = time[sw]
+    ok = has_prev & ((prev_time < 0) | (t < 0) | (t - prev_time <= window_s))
+    sw = sw[ok]
+    if sw.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    swept = np.zeros(n, np.int64)
+    np.add.at(swept, src[sw], usd[sw])
+    out = np.zeros(n, np.int64)
+    np.add.at(out, src, usd)
+    dep = np.flatnonzero((swept > 0) & (swept.astype(np.float64) >= min_share * out.astype(np.float64)))
+    # the exchange each deposit address swept most to
+    pk, pv = _group_sum(_key(src[sw], dst[sw]), usd[sw])
+    ps, pd = pk >> _SHIFT, pk & np.int64(MAX_RANK)
+    order = np.lexsort((pd, -pv, ps))
+    ps, pd = ps[order], pd[order]
+    first = np.r_[True, ps[1:] != ps[:-1]]
+    best_s, best_d = ps[first], pd[first]
+    sel = np.isin(best_s, dep)
+    return best_s[sel].astype(np.int64), best_d[sel].astype(np.int64)

@@ -1,0 +1,594 @@
+"""The scoring run: labels + transfers -> exposures, scores and bands, kept as one auditable run.
+
+    >>> import chainrisk
+    >>> st = chainrisk.open("case.duckdb")
+    >>> run = chainrisk.score(st, profile="cn")          # every address with activity
+    >>> run.run_id, run.bands
+
+Pipeline (see ``docs/scoring.md`` for the exact definitions):
+
+1. :func:`load_inputs` reads every transfer with a USD value (``amount * tokens.usd_peg``; tokens without a peg
+   carry no USD value and are left out of the graph), in integer micro-USD, and the active labels.
+2. :func:`compute` (pure, no I/O) finds inert addresses (null/burn, precompiles, token contracts), hubs,
+   exchange deposit addresses, stop nodes and sources; runs :func:`chainrisk.propagate.propagate`; aggregates the
+   exposures per category x direction x hop class; and scores every address.
+3. :func:`score` records the run (profile, parameters, data as-of, label sources), calls the behavioural
+   indicators when that module is installed, and writes scores, exposures and inferred labels, flipping the run
+   to ``complete`` in the same transaction (a failure marks it ``failed`` and leaves earlier runs intact).
+
+Score of an address = max of
+  * own label: ``severity(c) * min(1, 0.5 + confidence/100)`` over its active labels;
+  * exposure: ``EXPOSURE_CAP * severity(c) * sqrt(min(1, s_c))`` with ``s_c`` the larger of the incoming and
+    outgoing decayed shares ``sum_k usd_k * hop_decay^(k-1) / volume`` (exposures below ``min_share`` dropped);
+  * indicators: ``INDICATOR_WEIGHT * severity`` of its strongest behavioural indicator;
+rounded half-up to 2 decimals, banded with ``profile.band``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time as _time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .profiles import Profile, load_profile
+from .propagate import B1, F64, I64, HopExposure, degrees, deposit_addresses, propagate, rank_times
+from .taxonomy import BURN_ADDRESSES, CATEGORIES, PRECOMPILES
+
+log = logging.getLogger(__name__)
+
+ENGINE_VERSION = "1"
+MICRO = 1_000_000
+MAX_TRANSFER_USD = 1e11          # a transfer's USD value is clamped here (bogus values of pegged tokens)
+EXPOSURE_CAP = 0.9               # exposure to c scores at most 0.9 * severity(c): being exposed < being c
+INDICATOR_WEIGHT = 0.6           # a behavioural indicator alone reaches at most 60 (band high)
+DEPOSIT_CATEGORY = "exchange"    # deposit addresses sweep to wallets labelled with this category
+DEPOSIT_CONFIDENCE = 10          # heuristic
+SWEEP_WINDOW_S = 86_400          # a sweep follows the deposit address's latest inflow within a day
+SWEEP_SHARE = 0.9                # ... and carries at least 90% of everything it sent
+MAX_HOPS_LIMIT = 10
+
+
+# -- inputs ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Label:
+    address_id: int
+    category: str
+    name: str | None
+    confidence: int
+    source: str
+
+
+@dataclass
+class Inputs:
+    """What a scoring run reads from the store, as arrays (transfers with a USD value, self-transfers removed)."""
+
+    n: int                 # address ids are < n
+    src: I64
+    dst: I64
+    rank: I64              # dense rank of (block_number, log_index)
+    usd: I64               # micro-USD
+    time: I64              # epoch seconds, -1 unknown
+    active: I64            # sorted ids of addresses with any transfer (any token)
+    inert: I64             # sorted ids of null/burn addresses, precompiles, token contracts
+    labels: list[Label] = field(default_factory=list)
+
+
+def inputs_from_rows(
+    transfers: Iterable[tuple[int, int, int, int, int | None, float | None]],
+    labels: Iterable[Label] = (), inert: Iterable[int] = (),
+) -> Inputs:
+    """Inputs from plain rows (from_id, to_id, block, log_index, epoch_s|None, usd|None): for tests and benches."""
+    rows = list(transfers)
+    f = np.array([r[0] for r in rows], np.int64)
+    t = np.array([r[1] for r in rows], np.int64)
+    blk = np.array([r[2] for r in rows], np.int64)
+    li = np.array([r[3] for r in rows], np.int64)
+    tm = np.array([-1 if r[4] is None else r[4] for r in rows], np.int64)
+    usd = np.array([-1 if r[5] is None else _micro(r[5]) for r in rows], np.int64)
+    return _build(f, t, blk, li, tm, usd, list(labels), np.array(sorted(set(inert)), np.int64))
+
+
+def _micro(usd: float) -> int:
+    return math.floor(min(usd, MAX_TRANSFER_USD) * MICRO + 0.5)
+
+
+def _build(f: I64, t: I64, blk: I64, li: I64, tm: I64, usd: I64, labels: list[Label], inert: I64) -> Inputs:
+    ids = [f.max() if f.size else -1, t.max() if t.size else -1] + [lab.address_id for lab in labels]
+    n = int(max([-1, *ids, *(inert.tolist()[-1:])])) + 1
+    seen = np.zeros(n, bool)
+    seen[f] = True
+    seen[t] = True
+    keep = (usd >= 0) & (f != t)
+    f, t, blk, li, tm, usd = f[keep], t[keep], blk[keep], li[keep], tm[keep], usd[keep]
+    return Inputs(n=n, src=f, dst=t, rank=rank_times(blk, li), usd=usd, time=tm,
+                  active=np.flatnonzero(seen).astype(np.int64), inert=inert, labels=labels)
+
+
+def load_inputs(store: Any) -> Inputs:
+    """Read transfers (integer ids, micro-USD) and active labels from the store."""
+    cols = store.execute(
+        """
+        SELECT t.from_id, t.to_id, t.block_number, t.log_index,
+               coalesce(CAST(epoch(t.block_time) AS BIGINT), -1) AS tm,
+               CASE WHEN k.usd_peg IS NULL OR t.amount IS NULL THEN -1
+                    ELSE CAST(floor(least(t.amount * k.usd_peg, ?) * 1000000 + 0.5) AS BIGINT) END AS usd
+        FROM transfers t JOIN tokens k ON k.id = t.token_id
+        """, [MAX_TRANSFER_USD]).fetchnumpy()
+    arr = {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
+    labels = [Label(int(a), c, n, int(conf), s) for a, c, n, conf, s in store.execute(
+        """
+        SELECT a.id, l.category, l.name, l.confidence, l.source
+        FROM active_labels l JOIN addresses a ON a.chain = l.chain AND a.address = l.address
+        ORDER BY a.id, l.category, l.confidence DESC, l.source, l.name
+        """).fetchall()]
+    system = sorted(BURN_ADDRESSES | PRECOMPILES)
+    inert = [int(r[0]) for r in store.execute(
+        """
+        SELECT a.id FROM addresses a
+        WHERE list_contains(?, a.address)
+           OR EXISTS (SELECT 1 FROM tokens k WHERE k.chain = a.chain AND k.contract = a.address)
+           OR EXISTS (SELECT 1 FROM active_labels l
+                      WHERE l.chain = a.chain AND l.address = a.address AND l.category = 'token_contract')
+        ORDER BY a.id
+        """, [system]).fetchall()]
+    return _build(arr["from_id"], arr["to_id"], arr["block_number"], arr["log_index"], arr["tm"], arr["usd"],
+                  labels, np.array(inert, np.int64))
+
+
+# -- compute --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Roles:
+    inert: B1
+    labelled: B1
+    hub: B1
+    stop: B1
+    carry: B1
+    deposits: I64          # deposit address ids (sorted)
+    deposit_exchange: I64  # the exchange wallet each swept most to
+    sources: dict[str, B1]
+
+
+def roles(inp: Inputs, profile: Profile) -> Roles:
+    """Inert addresses, carrying transfers, hubs, deposit addresses, stop nodes and sources of each category."""
+    p = profile.propagation
+    n = inp.n
+    inert = np.zeros(n, bool)
+    inert[inp.inert] = True
+    dust = _micro(p.dust_usd)
+    carry = (inp.usd >= dust) & (inp.usd > 0) & ~inert[inp.src] & ~inert[inp.dst]
+    labelled = np.zeros(n, bool)
+    by_cat: dict[str, list[int]] = {}
+    for lab in inp.labels:
+        if inert[lab.address_id]:
+            continue
+        labelled[lab.address_id] = True
+        by_cat.setdefault(lab.category, []).append(lab.address_id)
+    hub = ~labelled & ~inert & (degrees(inp.src, inp.dst, carry, n) > p.hub_degree)
+    exchange = np.zeros(n, bool)
+    exchange[by_cat.get(DEPOSIT_CATEGORY, [])] = True
+    dep, dep_ex = deposit_addresses(inp.src, inp.dst, inp.rank, inp.usd, inp.time, carry,
+                                    ~labelled & ~inert & ~hub, exchange, SWEEP_WINDOW_S, SWEEP_SHARE)
+    stop = hub.copy()
+    stop[dep] = True
+    for c in p.stop_categories:
+        stop[by_cat.get(c, [])] = True
+    sources: dict[str, B1] = {}
+    for c in CATEGORIES:
+        ids = by_cat.get(c, []) + (dep.tolist() if c == DEPOSIT_CATEGORY else [])
+        if profile.severity[c] > 0 and ids:
+            m = np.zeros(n, bool)
+            m[ids] = True
+            sources[c] = m
+    return Roles(inert, labelled, hub, stop, carry, dep, dep_ex, sources)
+
+
+@dataclass
+class Result:
+    """The outcome of :func:`compute`: exposure rows, score rows and inferred labels, as column arrays."""
+
+    exposures: dict[str, Any]
+    scores: dict[str, Any]
+    inferred: list[tuple[int, str, str | None, int, str]]  # (address_id, category, name, confidence, evidence)
+
+    def exposure_rows(self) -> list[tuple[Any, ...]]:
+        e = self.exposures
+        return sorted(zip(e["addr"].tolist(), e["category"], e["direction"], e["hop_class"], e["usd"].tolist(),
+                          e["weighted"].tolist(), e["share"].tolist(), e["min_hop"].tolist(), strict=True))
+
+    def score_rows(self) -> list[tuple[Any, ...]]:
+        s = self.scores
+        keys = ("addr", "score", "band", "top_category", "categories", "own_categories", "min_hops",
+                "direct_usd", "indirect_usd", "volume_in", "volume_out")
+        cols = [s[k].tolist() if isinstance(s[k], np.ndarray) else list(s[k]) for k in keys]
+        return sorted(zip(*cols, strict=True))
+
+
+def own_factor(confidence: int) -> float:
+    return min(1.0, 0.5 + confidence / 100.0)
+
+
+def round2(x: float) -> float:
+    return math.floor(x * 100.0 + 0.5) / 100.0
+
+
+def compute(inp: Inputs, profile: Profile, max_hops: int,
+            indicators: Mapping[int, tuple[str, int]] | None = None) -> Result:
+    """Exposures and scores for every active address. Pure and deterministic."""
+    p = profile.propagation
+    r = roles(inp, profile)
+    hops = list(propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources, max_hops))
+    n = inp.n
+    vin = np.zeros(n, np.int64)
+    vout = np.zeros(n, np.int64)
+    np.add.at(vin, inp.dst, inp.usd)
+    np.add.at(vout, inp.src, inp.usd)
+    ex = _aggregate(hops, vin, vout, p.hop_decay, p.min_share)
+    inferred = [
+        (int(d), DEPOSIT_CATEGORY, _label_name(inp.labels, int(x), DEPOSIT_CATEGORY), DEPOSIT_CONFIDENCE,
+         json.dumps({"method": "deposit_sweep", "sweeps_to": int(x), "min_share": SWEEP_SHARE,
+                     "window_s": SWEEP_WINDOW_S}, sort_keys=True))
+        for d, x in zip(r.deposits.tolist(), r.deposit_exchange.tolist(), strict=True)]
+    scores = _score(inp, profile, max_hops, r, ex, vin, vout, inferred, indicators or {})
+    return Result(ex, scores, inferred)
+
+
+def _label_name(labels: list[Label], addr: int, category: str) -> str | None:
+    for lab in labels:
+        if lab.address_id == addr and lab.category == category:
+            return lab.name
+    return None
+
+
+def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_share: float) -> dict[str, Any]:
+    """Exposure rows per (address, category, direction, hop class), min_share applied, sorted."""
+    parts: list[dict[str, Any]] = []
+    groups: dict[tuple[str, str], list[HopExposure]] = {}
+    for h in hops:
+        groups.setdefault((h.category, h.direction), []).append(h)
+    for (cat, direction), hs in groups.items():
+        vol = vin if direction == "in" else vout
+        allh = sorted(hs, key=lambda h: h.hop)
+        addr = np.unique(np.concatenate([h.addr for h in allh]))
+        m = addr.size
+        usd = np.zeros((2, m), np.int64)
+        wsum = np.zeros((2, m), np.float64)
+        minhop = np.full((2, m), 1 << 30, np.int64)
+        for h in allh:
+            pos = np.searchsorted(addr, h.addr)
+            c = 0 if h.hop == 1 else 1
+            usd[c, pos] += h.usd
+            wsum[c, pos] += h.usd.astype(np.float64) * (decay ** (h.hop - 1))
+            minhop[c, pos] = np.minimum(minhop[c, pos], h.hop)
+        v = vol[addr].astype(np.float64)
+        for c, cls in ((0, "direct"), (1, "indirect")):
+            share = usd[c].astype(np.float64) / np.where(v > 0, v, 1.0)
+            keep = (usd[c] > 0) & (share >= min_share)
+            k = int(keep.sum())
+            parts.append({"addr": addr[keep], "category": [cat] * k, "direction": [direction] * k,
+                          "hop_class": [cls] * k, "usd": usd[c][keep], "weighted": wsum[c][keep],
+                          "share": share[keep], "min_hop": minhop[c][keep]})
+    if not parts:
+        z = np.empty(0, np.int64)
+        return {"addr": z, "category": [], "direction": [], "hop_class": [], "usd": z,
+                "weighted": np.empty(0), "share": np.empty(0), "min_hop": z}
+    out: dict[str, Any] = {}
+    for key in ("addr", "usd", "weighted", "share", "min_hop"):
+        out[key] = np.concatenate([q[key] for q in parts])
+    for key in ("category", "direction", "hop_class"):
+        out[key] = np.array([x for q in parts for x in q[key]], dtype=object)
+    cat_ix = np.array([CATEGORIES.index(c) for c in out["category"]], np.int64)
+    dir_ix = (out["direction"] == "out").astype(np.int64)
+    cls_ix = (out["hop_class"] == "indirect").astype(np.int64)
+    o = np.lexsort((cls_ix, dir_ix, cat_ix, out["addr"]))
+    return {k: v[o] for k, v in out.items()}
+
+
+def _score(inp: Inputs, profile: Profile, max_hops: int, r: Roles, ex: dict[str, Any], vin: I64, vout: I64,
+           inferred: list[tuple[int, str, str | None, int, str]],
+           indicators: Mapping[int, tuple[str, int]]) -> dict[str, Any]:
+    sev = profile.severity
+    n = inp.n
+    # contributions: (addr, value, kind 0=own/1=exposure, category index)
+    c_addr: list[I64] = []
+    c_val: list[F64] = []
+    c_kind: list[I64] = []
+    c_cat: list[I64] = []
+    own_cats: dict[int, set[str]] = {}
+    own_label: dict[int, tuple[float, int, Label]] = {}
+    labels = [lab for lab in inp.labels if not r.inert[lab.address_id]]
+    labels += [Label(a, c, nm, conf, "chainrisk:deposit_sweep") for a, c, nm, conf, _ in inferred]
+    for lab in labels:
+        own_cats.setdefault(lab.address_id, set()).add(lab.category)
+        val = sev[lab.category] * own_factor(lab.confidence)
+        ci = CATEGORIES.index(lab.category)
+        best = own_label.get(lab.address_id)
+        if best is None or (val, -ci) > (best[0], -best[1]):
+            own_label[lab.address_id] = (val, ci, lab)
+    if own_label:
+        ks = sorted(own_label)
+        c_addr.append(np.array(ks, np.int64))
+        c_val.append(np.array([own_label[k][0] for k in ks], np.float64))
+        c_kind.append(np.zeros(len(ks), np.int64))
+        c_cat.append(np.array([own_label[k][1] for k in ks], np.int64))
+    exposure_top: dict[tuple[int, int], tuple[str, int, float]] = {}
+    if ex["addr"].size:
+        ea = ex["addr"]
+        eci = np.array([CATEGORIES.index(c) for c in ex["category"]], np.int64)
+        di = (ex["direction"] == "out").astype(np.int64)
+        g = (ea * 64 + eci) * 2 + di
+        first = np.r_[True, g[1:] != g[:-1]]
+        gid = np.cumsum(first) - 1
+        ng = int(gid[-1]) + 1
+        num = np.zeros(ng, np.float64)
+        cls = ex["hop_class"] == "indirect"
+        num[gid[~cls]] = ex["weighted"][~cls]
+        num[gid[cls]] += ex["weighted"][cls]
+        ga, gc, gd = ea[first], eci[first], di[first]
+        vol = np.where(gd == 0, vin[ga], vout[ga]).astype(np.float64)
+        s = num / vol
+        # per (addr, category): larger of the two directions
+        ac = ga * 64 + gc
+        first2 = np.r_[True, ac[1:] != ac[:-1]]
+        starts = np.flatnonzero(first2)
+        smax = np.maximum.reduceat(s, starts)
+        sevs = np.array([sev[CATEGORIES[i]] for i in gc[starts]], np.float64)
+        xval = EXPOSURE_CAP * sevs * np.sqrt(np.minimum(1.0, smax))
+        c_addr.append(ga[starts])
+        c_val.append(xval)
+        c_kind.append(np.ones(starts.size, np.int64))
+        c_cat.append(gc[starts])
+        # for the reason: the direction with the larger share, its raw share and nearest hop
+        mh = np.full(ng, 1 << 30, np.int64)
+        np.minimum.at(mh, gid, ex["min_hop"])
+        raw = np.zeros(ng, np.float64)
+        np.add.at(raw, gid, ex["share"])
+        for j, st in enumerate(starts.tolist()):
+            end = starts[j + 1] if j + 1 < starts.size else ng
+            bq = max(range(st, end), key=lambda q: (s[q], -q))
+            exposure_top[(int(ga[st]), int(gc[st]))] = (
+                "incoming" if gd[bq] == 0 else "outgoing", int(mh[bq]), float(raw[bq]))
+    ca = np.concatenate(c_addr) if c_addr else np.empty(0, np.int64)
+    cv = np.concatenate(c_val) if c_val else np.empty(0)
+    ck = np.concatenate(c_kind) if c_kind else np.empty(0, np.int64)
+    cc = np.concatenate(c_cat) if c_cat else np.empty(0, np.int64)
+    # the top contribution of each address: highest value, own label before exposure, then category order
+    o = np.lexsort((cc, ck, -cv, ca))
+    ca, cv, ck, cc = ca[o], cv[o], ck[o], cc[o]
+    firsts = np.r_[True, ca[1:] != ca[:-1]] if ca.size else np.empty(0, bool)
+    best_val = np.zeros(n)
+    best_val[ca[firsts]] = cv[firsts]
+    best_kind = np.full(n, -1, np.int64)
+    best_cat = np.full(n, -1, np.int64)
+    has = ca[firsts][cv[firsts] > 0]
+    best_kind[has] = ck[firsts][cv[firsts] > 0]
+    best_cat[has] = cc[firsts][cv[firsts] > 0]
+    ind_val = np.zeros(n)
+    for addr, (_, isev) in indicators.items():
+        if 0 <= addr < n:
+            ind_val[addr] = INDICATOR_WEIGHT * float(isev)
+    raw_score = np.minimum(100.0, np.maximum(best_val, ind_val))
+    score = np.floor(raw_score * 100.0 + 0.5) / 100.0
+    # per-address exposure aggregates
+    ex_cats: dict[int, set[str]] = {}
+    min_hop = np.full(n, 1 << 30, np.int64)
+    direct = np.zeros(n, np.int64)
+    indirect = np.zeros(n, np.int64)
+    if ex["addr"].size:
+        xa = ex["addr"]
+        dmask = ex["hop_class"] == "direct"
+        np.add.at(direct, xa[dmask], ex["usd"][dmask])
+        np.add.at(indirect, xa[~dmask], ex["usd"][~dmask])
+        np.minimum.at(min_hop, xa, ex["min_hop"])
+        for addr, cat in zip(xa.tolist(), ex["category"].tolist(), strict=True):
+            ex_cats.setdefault(addr, set()).add(cat)
+    for addr, (val, _, _lab) in own_label.items():
+        if val > 0:
+            min_hop[addr] = 0
+    act = inp.active
+    sc = score[act]
+    bands = [profile.band(x) for x in sc.tolist()]
+    top: list[str | None] = []
+    cats: list[str | None] = []
+    owns: list[str | None] = []
+    reasons: list[str] = []
+    mh_out = min_hop[act]
+    for addr in act.tolist():
+        bc = int(best_cat[addr])
+        top.append(CATEGORIES[bc] if bc >= 0 else None)
+        oc = own_cats.get(addr)
+        ec = ex_cats.get(addr)
+        allc = (oc or set()) | (ec or set())
+        cats.append(";".join(sorted(allc)) if allc else None)
+        owns.append(";".join(sorted(oc)) if oc else None)
+        reasons.append(_reason(addr, bool(r.inert[addr]), int(best_kind[addr]), bc, own_label, exposure_top,
+                               indicators.get(addr), float(best_val[addr]), float(ind_val[addr]), max_hops))
+    mh_list: list[int | None] = [None if x >= 1 << 30 else int(x) for x in mh_out.tolist()]
+    return {"addr": act, "score": sc, "band": bands, "top_category": top, "categories": cats,
+            "own_categories": owns, "min_hops": mh_list, "direct_usd": direct[act], "indirect_usd": indirect[act],
+            "volume_in": vin[act], "volume_out": vout[act], "reason": reasons}
+
+
+def _reason(addr: int, inert: bool, kind: int, cat: int, own_label: Mapping[int, tuple[float, int, Label]],
+            exposure_top: Mapping[tuple[int, int], tuple[str, int, float]], ind: tuple[str, int] | None,
+            best: float, ind_val: float, max_hops: int) -> str:
+    if inert:
+        return "mint/burn, precompile or token contract: not a counterparty, carries no risk"
+    if ind is not None and ind_val > best:
+        return f"behavioural indicator {ind[0]} (severity {ind[1]})"
+    if kind == 0:
+        lab = own_label[addr][2]
+        name = f" {lab.name}" if lab.name else ""
+        return f"labelled {lab.category}{name} by {lab.source} (confidence {lab.confidence})"
+    if kind == 1:
+        direction, hop, share = exposure_top[(addr, cat)]
+        where = "directly" if hop == 1 else f"at {hop} hops"
+        prep = "from" if direction == "incoming" else "to"
+        return f"{share * 100:.1f}% of {direction} funds {prep} {CATEGORIES[cat]}, nearest {where}"
+    return f"no exposure to risky categories within {max_hops} hops"
+
+
+# -- the run --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    status: str
+    profile: str
+    max_hops: int
+    n_addresses: int
+    n_exposures: int
+    n_indicators: int
+    n_inferred: int
+    bands: dict[str, int]
+    as_of_block: int | None
+    as_of_time: datetime | None
+    label_sources: list[dict[str, Any]]
+    duration_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _new_run_id(now: datetime, seed: str) -> str:
+    h = hashlib.sha256(f"{now.isoformat()}|{seed}|{_time.perf_counter_ns()}".encode()).hexdigest()[:4]
+    return f"r{now:%Y%m%d-%H%M%S}-{h}"
+
+
+def _compute_indicators(store: Any, run_id: str, profile: Profile, as_of: Any) -> int:
+    try:
+        from .indicators import compute_indicators
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.indicators":
+            raise
+        log.info("behavioural indicators are not installed; scoring on the graph and labels only")
+        return 0
+    return int(compute_indicators(store, run_id, profile, as_of))
+
+
+def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *,
+          on_progress: Callable[[str], None] | None = None) -> RunSummary:
+    """Score every address with activity in ``store`` and keep the result as one complete scoring run."""
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    hops = prof.propagation.max_hops if max_hops is None else int(max_hops)
+    if not 1 <= hops <= MAX_HOPS_LIMIT:
+        raise InputError(f"max hops {hops} is out of range; give 1..{MAX_HOPS_LIMIT}")
+    say = on_progress or (lambda msg: log.info(msg))
+    t0 = _time.perf_counter()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    run_id = _new_run_id(now, prof.name)
+    params = {"engine_version": ENGINE_VERSION, "max_hops": hops, **prof.to_dict()["propagation"],
+              "exposure_cap": EXPOSURE_CAP, "indicator_weight": INDICATOR_WEIGHT,
+              "deposit": {"category": DEPOSIT_CATEGORY, "window_s": SWEEP_WINDOW_S, "min_share": SWEEP_SHARE,
+                          "confidence": DEPOSIT_CONFIDENCE}}
+    params["max_hops"] = hops
+    asof = store.execute(
+        "SELECT block_number, block_time FROM transfers ORDER BY block_number DESC, block_time DESC LIMIT 1"
+    ).fetchone()
+    as_of_block, as_of_time = (asof[0], asof[1]) if asof else (None, None)
+    srcs = [{"source": s, "version": v, "rows": n, "imported_at": t} for s, v, n, t in store.execute(
+        "SELECT source, version, rows, imported_at FROM label_sources ORDER BY source").fetchall()]
+    store.execute(
+        "INSERT INTO scoring_runs (run_id, created_at, status, profile, profile_json, params_json, as_of_block,"
+        " as_of_time, label_sources_json) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+        [run_id, now, prof.name, json.dumps(prof.to_dict(), sort_keys=True), json.dumps(params, sort_keys=True),
+         as_of_block, as_of_time, json.dumps(srcs, sort_keys=True, default=str)])
+    try:
+        say("loading transfers and labels")
+        inp = load_inputs(store)
+        say(f"{inp.src.size:,} transfers with a USD value among {inp.active.size:,} addresses; indicators")
+        n_ind = _compute_indicators(store, run_id, prof, as_of_time)
+        ind = {int(a): (str(i), int(s)) for a, i, s in store.execute(
+            "SELECT address_id, arg_max(indicator, (severity, indicator)), max(severity) FROM indicators"
+            " WHERE run_id = ? GROUP BY address_id", [run_id]).fetchall()}
+        say(f"propagating (K = {hops})")
+        res = compute(inp, prof, hops, ind)
+        say("writing the run")
+        duration = _time.perf_counter() - t0
+        _write(store, run_id, res, duration)
+    except BaseException as e:
+        store.execute("UPDATE scoring_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?",
+                      [datetime.now(UTC).replace(tzinfo=None), f"{type(e).__name__}: {e}", run_id])
+        store.execute("DELETE FROM indicators WHERE run_id = ?", [run_id])
+        raise
+    bands = {b: 0 for b in ("none", "low", "medium", "high", "severe")}
+    for b in res.scores["band"]:
+        bands[b] += 1
+    return RunSummary(run_id, "complete", prof.name, hops, int(inp.active.size), len(res.exposures["category"]),
+                      n_ind, len(res.inferred), bands, as_of_block, as_of_time, srcs, round(duration, 3))
+
+
+def _write(store: Any, run_id: str, res: Result, duration: float) -> None:
+    import pyarrow as pa
+
+    s = res.scores
+    scores = pa.table({
+        "address_id": s["addr"], "score": s["score"], "band": s["band"], "top_category": s["top_category"],
+        "categories": s["categories"], "own_categories": s["own_categories"],
+        "min_hops": pa.array(s["min_hops"], pa.int32()),
+        "direct_usd": s["direct_usd"] / MICRO, "indirect_usd": s["indirect_usd"] / MICRO,
+        "volume_in_usd": s["volume_in"] / MICRO, "volume_out_usd": s["volume_out"] / MICRO,
+        "reason": s["reason"]})
+    e = res.exposures
+    exposures = pa.table({
+        "address_id": e["addr"], "category": pa.array(list(e["category"]), pa.string()),
+        "direction": pa.array(list(e["direction"]), pa.string()),
+        "hop_class": pa.array(list(e["hop_class"]), pa.string()),
+        "usd": e["usd"] / MICRO, "share": e["share"], "min_hop": e["min_hop"].astype(np.int32),
+        "weighted_usd": e["weighted"] / MICRO})
+    inferred = pa.table({
+        "address_id": pa.array([x[0] for x in res.inferred], pa.int64()),
+        "category": pa.array([x[1] for x in res.inferred], pa.string()),
+        "name": pa.array([x[2] for x in res.inferred], pa.string()),
+        "confidence": pa.array([x[3] for x in res.inferred], pa.int32()),
+        "evidence": pa.array([x[4] for x in res.inferred], pa.string())})
+    con = store.con
+    con.register("_cr_scores", scores)
+    con.register("_cr_exposures", exposures)
+    con.register("_cr_inferred", inferred)
+    try:
+        with store.transaction():
+            store.execute(
+                "INSERT INTO scores (run_id, address_id, score, band, top_category, categories, own_categories,"
+                " min_hops, direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason)"
+                " SELECT ?, address_id, score, band, top_category, categories, own_categories, min_hops,"
+                " direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason FROM _cr_scores", [run_id])
+            store.execute(
+                "INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop,"
+                " weighted_usd) SELECT ?, address_id, category, direction, hop_class, usd, share, min_hop,"
+                " weighted_usd FROM _cr_exposures", [run_id])
+            store.execute(
+                "INSERT INTO inferred_labels SELECT ?, address_id, category, name, confidence, 'deposit_sweep',"
+                " evidence FROM _cr_inferred", [run_id])
+            store.execute(
+                "UPDATE scoring_runs SET status = 'complete', finished_at = ?, n_addresses = ?, duration_s = ?"
+                " WHERE run_id = ?",
+                [datetime.now(UTC).replace(tzinfo=None), len(s["band"]), round(duration, 3), run_id])
+    finally:
+        for name in ("_cr_scores", "_cr_exposures", "_cr_inferred"):
+            con.unregister(name)
+
+
+def runs(store: Any, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest scoring runs, newest first."""
+    cols = ["run_id", "status", "profile", "created_at", "finished_at", "as_of_block", "n_addresses",
+            "duration_s", "params_json"]
+    rows = store.execute(
+        f"SELECT {', '.join(cols)} FROM scoring_runs ORDER BY created_at DESC, run_id DESC LIMIT ?", [limit]
+    ).fetchall()
+    out = []
+    for r in rows:
+        d = dict(zip(cols, r, strict=True))
+        d["max_hops"] = json.loads(d.pop("params_json")).get("max_hops")
+        out.append(d)
+    return out
