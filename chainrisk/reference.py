@@ -125,7 +125,7 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
             layers: dict[int, dict[int, int]] = {}
             for hop in range(1, max_hops + 1):
                 got: dict[int, int] = defaultdict(int)
-                for u, v, k, d in h.edges(keys=True, data=True):
+                for _u, v, k in h.edges(keys=True):
                     if k in taint:
                         got[v] += taint[k]
                 if not got:
@@ -207,9 +207,9 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                 for r in sorted(dr, key=lambda q: q[3] == "indirect"):
                     num += r[5]
                 vol = vin if direction == "in" else vout
-                s = num / float(vol[x])
-                if s > s_best:
-                    s_best = s
+                share_w = num / float(vol[x])
+                if share_w > s_best:
+                    s_best = share_w
                     top_exp[(x, CATEGORIES.index(c))] = (
                         "incoming" if direction == "in" else "outgoing", min(r[7] for r in dr),
                         sum(r[6] for r in dr))
