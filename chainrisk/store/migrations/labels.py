@@ -31,4 +31,26 @@ MIGRATIONS = [
     );
     CREATE VIEW active_labels AS SELECT * FROM labels WHERE valid_to IS NULL;
     """,
+    # v2: which labels belong to a source's current version, and one audit row per import run.
+    """
+    -- retired_at: when a re-import of the source no longer contained this label (valid_to is set then too).
+    -- A source's current version is its labels with retired_at IS NULL; retired rows are history.
+    ALTER TABLE labels ADD COLUMN retired_at TIMESTAMP;
+
+    CREATE TABLE label_imports (
+        source       VARCHAR NOT NULL,
+        format       VARCHAR NOT NULL,
+        version      VARCHAR,
+        origin       VARCHAR,
+        sha256       VARCHAR,
+        rows_read    BIGINT  NOT NULL,
+        labels       BIGINT  NOT NULL,   -- labels in the new version
+        added        BIGINT  NOT NULL,
+        removed      BIGINT  NOT NULL,   -- labels of the previous version ended by this import
+        unchanged    BIGINT  NOT NULL,
+        updated      BIGINT  NOT NULL,   -- same label, new validity/confidence/details
+        skipped      BIGINT  NOT NULL,   -- input rows rejected (invalid address, ...)
+        imported_at  TIMESTAMP NOT NULL
+    );
+    """,
 ]

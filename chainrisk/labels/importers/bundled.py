@@ -1,0 +1,47 @@
+"""chainrisk's own registry: ``datasets/labels/*.csv`` (facts written down with their public source URL per row)
+plus one ``token_contract`` label per token of the store's token registry (``datasets/tokens.csv``).
+
+Loaded explicitly (``chainrisk labels import --format bundled``, also part of ``chainrisk labels update``), not at
+store open: a bank decides when a new chainrisk release's registry enters its label store, and the import is
+recorded like any other source version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...errors import InputError
+from ...store import DATASETS
+from ..model import ParsedSource
+from . import Options
+from .generic import import_csv
+
+REGISTRY = DATASETS / "labels"
+
+
+def registry_files() -> list[Path]:
+    return sorted(REGISTRY.glob("*.csv"))
+
+
+def import_bundled(paths: list[Path], opts: Options, store: Any) -> list[ParsedSource]:
+    if paths:
+        raise InputError("--format bundled loads chainrisk's own registry and takes no files; "
+                         "use --format csv for your own label files")
+    files = registry_files()
+    if not files:
+        raise InputError(f"the bundled label registry ({REGISTRY.name}/) is missing from this installation; "
+                         "reinstall chainrisk")
+    out = import_csv(files, Options(version=opts.version))
+    for ps in out:
+        ps.format = "bundled"
+    tokens = ParsedSource("chainrisk:tokens", "bundled", opts.version, "datasets/tokens.csv")
+    for t in store.tokens():
+        tokens.rows_read += 1
+        kind = {"stablecoin": "stablecoin", "rwa": "RWA token"}.get(t.kind, "token")
+        issuer = f", issuer {t.issuer}" if t.issuer else ""
+        tokens.add(t.contract, "token_contract", f"{t.symbol} {kind} contract ({t.name or t.symbol}{issuer})", 50,
+                   chain=t.chain, details=f"kind={t.kind}")
+    if tokens.records:
+        out.append(tokens)
+    return out
