@@ -191,7 +191,7 @@ class _Planner:
     def refused(self, span: int) -> None:
         with self.lock:
             self.ok_since_split = 0
-            self.ceiling = max(1, min(self.ceiling, span - 1))
+            self.ceiling = max(1, min(self.ceiling, span // 2))
             self.size = max(1, min(self.size, span // 2))
 
 
@@ -231,6 +231,10 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
     stack = [(lo, hi)]
     while stack:
         a, b = stack.pop()
+        limit = planner.ceiling
+        if b - a + 1 > limit:  # a refusal elsewhere taught us a smaller limit: do not ask for more again
+            stack.extend((x, min(b, x + limit - 1)) for x in reversed(range(a, b + 1, limit)))
+            continue
         try:
             logs = client.get_logs(contracts, TOPICS, a, b)
         except RangeTooLarge as e:

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,11 +74,14 @@ class Anvil:
         self._drain.start()
 
     @classmethod
-    def start(cls, *extra: str, timeout: float = 20.0) -> Anvil:
+    def start(cls, *extra: str, keep_states: int | None = None) -> Anvil:
+        """Start anvil; ``keep_states`` keeps that many recent states in memory (``anvil_rollback`` and
+        ``anvil_reorg`` need them), otherwise history is pruned entirely."""
         if not available():
             raise RuntimeError(f"anvil is not installed at {ANVIL_BIN}; run `npm ci` in the repository root")
         home = tempfile.mkdtemp(prefix="chainrisk-anvil-")
-        cmd = [str(ANVIL_BIN), "--port", "0", "--hardfork", "cancun", "--prune-history", *extra]
+        cmd = [str(ANVIL_BIN), "--port", "0", "--hardfork", "cancun", "--prune-history",
+               *([str(keep_states)] if keep_states else []), *extra]
         env = dict(os.environ, HOME=home)
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=home
@@ -145,7 +149,11 @@ class Anvil:
         self.rpc("anvil_mine", [hex(blocks)]) if blocks > 1 else self.rpc("evm_mine")
 
     def receipt(self, tx: str) -> dict[str, Any]:
-        rcpt: dict[str, Any] = self.rpc("eth_getTransactionReceipt", [tx])
+        deadline = time.monotonic() + 10
+        rcpt: dict[str, Any] | None = self.rpc("eth_getTransactionReceipt", [tx])
+        while rcpt is None and time.monotonic() < deadline:  # automine can lag the send by a few ms
+            time.sleep(0.01)
+            rcpt = self.rpc("eth_getTransactionReceipt", [tx])
         if rcpt is None:
             raise RuntimeError(f"no receipt for {tx}")
         if rcpt["status"] != "0x1":
@@ -329,7 +337,7 @@ def fresh_anvil() -> Iterator[Anvil]:
     """A node of the test's own, for tests that rewrite history (reorgs, rollbacks)."""
     if not available():
         pytest.skip("anvil is not installed; run `npm ci` in the repository root")
-    node = Anvil.start("--gas-limit", "100000000")
+    node = Anvil.start("--gas-limit", "100000000", keep_states=64)
     try:
         yield node
     finally:
