@@ -30,7 +30,9 @@ import hashlib
 import json
 import logging
 import math
+import sys
 import time as _time
+import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -476,9 +478,15 @@ def _compute_indicators(store: Any, run_id: str, profile: Profile, as_of: Any) -
     return int(compute_indicators(store, run_id, profile, as_of))
 
 
-def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *,
+def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *, indicators: bool = True,
           on_progress: Callable[[str], None] | None = None) -> RunSummary:
-    """Score every address with activity in ``store`` and keep the result as one complete scoring run."""
+    """Score every address with activity in ``store`` and keep the result as one complete scoring run.
+
+    ``profile`` is a bundled profile name, a TOML path or a :class:`~chainrisk.profiles.Profile`; ``max_hops``
+    overrides the profile's; ``indicators=False`` leaves the behavioural indicators out (graph and labels only);
+    ``on_progress`` receives one line per stage. Raises :class:`~chainrisk.errors.InputError` for a bad profile
+    or hop count; any failure marks the run ``failed`` (with the error) and leaves earlier runs untouched.
+    """
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     hops = prof.propagation.max_hops if max_hops is None else int(max_hops)
     if not 1 <= hops <= MAX_HOPS_LIMIT:
@@ -492,6 +500,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
               "deposit": {"category": DEPOSIT_CATEGORY, "window_s": SWEEP_WINDOW_S, "min_share": SWEEP_SHARE,
                           "confidence": DEPOSIT_CONFIDENCE}}
     params["max_hops"] = hops
+    params["indicators"] = indicators
     asof = store.execute(
         "SELECT block_number, block_time FROM transfers ORDER BY block_number DESC, block_time DESC LIMIT 1"
     ).fetchone()
@@ -507,7 +516,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
         say("loading transfers and labels")
         inp = load_inputs(store)
         say(f"{inp.src.size:,} transfers with a USD value among {inp.active.size:,} addresses; indicators")
-        n_ind = _compute_indicators(store, run_id, prof, as_of_time)
+        n_ind = _compute_indicators(store, run_id, prof, as_of_time) if indicators else 0
         ind = {int(a): (str(i), int(s)) for a, i, s in store.execute(
             "SELECT address_id, arg_max(indicator, (severity, indicator)), max(severity) FROM indicators"
             " WHERE run_id = ? GROUP BY address_id", [run_id]).fetchall()}
@@ -592,3 +601,14 @@ def runs(store: Any, limit: int = 20) -> list[dict[str, Any]]:
         d["max_hops"] = json.loads(d.pop("params_json")).get("max_hops")
         out.append(d)
     return out
+
+
+class _CallableModule(types.ModuleType):
+    """``chainrisk.score`` is both this module and the function: importing a submodule makes Python set the
+    package attribute to the module, shadowing the lazily exported function, so the module calls it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> RunSummary:
+        return score(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

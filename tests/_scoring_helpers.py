@@ -33,12 +33,12 @@ def add_transfers(store: Any, rows: list[tuple[str, str, float, int]], token: st
         store.add_transfers("stage")
 
 
-def add_label(store: Any, name: str, category: str, confidence: int = 60, source: str = "test",
-              raw: bool = False, chain: str = "ethereum") -> None:
+def add_label(store: Any, who: str, category: str, confidence: int = 60, source: str = "test",
+              raw: bool = False, chain: str = "ethereum", name: str | None = None) -> None:
     store.execute(
         "INSERT INTO labels (chain, address, category, name, source, source_version, confidence, valid_from,"
         " valid_to, imported_at) VALUES (?, ?, ?, ?, ?, 'v1', ?, NULL, NULL, now()::TIMESTAMP)",
-        [chain, name if raw else addr(name), category, name, source, confidence])
+        [chain, who if raw else addr(who), category, name or who, source, confidence])
 
 
 def latest(store: Any) -> str:

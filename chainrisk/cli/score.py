@@ -1,0 +1,50 @@
+"""`chainrisk score`: one scoring run over the whole store; `chainrisk runs`: the scoring runs kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ._common import FORMAT_OPTION, emit, open_store, progress_enabled
+
+
+@click.command()
+@click.option("--profile", default="cn", show_default=True, metavar="cn|fatf|PATH",
+              help="Risk profile: a bundled name or the path of a tuned TOML copy.")
+@click.option("--max-hops", "max_hops", type=click.IntRange(1, 10), default=None,
+              help="Hops to propagate (default: the profile's, 4).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output format on stdout.")
+@click.pass_context
+def score(ctx: click.Context, profile: str, max_hops: int | None, fmt: str) -> None:
+    """Score every address in the store: exposures per category and direction, score, band; kept as one run."""
+    from ..score import score as run_score
+
+    def progress(msg: str) -> None:
+        if progress_enabled(ctx) or ctx.obj.get("verbose"):
+            click.echo(f"score: {msg}", err=True)
+
+    with open_store(ctx) as st:
+        summary = run_score(st, profile=profile, max_hops=max_hops, on_progress=progress)
+    d: dict[str, Any] = summary.to_dict()
+    if fmt == "table":
+        d["label_sources"] = ", ".join(f"{s['source']} {s['version'] or ''}".strip() for s in d["label_sources"]) \
+            or "(none)"
+        d["bands"] = ", ".join(f"{b}={n}" for b, n in d["bands"].items())
+        rows = [{"field": k, "value": v} for k, v in d.items()]
+        emit(rows, "table")
+    else:
+        emit(d, "json")
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="How many runs, newest first.")
+@FORMAT_OPTION
+@click.pass_context
+def runs(ctx: click.Context, limit: int, fmt: str) -> None:
+    """List the scoring runs kept in the store, newest first."""
+    from ..score import runs as list_runs
+
+    with open_store(ctx, read_only=True) as st:
+        emit(list_runs(st, limit), fmt)
