@@ -4,46 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from graph_helpers import T0, add, addr, label
 
 from chainrisk.indicators import IndicatorParams, compute_indicators
 from chainrisk.profiles import load_profile
-
-T0 = datetime(2024, 3, 1, 12, 0, 0)
-
-
-def addr(name: str) -> str:
-    return "0x" + name.encode().hex().rjust(40, "0")[:40]
-
-
-def add(store, rows):
-    """rows: (hours after T0, from name, to name, USDT amount). Tx hashes are 'tx<n>' in row order."""
-    usdt = store.resolve_token("USDT")
-    (start,) = store.execute("SELECT count(*) FROM transfers").fetchone()
-    vals = [
-        ("ethereum", f"0x{start + i:064x}", 0, 1000 + start + i, T0 + timedelta(hours=h), usdt.id,
-         addr(f), addr(t), round(a * 10**6), None, "test")
-        for i, (h, f, t, a) in enumerate(rows)
-    ]
-    store.execute(
-        "CREATE OR REPLACE TEMP TABLE stage (chain VARCHAR, tx_hash VARCHAR, log_index INTEGER, block_number BIGINT,"
-        " block_time TIMESTAMP, token_id INTEGER, from_address VARCHAR, to_address VARCHAR, value HUGEINT,"
-        " value_raw VARCHAR, source VARCHAR)"
-    )
-    store.con.executemany("INSERT INTO stage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
-    with store.transaction():
-        store.add_transfers("stage")
-    return [v[1] for v in vals]
-
-
-def label(store, name: str, category: str, label_name: str = "") -> None:
-    store.execute(
-        "INSERT INTO labels (chain, address, category, name, source, source_version, confidence, imported_at)"
-        " VALUES ('ethereum', ?, ?, ?, 'test', '1', 50, now()::TIMESTAMP)",
-        [addr(name), category, label_name or name],
-    )
 
 
 def run(store, profile=None, **params):

@@ -1,0 +1,101 @@
+"""Evidence paths on small hand-built graphs: time order, service stop, dust, null address, hubs, hops,
+determinism and the investigator's sentence."""
+
+from __future__ import annotations
+
+import pytest
+from graph_helpers import add, addr, fake_run, label
+
+from chainrisk.errors import NoScoringRun, UsageError
+from chainrisk.evidence import describe_path, evidence_paths, refresh_evidence_index
+
+MIXER = "Tornado Cash: USDT pool"
+
+
+@pytest.fixture
+def graph(store):
+    label(store, "M", "mixer", MIXER)
+    label(store, "E", "exchange", "Binance 14")
+    hashes = add(store, [
+        (1, "M", "A", 10_000), (2, "A", "X", 9_000),       # 0,1: valid 2-hop path, bottleneck 9,000
+        (5, "M", "B", 5_000), (3, "B", "X", 5_000),        # 2,3: B paid X before the mixer money arrived
+        (1, "M", "E", 20_000), (2, "E", "X", 20_000),      # 4,5: through an exchange: stops
+        (1, "M", "D", 0.5), (2, "D", "X", 100),            # 6,7: dust first hop
+        (0, "M", "X", 0.3),                                # 8: dust direct
+        (1, "M", "NULL", 7_000), (2, "NULL", "X", 7_000),  # 9,10: through the null address
+        (10, "M", "X", 300),                               # 11: direct
+        (0.5, "X", "A", 50),                               # 12: a cycle X -> A (earlier)
+        (1, "M", "H", 8_000), (2, "H", "X", 8_000),        # 13,14: H is a hub (below)
+    ] + [(3 + i, "H", f"h{i}", 10) for i in range(6)])
+    fake_run(store, hub_degree=5)
+    return hashes
+
+
+def test_in_paths_respect_time_services_dust_null_and_hubs(store, graph):
+    paths = evidence_paths(store, addr("X"), category="mixer", direction="in")
+    assert [(p.n_hops, p.bottleneck_usd) for p in paths] == [(2, 9_000), (1, 300)]
+    via_a, direct = paths
+    assert [h.tx_hash for h in via_a.hops] == [graph[0], graph[1]]
+    assert [(h.from_address, h.to_address) for h in via_a.hops] == [(addr("M"), addr("A")), (addr("A"), addr("X"))]
+    assert via_a.hops[0].from_labels[0].name == MIXER and via_a.hops[0].token == "USDT"
+    assert via_a.counterparty == addr("M") and via_a.counterparty_label.category == "mixer"
+    assert direct.hops[0].tx_hash == graph[11] and direct.hops[0].amount == 300
+    assert describe_path(via_a) == f"received 9,000 USDT from {MIXER} via 1 intermediary, 2024-03-01"
+    assert describe_path(direct) == f"received 300 USDT from {MIXER} directly, 2024-03-01"
+
+
+def test_max_hops_and_top(store, graph):
+    assert [p.n_hops for p in evidence_paths(store, addr("X"), category="mixer", direction="in", max_hops=1)] == [1]
+    assert len(evidence_paths(store, addr("X"), category="mixer", direction="in", top=1)) == 1
+    with pytest.raises(UsageError):
+        evidence_paths(store, addr("X"), max_hops=9)
+
+
+def test_five_hop_chain_is_beyond_four_hops(store):
+    label(store, "M", "mixer", MIXER)
+    add(store, [(1, "M", "c1", 1_000), (2, "c1", "c2", 990), (3, "c2", "c3", 980), (4, "c3", "c4", 970),
+                (5, "c4", "Y", 960), (6, "c3", "Z", 500)])
+    fake_run(store)
+    assert evidence_paths(store, addr("Y"), category="mixer", direction="in") == []
+    [p] = evidence_paths(store, addr("Z"), category="mixer", direction="in")
+    assert p.n_hops == 4 and p.bottleneck_usd == 500
+    assert [h.to_address for h in p.hops] == [addr("c1"), addr("c2"), addr("c3"), addr("Z")]
+    assert describe_path(p) == f"received 500 USDT from {MIXER} via 3 intermediaries, 2024-03-01"
+
+
+def test_out_paths_follow_money_forward_in_time(store):
+    label(store, "M", "mixer", MIXER)
+    hashes = add(store, [(0, "Q", "M", 500), (1, "S", "Q", 1_000), (2, "Q", "M", 900), (3, "S", "W", 40)])
+    fake_run(store)
+    [p] = evidence_paths(store, addr("S"), direction="out", category="mixer")
+    # Q's 500 to the mixer happened before S paid Q: only the 900 at hour 2 is downstream of S.
+    assert [h.tx_hash for h in p.hops] == [hashes[1], hashes[2]]
+    assert p.bottleneck_usd == 900 and p.direction == "out"
+    assert describe_path(p) == f"sent 1,000 USDT to {MIXER} via 1 intermediary, 2024-03-01"
+
+
+def test_deterministic_and_json(store, graph):
+    a = [p.to_dict() for p in evidence_paths(store, addr("X"), category="mixer")]
+    b = [p.to_dict() for p in evidence_paths(store, addr("X"), category="mixer")]
+    assert a == b and a[0]["sentence"].startswith("received 9,000 USDT")
+    assert a[0]["transfers"][0]["time"] == "2024-03-01T13:00:00Z"
+
+
+def test_categories_default_to_the_runs_exposures(store, graph):
+    (x,) = store.execute("SELECT id FROM addresses WHERE address = ?", [addr("X")]).fetchone()
+    assert evidence_paths(store, addr("X")) == []  # the fake run recorded no exposures
+    store.execute("INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop)"
+                  " VALUES ('r1', ?, 'mixer', 'in', 'direct', 300, 0.01, 1)", [x])
+    assert [p.category for p in evidence_paths(store, x)] == ["mixer", "mixer"]
+
+
+def test_refresh_is_incremental_and_errors_are_clear(store):
+    with pytest.raises(NoScoringRun, match="chainrisk score"):
+        evidence_paths(store, addr("X"))
+    add(store, [(0, "A", "B", 10)])
+    fake_run(store)
+    assert refresh_evidence_index(store) is True  # first build
+    assert refresh_evidence_index(store) is False  # nothing changed
+    add(store, [(1, "B", "C", 10)])
+    assert refresh_evidence_index(store) is True
+    assert refresh_evidence_index(store) is False
