@@ -61,9 +61,14 @@ ROLES: tuple[str, ...] = (
     "sanctioned_payer", "sanctions_counterparty", "poisoner",
 )
 # Ground-truth groups the demo measures the scoring against.
+# (Poisoners are left out: their look-alike addresses only send dust, which by design carries no risk; the demo
+# lists them per role.)
 ILLICIT_ROLES = frozenset({
-    "collector", "layering_hop", "mule", "mixer_recipient", "sanctioned_payer", "poisoner", "mixer_pool",
+    "collector", "layering_hop", "mule", "mixer_recipient", "sanctioned_payer", "mixer_pool",
 })
+# Not actors, but linked to illegal activity by their own transfers (paid a scam, used the mixer, received from a
+# sanctioned payer): a correct "links to illegal activity" answer for them too.
+ILLICIT_EXPOSED_ROLES = frozenset({"victim", "mixer_user", "sanctions_counterparty"})
 VC_BUSINESS_ROLES = frozenset({
     "exchange_hot", "exchange_cold", "exchange_deposit", "otc_desk", "casino", "stablecoin_issuer", "rwa_issuer",
 })
