@@ -36,6 +36,28 @@ CATEGORIES: tuple[str, ...] = (
     "bridge", "defi", "token_contract", "other",
 )
 
+DESCRIPTIONS: dict[str, str] = {
+    "sanctions": "on a government sanctions list (OFAC SDN, ...)",
+    "blacklist": "frozen by a stablecoin issuer (USDT AddedBlackList, USDC Blacklisted)",
+    "mixer": "mixing service or pool (Tornado Cash, ...)",
+    "scam": "fraud: fake investment, Ponzi, impersonation",
+    "phishing": "phishing / wallet drainer",
+    "hack": "proceeds of an exploit or theft",
+    "ransomware": "ransomware operator wallets",
+    "darknet": "darknet market",
+    "terrorism_financing": "terrorism financing",
+    "gambling": "online gambling / casino",
+    "exchange": "centralised exchange (hot, cold, deposit wallets)",
+    "p2p_otc": "OTC desk or P2P trading service",
+    "rwa_issuer": "issuer or treasury of real-world-asset tokens",
+    "stablecoin_issuer": "stablecoin issuer or treasury",
+    "mining": "mining pool or mining business",
+    "bridge": "cross-chain bridge",
+    "defi": "DEX pool, lending market, other DeFi contract",
+    "token_contract": "a token's own contract",
+    "other": "anything else worth a note",
+}
+
 ILLICIT: frozenset[str] = frozenset({
     "sanctions", "blacklist", "mixer", "scam", "phishing", "hack", "ransomware", "darknet", "terrorism_financing",
 })

@@ -20,6 +20,7 @@ from ..errors import ChainriskError
 COMMANDS: dict[str, str] = {
     "status": "store_cmds:status",
     "ingest": "ingest:ingest",
+    "labels": "labels:labels",
     "lookup": "lookup:lookup",
     "screen": "screen:screen",
     "report": "report:report",

@@ -43,5 +43,12 @@ def import_bundled(paths: list[Path], opts: Options, store: Any) -> list[ParsedS
         tokens.add(t.contract, "token_contract", f"{t.symbol} {kind} contract ({t.name or t.symbol}{issuer})", 50,
                    chain=t.chain, details=f"kind={t.kind}")
     if tokens.records:
+        import hashlib
+
+        digest = hashlib.sha256("\n".join(
+            f"{r.chain},{r.address},{r.name}" for r in sorted(tokens.records, key=lambda r: (r.chain, r.address))
+        ).encode()).hexdigest()
+        tokens.sha256 = digest
+        tokens.version = opts.version or f"sha256:{digest[:12]}"
         out.append(tokens)
     return out

@@ -1,0 +1,212 @@
+"""`chainrisk labels import|update|list|show|sources|categories`: the label store from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ._common import emit, open_store
+
+OUT = click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
+                   show_default=True, help="Output format on stdout.")
+PROFILE = click.option("--profile", metavar="NAME|PATH",
+                       help="Add each label's severity under this profile (cn, fatf, or a tuned TOML file).")
+
+
+@click.group()
+def labels() -> None:
+    """The label store: import sources, refresh the live ones, list and show labels.
+
+    Every label has a category from one taxonomy (`chainrisk labels categories`), a source with its version, a
+    confidence (100 ledger, 60 authority, 50 trusted provider, 20 web crawl, 10 heuristic) and a validity period.
+    Re-importing a source replaces its previous version atomically; removed labels are ended, never deleted.
+    """
+
+
+def _report(results: list[Any], fmt: str, strict: bool) -> None:
+    from ..errors import PartialError
+
+    rows = [{k: v for k, v in r.to_dict().items() if k not in ("skip_reasons", "skip_examples", "origin")}
+            for r in results]
+    if fmt in ("json", "jsonl"):
+        emit([r.to_dict() for r in results], fmt)
+    else:
+        emit(rows, fmt)
+    skipped = 0
+    for r in results:
+        for reason, n in sorted(r.skip_reasons.items(), key=lambda kv: -kv[1]):
+            click.echo(f"warning: {r.source}: skipped {n} row(s): {reason}, e.g. {r.skip_examples[reason]!r}",
+                       err=True)
+            skipped += n
+    if strict and skipped:
+        raise PartialError(f"{skipped} input row(s) were skipped (see the warnings); labels of the good rows were "
+                           "imported; fix the file or drop --strict")
+
+
+@labels.command("import")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--format", "in_format", required=True, metavar="FORMAT",
+              help="Input format: csv, list, ofac-xml, ofac-csv, tagpack, blacklist-events, tether-csv, "
+                   "mew-darklist, scamsniffer, cryptoscamdb, etherscan, etherscan-tokens, spellbook, bundled.")
+@click.option("--source", help="Source name (default: per format, e.g. ofac-sdn; for list: the file stem).")
+@click.option("--category", help="Category for list formats (required there); overrides elsewhere.")
+@click.option("--confidence", type=click.IntRange(0, 100), help="Override the format's default confidence.")
+@click.option("--chain", help="Chain of list addresses (default: recognised from each address).")
+@click.option("--version", "version", help="Source version (default: the data's own date, else its hash).")
+@click.option("--strict", is_flag=True, help="Exit 3 when any input row was skipped.")
+@click.option("--output-format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
+              show_default=True, help="Format of the import report on stdout.")
+@click.pass_context
+def import_cmd(ctx: click.Context, paths: tuple[str, ...], in_format: str, source: str | None,
+               category: str | None, confidence: int | None, chain: str | None, version: str | None,
+               strict: bool, fmt: str) -> None:
+    """Import PATH... as one version of a label source, replacing its previous version.
+
+    Prints added / removed / unchanged / updated counts per source; rows with invalid addresses are skipped
+    and reported on stderr. A file that is not of FORMAT changes nothing (exit 4).
+    Examples:
+
+    \b
+      chainrisk labels import --format bundled
+      chainrisk labels import sdn_advanced.xml --format ofac-xml
+      chainrisk labels import sanctioned_addresses_ETH.txt --format list --category sanctions --confidence 60
+    """
+    from ..labels import import_labels
+
+    with open_store(ctx) as st:
+        results = import_labels(st, list(paths), in_format, source=source, category=category,
+                                confidence=confidence, chain=chain, version=version)
+    _report(results, fmt, strict)
+
+
+@labels.command("update")
+@click.option("--ofac-url", default=None, metavar="URL", help="Where to fetch sdn_advanced.xml (default: OFAC).")
+@click.option("--no-ofac", is_flag=True, help="Do not refresh the OFAC SDN list.")
+@click.option("--no-bundled", is_flag=True, help="Do not refresh chainrisk's bundled registry.")
+@click.option("--no-onchain", is_flag=True, help="Do not rebuild the on-chain issuer freeze labels.")
+@click.option("--rpc-url", envvar="CHAINRISK_RPC_URL", metavar="URL",
+              help="Node to fetch new freeze events from first (env CHAINRISK_RPC_URL); without it the labels are "
+                   "rebuilt from the events already ingested.")
+@click.option("--token", "tokens", multiple=True, help="Token to fetch from the node (default: all registered).")
+@click.option("--from-block", type=int, default=0, show_default=True)
+@click.option("--to-block", type=int, default=None)
+@click.option("--confirmations", type=int, default=12, show_default=True)
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per HTTP request.")
+@OUT
+@click.pass_context
+def update(ctx: click.Context, ofac_url: str | None, no_ofac: bool, no_bundled: bool, no_onchain: bool,
+           rpc_url: str | None, tokens: tuple[str, ...], from_block: int, to_block: int | None,
+           confirmations: int, timeout: float, fmt: str) -> None:
+    """Refresh the live sources: the bundled registry, OFAC's current SDN list, the on-chain issuer freezes.
+
+    All are fetched first, then replaced in one transaction: a failed download changes nothing (exit 5).
+    """
+    from ..labels.update import OFAC_URL, update_labels
+
+    with open_store(ctx) as st:
+        rep = update_labels(st, bundled=not no_bundled, ofac=not no_ofac, ofac_url=ofac_url or OFAC_URL,
+                            onchain=not no_onchain, rpc_url=rpc_url, tokens=list(tokens) or None,
+                            from_block=from_block, to_block=to_block, confirmations=confirmations, timeout=timeout)
+    for note in rep.notes:
+        click.echo(f"note: {note}", err=True)
+    _report(rep.results, fmt, False)
+
+
+def _with_severity(rows: list[dict[str, Any]], profile: str | None) -> list[dict[str, Any]]:
+    if not profile:
+        return rows
+    from ..profiles import load_profile
+
+    p = load_profile(profile)
+    for r in rows:
+        r["severity"] = p.severity.get(r["category"])
+    return rows
+
+
+_LIST_COLUMNS = ("chain", "address", "category", "name", "source", "confidence", "valid_from", "valid_to")
+
+
+@labels.command("list")
+@click.option("--source", help="Only this source.")
+@click.option("--category", help="Only this category.")
+@click.option("--chain", help="Only this chain.")
+@click.option("--all", "include_history", is_flag=True, help="Include ended and retired labels (history).")
+@click.option("--limit", type=int, default=None, help="At most this many rows.")
+@PROFILE
+@OUT
+@click.pass_context
+def list_cmd(ctx: click.Context, source: str | None, category: str | None, chain: str | None,
+             include_history: bool, limit: int | None, profile: str | None, fmt: str) -> None:
+    """List labels (active ones unless --all), by source, category and chain."""
+    from ..labels import list_labels
+    from ..taxonomy import check_category
+
+    if category:
+        category = check_category(category)
+    with open_store(ctx, read_only=True) as st:
+        rows = list_labels(st, source=source, category=category, chain=chain, include_history=include_history,
+                           limit=limit)
+    if fmt == "table":
+        rows = [{k: r[k] for k in _LIST_COLUMNS} for r in rows]
+    emit(_with_severity(rows, profile), fmt)
+
+
+@labels.command("show")
+@click.argument("address")
+@click.option("--active", "active_only", is_flag=True, help="Only labels valid now (default: with history).")
+@PROFILE
+@OUT
+@click.pass_context
+def show(ctx: click.Context, address: str, active_only: bool, profile: str | None, fmt: str) -> None:
+    """Every label on ADDRESS (all sources, conflicting ones included), with what the system knows by nature
+    (null address, precompile, token contract). Exit 4 when ADDRESS is not a valid address."""
+    from ..address import parse_address
+    from ..labels import labels_for, special_notes
+
+    a = parse_address(address) if address[:2].lower() == "0x" or address[:1] == "T" else None
+    key = a.address if a else address.strip()
+    with open_store(ctx, read_only=True) as st:
+        rows = _with_severity(labels_for(st, key, include_history=not active_only), profile)
+        notes = special_notes(st, key)
+    if fmt == "json":
+        click.echo(json.dumps({"address": key, "chain": a.chain if a else None, "notes": notes, "labels": rows},
+                              indent=2, default=str, ensure_ascii=False))
+        return
+    if fmt == "table":
+        for n in notes:
+            click.echo(f"# {n}")
+        if not rows:
+            click.echo(f"# no labels on {key}")
+            return
+        cols = ["status", "category", *(["severity"] if profile else []), "name", "source", "confidence",
+                "valid_from", "valid_to", "details"]
+        rows = [{c: r.get(c) for c in cols} for r in rows]
+    emit(rows, fmt, sys.stdout)
+
+
+@labels.command("sources")
+@OUT
+@click.pass_context
+def sources(ctx: click.Context, fmt: str) -> None:
+    """Each label source: its current version, when it was imported, label counts, last import's changes."""
+    from ..labels import list_sources
+
+    with open_store(ctx, read_only=True) as st:
+        rows = list_sources(st)
+    if fmt == "table":
+        rows = [{k: v for k, v in r.items() if k not in ("sha256", "origin")} for r in rows]
+    emit(rows, fmt)
+
+
+@labels.command("categories")
+@PROFILE
+@OUT
+def categories(profile: str | None, fmt: str) -> None:
+    """The label taxonomy (with each category's severity under --profile)."""
+    from ..taxonomy import CATEGORIES, DESCRIPTIONS, ILLICIT
+
+    rows = [{"category": c, "illicit": c in ILLICIT, "description": DESCRIPTIONS[c]} for c in CATEGORIES]
+    emit(_with_severity(rows, profile), fmt)
