@@ -168,7 +168,7 @@ class LookupResult:
                 out.append(f"labelled {lab.category.replace('_', ' ')}{who} by {lab.source}"
                            f"{' ' + lab.source_version if lab.source_version else ''}, confidence {lab.confidence}")
         if self.evidence:
-            out.extend(str(p.get("description") or "") for p in self.evidence if p.get("description"))
+            out.extend(str(p["sentence"]) for p in self.evidence if p.get("sentence"))
         else:
             out.extend(e.sentence() for e in self.exposures)
         for ind in self.indicators:
@@ -268,7 +268,8 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
         " WHERE a.address = ? AND a.chain = ?",
         [run.run_id, parsed.address, parsed.chain],
     ).fetchone()
-    base = {"input": value, "address": parsed.address, "chain": parsed.chain, "provenance": run, "labels": labels}
+    base: dict[str, Any] = {"input": value, "address": parsed.address, "chain": parsed.chain, "provenance": run,
+                            "labels": labels}
     if row is None or row[1] is None:
         if row is None:
             why = f"no {parsed.chain} activity of this address is in the store"
@@ -301,7 +302,9 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
 
 
 def explain_paths(store: Store, address: str, run_id: str, top: int = 3) -> list[dict[str, Any]]:
-    """Evidence paths (hop by hop) from :mod:`chainrisk.evidence`, each as a dict with a ``description``."""
+    """Evidence paths (hop by hop) from :mod:`chainrisk.evidence`, each as a dict with its plain ``sentence``.
+
+    The store must be writable the first time a run is explained (the evidence module builds helper tables)."""
     try:  # imported at call time: keeps lookup light, and works as soon as the evidence module is installed
         from . import evidence
     except ModuleNotFoundError as e:
@@ -312,7 +315,7 @@ def explain_paths(store: Store, address: str, run_id: str, top: int = 3) -> list
     out = []
     for p in evidence.evidence_paths(store, address, run_id=run_id, top=top):
         d = p.to_dict()
-        d["description"] = evidence.describe_path(p)
+        d.setdefault("sentence", evidence.describe_path(p))
         out.append(d)
     return out
 

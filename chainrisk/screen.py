@@ -73,7 +73,7 @@ class ScreenResult:
                 reader = {"parquet": f"read_parquet({p})", "csv": f"read_csv({p}, all_varchar = true)",
                           "jsonl": f"read_json({p}, format = 'newline_delimited')",
                           "json": f"read_json({p}, format = 'array')"}[self.format or "csv"]
-                self._table = con.execute(f"SELECT * FROM {reader}").to_arrow_table()
+                self._table = con.sql(f"SELECT * FROM {reader}").to_arrow_table()
             finally:
                 con.close()
         return self._table
@@ -124,7 +124,9 @@ def _normalise(store: Store, address_column: str) -> dict[str, int]:
     values: list[str] = raws.column(0).to_pylist() if raws.num_rows else []
     mixed = [v for v in values if _is_hex40(v.strip())]
     ok_mixed = _eip55_valid(mixed)
-    chains, addrs, reasons = [], [], []
+    chains: list[str | None] = []
+    addrs: list[str | None] = []
+    reasons: list[str | None] = []
     for v in values:
         t = v.strip()
         if t in ok_mixed:

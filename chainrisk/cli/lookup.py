@@ -1,0 +1,125 @@
+"""`chainrisk lookup ADDRESS...`: one address explained, for a person (table) or a machine (json)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ._common import open_store
+
+_BAND_COLOUR = {"severe": "red", "high": "red", "medium": "yellow", "low": "cyan", "none": "green"}
+
+
+@click.command()
+@click.argument("addresses", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl"]), default="table", show_default=True,
+              help="table: for a person; json: the machine contract (an array, one object per address).")
+@click.option("--explain", is_flag=True, help="Add the evidence paths (hop by hop: tx hash, time, token, amount).")
+@click.option("--run", "run_id", metavar="RUN_ID", help="Scoring run to read (default: the latest complete run).")
+@click.option("--fail-on", type=click.Choice(["low", "medium", "high", "severe"]), metavar="BAND",
+              help="Exit 1 when an address is at or above BAND (low|medium|high|severe).")
+@click.pass_context
+def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bool, run_id: str | None,
+           fail_on: str | None) -> None:
+    """Look up ADDRESS... (0x hex in any case, TRON T...; '-' reads addresses from stdin, one per line).
+
+    Shows the verdict (status, score 0-100, band), the address's own labels, its exposures by category,
+    direction and hop, behavioural indicators, and where the answer comes from (run, profile, data as-of, label
+    sources). Exit 0; 1 with --fail-on when an address is at or above the band; 4 when an address is invalid;
+    7 when the store has no scoring run.
+    """
+    from ..lookup import BANDS
+    from ..lookup import lookup as do_lookup
+
+    items: list[str] = []
+    for a in addresses:
+        if a == "-":
+            items.extend(line.strip() for line in sys.stdin if line.strip())
+        else:
+            items.append(a)
+    # read-only unless explaining: the first explanation of a run builds the evidence helper tables
+    with open_store(ctx, read_only=not explain) as st:
+        results = do_lookup(st, items, run_id=run_id, explain=explain)
+    if fmt == "json":
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+    elif fmt == "jsonl":
+        for r in results:
+            click.echo(json.dumps(r.to_dict(), ensure_ascii=False))
+    else:
+        for i, r in enumerate(results):
+            if i:
+                click.echo("")
+            _table(r)
+    if any(r.status == "invalid" for r in results):
+        ctx.exit(4)
+    if fail_on and any(r.risk_band and BANDS.index(r.risk_band) >= BANDS.index(fail_on) for r in results):
+        ctx.exit(1)
+
+
+def _verdict(r: Any) -> str:
+    if r.status == "invalid":
+        return click.style("INVALID", fg="magenta", bold=True) + f"  {r.input!r}: {r.reason}"
+    head = f"{r.address} ({r.chain})"
+    if r.status == "unknown":
+        return f"{head}  " + click.style("UNKNOWN", fg="yellow", bold=True) + " (unknown is not safe: no data to judge)"
+    band = click.style(f"{r.risk_band.upper()} RISK", fg=_BAND_COLOUR.get(r.risk_band), bold=True)
+    return f"{head}  {band}  score {r.risk_score:g}/100"
+
+
+def _table(r: Any) -> None:
+    click.echo(_verdict(r))
+    if r.status == "invalid":
+        return
+    if r.reason:
+        click.echo(f"  {r.reason}")
+    reasons = r.reasons()
+    if reasons:
+        click.echo("Why:")
+        for line in reasons:
+            click.echo(f"  - {line}")
+    ended = [lab for lab in r.labels if not lab.active]
+    if ended:
+        click.echo("Ended labels (history):")
+        for lab in ended:
+            click.echo(f"  - {lab.category} ({lab.name or '-'}) by {lab.source}, "
+                       f"{_d(lab.valid_from)} to {_d(lab.valid_to)}")
+    if r.exposures:
+        click.echo("Exposure:")
+        rows = [("category", "direction", "hops", "USD", "share", "min hop")]
+        rows += [(e.category, "incoming" if e.direction == "in" else "outgoing", e.hop_class, f"{e.usd:,.2f}",
+                  f"{e.share:.1%}", str(e.min_hop)) for e in r.exposures]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            click.echo("  " + "  ".join(c.rjust(w) if i >= 3 else c.ljust(w)
+                                         for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+    if r.evidence:
+        click.echo("Evidence paths:")
+        for p in r.evidence:
+            click.echo(f"  - {p.get('sentence', '')}")
+            for hop in p.get("transfers", []) or []:
+                click.echo("      " + _hop(hop))
+    pv = r.provenance
+    sources = ", ".join(f"{s.get('source')} {s.get('version') or ''}".strip() for s in pv.label_sources) or "none"
+    click.echo(f"Source: run {pv.run_id} (profile {pv.profile}); data as of block {pv.as_of_block} "
+               f"({_d(pv.as_of_time)} UTC); labels: {sources}")
+
+
+def _hop(hop: dict[str, Any]) -> str:
+    """One transfer of a path: time, amount, from -> to (with labels), tx hash."""
+    def who(addr: Any, labels: Any) -> str:
+        names = [lab.get("name") or lab.get("category") for lab in labels or []]
+        return f"{addr} [{', '.join(str(n) for n in names)}]" if names else str(addr)
+
+    amount = hop.get("amount")
+    amt = f"{amount:,.2f} {hop.get('token') or ''}".strip() if isinstance(amount, (int, float)) else ""
+    return (f"{hop.get('time') or '-'}  {amt}  {who(hop.get('from_address'), hop.get('from_labels'))} -> "
+            f"{who(hop.get('to_address'), hop.get('to_labels'))}  tx {hop.get('tx_hash')}")
+
+
+def _d(v: Any) -> str:
+    if v is None:
+        return "-"
+    return v.isoformat(sep=" ", timespec="minutes") if hasattr(v, "isoformat") and hasattr(v, "hour") else str(v)

@@ -1,0 +1,91 @@
+"""`chainrisk screen INPUT`: a file of declared addresses in, one screened row per input row out, plus a report."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._common import open_store
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option("--address-column", default="address", show_default=True, metavar="NAME",
+              help="The input column holding the addresses.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the rows here (default: stdout, CSV/JSONL/JSON only).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "json", "parquet"]),
+              help="Output format (default: from the --output suffix, else csv).")
+@click.option("--fail-on", type=click.Choice(["low", "medium", "high", "severe"]), metavar="BAND",
+              help="Exit 1 when any row is at or above BAND (low|medium|high|severe).")
+@click.option("--since", metavar="RUN_ID", help="Only rows whose band changed since this earlier scoring run.")
+@click.option("--run", "run_id", metavar="RUN_ID", help="Scoring run to screen against (default: latest complete).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the run report JSON (default: OUTPUT's stem + .report.json).")
+@click.pass_context
+def screen(ctx: click.Context, input_path: str, address_column: str, output: Path | None, fmt: str | None,
+           fail_on: str | None, since: str | None, run_id: str | None, report_path: Path | None) -> None:
+    """Screen the declared addresses in INPUT (CSV, XLSX, JSONL, or one address per line; '-' for stdin).
+
+    Writes exactly one row per input row, in input order: the input's own columns unchanged, then status,
+    address_normalized, chain, risk_score, risk_band, top_category, categories, min_hops, direct_usd,
+    indirect_usd, reason, run_id (see docs/lookup-screen-report.md). Malformed addresses are rows with status
+    'invalid'. Exit 0; 1 with --fail-on hits; 2 bad usage; 4 unreadable input; 7 no scoring run.
+    """
+    from ..screen import screen as do_screen
+
+    if output is None and fmt == "parquet":
+        raise click.UsageError("parquet output needs --output FILE")
+    tmpdir = tempfile.mkdtemp(prefix="chainrisk-screen-")
+    try:
+        source: Any = input_path
+        if input_path == "-":
+            source = Path(tmpdir) / "stdin.csv"
+            with source.open("wb") as f:
+                shutil.copyfileobj(sys.stdin.buffer, f)
+        target = output if output is not None else Path(tmpdir) / f"out.{fmt or 'csv'}"
+        quiet = ctx.obj.get("quiet")
+        progress = (lambda msg: click.echo(f"screen: {msg}", err=True)) if ctx.obj.get("verbose") else None
+        with open_store(ctx, read_only=True) as st:
+            res = do_screen(
+                st, source, address_column=address_column, run_id=run_id, output=target, format=fmt,
+                since=since, fail_on=fail_on,
+                report_path=report_path if (report_path or output) else Path(tmpdir) / "report.json",
+                progress=progress,
+            )
+        if output is None:
+            sys.stdout.flush()
+            with open(target, "rb") as f:
+                shutil.copyfileobj(f, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        if not quiet:
+            click.echo(_summary(res.report, output is not None or report_path is not None), err=True)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    if fail_on and res.report.get("hits"):
+        ctx.exit(1)
+
+
+def _summary(rep: dict[str, Any], report_written: bool) -> str:
+    c = rep["counts"]
+    st = ", ".join(f"{k} {v:,}" for k, v in c["status"].items())
+    bands = ", ".join(f"{k} {v:,}" for k, v in reversed(list(c["band"].items())) if v)
+    parts = [f"screened {c['input_rows']:,} rows ({c['distinct_addresses']:,} distinct addresses; "
+             f"{c['duplicate_rows']:,} duplicate rows) against run {rep['run']['run_id']}: {st}"]
+    if bands:
+        parts.append(f"bands: {bands}")
+    if rep.get("since"):
+        parts.append(f"{rep['since']['changed_rows']:,} rows changed band since {rep['since']['run_id']}")
+    if rep.get("fail_on"):
+        parts.append(f"{rep['hits']:,} at or above {rep['fail_on']}")
+    if rep.get("output"):
+        parts.append(f"output {rep['output']['path']}")
+    if report_written and rep.get("report_path"):
+        parts.append(f"report {rep['report_path']}")
+    parts.append(f"{rep['timings']['total_s']:.2f} s")
+    return "; ".join(parts)
