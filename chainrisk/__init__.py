@@ -39,27 +39,35 @@ __all__ = [
     "StoreError",
     "UsageError",
     "ingest_file",
+    "import_labels",
     "ingest_rpc",
+    "labels_for",
     "lookup",
     "open",
     "parse_address",
     "report",
+    "score",
     "screen",
 ]
 
 _LAZY = {
     "ingest_file": ("chainrisk.ingest_file", "ingest_file"),
     "ingest_rpc": ("chainrisk.ingest_rpc", "ingest_rpc"),
+    "import_labels": ("chainrisk.labels", "import_labels"),
+    "labels_for": ("chainrisk.labels", "labels_for"),
     "lookup": ("chainrisk.lookup", "lookup"),
     "screen": ("chainrisk.screen", "screen"),
     "report": ("chainrisk.report", "report"),
+    "score": ("chainrisk.score", "score"),
 }
 
 if TYPE_CHECKING:
     from .ingest_file import ingest_file
     from .ingest_rpc import ingest_rpc
+    from .labels import import_labels, labels_for
     from .lookup import lookup
     from .report import report
+    from .score import score
     from .screen import screen
 
 

@@ -20,9 +20,15 @@ from ..errors import ChainriskError
 COMMANDS: dict[str, str] = {
     "status": "store_cmds:status",
     "ingest": "ingest:ingest",
+    "labels": "labels:labels",
     "lookup": "lookup:lookup",
     "screen": "screen:screen",
     "report": "report:report",
+    "serve": "serve:serve",
+    "keys": "serve:keys",
+    "score": "score:score",
+    "runs": "score:runs",
+    "demo": "demo:demo",
 }
 
 
