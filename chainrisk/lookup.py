@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import types
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -331,3 +333,14 @@ def lookup(store: Store, addresses: Iterable[str] | str, *, run_id: str | None =
         addresses = [addresses]
     run = resolve_run(store, run_id)
     return [lookup_one(store, a, run, explain=explain) for a in addresses]
+
+
+class _CallableModule(types.ModuleType):
+    """``chainrisk.lookup`` is both this module and the function: importing the submodule makes Python set the
+    package attribute to the module, shadowing the lazily exported function, so the module calls it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> list[LookupResult]:
+        return lookup(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -14,6 +14,8 @@ from __future__ import annotations
 import html
 import logging
 import os
+import sys
+import types
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -435,3 +437,14 @@ def render_markdown(d: ReportData) -> str:
                                 [[str(s.get("source")), str(s.get("version") or ""), str(s.get("rows") or "")]
                                  for s in pv.label_sources])]
     return "\n".join(lines) + "\n"
+
+
+class _CallableModule(types.ModuleType):
+    """``chainrisk.report`` is both this module and the function: importing the submodule makes Python set the
+    package attribute to the module, shadowing the lazily exported function, so the module calls it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Path:
+        return report(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

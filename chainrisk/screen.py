@@ -19,7 +19,9 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -390,3 +392,14 @@ def _counts(store: Store, info: InputInfo, since: bool) -> dict[str, Any]:
     dup_rows = _scalar(store, f"SELECT count(*) FROM {_OUT} WHERE duplicate_of_row IS NOT NULL")
     return {"input_rows": info.rows, "output_rows": out_rows, "distinct_addresses": distinct,
             "duplicate_rows": dup_rows, "status": status, "band": band}
+
+
+class _CallableModule(types.ModuleType):
+    """``chainrisk.screen`` is both this module and the function: importing the submodule makes Python set the
+    package attribute to the module, shadowing the lazily exported function, so the module calls it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ScreenResult:
+        return screen(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
