@@ -15,7 +15,9 @@ asked (default: the latest complete run), with its parameters:
 * no interior service: an intermediary is never a stop node (labelled with a stop category, an exchange deposit
   address the run inferred, or an unlabelled hub with more than ``hub_degree`` counterparties) nor itself a
   source of the category; the endpoints may be anything;
-* at most the run's ``max_hops`` hops (or fewer when asked), simple paths only (no address twice).
+* at most the run's ``max_hops`` hops (or fewer when asked), simple paths only (no address twice), except that a
+  labelled address's own money may come back to it (a round trip source -> ... -> the same address), as in the
+  engine.
 
 How: a bounded breadth-first search in DuckDB over helper tables (``evidence_in`` sorted by receiver and
 ``evidence_out`` by sender, each with an ART index, built by :func:`refresh_evidence_index`), backwards from the
@@ -362,7 +364,7 @@ def _search(g: nx.MultiDiGraph, x: int, sources: set[int], stops: set[int], k: i
         nonlocal states
         depth = len(edges)
         for p, key, usd, okey in adj.get(node, ()):
-            if okey >= bnd or p in route:
+            if okey >= bnd or (p in route and not (p == x and p in sources)):  # a round trip may end at x
                 continue
             nb = min(bn, usd)
             r_left = k - depth - 1

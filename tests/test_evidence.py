@@ -99,3 +99,34 @@ def test_refresh_is_incremental_and_errors_are_clear(store):
     add(store, [(1, "B", "C", 10)])
     assert refresh_evidence_index(store) is True
     assert refresh_evidence_index(store) is False
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_paths_agree_with_the_engine_on_random_graphs(store, seed):
+    """For every exposure the engine records, a path exists within its min_hop and none within min_hop - 1."""
+    import random
+
+    from chainrisk.score import score
+
+    rnd = random.Random(seed)
+    nodes = [f"n{i}" for i in range(18)]
+    rows = [(rnd.randint(0, 200) / 4, rnd.choice(nodes), rnd.choice(nodes), rnd.randint(10, 1_000))
+            for _ in range(70)]
+    add(store, [r for r in rows if r[1] != r[2]] + [(rnd.randint(0, 200) / 4, "n0", "NULL", 50)])
+    label(store, "n1", "mixer", MIXER)
+    label(store, "n2", "scam", "Fake exchange")
+    label(store, "n3", "exchange", "Binance 14")
+    run = score(store, profile="fatf")
+    checked = 0
+    for a, c, d, h in store.execute(
+            "SELECT address_id, category, direction, min(min_hop) FROM exposures WHERE run_id = ?"
+            " GROUP BY ALL ORDER BY ALL", [run.run_id]).fetchall():
+        paths = evidence_paths(store, a, category=c, direction=d, max_hops=h, top=50)
+        assert paths and min(p.n_hops for p in paths) == h, (a, c, d, h)
+        for p in paths:
+            keys = [(x.block_number, x.log_index) for x in p.hops]
+            assert keys == sorted(keys) and len(set(keys)) == len(keys)
+        if h > 1:
+            assert evidence_paths(store, a, category=c, direction=d, max_hops=h - 1) == []
+        checked += 1
+    assert checked > 5
