@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -225,9 +225,9 @@ def _columns(logs: list[dict[str, Any]]) -> pa.Table:
     ], schema=_LOG_SCHEMA)
 
 
-def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...], lo: int, hi: int) -> list[_Chunk]:
-    """Fetch [lo, hi], splitting it when the node refuses; one chunk per answered sub-range."""
-    out = []
+def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...], lo: int, hi: int) -> Iterator[_Chunk]:
+    """Fetch [lo, hi], splitting it when the node refuses; yields one chunk per answered sub-range, as soon as
+    it is answered (so the writer can commit it even if a later piece fails)."""
     stack = [(lo, hi)]
     while stack:
         a, b = stack.pop()
@@ -262,10 +262,9 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
             log.warning("blocks %d-%d changed while being read (a reorg at the tip); reading them again", a, b)
             stack.append((a, b))
             continue
-        out.append(_Chunk(contracts, a, b, _columns(logs), blocks,
-                          Counter(lg["address"].lower() for lg in logs) if len(contracts) > 1 else
-                          Counter({contracts[0]: len(logs)})))
-    return out
+        yield _Chunk(contracts, a, b, _columns(logs), blocks,
+                     Counter(lg["address"].lower() for lg in logs) if len(contracts) > 1 else
+                     Counter({contracts[0]: len(logs)}))
 
 
 # -- storing ------------------------------------------------------------------------------------------------
