@@ -27,6 +27,11 @@ def parse_labels(
     ps = [Path(p) for p in paths]
     if not ps and format not in NO_PATHS:
         raise UsageError(f"--format {format} needs at least one file")
+    for p in ps:
+        if not p.is_file():
+            from ..errors import InputError
+
+            raise InputError(f"{p.name}: no such file; check the path (nothing was imported)")
     if category is not None:
         from ..taxonomy import check_category
 

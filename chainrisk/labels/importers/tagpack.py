@@ -115,7 +115,10 @@ def import_tagpack(paths: list[Path], opts: Options, store: Any = None) -> list[
                 raise InputError(f"{where} is not a mapping; a TagPack's tags are mappings with address and label")
             tag = {**header, **raw}
             ps.rows_read += 1
-            if not tag.get("address"):
+            address = tag.get("address")
+            if isinstance(address, int) and not isinstance(address, bool) and 0 <= address < 2**160:
+                address = f"0x{address:040x}"  # YAML 1.1 read an unquoted 0x... address as a hex integer
+            if not address:
                 ps.skip("tag without an address (transaction or cluster tag)", tag.get("label"))
                 continue
             category = opts.category or _category(tag, where)
@@ -128,7 +131,7 @@ def import_tagpack(paths: list[Path], opts: Options, store: Any = None) -> list[
             details = {k: str(tag[k]) for k in ("source", "context", "actor") if tag.get(k)}
             if doc.get("title"):
                 details["tagpack"] = str(doc["title"])
-            ps.add(str(tag["address"]), category, str(tag.get("label") or ""), confidence, chain=chain,
+            ps.add(str(address), category, str(tag.get("label") or ""), confidence, chain=chain,
                    asset=currency or None, details=json.dumps(details, sort_keys=True) if details else None)
         if ps.version is None:
             ps.version = max(mods) if mods else None
