@@ -186,6 +186,7 @@ def run_demo(
             if node_scale is None:
                 raise UsageError("--via-node is not available in this installation; run the demo without it")
             scale = node_scale(scale)
+            summary.scale = scale
         eco = generate_economy(scale, seed)
         transfers_path = eco.write_transfers(files / "token_transfers.parquet", format="bigquery")
         labels_path = eco.write_labels(files / "labels.csv")
@@ -511,7 +512,8 @@ def _pct(x: float | None) -> str:
 def _render(s: DemoSummary) -> str:
     lines: list[str] = []
     w = lines.append
-    w(f"chainrisk demo: a simulated stablecoin economy (scale {s.scale:g}, seed {s.seed}), profile {s.profile}")
+    w(f"chainrisk demo: a simulated stablecoin economy (scale {s.scale:g}, seed {s.seed}), profile {s.profile}"
+      + (", sent through a local anvil node" if s.via_node else ""))
     w(f"store: {s.db_path}   generated files: {s.files_dir}")
     w("")
     c = s.counts

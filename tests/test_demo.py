@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import chainrisk
 from chainrisk.cli import main
 from chainrisk.demo import auc, files_dir_for
@@ -87,3 +89,27 @@ def test_auc_counts_ties_half():
     assert auc([1.0], [2.0]) == 0.0
     assert auc([1.0, 1.0], [1.0]) == 0.5
     assert auc([], [1.0]) is None
+
+
+@pytest.mark.anvil
+def test_demo_via_node_round_trips_the_economy_through_a_real_node(tmp_path: Path):
+    from tests.anvil import available
+
+    if not available():
+        pytest.skip("anvil is not installed; run `npm ci` in the repository root")
+    from chainrisk.demo import run_demo
+    from chainrisk.demo_node import node_economy_scale
+
+    db = tmp_path / "node.duckdb"
+    summary = run_demo(db, scale=0.4, seed=5, via_node=True, lookups=False)
+    assert summary.scale == node_economy_scale(0.4)
+    eco = generate_economy(summary.scale, 5)
+    assert "ingest_rpc" in summary.stage("ingest").detail
+    with chainrisk.open(db, read_only=True) as st:
+        stored = sorted(st.execute(
+            "SELECT token_address, from_address, to_address, value_exact FROM transfers_view").fetchall())
+        sources = st.execute("SELECT DISTINCT source FROM transfers").fetchall()
+    expected = sorted(zip(*(eco.transfers[c].to_pylist() for c in
+                            ("token_address", "from_address", "to_address", "value")), strict=True))
+    assert stored == expected
+    assert sources == [("rpc",)]
