@@ -192,11 +192,13 @@ def resolve_run(store: Store, run_id: str | None = None) -> Provenance:
     q = ("SELECT run_id, profile, created_at, finished_at, as_of_block, as_of_time, label_sources_json, params_json"
          " FROM scoring_runs WHERE status = 'complete'")
     try:
+        # fetchall, not fetchone: a half-read result blocks the next relation on this connection (DuckDB 2)
         if run_id is None:
-            row = store.execute(q + " ORDER BY finished_at DESC NULLS LAST, created_at DESC, run_id DESC LIMIT 1",
-                                []).fetchone()
+            rows = store.execute(q + " ORDER BY finished_at DESC NULLS LAST, created_at DESC, run_id DESC LIMIT 1",
+                                 []).fetchall()
         else:
-            row = store.execute(q + " AND run_id = ?", [run_id]).fetchone()
+            rows = store.execute(q + " AND run_id = ?", [run_id]).fetchall()
+        row = rows[0] if rows else None
     except Exception as e:
         if _missing_table(e):
             raise NoScoringRun(f"the store {store.path} has no scoring tables; run 'chainrisk score' first") from None
@@ -263,13 +265,14 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
         return LookupResult(input=value, status="invalid", address=None, chain=None, reason=parsed.reason,
                             provenance=run)
     labels = _labels(store, parsed)
-    row = store.execute(
+    rows = store.execute(
         "SELECT a.id, s.score, s.band, s.top_category, s.categories, s.own_categories, s.min_hops, s.direct_usd,"
         " s.indirect_usd, s.volume_in_usd, s.volume_out_usd, s.reason"
         " FROM addresses a LEFT JOIN scores s ON s.address_id = a.id AND s.run_id = ?"
         " WHERE a.address = ? AND a.chain = ?",
         [run.run_id, parsed.address, parsed.chain],
-    ).fetchone()
+    ).fetchall()
+    row = rows[0] if rows else None
     base: dict[str, Any] = {"input": value, "address": parsed.address, "chain": parsed.chain, "provenance": run,
                             "labels": labels}
     if row is None or row[1] is None:

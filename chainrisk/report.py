@@ -83,9 +83,10 @@ def collect(store: Store, address: str, *, run_id: str | None = None, top: int =
 
 
 def _largest(store: Store, a: Address, limit: int = 20) -> list[dict[str, Any]]:
-    row = store.execute("SELECT id FROM addresses WHERE address = ? AND chain = ?", [a.address, a.chain]).fetchone()
-    if row is None:
+    found = store.execute("SELECT id FROM addresses WHERE address = ? AND chain = ?", [a.address, a.chain]).fetchall()
+    if not found:
         return []
+    row = found[0]
     cols = ["tx_hash", "log_index", "block_number", "time", "token", "amount", "usd", "from_address", "to_address"]
     rows = store.execute(
         """

@@ -192,8 +192,8 @@ def _eip55_valid(values: list[str]) -> set[str]:
 
 
 def _scalar(store: Store, q: str, params: list[Any] | None = None) -> int:
-    row = store.execute(q, params or []).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    rows = store.execute(q, params or []).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provenance | None) -> list[str]:

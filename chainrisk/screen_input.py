@@ -88,8 +88,8 @@ def _columns(store: Store) -> list[str]:
 
 
 def _count(store: Store) -> int:
-    row = store.execute(f"SELECT count(*) FROM {SOURCE_TABLE}").fetchone()
-    return int(row[0]) if row else 0
+    rows = store.execute(f"SELECT count(*) FROM {SOURCE_TABLE}").fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def _load_memory(store: Store, source: Any, address_column: str) -> InputInfo:
@@ -205,8 +205,12 @@ def _read_csv(store: Store, path: Path, head: bytes, address_column: str) -> str
         try:
             store.execute(
                 f"CREATE TEMP TABLE {SOURCE_TABLE} AS SELECT * FROM read_csv({_lit(path)}, all_varchar = true,"
-                f" header = true, sample_size = -1{delim})"
+                f" header = true, skip = 0, sample_size = -1{delim})"
             )
+            # the sniffer can settle on another dialect for an irregular file: trust it only when it agrees with
+            # the header line
+            if len(_columns(store)) != len(_header_fields(head, "\t" if delim else None)):
+                raise duckdb.InvalidInputException("the CSV sniffer disagrees with the header line")
         except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException):
             store.execute(f"DROP TABLE IF EXISTS {SOURCE_TABLE}")
             plain_utf8 = False
@@ -220,6 +224,18 @@ def _read_csv(store: Store, path: Path, head: bytes, address_column: str) -> str
         _read_list(store, path, address_column)
         return "list"
     return reader
+
+
+def _header_fields(head: bytes, delimiter: str | None) -> list[str]:
+    """The fields of the first record of a CSV sample (delimiter sniffed among , ; tab | unless given)."""
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if delimiter is None:
+        first = text.split("\n", 1)[0]
+        counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+        delimiter = max(counts, key=lambda d: (counts[d], d == ","))
+    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        return row
+    return []
 
 
 def _unique(names: list[str]) -> list[str]:
