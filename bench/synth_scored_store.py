@@ -98,7 +98,7 @@ def build(path: str | Path, n: int = 1_000_000, transfers_per_address: float = 2
             """, [rid, CATS],
         )
     con.execute(
-        f"""
+        """
         INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop)
         SELECT ?, address_id, top_category, d, CASE WHEN min_hops <= 1 THEN 'direct' ELSE 'indirect' END,
                direct_usd + indirect_usd, 0.1, greatest(min_hops, 1)

@@ -168,7 +168,7 @@ def test_xlsx_jsonl_and_list_inputs(scored, tmp_path):
 
 def test_malformed_rows_never_stop_the_batch(scored, tmp_path):
     # ragged rows, a quoted new line, and a GB18030 export (common from Chinese bank systems)
-    text = ('id,address,note\n1,%s,ok\n2,%s,"two\nlines"\n3\n4,%s,x,extra\n' % (S.SUBJECT, S.MULE, S.TRON))
+    text = f'id,address,note\n1,{S.SUBJECT},ok\n2,{S.MULE},"two\nlines"\n3\n4,{S.TRON},x,extra\n'
     (tmp_path / "ragged.csv").write_bytes(text.encode("gb18030"))
     res = screen(scored, tmp_path / "ragged.csv")
     t = res.arrow()
