@@ -321,7 +321,7 @@ def _count(store: Store, q: str) -> int:
 def _truth_rows(store: Store, eco: Economy) -> dict[str, np.ndarray]:
     """Per address of the ground truth (not labelled, not the null address or token contracts): role, score,
     band, top category, illicit exposure share."""
-    store.con.register(TRUTH_VIEW, eco.truth)
+    _register_truth(store, eco)
     try:
         rows = store.execute(
             f"""
@@ -352,6 +352,12 @@ def _truth_rows(store: Store, eco: Economy) -> dict[str, np.ndarray]:
         "top": np.array([c or "" for c in top], dtype=object),
         "illicit_share": np.array(cols[6], dtype=float),
     }
+
+
+def _register_truth(store: Store, eco: Economy) -> None:
+    # finish any result a previous fetchone() left open (DuckDB 2.0 refuses to register a view meanwhile)
+    store.execute("SELECT 1").fetchall()
+    store.con.register(TRUTH_VIEW, eco.truth)
 
 
 def _run_id(store: Store) -> str | None:
@@ -444,7 +450,7 @@ def _round(x: float | None) -> float | None:
 def demo_examples(store: Store, eco: Economy) -> list[tuple[str, str]]:
     """(why it is interesting, address): a scam operation's mule, a customer who paid an exchange deposit address,
     and a merchant that never dealt with an exchange. Chosen deterministically from the ground truth and the data."""
-    store.con.register(TRUTH_VIEW, eco.truth)
+    _register_truth(store, eco)
     try:
         out: list[tuple[str, str]] = []
         mule = store.execute(
