@@ -1,0 +1,115 @@
+"""`chainrisk ingest file`: bulk import of token transfers from BigQuery, ethereum-etl, Etherscan or mapped CSV."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import PartialError, UsageError
+from ._common import emit, open_store, progress_enabled
+
+
+def _parse_mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if mapping_file:
+        p = Path(mapping_file)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot read the mapping file {p}: {e.strerror}; check --mapping") from None
+        try:
+            data: Any = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+            raise UsageError(f"the mapping file {p} is not valid {p.suffix.lstrip('.') or 'JSON'}: {e}") from None
+        if isinstance(data, dict) and isinstance(data.get("mapping"), dict):
+            data = data["mapping"]
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise UsageError(f"the mapping file {p} must map field names to column names, e.g. {{\"value\": \"amt\"}}")
+        out.update(data)
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise UsageError(f"--map takes FIELD=COLUMN (e.g. --map tx_hash=hash), not {pair!r}")
+        out[field.strip()] = column.strip()
+    return out
+
+
+@click.command("file")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", required=True, type=click.Choice(["bigquery", "ethereum-etl", "etherscan", "csv"]),
+              help="The export format of the files.")
+@click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN",
+              help="csv: take canonical FIELD from COLUMN (repeatable). Fields: tx_hash, log_index, block_number, "
+                   "block_time, token_address, from_address, to_address, value, amount, token_symbol, "
+                   "token_decimals.")
+@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False),
+              help="csv: a JSON or TOML file mapping fields to columns (--map wins over it).")
+@click.option("--blocks", "blocks_file", type=click.Path(dir_okay=False),
+              help="ethereum-etl: its blocks.csv (number, timestamp) to give transfers their block time.")
+@click.option("--skip-bad", is_flag=True,
+              help="Import the good rows of a file with bad ones and write the bad ones to the reject file "
+                   "(exit 3 when any row was rejected).")
+@click.option("--reject-file", type=click.Path(dir_okay=False),
+              help="Where --skip-bad writes bad rows (CSV: file, line, reason, row) [default: rejects.csv].")
+@click.option("--chain", default="ethereum", show_default=True, help="The EVM chain the files come from.")
+@click.option("--force", is_flag=True, help="Read files again even if a file with the same content was imported.")
+@click.option("--no-register-tokens", is_flag=True,
+              help="Keep only tokens already in the registry (default: register tokens whose decimals the file gives).")
+@click.option("--report", "report_fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
+              show_default=True, help="Format of the import report on stdout.")
+@click.pass_context
+def file(
+    ctx: click.Context, paths: tuple[str, ...], fmt: str, pairs: tuple[str, ...], mapping_file: str | None,
+    blocks_file: str | None, skip_bad: bool, reject_file: str | None, chain: str, force: bool,
+    no_register_tokens: bool, report_fmt: str,
+) -> None:
+    """Import token transfers from bulk export files (all-or-nothing per file; re-importing adds nothing).
+
+    \b
+    Formats:
+      bigquery      crypto_ethereum.token_transfers (CSV or Parquet)
+      ethereum-etl  token_transfers.csv or .json lines (--blocks blocks.csv for times)
+      etherscan     tokentx API response (JSON) or its CSV
+      csv           any CSV; columns found by usual names or --map FIELD=COLUMN
+    """
+    from ..ingest_file import FileReport, ingest_file
+
+    if (pairs or mapping_file) and fmt != "csv":
+        raise UsageError(f"--map/--mapping apply to --format csv only, not {fmt}")
+    if reject_file and not skip_bad:
+        raise UsageError("--reject-file needs --skip-bad (without it a bad row fails the file)")
+    mapping = _parse_mapping(pairs, mapping_file)
+    quiet = ctx.obj.get("quiet")
+    show = progress_enabled(ctx)
+
+    def progress(rep: FileReport) -> None:
+        if show:
+            click.echo(f"{rep.path}: {rep.status}, {rep.rows_added:,} added of {rep.rows_read:,} rows "
+                       f"({rep.seconds:.1f} s)", err=True)
+
+    with open_store(ctx) as st:
+        report = ingest_file(
+            st, list(paths), fmt, mapping=mapping or None, blocks_file=blocks_file, skip_bad=skip_bad,
+            reject_path=(reject_file or "rejects.csv") if skip_bad else None, chain=chain, force=force,
+            register_tokens=not no_register_tokens, progress=progress,
+        )
+    if report_fmt == "json":
+        emit(report.to_dict(), "json")
+    else:
+        rows = [{"file": f.path, "status": f.status, "read": f.rows_read, "added": f.rows_added,
+                 "duplicate": f.rows_duplicate, "rejected": f.rows_rejected,
+                 "unregistered_token": f.rows_unregistered_token, "no_time": f.rows_without_time,
+                 "seconds": round(f.seconds, 2)} for f in report.files]
+        emit(rows, report_fmt)
+    if report.rows_unregistered_token and not quiet:
+        click.echo(f"{report.rows_unregistered_token:,} rows of tokens outside the registry were not stored "
+                   "(the file gives no decimals for them); add the tokens to the registry to keep them", err=True)
+    if report.rows_rejected:
+        raise PartialError(
+            f"{report.rows_rejected:,} bad rows were skipped and written to {report.reject_path}; "
+            "fix them and import that data again"
+        )
