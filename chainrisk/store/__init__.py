@@ -133,7 +133,8 @@ class Store:
     # -- tokens ----------------------------------------------------------------------------------------------
 
     def _seed_tokens(self) -> None:
-        (n,) = self.con.execute("SELECT count(*) FROM tokens").fetchone() or (0,)
+        # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result open and then refuses Store.sql()
+        (n,) = self.con.execute("SELECT count(*) FROM tokens").fetchall()[0]
         if n:
             return
         path = DATASETS / "tokens.csv"
