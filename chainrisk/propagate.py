@@ -89,41 +89,77 @@ def rank_times(block: I64, log_index: I64) -> I64:
     return r
 
 
+def inflow_order(d: I64, r: I64) -> I64:
+    """Edge indices in (receiver, rank) order."""
+    return np.argsort(_key(d, r)).astype(np.int64)
+
+
+def _unique(x: I64) -> I64:
+    """Sorted unique values (sort-based: faster than numpy's hash-based unique on large int64 arrays)."""
+    if x.size == 0:
+        return x
+    s = np.sort(x)
+    return s[np.r_[True, s[1:] != s[:-1]]]
+
+
+def _sum_by(keys: I64, vals: I64, n: int) -> tuple[I64, I64]:
+    """Unique keys (sorted, all < n) and the exact int64 sum of vals per key.
+
+    Large inputs use two float64 bincounts over the low and high 26 bits (each partial sum stays below 2^53, so
+    it is exact); small ones sort."""
+    if keys.size < n // 16:
+        return _group_sum(keys, vals)
+    lo = np.bincount(keys, weights=(vals & np.int64((1 << 26) - 1)).astype(np.float64), minlength=n)
+    hi = np.bincount(keys, weights=(vals >> np.int64(26)).astype(np.float64), minlength=n)
+    cnt = np.bincount(keys, minlength=n)
+    k = np.flatnonzero(cnt).astype(np.int64)
+    return k, (hi[k].astype(np.int64) << np.int64(26)) + lo[k].astype(np.int64)
+
+
 class _Direction:
     """The graph as seen by one direction: s -> d edges in time rank r (reversed for 'out')."""
 
-    def __init__(self, s: I64, d: I64, r: I64, w: I64, carry: B1, stop: B1) -> None:
-        self.s, self.d, self.r, self.w = s, d, r, w
-        # Carrying edges grouped by sender (for hop 1) and relaying edges (carrying, sender not a stop node).
+    # below 1/SPARSE of the edges, a hop's tainted edges are sorted; above, prefix sums run over a dense array
+    SPARSE = 32
+
+    def __init__(self, s: I64, d: I64, r: I64, w: I64, carry: B1, stop: B1, n: int,
+                 in_order: I64 | None = None) -> None:
+        self.s, self.d, self.r, self.w, self.n = s, d, r, w, n
+        self.m = s.size
+        # Carrying edges in (sender, rank) order, as CSR over senders; relaying edges: sender not a stop node.
+        # (Sorting need not be stable: ties have equal keys and every result is an exact sum over a tie block.)
         ce = np.flatnonzero(carry)
-        self.carry_by_s = ce[np.argsort(s[ce], kind="stable")]
-        self.carry_s = s[self.carry_by_s]
+        ce = ce[np.argsort(_key(s[ce], r[ce]))]
+        nodes = np.arange(n + 1, dtype=np.int64)
+        self.carry_by_s = ce
+        self.carry_off = np.searchsorted(s[ce], nodes, "left").astype(np.int64)
         re_ = ce[~stop[s[ce]]]
-        re_ = re_[np.argsort(_key(s[re_], r[re_]), kind="stable")]
+        del ce
         self.relay = re_
         self.relay_s = s[re_]
-        # B: everything the sender had received before each relaying edge.
-        kin = _key(d, r)
-        o = np.argsort(kin, kind="stable")
-        kin_sorted = kin[o]
+        self.relay_off = np.searchsorted(self.relay_s, nodes, "left").astype(np.int64)
+        # Inflow events in (receiver, rank) order; for each relaying edge the range of its sender's earlier inflows
+        o = in_order if in_order is not None else inflow_order(d, r)
+        kin_sorted = _key(d[o], r[o])
+        self.in_pos = np.empty(self.m, np.int64)
+        self.in_pos[o] = np.arange(self.m, dtype=np.int64)
+        self.relay_pos = np.searchsorted(kin_sorted, _key(self.relay_s, r[re_]), "left").astype(np.int64)
+        del kin_sorted
+        in_off = np.searchsorted(d[o], nodes, "left").astype(np.int64)
+        self.relay_start = in_off[self.relay_s]
+        del in_off
         cum = np.concatenate(([0], np.cumsum(w[o]))).astype(np.int64)  # wraps harmlessly: only differences used
-        pos = np.searchsorted(kin_sorted, _key(self.relay_s, r[re_]), "left")
-        start = np.searchsorted(kin_sorted, self.relay_s << _SHIFT, "left")
-        self.relay_b = cum[pos] - cum[start]
-
-    def edges_from(self, nodes: I64, by_s: I64, sorted_s: I64) -> I64:
-        lo = np.searchsorted(sorted_s, nodes, "left")
-        hi = np.searchsorted(sorted_s, nodes, "right")
-        return by_s[_ranges(lo, hi)]
+        # B: everything the sender had received before each relaying edge.
+        self.relay_b = cum[self.relay_pos] - cum[self.relay_start]
 
     def run(self, category: str, direction: str, sources: B1, max_hops: int) -> Iterator[HopExposure]:
         src_nodes = np.flatnonzero(sources).astype(np.int64)
-        e = self.edges_from(src_nodes, self.carry_by_s, self.carry_s)
+        e = self.carry_by_s[_ranges(self.carry_off[src_nodes], self.carry_off[src_nodes + 1])]
         t = self.w[e]
         for hop in range(1, max_hops + 1):
             if e.size == 0:
                 return
-            addr, usd = _group_sum(self.d[e], t)
+            addr, usd = _sum_by(self.d[e], t, self.n)
             yield HopExposure(category, direction, hop, addr, usd)
             if hop == max_hops:
                 return
@@ -131,22 +167,27 @@ class _Direction:
 
     def _next(self, e: I64, t: I64, receivers: I64, sources: B1) -> tuple[I64, I64]:
         relayers = receivers[~sources[receivers]]
-        lo = np.searchsorted(self.relay_s, relayers, "left")
-        hi = np.searchsorted(self.relay_s, relayers, "right")
-        pos_relay = _ranges(lo, hi)
+        pos_relay = _ranges(self.relay_off[relayers], self.relay_off[relayers + 1])
         if pos_relay.size == 0:
             return pos_relay, pos_relay
+        # A: the taint each relaying edge's sender had received before it, by prefix sums over the inflow events
+        if e.size * self.SPARSE < self.m:
+            ip = self.in_pos[e]
+            o = np.argsort(ip)
+            ips = ip[o]
+            cumt = np.concatenate(([0], np.cumsum(t[o]))).astype(np.int64)
+            a = cumt[np.searchsorted(ips, self.relay_pos[pos_relay], "left")] - \
+                cumt[np.searchsorted(ips, self.relay_start[pos_relay], "left")]
+        else:
+            dense = np.zeros(self.m + 1, np.int64)
+            dense[self.in_pos[e] + 1] = t
+            cumd = np.cumsum(dense, out=dense)
+            a = cumd[self.relay_pos[pos_relay]] - cumd[self.relay_start[pos_relay]]
+            del dense
+        m = a > 0
+        pos_relay, a = pos_relay[m], a[m]
         cand = self.relay[pos_relay]
         b = self.relay_b[pos_relay]
-        kt = _key(self.d[e], self.r[e])
-        o = np.argsort(kt, kind="stable")
-        kt_sorted = kt[o]
-        cumt = np.concatenate(([0], np.cumsum(t[o]))).astype(np.int64)
-        cs = self.s[cand]
-        a = cumt[np.searchsorted(kt_sorted, _key(cs, self.r[cand]), "left")] - \
-            cumt[np.searchsorted(kt_sorted, cs << _SHIFT, "left")]
-        m = a > 0
-        cand, a, b = cand[m], a[m], b[m]
         w = self.w[cand]
         tk = np.floor(w.astype(np.float64) * a.astype(np.float64) / b.astype(np.float64) + 0.5).astype(np.int64)
         m = tk > 0
@@ -155,6 +196,7 @@ class _Direction:
 
 def propagate(
     src: I64, dst: I64, rank: I64, usd: I64, carry: B1, stop: B1, sources: Mapping[str, B1], max_hops: int,
+    in_order: I64 | None = None,
 ) -> Iterator[HopExposure]:
     """Exposure per category, direction and hop for every address reached within ``max_hops``.
 
@@ -166,12 +208,13 @@ def propagate(
         raise ValueError("graph too large for 32-bit ranks / 31-bit address ids")
     if max_hops < 1 or not sources:
         return
-    fwd = _Direction(src, dst, rank, usd, carry, stop)
+    n = stop.size
+    fwd = _Direction(src, dst, rank, usd, carry, stop, n, in_order)
     for cat, mask in sources.items():
         yield from fwd.run(cat, "in", mask, max_hops)
     del fwd
     top = int(rank.max()) if rank.size else 0
-    bwd = _Direction(dst, src, top - rank, usd, carry, stop)
+    bwd = _Direction(dst, src, top - rank, usd, carry, stop, n)
     for cat, mask in sources.items():
         yield from bwd.run(cat, "out", mask, max_hops)
 
@@ -180,14 +223,14 @@ def degrees(src: I64, dst: I64, carry: B1, n: int) -> I64:
     """Distinct counterparties of each address over carrying transfers (int64 array of length n)."""
     a, b = src[carry], dst[carry]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    pairs = np.unique(_key(lo, hi))
+    pairs = _unique(_key(lo, hi))
     deg = np.bincount(pairs >> _SHIFT, minlength=n) + np.bincount(pairs & np.int64(MAX_RANK), minlength=n)
     return deg.astype(np.int64)
 
 
 def deposit_addresses(
     src: I64, dst: I64, rank: I64, usd: I64, time: I64, carry: B1, candidate: B1, exchange: B1,
-    window_s: int, min_share: float,
+    window_s: int, min_share: float, in_order: I64 | None = None,
 ) -> tuple[I64, I64]:
     """Exchange deposit addresses: candidates that sweep most of their outflow to exchange wallets.
 
@@ -200,9 +243,8 @@ def deposit_addresses(
     sw = np.flatnonzero(carry & candidate[src] & exchange[dst])
     if sw.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    kin = _key(dst, rank)
-    o = np.argsort(kin, kind="stable")
-    kin_sorted = kin[o]
+    o = in_order if in_order is not None else inflow_order(dst, rank)
+    kin_sorted = _key(dst[o], rank[o])
     q = _key(src[sw], rank[sw])
     pos = np.searchsorted(kin_sorted, q, "left")
     start = np.searchsorted(kin_sorted, src[sw] << _SHIFT, "left")

@@ -29,7 +29,6 @@ from .score import (
     Label,
     Result,
     _micro,
-    _reason,
     own_factor,
 )
 from .taxonomy import CATEGORIES
@@ -183,7 +182,7 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
         by_addr_rows[row[0]].append(row)
     out: dict[str, list[Any]] = {k: [] for k in (
         "addr", "score", "band", "top_category", "categories", "own_categories", "min_hops", "direct_usd",
-        "indirect_usd", "volume_in", "volume_out", "reason")}
+        "indirect_usd", "volume_in", "volume_out")}
     for x in inp.active.tolist():
         own = [lab for lab in all_labels if lab.address_id == x]
         best_own: tuple[float, int, Label] | None = None
@@ -196,7 +195,6 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
         if best_own is not None:
             cands.append((best_own[0], 0, -best_own[1]))
         xr = by_addr_rows.get(x, [])
-        top_exp: dict[tuple[int, int], tuple[str, int, float]] = {}
         for c in sorted({r[1] for r in xr}, key=CATEGORIES.index):
             s_best = -1.0
             for direction in ("in", "out"):
@@ -208,11 +206,7 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                     num += r[5]
                 vol = vin if direction == "in" else vout
                 share_w = num / float(vol[x])
-                if share_w > s_best:
-                    s_best = share_w
-                    top_exp[(x, CATEGORIES.index(c))] = (
-                        "incoming" if direction == "in" else "outgoing", min(r[7] for r in dr),
-                        sum(r[6] for r in dr))
+                s_best = max(s_best, share_w)
             cands.append((EXPOSURE_CAP * sev[c] * math.sqrt(min(1.0, s_best)), -1, -CATEGORIES.index(c)))
         best = max(cands) if cands else (0.0, 0, 0)
         has = best[0] > 0
@@ -224,7 +218,6 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
         all_c = own_c | {r[1] for r in xr}
         mh: int | None = 0 if best_own is not None and best_own[0] > 0 else (
             min((r[7] for r in xr), default=None))
-        own_map = {x: best_own} if best_own is not None else {}
         out["addr"].append(x)
         out["score"].append(sc)
         out["band"].append(profile.band(sc))
@@ -236,13 +229,11 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
         out["indirect_usd"].append(sum(r[4] for r in xr if r[3] == "indirect"))
         out["volume_in"].append(vin[x])
         out["volume_out"].append(vout[x])
-        out["reason"].append(_reason(x, x in inert, (-best[1]) if has else -1, -best[2] if has else -1,
-                                     own_map, top_exp, ind, best[0] if cands else 0.0, ind_val, max_hops))
     exposures = {
         "addr": np.array([r[0] for r in rows], np.int64),
-        "category": np.array([r[1] for r in rows], dtype=object),
-        "direction": np.array([r[2] for r in rows], dtype=object),
-        "hop_class": np.array([r[3] for r in rows], dtype=object),
+        "cat": np.array([CATEGORIES.index(r[1]) for r in rows], np.int64),
+        "dir": np.array([r[2] == "out" for r in rows], np.int64),
+        "cls": np.array([r[3] == "indirect" for r in rows], np.int64),
         "usd": np.array([r[4] for r in rows], np.int64),
         "weighted": np.array([r[5] for r in rows], np.float64),
         "share": np.array([r[6] for r in rows], np.float64),

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .profiles import Profile, load_profile
-from .propagate import B1, F64, I64, HopExposure, degrees, deposit_addresses, propagate, rank_times
+from .profiles import BANDS, Profile, load_profile
+from .propagate import B1, I64, HopExposure, degrees, deposit_addresses, inflow_order, propagate, rank_times
 from .taxonomy import BURN_ADDRESSES, CATEGORIES, PRECOMPILES
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ class Roles:
     sources: dict[str, B1]
 
 
-def roles(inp: Inputs, profile: Profile) -> Roles:
+def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None) -> Roles:
     """Inert addresses, carrying transfers, hubs, deposit addresses, stop nodes and sources of each category."""
     p = profile.propagation
     n = inp.n
@@ -180,7 +180,7 @@ def roles(inp: Inputs, profile: Profile) -> Roles:
     exchange = np.zeros(n, bool)
     exchange[by_cat.get(DEPOSIT_CATEGORY, [])] = True
     dep, dep_ex = deposit_addresses(inp.src, inp.dst, inp.rank, inp.usd, inp.time, carry,
-                                    ~labelled & ~inert & ~hub, exchange, SWEEP_WINDOW_S, SWEEP_SHARE)
+                                    ~labelled & ~inert & ~hub, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order)
     stop = hub.copy()
     stop[dep] = True
     for c in p.stop_categories:
@@ -197,15 +197,24 @@ def roles(inp: Inputs, profile: Profile) -> Roles:
 
 @dataclass
 class Result:
-    """The outcome of :func:`compute`: exposure rows, score rows and inferred labels, as column arrays."""
+    """The outcome of :func:`compute`, as column arrays.
+
+    ``exposures``: addr, cat (index into CATEGORIES), dir (0 in, 1 out), cls (0 direct, 1 indirect), usd
+    (micro-USD), weighted (decayed micro-USD), share, min_hop; sorted by (addr, cat, dir, cls).
+    ``scores``: one row per active address: addr, score, band, top_category, categories, own_categories,
+    min_hops (-1: none), direct_usd, indirect_usd, volume_in, volume_out (micro-USD), and the reason's fields.
+    ``inferred``: (address_id, category, name, confidence, evidence JSON) of the deposit addresses.
+    """
 
     exposures: dict[str, Any]
     scores: dict[str, Any]
-    inferred: list[tuple[int, str, str | None, int, str]]  # (address_id, category, name, confidence, evidence)
+    inferred: list[tuple[int, str, str | None, int, str]]
 
     def exposure_rows(self) -> list[tuple[Any, ...]]:
         e = self.exposures
-        return sorted(zip(e["addr"].tolist(), e["category"], e["direction"], e["hop_class"], e["usd"].tolist(),
+        return sorted(zip(e["addr"].tolist(), [CATEGORIES[c] for c in e["cat"].tolist()],
+                          ["out" if d else "in" for d in e["dir"].tolist()],
+                          ["indirect" if c else "direct" for c in e["cls"].tolist()], e["usd"].tolist(),
                           e["weighted"].tolist(), e["share"].tolist(), e["min_hop"].tolist(), strict=True))
 
     def score_rows(self) -> list[tuple[Any, ...]]:
@@ -213,6 +222,7 @@ class Result:
         keys = ("addr", "score", "band", "top_category", "categories", "own_categories", "min_hops",
                 "direct_usd", "indirect_usd", "volume_in", "volume_out")
         cols = [s[k].tolist() if isinstance(s[k], np.ndarray) else list(s[k]) for k in keys]
+        cols[6] = [None if x is None or x < 0 else x for x in cols[6]]
         return sorted(zip(*cols, strict=True))
 
 
@@ -220,39 +230,38 @@ def own_factor(confidence: int) -> float:
     return min(1.0, 0.5 + confidence / 100.0)
 
 
-def round2(x: float) -> float:
-    return math.floor(x * 100.0 + 0.5) / 100.0
-
-
 def compute(inp: Inputs, profile: Profile, max_hops: int,
             indicators: Mapping[int, tuple[str, int]] | None = None) -> Result:
     """Exposures and scores for every active address. Pure and deterministic."""
     p = profile.propagation
-    r = roles(inp, profile)
-    hops = list(propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources, max_hops))
+    in_order = inflow_order(inp.dst, inp.rank)
+    r = roles(inp, profile, in_order)
+    hops = list(propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources, max_hops, in_order))
+    del in_order
     n = inp.n
-    vin = np.zeros(n, np.int64)
-    vout = np.zeros(n, np.int64)
-    np.add.at(vin, inp.dst, inp.usd)
-    np.add.at(vout, inp.src, inp.usd)
-    ex = _aggregate(hops, vin, vout, p.hop_decay, p.min_share)
+    _, vin = _dense_sum(inp.dst, inp.usd, n)
+    _, vout = _dense_sum(inp.src, inp.usd, n)
+    ex = _aggregate(hops, vin, vout, p.hop_decay, p.min_share, n)
+    del hops
+    names = {lab.address_id: lab.name for lab in inp.labels if lab.category == DEPOSIT_CATEGORY}
     inferred = [
-        (int(d), DEPOSIT_CATEGORY, _label_name(inp.labels, int(x), DEPOSIT_CATEGORY), DEPOSIT_CONFIDENCE,
+        (int(d), DEPOSIT_CATEGORY, names.get(int(x)), DEPOSIT_CONFIDENCE,
          json.dumps({"method": "deposit_sweep", "sweeps_to": int(x), "min_share": SWEEP_SHARE,
                      "window_s": SWEEP_WINDOW_S}, sort_keys=True))
         for d, x in zip(r.deposits.tolist(), r.deposit_exchange.tolist(), strict=True)]
-    scores = _score(inp, profile, max_hops, r, ex, vin, vout, inferred, indicators or {})
+    scores = _score(inp, profile, r, ex, vin, vout, inferred, indicators or {})
     return Result(ex, scores, inferred)
 
 
-def _label_name(labels: list[Label], addr: int, category: str) -> str | None:
-    for lab in labels:
-        if lab.address_id == addr and lab.category == category:
-            return lab.name
-    return None
+def _dense_sum(keys: I64, vals: I64, n: int) -> tuple[I64, I64]:
+    """Exact int64 sums of vals per key as a dense array of length n (via two exact float64 bincounts)."""
+    lo = np.bincount(keys, weights=(vals & np.int64((1 << 26) - 1)).astype(np.float64), minlength=n)
+    hi = np.bincount(keys, weights=(vals >> np.int64(26)).astype(np.float64), minlength=n)
+    return keys, (hi.astype(np.int64) << np.int64(26)) + lo.astype(np.int64)
 
 
-def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_share: float) -> dict[str, Any]:
+def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_share: float,
+               n: int) -> dict[str, Any]:
     """Exposure rows per (address, category, direction, hop class), min_share applied, sorted."""
     parts: list[dict[str, Any]] = []
     groups: dict[tuple[str, str], list[HopExposure]] = {}
@@ -261,7 +270,12 @@ def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_s
     for (cat, direction), hs in groups.items():
         vol = vin if direction == "in" else vout
         allh = sorted(hs, key=lambda h: h.hop)
-        addr = np.unique(np.concatenate([h.addr for h in allh]))
+        cat_ix = CATEGORIES.index(cat)
+        seen = np.zeros(n, bool)
+        for h in allh:
+            seen[h.addr] = True
+        addr = np.flatnonzero(seen).astype(np.int64)
+        del seen
         m = addr.size
         usd = np.zeros((2, m), np.int64)
         wsum = np.zeros((2, m), np.float64)
@@ -273,171 +287,136 @@ def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_s
             wsum[c, pos] += h.usd.astype(np.float64) * (decay ** (h.hop - 1))
             minhop[c, pos] = np.minimum(minhop[c, pos], h.hop)
         v = vol[addr].astype(np.float64)
-        for c, cls in ((0, "direct"), (1, "indirect")):
+        for c in (0, 1):
             share = usd[c].astype(np.float64) / np.where(v > 0, v, 1.0)
             keep = (usd[c] > 0) & (share >= min_share)
             k = int(keep.sum())
-            parts.append({"addr": addr[keep], "category": [cat] * k, "direction": [direction] * k,
-                          "hop_class": [cls] * k, "usd": usd[c][keep], "weighted": wsum[c][keep],
-                          "share": share[keep], "min_hop": minhop[c][keep]})
+            parts.append({"addr": addr[keep], "cat": np.full(k, cat_ix, np.int64),
+                          "dir": np.full(k, 0 if direction == "in" else 1, np.int64), "cls": np.full(k, c, np.int64),
+                          "usd": usd[c][keep], "weighted": wsum[c][keep], "share": share[keep],
+                          "min_hop": minhop[c][keep]})
+    keys = ("addr", "cat", "dir", "cls", "usd", "weighted", "share", "min_hop")
     if not parts:
-        z = np.empty(0, np.int64)
-        return {"addr": z, "category": [], "direction": [], "hop_class": [], "usd": z,
-                "weighted": np.empty(0), "share": np.empty(0), "min_hop": z}
-    out: dict[str, Any] = {}
-    for key in ("addr", "usd", "weighted", "share", "min_hop"):
-        out[key] = np.concatenate([q[key] for q in parts])
-    for key in ("category", "direction", "hop_class"):
-        out[key] = np.array([x for q in parts for x in q[key]], dtype=object)
-    cat_ix = np.array([CATEGORIES.index(c) for c in out["category"]], np.int64)
-    dir_ix = (out["direction"] == "out").astype(np.int64)
-    cls_ix = (out["hop_class"] == "indirect").astype(np.int64)
-    o = np.lexsort((cls_ix, dir_ix, cat_ix, out["addr"]))
+        return {k: np.empty(0, np.float64 if k in ("weighted", "share") else np.int64) for k in keys}
+    out = {k: np.concatenate([q[k] for q in parts]) for k in keys}
+    o = np.argsort(((out["addr"] * 64 + out["cat"]) * 2 + out["dir"]) * 2 + out["cls"], kind="stable")
     return {k: v[o] for k, v in out.items()}
 
 
-def _score(inp: Inputs, profile: Profile, max_hops: int, r: Roles, ex: dict[str, Any], vin: I64, vout: I64,
+def _mask_strings(masks: I64) -> Any:
+    """';'-joined sorted category names of each bitmask (None for 0)."""
+    u, inv = np.unique(masks, return_inverse=True)
+    names = np.array([";".join(sorted(c for i, c in enumerate(CATEGORIES) if int(x) >> i & 1)) or None
+                      for x in u.tolist()], dtype=object)
+    return names[inv]
+
+
+def _firsts(keys: I64) -> I64:
+    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.empty(0, np.int64)
+
+
+def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64, vout: I64,
            inferred: list[tuple[int, str, str | None, int, str]],
            indicators: Mapping[int, tuple[str, int]]) -> dict[str, Any]:
-    sev = profile.severity
+    sev = np.array([profile.severity[c] for c in CATEGORIES], np.float64)
     n = inp.n
-    # contributions: (addr, value, kind 0=own/1=exposure, category index)
-    c_addr: list[I64] = []
-    c_val: list[F64] = []
-    c_kind: list[I64] = []
-    c_cat: list[I64] = []
-    own_cats: dict[int, set[str]] = {}
-    own_label: dict[int, tuple[float, int, Label]] = {}
+    # own labels (not on inert addresses) and inferred ones: the best per address
     labels = [lab for lab in inp.labels if not r.inert[lab.address_id]]
     labels += [Label(a, c, nm, conf, "chainrisk:deposit_sweep") for a, c, nm, conf, _ in inferred]
-    for lab in labels:
-        own_cats.setdefault(lab.address_id, set()).add(lab.category)
-        val = sev[lab.category] * own_factor(lab.confidence)
-        ci = CATEGORIES.index(lab.category)
-        best = own_label.get(lab.address_id)
-        if best is None or (val, -ci) > (best[0], -best[1]):
-            own_label[lab.address_id] = (val, ci, lab)
-    if own_label:
-        ks = sorted(own_label)
-        c_addr.append(np.array(ks, np.int64))
-        c_val.append(np.array([own_label[k][0] for k in ks], np.float64))
-        c_kind.append(np.zeros(len(ks), np.int64))
-        c_cat.append(np.array([own_label[k][1] for k in ks], np.int64))
-    exposure_top: dict[tuple[int, int], tuple[str, int, float]] = {}
-    if ex["addr"].size:
-        ea = ex["addr"]
-        eci = np.array([CATEGORIES.index(c) for c in ex["category"]], np.int64)
-        di = (ex["direction"] == "out").astype(np.int64)
-        g = (ea * 64 + eci) * 2 + di
-        first = np.r_[True, g[1:] != g[:-1]]
-        gid = np.cumsum(first) - 1
-        ng = int(gid[-1]) + 1
-        num = np.zeros(ng, np.float64)
-        cls = ex["hop_class"] == "indirect"
-        num[gid[~cls]] = ex["weighted"][~cls]
-        num[gid[cls]] += ex["weighted"][cls]
-        ga, gc, gd = ea[first], eci[first], di[first]
-        vol = np.where(gd == 0, vin[ga], vout[ga]).astype(np.float64)
-        s = num / vol
-        # per (addr, category): larger of the two directions
-        ac = ga * 64 + gc
-        first2 = np.r_[True, ac[1:] != ac[:-1]]
-        starts = np.flatnonzero(first2)
-        smax = np.maximum.reduceat(s, starts)
-        sevs = np.array([sev[CATEGORIES[i]] for i in gc[starts]], np.float64)
-        xval = EXPOSURE_CAP * sevs * np.sqrt(np.minimum(1.0, smax))
-        c_addr.append(ga[starts])
-        c_val.append(xval)
-        c_kind.append(np.ones(starts.size, np.int64))
-        c_cat.append(gc[starts])
-        # for the reason: the direction with the larger share, its raw share and nearest hop
-        mh = np.full(ng, 1 << 30, np.int64)
-        np.minimum.at(mh, gid, ex["min_hop"])
-        raw = np.zeros(ng, np.float64)
-        np.add.at(raw, gid, ex["share"])
-        for j, st in enumerate(starts.tolist()):
-            end = starts[j + 1] if j + 1 < starts.size else ng
-            bq = max(range(st, end), key=lambda q: (s[q], -q))
-            exposure_top[(int(ga[st]), int(gc[st]))] = (
-                "incoming" if gd[bq] == 0 else "outgoing", int(mh[bq]), float(raw[bq]))
-    ca = np.concatenate(c_addr) if c_addr else np.empty(0, np.int64)
-    cv = np.concatenate(c_val) if c_val else np.empty(0)
-    ck = np.concatenate(c_kind) if c_kind else np.empty(0, np.int64)
-    cc = np.concatenate(c_cat) if c_cat else np.empty(0, np.int64)
+    la = np.array([lab.address_id for lab in labels], np.int64)
+    lc = np.array([CATEGORIES.index(lab.category) for lab in labels], np.int64)
+    lv = np.array([profile.severity[lab.category] * own_factor(lab.confidence) for lab in labels], np.float64)
+    own_mask = np.zeros(n, np.int64)
+    np.bitwise_or.at(own_mask, la, np.left_shift(np.int64(1), lc))
+    o = np.lexsort((np.arange(la.size), lc, -lv, la))
+    f = o[_firsts(la[o])]
+    own_addr, own_val, own_cat, own_lab = la[f], lv[f], lc[f], f
+    # exposure: per (address, category, direction) the decayed share, per (address, category) the larger one
+    ea, ec, ed = ex["addr"], ex["cat"], ex["dir"]
+    g0 = _firsts((ea * 64 + ec) * 2 + ed)
+    gid = np.zeros(ea.size, np.int64)
+    gid[g0] = 1
+    gid = np.cumsum(gid) - 1
+    num = np.zeros(g0.size, np.float64)
+    direct = ex["cls"] == 0
+    num[gid[direct]] = ex["weighted"][direct]
+    num[gid[~direct]] += ex["weighted"][~direct]
+    ga, gc, gd = ea[g0], ec[g0], ed[g0]
+    s = num / np.where(gd == 0, vin[ga], vout[ga]).astype(np.float64)
+    raw = np.add.reduceat(ex["share"], g0) if g0.size else np.empty(0)
+    gmh = np.minimum.reduceat(ex["min_hop"], g0) if g0.size else np.empty(0, np.int64)
+    a0 = _firsts(ga * 64 + gc)
+    smax = np.maximum.reduceat(s, a0) if a0.size else np.empty(0)
+    xval = EXPOSURE_CAP * sev[gc[a0]] * np.sqrt(np.minimum(1.0, smax))
     # the top contribution of each address: highest value, own label before exposure, then category order
+    ca = np.concatenate([own_addr, ga[a0]])
+    cv = np.concatenate([own_val, xval])
+    ck = np.concatenate([np.zeros(own_addr.size, np.int64), np.ones(a0.size, np.int64)])
+    cc = np.concatenate([own_cat, gc[a0]])
     o = np.lexsort((cc, ck, -cv, ca))
-    ca, cv, ck, cc = ca[o], cv[o], ck[o], cc[o]
-    firsts = np.r_[True, ca[1:] != ca[:-1]] if ca.size else np.empty(0, bool)
+    f = o[_firsts(ca[o])]
+    f = f[cv[f] > 0]
     best_val = np.zeros(n)
-    best_val[ca[firsts]] = cv[firsts]
+    best_val[ca[f]] = cv[f]
     best_kind = np.full(n, -1, np.int64)
+    best_kind[ca[f]] = ck[f]
     best_cat = np.full(n, -1, np.int64)
-    has = ca[firsts][cv[firsts] > 0]
-    best_kind[has] = ck[firsts][cv[firsts] > 0]
-    best_cat[has] = cc[firsts][cv[firsts] > 0]
+    best_cat[ca[f]] = cc[f]
     ind_val = np.zeros(n)
-    for addr, (_, isev) in indicators.items():
+    ind_name = np.full(n, None, dtype=object)
+    ind_sev = np.zeros(n, np.int64)
+    for addr, (iname, isev) in indicators.items():
         if 0 <= addr < n:
             ind_val[addr] = INDICATOR_WEIGHT * float(isev)
+            ind_name[addr], ind_sev[addr] = iname, isev
     raw_score = np.minimum(100.0, np.maximum(best_val, ind_val))
     score = np.floor(raw_score * 100.0 + 0.5) / 100.0
     # per-address exposure aggregates
-    ex_cats: dict[int, set[str]] = {}
+    ex_mask = np.zeros(n, np.int64)
     min_hop = np.full(n, 1 << 30, np.int64)
-    direct = np.zeros(n, np.int64)
-    indirect = np.zeros(n, np.int64)
-    if ex["addr"].size:
-        xa = ex["addr"]
-        dmask = ex["hop_class"] == "direct"
-        np.add.at(direct, xa[dmask], ex["usd"][dmask])
-        np.add.at(indirect, xa[~dmask], ex["usd"][~dmask])
-        np.minimum.at(min_hop, xa, ex["min_hop"])
-        for addr, cat in zip(xa.tolist(), ex["category"].tolist(), strict=True):
-            ex_cats.setdefault(addr, set()).add(cat)
-    for addr, (val, _, _lab) in own_label.items():
-        if val > 0:
-            min_hop[addr] = 0
+    dsum = np.zeros(n, np.int64)
+    isum = np.zeros(n, np.int64)
+    af = _firsts(ea)
+    if af.size:
+        ua = ea[af]
+        ex_mask[ua] = np.bitwise_or.reduceat(np.left_shift(np.int64(1), ec), af)
+        min_hop[ua] = np.minimum.reduceat(ex["min_hop"], af)
+        dsum[ua] = np.add.reduceat(np.where(direct, ex["usd"], 0), af)
+        isum[ua] = np.add.reduceat(np.where(direct, 0, ex["usd"]), af)
+    min_hop[own_addr[own_val > 0]] = 0
+    # the reason's fields: for an exposure, the direction of the top category with the larger share
+    r_dir = np.zeros(n, np.int64)
+    r_share = np.zeros(n)
+    r_hop = np.zeros(n, np.int64)
+    sel = np.flatnonzero((best_kind[ga] == 1) & (best_cat[ga] == gc))
+    if sel.size:
+        o = sel[np.lexsort((gd[sel], -s[sel], ga[sel]))]
+        o = o[_firsts(ga[o])]
+        r_dir[ga[o]], r_share[ga[o]], r_hop[ga[o]] = gd[o], raw[o], gmh[o]
+    r_lab = np.full(n, -1, np.int64)
+    r_lab[own_addr] = own_lab
+    kind = best_kind.copy()
+    kind[ind_val > best_val] = 2
+    kind[r.inert] = 3
     act = inp.active
     sc = score[act]
-    bands = [profile.band(x) for x in sc.tolist()]
-    top: list[str | None] = []
-    cats: list[str | None] = []
-    owns: list[str | None] = []
-    reasons: list[str] = []
-    mh_out = min_hop[act]
-    for addr in act.tolist():
-        bc = int(best_cat[addr])
-        top.append(CATEGORIES[bc] if bc >= 0 else None)
-        oc = own_cats.get(addr)
-        ec = ex_cats.get(addr)
-        allc = (oc or set()) | (ec or set())
-        cats.append(";".join(sorted(allc)) if allc else None)
-        owns.append(";".join(sorted(oc)) if oc else None)
-        reasons.append(_reason(addr, bool(r.inert[addr]), int(best_kind[addr]), bc, own_label, exposure_top,
-                               indicators.get(addr), float(best_val[addr]), float(ind_val[addr]), max_hops))
-    mh_list: list[int | None] = [None if x >= 1 << 30 else int(x) for x in mh_out.tolist()]
-    return {"addr": act, "score": sc, "band": bands, "top_category": top, "categories": cats,
-            "own_categories": owns, "min_hops": mh_list, "direct_usd": direct[act], "indirect_usd": indirect[act],
-            "volume_in": vin[act], "volume_out": vout[act], "reason": reasons}
-
-
-def _reason(addr: int, inert: bool, kind: int, cat: int, own_label: Mapping[int, tuple[float, int, Label]],
-            exposure_top: Mapping[tuple[int, int], tuple[str, int, float]], ind: tuple[str, int] | None,
-            best: float, ind_val: float, max_hops: int) -> str:
-    if inert:
-        return "mint/burn, precompile or token contract: not a counterparty, carries no risk"
-    if ind is not None and ind_val > best:
-        return f"behavioural indicator {ind[0]} (severity {ind[1]})"
-    if kind == 0:
-        lab = own_label[addr][2]
-        name = f" {lab.name}" if lab.name else ""
-        return f"labelled {lab.category}{name} by {lab.source} (confidence {lab.confidence})"
-    if kind == 1:
-        direction, hop, share = exposure_top[(addr, cat)]
-        where = "directly" if hop == 1 else f"at {hop} hops"
-        prep = "from" if direction == "incoming" else "to"
-        return f"{share * 100:.1f}% of {direction} funds {prep} {CATEGORIES[cat]}, nearest {where}"
-    return f"no exposure to risky categories within {max_hops} hops"
+    bidx = np.zeros(act.size, np.int64)
+    for i, b in enumerate(BANDS[1:], start=1):
+        bidx[sc >= profile.bands[b]] = i
+    cat_names = np.array([*CATEGORIES, None], dtype=object)
+    rl = r_lab[act]
+    lab_field = [(lab.name, lab.source, lab.confidence) for lab in labels]
+    return {
+        "addr": act, "score": sc, "band": np.array(BANDS, dtype=object)[bidx],
+        "top_category": cat_names[best_cat[act]], "categories": _mask_strings((own_mask | ex_mask)[act]),
+        "own_categories": _mask_strings(own_mask[act]),
+        "min_hops": np.where(min_hop[act] >= 1 << 30, -1, min_hop[act]),
+        "direct_usd": dsum[act], "indirect_usd": isum[act], "volume_in": vin[act], "volume_out": vout[act],
+        "r_kind": kind[act], "r_dir": r_dir[act], "r_share": r_share[act], "r_hop": r_hop[act],
+        "r_ind": ind_name[act], "r_ind_sev": ind_sev[act],
+        "r_label": [lab_field[i] if i >= 0 else (None, None, None) for i in rl[rl >= 0].tolist()],
+        "r_label_at": np.flatnonzero(rl >= 0),
+    }
 
 
 # -- the run --------------------------------------------------------------------------------------------------
@@ -524,7 +503,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
         res = compute(inp, prof, hops, ind)
         say("writing the run")
         duration = _time.perf_counter() - t0
-        _write(store, run_id, res, duration)
+        _write(store, run_id, res, duration, hops)
     except BaseException as e:
         store.execute("UPDATE scoring_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?",
                       [datetime.now(UTC).replace(tzinfo=None), f"{type(e).__name__}: {e}", run_id])
@@ -533,26 +512,53 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
     bands = {b: 0 for b in ("none", "low", "medium", "high", "severe")}
     for b in res.scores["band"]:
         bands[b] += 1
-    return RunSummary(run_id, "complete", prof.name, hops, int(inp.active.size), len(res.exposures["category"]),
+    return RunSummary(run_id, "complete", prof.name, hops, int(inp.active.size), int(res.exposures["addr"].size),
                       n_ind, len(res.inferred), bands, as_of_block, as_of_time, srcs, round(duration, 3))
 
 
-def _write(store: Any, run_id: str, res: Result, duration: float) -> None:
+_REASON_SQL = """
+    CASE r_kind
+      WHEN 3 THEN 'mint/burn, precompile or token contract: not a counterparty, carries no risk'
+      WHEN 2 THEN printf('behavioural indicator %s (severity %d)', r_ind, r_ind_sev)
+      WHEN 0 THEN printf('labelled %s%s by %s (confidence %d)', top_category, coalesce(' ' || r_name, ''),
+                         r_source, r_conf)
+      WHEN 1 THEN printf('%.1f%% of %s funds %s %s, nearest %s', r_share * 100,
+                         CASE r_dir WHEN 0 THEN 'incoming' ELSE 'outgoing' END,
+                         CASE r_dir WHEN 0 THEN 'from' ELSE 'to' END, top_category,
+                         CASE WHEN r_hop = 1 THEN 'directly' ELSE printf('at %d hops', r_hop) END)
+      ELSE printf('no exposure to risky categories within %d hops', ?::INTEGER)
+    END"""
+
+
+def _write(store: Any, run_id: str, res: Result, duration: float, max_hops: int) -> None:
     import pyarrow as pa
 
     s = res.scores
+    m = s["addr"].size
+    r_name = np.full(m, None, dtype=object)
+    r_source = np.full(m, None, dtype=object)
+    r_conf = np.zeros(m, np.int64)
+    for i, (nm, src, conf) in zip(s["r_label_at"].tolist(), s["r_label"], strict=True):
+        r_name[i], r_source[i], r_conf[i] = nm, src, conf
     scores = pa.table({
-        "address_id": s["addr"], "score": s["score"], "band": s["band"], "top_category": s["top_category"],
-        "categories": s["categories"], "own_categories": s["own_categories"],
-        "min_hops": pa.array(s["min_hops"], pa.int32()),
+        "address_id": s["addr"], "score": s["score"], "band": pa.array(s["band"], pa.string()),
+        "top_category": pa.array(s["top_category"], pa.string()),
+        "categories": pa.array(s["categories"], pa.string()),
+        "own_categories": pa.array(s["own_categories"], pa.string()),
+        "min_hops": pa.array(s["min_hops"], pa.int32(), mask=s["min_hops"] < 0),
         "direct_usd": s["direct_usd"] / MICRO, "indirect_usd": s["indirect_usd"] / MICRO,
         "volume_in_usd": s["volume_in"] / MICRO, "volume_out_usd": s["volume_out"] / MICRO,
-        "reason": s["reason"]})
+        "r_kind": s["r_kind"], "r_dir": s["r_dir"], "r_share": s["r_share"], "r_hop": s["r_hop"],
+        "r_ind": pa.array(s["r_ind"], pa.string()), "r_ind_sev": s["r_ind_sev"],
+        "r_name": pa.array(r_name, pa.string()), "r_source": pa.array(r_source, pa.string()), "r_conf": r_conf})
     e = res.exposures
+    cats = pa.array(list(CATEGORIES), pa.string())
     exposures = pa.table({
-        "address_id": e["addr"], "category": pa.array(list(e["category"]), pa.string()),
-        "direction": pa.array(list(e["direction"]), pa.string()),
-        "hop_class": pa.array(list(e["hop_class"]), pa.string()),
+        "address_id": e["addr"],
+        "category": pa.DictionaryArray.from_arrays(pa.array(e["cat"], pa.int32()), cats),
+        "direction": pa.DictionaryArray.from_arrays(pa.array(e["dir"], pa.int32()), pa.array(["in", "out"])),
+        "hop_class": pa.DictionaryArray.from_arrays(pa.array(e["cls"], pa.int32()),
+                                                    pa.array(["direct", "indirect"])),
         "usd": e["usd"] / MICRO, "share": e["share"], "min_hop": e["min_hop"].astype(np.int32),
         "weighted_usd": e["weighted"] / MICRO})
     inferred = pa.table({
@@ -571,18 +577,19 @@ def _write(store: Any, run_id: str, res: Result, duration: float) -> None:
                 "INSERT INTO scores (run_id, address_id, score, band, top_category, categories, own_categories,"
                 " min_hops, direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason)"
                 " SELECT ?, address_id, score, band, top_category, categories, own_categories, min_hops,"
-                " direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason FROM _cr_scores", [run_id])
+                f" direct_usd, indirect_usd, volume_in_usd, volume_out_usd, {_REASON_SQL} FROM _cr_scores",
+                [run_id, max_hops])
             store.execute(
                 "INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop,"
-                " weighted_usd) SELECT ?, address_id, category, direction, hop_class, usd, share, min_hop,"
-                " weighted_usd FROM _cr_exposures", [run_id])
+                " weighted_usd) SELECT ?, address_id, category::VARCHAR, direction::VARCHAR, hop_class::VARCHAR,"
+                " usd, share, min_hop, weighted_usd FROM _cr_exposures", [run_id])
             store.execute(
                 "INSERT INTO inferred_labels SELECT ?, address_id, category, name, confidence, 'deposit_sweep',"
                 " evidence FROM _cr_inferred", [run_id])
             store.execute(
                 "UPDATE scoring_runs SET status = 'complete', finished_at = ?, n_addresses = ?, duration_s = ?"
                 " WHERE run_id = ?",
-                [datetime.now(UTC).replace(tzinfo=None), len(s["band"]), round(duration, 3), run_id])
+                [datetime.now(UTC).replace(tzinfo=None), m, round(duration, 3), run_id])
     finally:
         for name in ("_cr_scores", "_cr_exposures", "_cr_inferred"):
             con.unregister(name)

@@ -1,0 +1,237 @@
+"""Benchmark of a full scoring run (K = 4) on generated power-law graphs with services, and of the engine
+against the straightforward networkx reference (chainrisk.reference) on a smaller graph, in one run.
+
+    .venv/bin/python bench/bench_score.py                          # 1M and 10M transfers, reference on 20k
+    .venv/bin/python bench/bench_score.py --transfers 10000000 --addresses 1000000
+    .venv/bin/python bench/bench_score.py --sizes 1e6:1e5,1e7:1e6,3e7:3e6 --ref-transfers 50000
+
+Each scoring run executes in a fresh subprocess so its wall time and peak RSS (ru_maxrss) are its own. The
+graph: addresses with Pareto-like activity weights (senders and receivers drawn independently), the 40 most
+active addresses labelled as services (exchanges, DEX pools, bridges, OTC desks: stop nodes), 0.2% of the
+addresses labelled illicit (mixer, scam, phishing, hack, sanctions, blacklist), 1% exchange deposit addresses
+that sweep every inflow to their exchange one block later, 0.5% mints from the null address, 2% dust and
+0.5% zero-value transfers, ~150 transfers per block. Fixed seed: the same flags give the same graph.
+The load into the store is direct (integer ids, strings formatted by DuckDB), not through the ingesters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import chainrisk  # noqa: E402
+from chainrisk.taxonomy import NULL_ADDRESS  # noqa: E402
+
+SERVICE_CATS = ["exchange"] * 16 + ["defi"] * 12 + ["bridge"] * 6 + ["p2p_otc"] * 6
+ILLICIT_CATS = ["mixer", "scam", "phishing", "hack", "sanctions", "blacklist"]
+
+
+def generate(n_transfers: int, n_addresses: int, seed: int = 42) -> dict[str, np.ndarray]:
+    """Integer arrays of a power-law transfer graph with services; ids are 1..n_addresses, null = n+1."""
+    rng = np.random.default_rng(seed)
+    m, n = n_addresses, n_transfers
+    perm = rng.permutation(m) + 1                       # perm[0] is the most active address
+    w = np.arange(1, m + 1, dtype=np.float64) ** -0.9
+    cdf = np.cumsum(w)
+    cdf /= cdf[-1]
+    src = perm[np.minimum(np.searchsorted(cdf, rng.random(n)), m - 1)]
+    dst = perm[np.minimum(np.searchsorted(cdf, rng.random(n)), m - 1)]
+    services = perm[: len(SERVICE_CATS)]
+    rest = perm[len(SERVICE_CATS):]
+    n_illicit = max(6, m // 500)
+    n_dep = max(1, m // 100)
+    pick = rng.choice(rest.size, n_illicit + n_dep, replace=False)
+    illicit = rest[pick[:n_illicit]]
+    deposits = rest[pick[n_illicit:]]
+    exchanges = services[: SERVICE_CATS.count("exchange")]
+    dep_ex = exchanges[rng.integers(0, exchanges.size, deposits.size)]
+    is_dep = np.zeros(m + 2, bool)
+    is_dep[deposits] = True
+    # deposit addresses only receive (5% of transfers go to one) and sweep
+    src = np.where(is_dep[src], perm[len(SERVICE_CATS) + rng.integers(0, m // 2, n)], src)
+    src = np.where(is_dep[src], services[0], src)
+    to_dep = rng.random(n) < 0.05
+    dst = np.where(to_dep, deposits[rng.integers(0, deposits.size, n)], dst)
+    mint = rng.random(n) < 0.005
+    src = np.where(mint, m + 1, src)
+    usd = np.round(rng.lognormal(np.log(200.0), 1.5, n), 2)
+    r = rng.random(n)
+    usd = np.where(r < 0.02, np.round(rng.uniform(0.01, 0.9, n), 2), usd)
+    usd = np.where(r > 0.995, 0.0, usd)
+    block = np.sort(rng.integers(0, max(1, n // 150), n))
+    # sweeps: every transfer into a deposit address is forwarded one block later
+    dep_pos = np.searchsorted(np.sort(deposits), dst[to_dep])
+    ex_of = dep_ex[np.argsort(deposits)][dep_pos]
+    src = np.concatenate([src, dst[to_dep]])
+    dst = np.concatenate([dst, ex_of])
+    usd = np.concatenate([usd, usd[to_dep]])
+    block = np.concatenate([block, block[to_dep] + 1])
+    o = np.argsort(block, kind="stable")
+    src, dst, usd, block = src[o], dst[o], usd[o], block[o]
+    first = np.r_[0, np.flatnonzero(block[1:] != block[:-1]) + 1]
+    starts = np.repeat(first, np.diff(np.r_[first, block.size]))
+    log_index = np.arange(block.size) - starts
+    lab_addr = np.concatenate([services, illicit])
+    lab_cat = np.array(SERVICE_CATS + [ILLICIT_CATS[i % len(ILLICIT_CATS)] for i in range(illicit.size)])
+    return {"src": src.astype(np.int64), "dst": dst.astype(np.int64), "usd": usd, "block": block.astype(np.int64),
+            "log_index": log_index.astype(np.int64), "lab_addr": lab_addr.astype(np.int64), "lab_cat": lab_cat,
+            "n_addresses": np.array([m])}
+
+
+def load(path: str, g: dict[str, np.ndarray]) -> float:
+    import pyarrow as pa
+
+    t0 = time.perf_counter()
+    m = int(g["n_addresses"][0])
+    with chainrisk.open(path) as st:
+        usdt = st.resolve_token("USDT")
+        con = st.con
+        con.execute("INSERT INTO addresses SELECT i, 'ethereum', CASE WHEN i = ? THEN ? ELSE printf('0x%040x', i)"
+                    " END FROM range(1, ? + 2) r(i)", [m + 1, NULL_ADDRESS, m])
+        tbl = pa.table({"f": g["src"], "t": g["dst"], "b": g["block"], "li": g["log_index"],
+                        "v": np.round(g["usd"] * 1e6).astype(np.int64)})
+        con.register("_bench_t", tbl)
+        con.execute(
+            "INSERT INTO transfers SELECT 'ethereum', printf('0x%064x', row_number() OVER ()), li, b,"
+            " TIMESTAMP '2024-01-01' + to_seconds(b * 12), ?, f, t, v::HUGEINT, NULL, v / 1e6, 'bench'"
+            " FROM _bench_t", [usdt.id])
+        con.unregister("_bench_t")
+        labs = pa.table({"a": g["lab_addr"], "c": g["lab_cat"]})
+        con.register("_bench_l", labs)
+        con.execute(
+            "INSERT INTO labels (chain, address, category, name, source, source_version, confidence, valid_from,"
+            " valid_to, imported_at) SELECT 'ethereum', printf('0x%040x', a), c, c || '-' || a, 'bench', '1', 60,"
+            " NULL, NULL, now()::TIMESTAMP FROM _bench_l")
+        con.unregister("_bench_l")
+        con.execute("CHECKPOINT")
+    return time.perf_counter() - t0
+
+
+def child_score(path: str, indicators: bool) -> None:
+    """Subprocess: one scoring run; prints JSON with its wall time and peak RSS."""
+    t0 = time.perf_counter()
+    with chainrisk.open(path) as st:
+        s = chainrisk.score(st, "cn", max_hops=4, indicators=indicators)
+    wall = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    rss = ru.ru_maxrss * 1024
+    print(json.dumps({"wall_s": wall, "peak_rss": rss, "cpu_s": ru.ru_utime + ru.ru_stime, "run_duration_s": s.duration_s, "addresses": s.n_addresses,
+                      "exposures": s.n_exposures, "bands": s.bands, "inferred": s.n_inferred}))
+
+
+def run_child(path: str, indicators: bool) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--_child", path] + ([] if indicators else ["--no-indicators"]),
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_size(n: int, m: int, repeat: int, tmp: str, indicators: bool) -> dict[str, object]:
+    t0 = time.perf_counter()
+    g = generate(n, m)
+    gen = time.perf_counter() - t0
+    path = os.path.join(tmp, f"bench_{n}_{m}.duckdb")
+    if os.path.exists(path):
+        os.remove(path)
+    ld = load(path, g)
+    nt = int(g["src"].size)
+    del g
+    engine = [run_child(path, False) for _ in range(repeat)]
+    out: dict[str, object] = {
+        "transfers": nt, "addresses": m, "generate_s": round(gen, 1), "load_s": round(ld, 1),
+        "engine_wall_s": statistics.median(r["wall_s"] for r in engine),
+        "engine_cpu_s": statistics.median(r["cpu_s"] for r in engine),
+        "engine_peak_rss_gib": max(r["peak_rss"] for r in engine) / 2**30,
+        "engine_runs": [round(r["wall_s"], 2) for r in engine], "bands": engine[0]["bands"],
+        "exposures": engine[0]["exposures"], "deposits_inferred": engine[0]["inferred"]}
+    if indicators:
+        full = [run_child(path, True) for _ in range(repeat)]
+        out["full_wall_s"] = statistics.median(r["wall_s"] for r in full)
+        out["full_peak_rss_gib"] = max(r["peak_rss"] for r in full) / 2**30
+    os.remove(path)
+    return out
+
+
+def bench_reference(n: int, m: int, repeat: int) -> dict[str, float]:
+    from chainrisk.profiles import load_profile
+    from chainrisk.reference import reference_compute
+    from chainrisk.score import Label, compute, inputs_from_rows
+
+    g = generate(n, m)
+    null = m + 1
+    rows = list(zip(g["src"].tolist(), g["dst"].tolist(), g["block"].tolist(), g["log_index"].tolist(),
+                    (g["block"] * 12).tolist(), g["usd"].tolist(), strict=True))
+    labels = [Label(int(a), str(c), None, 60, "bench") for a, c in zip(g["lab_addr"], g["lab_cat"], strict=True)]
+    inp = inputs_from_rows(rows, labels, [null])
+    prof = load_profile("cn")
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        res = compute(inp, prof, 4)
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    ref = reference_compute(inp, prof, 4)
+    tref = time.perf_counter() - t0
+    same = res.exposure_rows() == ref.exposure_rows() and res.score_rows() == ref.score_rows()
+    eng = statistics.median(times)
+    return {"transfers": len(rows), "addresses": m, "engine_compute_s": eng, "networkx_reference_s": tref,
+            "speedup": tref / eng, "identical_results": same}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--transfers", type=float, help="one size: transfers (with --addresses)")
+    ap.add_argument("--addresses", type=float, help="one size: addresses")
+    ap.add_argument("--sizes", default="1e6:1e5,1e7:1e6", help="transfers:addresses,... (default %(default)s)")
+    ap.add_argument("--ref-transfers", type=float, default=20000, help="graph size for the networkx comparison")
+    ap.add_argument("--ref-addresses", type=float, default=None, help="default: ref-transfers / 10")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per size (median printed)")
+    ap.add_argument("--indicators", action="store_true", help="also time full runs with behavioural indicators")
+    ap.add_argument("--tmp", default=None, help="folder for the bench stores (default: system temp)")
+    ap.add_argument("--_child", help=argparse.SUPPRESS)
+    ap.add_argument("--no-indicators", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a._child:
+        child_score(a._child, not a.no_indicators)
+        return
+    sizes = [(int(a.transfers), int(a.addresses))] if a.transfers else [
+        (int(float(x.split(":")[0])), int(float(x.split(":")[1]))) for x in a.sizes.split(",")]
+    print(f"# bench_score: {os.cpu_count()} cores, K = 4, profile cn, medians of {a.repeat}", flush=True)
+    with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
+        prev = None
+        for n, m in sizes:
+            r = bench_size(n, m, a.repeat, tmp, a.indicators)
+            growth = f"  x{r['engine_wall_s'] / prev[1]:.2f} time for x{int(r['transfers']) / prev[0]:.1f} transfers" \
+                if prev else ""
+            print(f"{r['transfers']:>11,} transfers {m:>9,} addresses: scoring run {r['engine_wall_s']:7.2f} s "
+                  f"(runs {r['engine_runs']}; CPU {r['engine_cpu_s']:.1f} s), peak RSS {r['engine_peak_rss_gib']:.2f} GiB"
+              f"{growth}", flush=True)
+            if "full_wall_s" in r:
+                print(f"{'':>42} with indicators: {r['full_wall_s']:7.2f} s, peak RSS "
+                      f"{r['full_peak_rss_gib']:.2f} GiB", flush=True)
+            print(f"{'':>42} (generate {r['generate_s']} s, load {r['load_s']} s; bands {r['bands']}; "
+                  f"{r['exposures']:,} exposure rows; {r['deposits_inferred']:,} deposit addresses inferred)",
+                  flush=True)
+            prev = (int(r["transfers"]), float(r["engine_wall_s"]))
+    rn = int(a.ref_transfers)
+    rm = int(a.ref_addresses or max(100, rn // 10))
+    ref = bench_reference(rn, rm, a.repeat)
+    print(f"reference on {ref['transfers']:,} transfers / {rm:,} addresses: networkx {ref['networkx_reference_s']:.2f}"
+          f" s, engine (compute, median) {ref['engine_compute_s']:.3f} s: {ref['speedup']:.0f}x faster; "
+          f"identical results: {ref['identical_results']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
