@@ -96,6 +96,10 @@ class ImportReport:
         return sum(f.rows_unregistered_token for f in self.files)
 
     @property
+    def rows_without_time(self) -> int:
+        return sum(f.rows_without_time for f in self.files)
+
+    @property
     def seconds(self) -> float:
         return sum(f.seconds for f in self.files)
 
@@ -104,6 +108,7 @@ class ImportReport:
             "files": [f.to_dict() for f in self.files],
             "rows_read": self.rows_read, "rows_added": self.rows_added, "rows_duplicate": self.rows_duplicate,
             "rows_rejected": self.rows_rejected, "rows_unregistered_token": self.rows_unregistered_token,
+            "rows_without_time": self.rows_without_time,
             "reject_path": self.reject_path, "seconds": round(self.seconds, 3),
         }
 
