@@ -106,3 +106,20 @@ def test_every_labels_command_is_documented() -> None:
 
     for name, cmd in labels.commands.items():
         assert cmd.help and len(cmd.help) > 30, name
+
+
+def test_show_other_chains_and_tron_hex(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from chainrisk.address import tron_to_hex
+
+    f = tmp_path / "x.csv"
+    f.write_text("address,category,label,source,asset\n"
+                 "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t,other,tron thing,s,\n"
+                 "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa,scam,btc thing,s,XBT\n")
+    assert run(db, "labels", "import", str(f), "--format", "csv") == 0
+    capsys.readouterr()
+    assert run(db, "labels", "show", tron_to_hex("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"), "--format", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["chain"] == "tron" and [x["name"] for x in shown["labels"]] == ["tron thing"]
+    assert run(db, "labels", "show", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "--format", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(x["chain"], x["name"]) for x in shown["labels"]] == [("bitcoin", "btc thing")]

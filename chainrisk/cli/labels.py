@@ -164,9 +164,16 @@ def show(ctx: click.Context, address: str, active_only: bool, profile: str | Non
     """Every label on ADDRESS (all sources, conflicting ones included), with what the system knows by nature
     (null address, precompile, token contract). Exit 4 when ADDRESS is not a valid address."""
     from ..address import parse_address
+    from ..errors import InvalidAddress
     from ..labels import labels_for, special_notes
 
-    a = parse_address(address) if address[:2].lower() == "0x" or address[:1] == "T" else None
+    try:
+        a = parse_address(address)
+    except InvalidAddress:
+        text = address.strip()
+        if text[:2].lower() == "0x" or text[:1] == "T" or all(c in "0123456789abcdefABCDEF" for c in text):
+            raise
+        a = None  # an address of another chain (Bitcoin, XRP, ...): labels keep it verbatim
     key = a.address if a else address.strip()
     with open_store(ctx, read_only=True) as st:
         rows = _with_severity(labels_for(st, key, include_history=not active_only), profile)
