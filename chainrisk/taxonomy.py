@@ -77,11 +77,16 @@ BURN_ADDRESSES = frozenset({NULL_ADDRESS, "0x00000000000000000000000000000000000
 PRECOMPILES = frozenset(f"0x{i:040x}" for i in range(1, 0x0B))
 
 
+_CATEGORY_SET = frozenset(CATEGORIES)
+
+
 def check_category(category: str) -> str:
     """The category, normalised, or an :class:`~chainrisk.errors.InputError` naming the accepted ones."""
-    from .errors import InputError
-
+    if category in _CATEGORY_SET:  # the common case, on every imported row
+        return category
     c = category.strip().lower()
-    if c not in CATEGORIES:
+    if c not in _CATEGORY_SET:
+        from .errors import InputError
+
         raise InputError(f"unknown label category {category!r}; accepted: {', '.join(CATEGORIES)}")
     return c
