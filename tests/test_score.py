@@ -279,3 +279,25 @@ def test_python_api_is_exported(store):
 
     assert chainrisk.score(store, "fatf", indicators=False).profile == "fatf"
     assert mod.runs(store)[0]["profile"] == "fatf"
+
+
+def test_cli_score_and_runs(tmp_path):
+    from click.testing import CliRunner
+
+    from chainrisk.cli import cli
+
+    db = str(tmp_path / "cli.duckdb")
+    with chainrisk.open(db) as st:
+        add_transfers(st, [("mixer", "a", 100, 1), ("a", "b", 50, 2)])
+        add_label(st, "mixer", "mixer")
+    r = CliRunner().invoke(cli, ["--db", db, "score", "--profile", "fatf", "--max-hops", "2", "--format", "json",
+                                 "--no-indicators"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert (out["status"], out["profile"], out["max_hops"], out["n_addresses"]) == ("complete", "fatf", 2, 3)
+    r = CliRunner().invoke(cli, ["--db", db, "runs", "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)[0]["run_id"] == out["run_id"]
+    r = CliRunner().invoke(cli, ["--db", db, "score"])
+    assert r.exit_code == 0 and "run_id" in r.stdout
+    r = CliRunner().invoke(cli, ["--db", db, "score", "--max-hops", "0"])
+    assert r.exit_code == 2

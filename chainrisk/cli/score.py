@@ -14,10 +14,12 @@ from ._common import FORMAT_OPTION, emit, open_store, progress_enabled
               help="Risk profile: a bundled name or the path of a tuned TOML copy.")
 @click.option("--max-hops", "max_hops", type=click.IntRange(1, 10), default=None,
               help="Hops to propagate (default: the profile's, 4).")
+@click.option("--indicators/--no-indicators", default=True, show_default=True,
+              help="Fold the behavioural indicators (FATF red flags) into the scores.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Output format on stdout.")
 @click.pass_context
-def score(ctx: click.Context, profile: str, max_hops: int | None, fmt: str) -> None:
+def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bool, fmt: str) -> None:
     """Score every address in the store: exposures per category and direction, score, band; kept as one run."""
     from ..score import score as run_score
 
@@ -26,7 +28,7 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, fmt: str) -> N
             click.echo(f"score: {msg}", err=True)
 
     with open_store(ctx) as st:
-        summary = run_score(st, profile=profile, max_hops=max_hops, on_progress=progress)
+        summary = run_score(st, profile=profile, max_hops=max_hops, indicators=indicators, on_progress=progress)
     d: dict[str, Any] = summary.to_dict()
     if fmt == "table":
         d["label_sources"] = ", ".join(f"{s['source']} {s['version'] or ''}".strip() for s in d["label_sources"]) \
