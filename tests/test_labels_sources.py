@@ -217,3 +217,17 @@ def test_spellbook_tables(store: Store, shared: Path) -> None:
     assert buidl and buidl[0]["category"] == "token_contract" and "BUIDL" in buidl[0]["name"]
     with pytest.raises(InputError, match="not a known Dune Spellbook"):
         import_labels(store, [shared / SDN_FLAT], "spellbook")
+
+
+def test_address_csv_list_brings_the_newer_ofac_ethereum_addresses(store: Store, shared: Path) -> None:
+    """The 2026-06 ultrasound.money list (address,name) as a new version of an Ethereum sanctions list source:
+    exactly the addresses listed since 2025-11-19 are added (PROVENANCE: 16)."""
+    import_labels(store, [shared / SDN_XML], "ofac-xml")
+    evm_2025 = {x["address"] for x in labels(store, "ofac-sdn") if x["chain"] == "ethereum"}
+    path = shared / "ofac_sdn/ultrasound_ofac_ethereum_addresses_2026-06.csv"
+    [r] = import_labels(store, [path], "list", category="sanctions", source="ofac-eth-names", confidence=60)
+    src = rows(path)
+    assert r.rows_read == len(src) == 97 and r.skipped == 0
+    newer = {x["address"] for x in labels(store, "ofac-eth-names")} - evm_2025
+    assert len(newer) == 16
+    assert {x["name"] for x in labels(store, "ofac-eth-names")} == {s["name"] for s in src}

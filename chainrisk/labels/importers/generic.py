@@ -82,9 +82,10 @@ _OFAC_LIST_NAME = re.compile(r"^sanctioned_addresses_([A-Z0-9]+)\.txt$")
 
 
 def import_list(paths: list[Path], opts: Options, store: Any = None) -> list[ParsedSource]:
-    """One address per line (``#`` comments and blank lines ignored). ``--category`` is required; the source is
-    ``--source`` or the file's stem. Files named ``sanctioned_addresses_<ASSET>.txt`` (the OFAC per-asset lists)
-    record the asset and place non-EVM/TRON addresses on that asset's chain."""
+    """One address per line (``#`` comments and blank lines ignored), or a CSV whose header has an ``address``
+    column (and optionally ``name`` or ``label``, e.g. the ultrasound.money OFAC list). ``--category`` is
+    required; the source is ``--source`` or the file's stem. Files named ``sanctioned_addresses_<ASSET>.txt`` (the
+    OFAC per-asset lists) record the asset and place non-EVM/TRON addresses on that asset's chain."""
     if not opts.category:
         raise UsageError("--format list needs --category (e.g. --category sanctions)")
     category = check_category(opts.category)
@@ -93,6 +94,10 @@ def import_list(paths: list[Path], opts: Options, store: Any = None) -> list[Par
     ps = one_source(paths, opts, "list", paths[0].stem, None)
     for path in paths:
         text = read_text(path, "address list")
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
+        if "address" in [c.strip().lower() for c in first.split(",")]:
+            _address_csv(ps, path, category, opts)
+            continue
         m = _OFAC_LIST_NAME.match(path.name)
         asset = m.group(1) if m else None
         for line in text.splitlines():
@@ -106,3 +111,14 @@ def import_list(paths: list[Path], opts: Options, store: Any = None) -> list[Par
             ps.add(value, category, opts.source or path.stem, conf(opts, DEFAULT_CONFIDENCE), chain=opts.chain,
                    asset=asset)
     return [finish(ps, "plain address list")]
+
+
+def _address_csv(ps: ParsedSource, path: Path, category: str, opts: Options) -> None:
+    header, rows = read_csv(path, "address list")
+    cols = {c.lower(): c for c in header}
+    name_col = cols.get("name") or cols.get("label")
+    for row in rows:
+        ps.rows_read += 1
+        name = (row.get(name_col) or "").strip() if name_col else ""
+        ps.add(row.get(cols["address"]) or "", category, name or opts.source or path.stem,
+               conf(opts, DEFAULT_CONFIDENCE), chain=opts.chain)
