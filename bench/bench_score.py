@@ -129,7 +129,8 @@ def child_score(path: str, indicators: bool) -> None:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     rss = ru.ru_maxrss * 1024
     print(json.dumps({"wall_s": wall, "peak_rss": rss, "cpu_s": ru.ru_utime + ru.ru_stime, "run_duration_s": s.duration_s, "addresses": s.n_addresses,
-                      "exposures": s.n_exposures, "bands": s.bands, "inferred": s.n_inferred}))
+                      "exposures": s.n_exposures, "bands": s.bands, "inferred": s.n_inferred,
+                      "timings": s.timings_s}))
 
 
 def run_child(path: str, indicators: bool) -> dict[str, float]:
@@ -155,6 +156,7 @@ def bench_size(n: int, m: int, repeat: int, tmp: str, indicators: bool) -> dict[
         "engine_cpu_s": statistics.median(r["cpu_s"] for r in engine),
         "engine_peak_rss_gib": max(r["peak_rss"] for r in engine) / 2**30,
         "engine_runs": [round(r["wall_s"], 2) for r in engine], "bands": engine[0]["bands"],
+        "stages": engine[len(engine) // 2]["timings"],
         "exposures": engine[0]["exposures"], "deposits_inferred": engine[0]["inferred"]}
     if indicators:
         full = [run_child(path, True) for _ in range(repeat)]
@@ -221,6 +223,7 @@ def main() -> None:
             if "full_wall_s" in r:
                 print(f"{'':>42} with indicators: {r['full_wall_s']:7.2f} s, peak RSS "
                       f"{r['full_peak_rss_gib']:.2f} GiB", flush=True)
+            print(f"{'':>42} stages (s) of one run: {r['stages']}", flush=True)
             print(f"{'':>42} (generate {r['generate_s']} s, load {r['load_s']} s; bands {r['bands']}; "
                   f"{r['exposures']:,} exposure rows; {r['deposits_inferred']:,} deposit addresses inferred)",
                   flush=True)

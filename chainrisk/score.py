@@ -436,6 +436,7 @@ class RunSummary:
     as_of_time: datetime | None
     label_sources: list[dict[str, Any]]
     duration_s: float
+    timings_s: dict[str, float] = field(default_factory=dict)   # per stage: load, indicators, ..., write
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -491,19 +492,32 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
         " as_of_time, label_sources_json) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
         [run_id, now, prof.name, json.dumps(prof.to_dict(), sort_keys=True), json.dumps(params, sort_keys=True),
          as_of_block, as_of_time, json.dumps(srcs, sort_keys=True, default=str)])
+    timings: dict[str, float] = {}
+    mark = _time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal mark
+        now_ = _time.perf_counter()
+        timings[name] = round(now_ - mark, 3)
+        mark = now_
+
     try:
         say("loading transfers and labels")
         inp = load_inputs(store)
+        stage("load")
         say(f"{inp.src.size:,} transfers with a USD value among {inp.active.size:,} addresses; indicators")
         n_ind = _compute_indicators(store, run_id, prof, as_of_time) if indicators else 0
         ind = {int(a): (str(i), int(s)) for a, i, s in store.execute(
             "SELECT address_id, arg_max(indicator, (severity, indicator)), max(severity) FROM indicators"
             " WHERE run_id = ? GROUP BY address_id", [run_id]).fetchall()}
+        stage("indicators")
         say(f"propagating (K = {hops})")
         res = compute(inp, prof, hops, ind)
+        stage("propagate_and_score")
         say("writing the run")
+        _write(store, run_id, res, t0, hops)
+        stage("write")
         duration = _time.perf_counter() - t0
-        _write(store, run_id, res, duration, hops)
     except BaseException as e:
         store.execute("UPDATE scoring_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?",
                       [datetime.now(UTC).replace(tzinfo=None), f"{type(e).__name__}: {e}", run_id])
@@ -513,7 +527,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
     for b in res.scores["band"]:
         bands[b] += 1
     return RunSummary(run_id, "complete", prof.name, hops, int(inp.active.size), int(res.exposures["addr"].size),
-                      n_ind, len(res.inferred), bands, as_of_block, as_of_time, srcs, round(duration, 3))
+                      n_ind, len(res.inferred), bands, as_of_block, as_of_time, srcs, round(duration, 3), timings)
 
 
 _REASON_SQL = """
@@ -530,7 +544,7 @@ _REASON_SQL = """
     END"""
 
 
-def _write(store: Any, run_id: str, res: Result, duration: float, max_hops: int) -> None:
+def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> None:
     import pyarrow as pa
 
     s = res.scores
@@ -589,7 +603,7 @@ def _write(store: Any, run_id: str, res: Result, duration: float, max_hops: int)
             store.execute(
                 "UPDATE scoring_runs SET status = 'complete', finished_at = ?, n_addresses = ?, duration_s = ?"
                 " WHERE run_id = ?",
-                [datetime.now(UTC).replace(tzinfo=None), m, round(duration, 3), run_id])
+                [datetime.now(UTC).replace(tzinfo=None), m, round(_time.perf_counter() - t0, 3), run_id])
     finally:
         for name in ("_cr_scores", "_cr_exposures", "_cr_inferred"):
             con.unregister(name)
