@@ -39,10 +39,17 @@ def test_ofac_xml_matches_the_flattened_csv_and_the_per_asset_lists(store: Store
     flat = rows(shared / SDN_FLAT)
     assert len(flat) == 761 and r.rows_read == 761  # one per (address, party) feature
     # the flattened file holds one exact duplicate row; labels are distinct
-    assert r.labels == len({tuple(x.values()) for x in flat}) == 760
+    distinct = {tuple(x.values()) for x in flat}
+    terror = {x for x in distinct if {"SDGT", "FTO"} & set(x[5].split(";"))}
+    assert len(distinct) == 760 and len(terror) == 32
+    # one sanctions label per distinct feature, plus terrorism_financing for SDGT/FTO parties
+    assert r.labels == len(distinct) + len(terror)
     assert (r.source, r.version, r.skipped) == ("ofac-sdn", "2025-11-19", 0)
-    got = labels(store, "ofac-sdn")
-    assert {x["category"] for x in got} == {"sanctions"} and {x["confidence"] for x in got} == {60}
+    every = labels(store, "ofac-sdn")
+    assert {x["confidence"] for x in every} == {60}
+    tf = {(x["address"], x["asset"], x["name"]) for x in every if x["category"] == "terrorism_financing"}
+    assert tf == {(norm(x[0]), x[1], x[3]) for x in terror}
+    got = [x for x in every if x["category"] == "sanctions"]
     # every (address, asset, party, programmes) of the flattened expectation, exactly
     want = {(norm(x["address"]), x["asset"], x["sdn_primary_name"], x["sdn_fixed_ref"], x["program_codes"],
              x["party_type"], x["entry_date"]) for x in flat}
@@ -98,8 +105,8 @@ def test_ofac_legacy_csv(store: Store, shared: Path) -> None:
     # PROVENANCE: 127 embedded addresses across 11 tickers; SDN.CSV cuts long Remarks short (3 here)
     assert r.rows_read == 127
     assert r.skip_reasons == {"cut short (SDN.CSV truncates long Remarks; the advanced XML has it)": 3}
-    assert r.labels == 124
-    got = labels(store, "ofac-sdn-legacy")
+    got = [x for x in labels(store, "ofac-sdn-legacy") if x["category"] == "sanctions"]
+    assert len(got) == 124
     assert len({x["asset"] for x in got}) == 11
     # the addresses it has agree with the advanced XML's for the same party (OFAC entity number)
     flat = {(norm(x["address"]), x["sdn_fixed_ref"]) for x in rows(shared / SDN_FLAT)}

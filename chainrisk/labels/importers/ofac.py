@@ -2,7 +2,8 @@
 
 The XML is streamed with :func:`xml.etree.ElementTree.iterparse` (the full file is ~120 MB): every
 ``Feature`` whose type is "Digital Currency Address - XXX" becomes one ``sanctions`` label (confidence 60,
-authority data) named after the party's primary name, with the programme codes, the SDN entity number, the party
+authority data; plus a ``terrorism_financing`` label when the party's programmes include SDGT/FTO/SDT) named
+after the party's primary name, with the programme codes, the SDN entity number, the party
 type and the listing date in ``details``. EVM (0x) addresses go to chain ``ethereum`` whatever the ticker (ETH,
 USDT, USDC, ARB, BSC, ETC: one key controls the address on every EVM chain), TRON addresses to ``tron``, and the
 rest to their asset's chain (XBT -> bitcoin, ...), verbatim.
@@ -139,6 +140,19 @@ def _party(elem: ET.Element, feature_types: dict[str, str]) -> tuple[str, str, s
     return fixed_ref, profile.get("ID", fixed_ref), profile.get("PartySubTypeID"), name, feats
 
 
+# Programmes whose designation is for terrorism: the address also gets a ``terrorism_financing`` label (same
+# party, same authority), so a terrorism-financing report can be told apart from, e.g., a cyber-crime designation.
+TERRORISM_PROGRAMS = frozenset({"SDGT", "FTO", "SDT"})
+
+
+def _add_sdn(ps: ParsedSource, address: str, asset: str, name: str | None, programs: list[str],
+             confidence: int, details: str) -> None:
+    if ps.add(address, "sanctions", name, confidence, asset=asset, details=details) is None:
+        return
+    if TERRORISM_PROGRAMS.intersection(programs):
+        ps.add(address, "terrorism_financing", name, confidence, asset=asset, details=details)
+
+
 def records_from_features(ps: ParsedSource, features: list[dict[str, Any]], confidence: int) -> None:
     for f in features:
         ps.rows_read += 1
@@ -146,7 +160,7 @@ def records_from_features(ps: ParsedSource, features: list[dict[str, Any]], conf
             "sdn_id": f["sdn_id"], "programs": ";".join(f["programs"]), "party_type": f["party_type"],
             "party_listed": f["listed"], "feature": FEATURE_PREFIX + f["asset"],
         }, sort_keys=True)
-        ps.add(f["address"], "sanctions", f["name"], confidence, asset=f["asset"], details=details)
+        _add_sdn(ps, f["address"], f["asset"], f["name"], f["programs"], confidence, details)
 
 
 def import_xml(paths: list[Path], opts: Options, store: Any = None) -> list[ParsedSource]:
@@ -195,10 +209,11 @@ def import_legacy_csv(paths: list[Path], opts: Options, store: Any = None) -> li
                 if m.end() >= len(tail) and not tail.endswith((".", ";")):
                     ps.skip("cut short (SDN.CSV truncates long Remarks; the advanced XML has it)", address)
                     continue
+                programs = [x.strip() for x in program.replace("] [", ";").strip("[]").split(";") if x.strip()]
                 details = json.dumps({
-                    "sdn_id": ent_num, "programs": program.replace("] [", ";").strip("[]"),
+                    "sdn_id": ent_num, "programs": ";".join(programs),
                     "party_type": "" if sdn_type == "-0-" else sdn_type.title(),
                     "feature": FEATURE_PREFIX + asset,
                 }, sort_keys=True)
-                ps.add(address.rstrip(".,"), "sanctions", name, confidence, asset=asset, details=details)
+                _add_sdn(ps, address.rstrip(".,"), asset, name, programs, confidence, details)
     return [finish(ps, "OFAC SDN.CSV")]
