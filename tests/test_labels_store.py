@@ -172,3 +172,12 @@ def test_special_addresses_are_known(store: Store) -> None:
     assert "precompiled" in special_notes(store, "0x" + "0" * 39 + "1")[0]
     assert any("token contract USDT" in n for n in special_notes(store, USDT_TRON))
     assert special_notes(store, A) == []
+
+
+def test_one_source_name_over_several_files_is_one_version(store: Store, tmp_path: Path) -> None:
+    """A per-file format (tagpack) with --source over two files: both files' labels make one version."""
+    t1 = write(tmp_path, "a.yaml", f"title: a\ncreator: c\ncategory: scam\ntags:\n  - address: '{A}'\n    label: x\n")
+    t2 = write(tmp_path, "b.yaml", f"title: b\ncreator: c\ncategory: scam\ntags:\n  - address: '{B}'\n    label: y\n")
+    [r] = import_labels(store, [t1, t2], "tagpack", source="my-tags")
+    assert (r.source, r.rows_read, r.labels, r.origin) == ("my-tags", 2, 2, "a.yaml, b.yaml")
+    assert {x["address"] for x in list_labels(store, source="my-tags")} == {A, B}

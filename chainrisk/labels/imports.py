@@ -37,7 +37,28 @@ def parse_labels(
 
         category = check_category(category)
     opts = Options(source=source, category=category, confidence=confidence, chain=chain, version=version)
-    return formats()[format](ps, opts, store)
+    return merge_same_source(formats()[format](ps, opts, store))
+
+
+def merge_same_source(parsed: list[ParsedSource]) -> list[ParsedSource]:
+    """One ParsedSource per source name (``--source`` over several files of a per-file format makes one
+    version of one source, not versions replacing each other)."""
+    out: dict[str, ParsedSource] = {}
+    for p in parsed:
+        m = out.get(p.source)
+        if m is None:
+            out[p.source] = p
+            continue
+        m.records.extend(p.records)
+        m.rows_read += p.rows_read
+        m.skipped.update(p.skipped)
+        for k, v in p.skipped_examples.items():
+            m.skipped_examples.setdefault(k, v)
+        m.origin = f"{m.origin}, {p.origin}"
+        if p.version and p.version != m.version:
+            m.version = ", ".join(x for x in (m.version, p.version) if x)
+        m.sha256 = None
+    return list(out.values())
 
 
 def import_labels(
