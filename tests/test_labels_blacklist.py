@@ -86,3 +86,26 @@ def test_update_fetches_freezes_from_the_node(st: Store, anvil: Anvil, chain: Wo
     [r2] = update_labels(st, bundled=False, ofac=False, rpc_url=anvil.url, tokens=[chain.usdt, chain.usdc],
                          to_block=chain.tip, confirmations=0).results
     assert (r2.added, r2.removed, r2.updated, r2.unchanged) == (0, 0, 0, r.labels)
+
+
+@pytest.mark.anvil
+def test_cli_update_through_the_node(tmp_path: Path, anvil: Anvil, chain: Workload,  # noqa: F811
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from chainrisk.cli import main
+
+    db = tmp_path / "cli.duckdb"
+    with chainrisk.open(db) as s:
+        s.ensure_token("ethereum", chain.usdt, "USDT-T", 6, "stablecoin", source="test")
+        s.ensure_token("ethereum", chain.usdc, "USDC-T", 6, "stablecoin", source="test")
+    with pytest.raises(SystemExit) as e:
+        main(["--db", str(db), "-q", "labels", "update", "--no-ofac", "--no-bundled", "--rpc-url", anvil.url,
+              "--token", chain.usdt, "--token", chain.usdc, "--to-block", str(chain.tip), "--confirmations", "0",
+              "--format", "json"])
+        raise SystemExit(0)
+    assert e.value.code == 0
+    out = capsys.readouterr()
+    [res] = json.loads(out.out)
+    assert res["source"] == "onchain-blacklist" and res["added"] == res["labels"] > 0
+    assert f"{len(chain.blacklist):,} freeze events" in out.err

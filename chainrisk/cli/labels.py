@@ -110,6 +110,11 @@ def update(ctx: click.Context, ofac_url: str | None, no_ofac: bool, no_bundled: 
         rep = update_labels(st, bundled=not no_bundled, ofac=not no_ofac, ofac_url=ofac_url or OFAC_URL,
                             onchain=not no_onchain, rpc_url=rpc_url, tokens=list(tokens) or None,
                             from_block=from_block, to_block=to_block, confirmations=confirmations, timeout=timeout)
+    if rep.ingest:
+        i = rep.ingest
+        click.echo(f"node {i.get('rpc_url')}: blocks {i.get('from_block')}..{i.get('to_block')}, "
+                   f"{i.get('blacklist_events_added', 0):,} freeze events and {i.get('transfers_added', 0):,} "
+                   "transfers added", err=True)
     for note in rep.notes:
         click.echo(f"note: {note}", err=True)
     _report(rep.results, fmt, False)
