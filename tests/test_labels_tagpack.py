@@ -41,6 +41,10 @@ tags:
     currency: BTC
     label: Example mining pool payout
     category: miner
+  - address: '0x7f36D9292e7c70A204faCC2d255475A861487c60'
+    currency: BSC
+    label: Example BSC contract
+    abuse: phishing
   - tx_hash: 0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060
     label: a transaction tag (no address)
 """
@@ -53,7 +57,7 @@ def test_tagpack_loads_with_mapped_categories_and_confidence(store: Store, tmp_p
     p = tmp_path / "example.yaml"
     p.write_text(TAGPACK)
     [r] = import_labels(store, [p], "tagpack")
-    assert (r.source, r.rows_read, r.labels, r.version) == ("tagpack:example", 6, 4, "2024-06-02")
+    assert (r.source, r.rows_read, r.labels, r.version) == ("tagpack:example", 7, 5, "2024-06-02")
     assert sum(r.skip_reasons.values()) == 2
     assert any("without an address" in k for k in r.skip_reasons)
     got = {x["address"]: x for x in list_labels(store)}
@@ -67,6 +71,9 @@ def test_tagpack_loads_with_mapped_categories_and_confidence(store: Store, tmp_p
     assert (tron["chain"], tron["category"], tron["confidence"]) == ("tron", "p2p_otc", 60)
     btc = got["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"]
     assert (btc["chain"], btc["category"], btc["asset"]) == ("bitcoin", "mining", "BTC")
+    # a BSC contract stays on its chain (checksummed input, canonical lower case)
+    bsc = got["0x7f36d9292e7c70a204facc2d255475a861487c60"]
+    assert (bsc["chain"], bsc["category"]) == ("bnb", "phishing")
 
 
 def test_tagpack_errors_name_what_is_accepted(store: Store, tmp_path: Path) -> None:

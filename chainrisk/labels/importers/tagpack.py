@@ -47,7 +47,13 @@ CONCEPTS = {
 # Preference when a tag names several concepts: the most serious first.
 _ORDER = ("sanctions", "terrorism_financing", "ransomware", "darknet", "hack", "phishing", "scam", "mixer",
           "blacklist", "gambling", "p2p_otc", "exchange", "mining", "bridge", "defi", "token_contract", "other")
-_CURRENCY_CHAIN = {"ETH": "ethereum", "TRX": "tron", "TRON": "tron", "ETHEREUM": "ethereum"}
+# TagPack currency/network -> chain. EVM networks keep their own chain (a tag on a BSC contract is not about the
+# same address on Ethereum); unknown ones fall back to recognising the address (0x -> ethereum, T... -> tron).
+_CURRENCY_CHAIN = {
+    "ETH": "ethereum", "ETHEREUM": "ethereum", "TRX": "tron", "TRON": "tron", "BSC": "bnb", "BNB": "bnb",
+    "POLYGON": "polygon", "MATIC": "polygon", "ARB": "arbitrum", "ARBITRUM": "arbitrum", "OP": "optimism",
+    "OPTIMISM": "optimism", "BASE": "base", "AVAX": "avalanche_c", "FTM": "fantom", "GNOSIS": "gnosis",
+}
 _SKIP_HEADER = {"tags", "title", "creator", "description", "owner", "is_public", "is_cluster_definer"}
 
 
