@@ -181,3 +181,18 @@ def test_one_source_name_over_several_files_is_one_version(store: Store, tmp_pat
     [r] = import_labels(store, [t1, t2], "tagpack", source="my-tags")
     assert (r.source, r.rows_read, r.labels, r.origin) == ("my-tags", 2, 2, "a.yaml, b.yaml")
     assert {x["address"] for x in list_labels(store, source="my-tags")} == {A, B}
+
+
+def test_retire_a_source_keeps_its_history(store: Store, tmp_path: Path) -> None:
+    from chainrisk.labels import retire_source
+
+    import_labels(store, [write(tmp_path, "a.csv", HEADER + f"{A},scam,X,gpl-list,20,\n{B},scam,Y,gpl-list,20,\n")],
+                  "csv")
+    with pytest.raises(InputError, match="no label source 'nope' in the store; known: gpl-list"):
+        retire_source(store, "nope")
+    r = retire_source(store, "gpl-list")
+    assert (r.removed, r.format) == (2, "csv")
+    assert list_sources(store) == [] and list_labels(store) == []
+    assert [x["status"] for x in labels_for(store, A)] == ["retired"]
+    [r] = import_labels(store, [write(tmp_path, "b.csv", HEADER + f"{A},scam,X,gpl-list,20,\n")], "csv")
+    assert (r.added, r.removed) == (1, 0)

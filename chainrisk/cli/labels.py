@@ -213,6 +213,22 @@ def sources(ctx: click.Context, fmt: str) -> None:
     emit(rows, fmt)
 
 
+@labels.command("retire")
+@click.argument("source")
+@OUT
+@click.pass_context
+def retire(ctx: click.Context, source: str, fmt: str) -> None:
+    """Stop using SOURCE: its current labels are ended now (kept as history) and it leaves `labels sources`.
+
+    For a source you may no longer use (licence, quality). Re-importing it later starts a new version.
+    """
+    from ..labels import retire_source
+
+    with open_store(ctx) as st:
+        res = retire_source(st, source)
+    emit({k: v for k, v in res.to_dict().items() if k in ("source", "format", "removed")}, fmt)
+
+
 @labels.command("categories")
 @PROFILE
 @OUT

@@ -269,3 +269,20 @@ def blacklist_events(store: Store) -> list[dict[str, Any]]:
            ORDER BY e.chain, e.token_id, e.address, e.block_number, e.log_index""",
         [],
     )
+
+
+def retire_source(store: Store, source: str, *, now: datetime | None = None) -> SourceResult:
+    """Stop using a source: every current label of it is ended (history kept) and it leaves ``label_sources``.
+    The audit row in ``label_imports`` records the retirement (format ``retired``)."""
+    from ..errors import InputError
+
+    known = source_names(store)
+    if source not in known:
+        raise InputError(f"no label source {source!r} in the store; known: {', '.join(known) or '(none)'}")
+    now = now or _now()
+    (fmt,) = store.execute("SELECT format FROM label_sources WHERE source = ?", [source]).fetchone() or ("",)
+    with store.transaction() as con:
+        res = _replace_one(con, ParsedSource(source, "retired", None, "retired by the user"), now)
+        con.execute("DELETE FROM label_sources WHERE source = ?", [source])
+    res.format = fmt
+    return res
