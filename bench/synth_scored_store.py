@@ -12,6 +12,7 @@ them), so it is not globally sorted (a realistic worst case for zone maps).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -26,6 +27,11 @@ CATS = ["sanctions", "mixer", "scam", "phishing", "exchange", "p2p_otc", "gambli
 def address_sql(expr: str) -> str:
     """SQL for the synthetic address of integer ``expr`` (deterministic, 40 hex digits)."""
     return f"'0x' || md5(CAST({expr} AS VARCHAR)) || substr(md5(CAST({expr} AS VARCHAR) || 'x'), 1, 8)"
+
+
+def address_py(i: int) -> str:
+    """The synthetic address of ``i`` computed in Python (equal to :func:`address_sql`)."""
+    return "0x" + hashlib.md5(str(i).encode()).hexdigest() + hashlib.md5(f"{i}x".encode()).hexdigest()[:8]
 
 
 def build(path: str | Path, n: int = 1_000_000, transfers_per_address: float = 2.0, *, index: bool = True) -> dict:

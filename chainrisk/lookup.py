@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 import types
+import weakref
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -226,11 +227,16 @@ def _loads(text: str | None, default: Any) -> Any:
         return default
 
 
+_INDEXED: weakref.WeakSet[Store] = weakref.WeakSet()   # stores whose indexes this process has ensured
+
+
 def ensure_indexes(store: Store) -> list[str]:
     """Create the ART indexes that make lookups point queries (idempotent; needs a writable store).
 
     Measured on 1M scored addresses: a lookup drops from ~9 ms (scan of ``addresses``) to ~2 ms. Returns the
-    names of the indexes created now. Call it after a scoring run (or once when a service starts).
+    names of the indexes created now. :func:`lookup` calls it once per writable store; for read-only use call it
+    once after a scoring run (or when a service starts). The index on ``addresses`` makes bulk address encoding
+    about 1.3x slower (measured: 1M new addresses 1.5 s -> 1.9 s).
     """
     existing = {r[0] for r in store.execute("SELECT index_name FROM duckdb_indexes()", []).fetchall()}
     made = []
@@ -265,14 +271,17 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
         return LookupResult(input=value, status="invalid", address=None, chain=None, reason=parsed.reason,
                             provenance=run)
     labels = _labels(store, parsed)
-    rows = store.execute(
-        "SELECT a.id, s.score, s.band, s.top_category, s.categories, s.own_categories, s.min_hops, s.direct_usd,"
-        " s.indirect_usd, s.volume_in_usd, s.volume_out_usd, s.reason"
-        " FROM addresses a LEFT JOIN scores s ON s.address_id = a.id AND s.run_id = ?"
-        " WHERE a.address = ? AND a.chain = ?",
-        [run.run_id, parsed.address, parsed.chain],
-    ).fetchall()
-    row = rows[0] if rows else None
+    # two point queries (each an index lookup when ensure_indexes ran) instead of a join, which scans scores
+    ids = store.execute("SELECT id FROM addresses WHERE address = ? AND chain = ?",
+                        [parsed.address, parsed.chain]).fetchall()
+    row: tuple[Any, ...] | None = None
+    if ids:
+        found = store.execute(
+            "SELECT score, band, top_category, categories, own_categories, min_hops, direct_usd, indirect_usd,"
+            " volume_in_usd, volume_out_usd, reason FROM scores WHERE address_id = ? AND run_id = ?",
+            [ids[0][0], run.run_id],
+        ).fetchall()
+        row = (ids[0][0], *(found[0] if found else (None,) * 11))
     base: dict[str, Any] = {"input": value, "address": parsed.address, "chain": parsed.chain, "provenance": run,
                             "labels": labels}
     if row is None or row[1] is None:
@@ -335,6 +344,11 @@ def lookup(store: Store, addresses: Iterable[str] | str, *, run_id: str | None =
     if isinstance(addresses, str):
         addresses = [addresses]
     run = resolve_run(store, run_id)
+    if not store.read_only and store not in _INDEXED:
+        made = ensure_indexes(store)
+        if made:
+            log.info("created lookup indexes %s", ", ".join(made))
+        _INDEXED.add(store)
     return [lookup_one(store, a, run, explain=explain) for a in addresses]
 
 

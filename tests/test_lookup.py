@@ -88,11 +88,21 @@ def test_no_scoring_run(store):
         lookup(store, S.SUBJECT)
 
 
-def test_indexes_are_idempotent_and_do_not_change_answers(scored):
-    before = [r.to_dict() for r in lookup(scored, [S.SUBJECT, S.LATE, S.LABEL_ONLY])]
-    made = ensure_indexes(scored)
-    assert len(made) == 5 and ensure_indexes(scored) == []
-    assert [r.to_dict() for r in lookup(scored, [S.SUBJECT, S.LATE, S.LABEL_ONLY])] == before
+def test_indexes_are_idempotent_and_do_not_change_answers(tmp_path):
+    path = tmp_path / "ix.duckdb"
+    with chainrisk.open(path) as st:
+        S.build(st)
+    with chainrisk.open(path, read_only=True) as st:      # read-only: answers without indexes
+        before = [r.to_dict() for r in lookup(st, [S.SUBJECT, S.LATE, S.LABEL_ONLY])]
+    with chainrisk.open(path) as st:
+        assert len(ensure_indexes(st)) == 5 and ensure_indexes(st) == []
+        assert [r.to_dict() for r in lookup(st, [S.SUBJECT, S.LATE, S.LABEL_ONLY])] == before
+
+
+def test_lookup_on_a_writable_store_creates_its_indexes_once(scored):
+    lookup(scored, S.SUBJECT)
+    names = {r[0] for r in scored.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+    assert "chainrisk_addresses_address_idx" in names and ensure_indexes(scored) == []
 
 
 def test_read_only_store_and_python_api(tmp_path):
