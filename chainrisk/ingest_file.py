@@ -45,6 +45,8 @@ TOKENS = "_cr_file_tokens"
 REJECTS = "_cr_file_rejects"
 BLOCKS = "_cr_file_blocks"
 MAX_UINT256 = str(2**256 - 1)
+# DuckDB's memory during an import: bounded, so a 10M-row file spills instead of growing the process.
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 @dataclass
@@ -125,6 +127,7 @@ def ingest_file(
     chain: str = "ethereum",
     force: bool = False,
     register_tokens: bool = True,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
     progress: Callable[[FileReport], None] | None = None,
 ) -> ImportReport:
     """Import token transfers from files into ``store``; returns an :class:`ImportReport`.
@@ -140,6 +143,9 @@ def ingest_file(
     ``reject_path`` (CSV). Files imported before (same SHA-256) are skipped unless ``force``. Tokens missing from
     the registry are registered (kind ``other``) when the file gives their decimals and ``register_tokens`` is
     true; otherwise their rows are counted in ``rows_unregistered_token`` and not stored.
+
+    ``memory_limit`` caps DuckDB's memory during the import (e.g. ``"1GB"``; ``None`` keeps the store's
+    setting): larger files then spill to DuckDB's temp directory, so peak memory stays flat as inputs grow.
     """
     if format not in FORMATS:
         raise UsageError(f"unknown file format {format!r}; use one of: {', '.join(FORMATS)}")
@@ -163,8 +169,13 @@ def ingest_file(
                 f"unknown canonical field(s) in the mapping: {', '.join(unknown)}; "
                 f"map any of: {', '.join(sources.CANONICAL)}"
             )
+    if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit.strip()):
+        raise UsageError(f"bad memory limit {memory_limit!r}; give a size such as 1GB or 512MiB")
     report = ImportReport(reject_path=str(reject_path) if reject_path is not None else None)
     con = store.con
+    (previous_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone() or ("",)
+    if memory_limit is not None:
+        con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTS} (file VARCHAR, line BIGINT, reason VARCHAR, row_text VARCHAR)")
     try:
         if blocks_file is not None:
@@ -181,10 +192,22 @@ def ingest_file(
         for t in (STAGE, TOKENS, REJECTS, BLOCKS):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         con.execute(f"DROP VIEW IF EXISTS {READY}")
+        if memory_limit is not None:
+            _restore_memory_limit(store, str(previous_limit))
     return report
 
 
 # -- one file ------------------------------------------------------------------------------------------------
+
+
+def _restore_memory_limit(store: Store, previous: str) -> None:
+    # The setting reads back rounded ('18.8 GiB'); RESET when it was DuckDB's default so nothing drifts.
+    with duckdb.connect() as fresh:
+        (default,) = fresh.execute("SELECT current_setting('memory_limit')").fetchone() or ("",)
+    if previous == default or not previous:
+        store.con.execute("RESET memory_limit")
+    else:
+        store.con.execute(f"SET memory_limit = '{previous}'")
 
 
 def file_sha256(path: Path) -> str:

@@ -59,13 +59,15 @@ def _parse_mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict[str
 @click.option("--force", is_flag=True, help="Read files again even if a file with the same content was imported.")
 @click.option("--no-register-tokens", is_flag=True,
               help="Keep only tokens already in the registry (default: register tokens whose decimals the file gives).")
+@click.option("--memory-limit", default="1GB", show_default=True,
+              help="DuckDB memory cap during the import; bigger files spill to disk instead of growing memory.")
 @click.option("--report", "report_fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
               show_default=True, help="Format of the import report on stdout.")
 @click.pass_context
 def file(
     ctx: click.Context, paths: tuple[str, ...], fmt: str, pairs: tuple[str, ...], mapping_file: str | None,
     blocks_file: str | None, skip_bad: bool, reject_file: str | None, chain: str, force: bool,
-    no_register_tokens: bool, report_fmt: str,
+    no_register_tokens: bool, memory_limit: str, report_fmt: str,
 ) -> None:
     """Import token transfers from bulk export files (all-or-nothing per file; re-importing adds nothing).
 
@@ -95,7 +97,7 @@ def file(
         report = ingest_file(
             st, list(paths), fmt, mapping=mapping or None, blocks_file=blocks_file, skip_bad=skip_bad,
             reject_path=(reject_file or "rejects.csv") if skip_bad else None, chain=chain, force=force,
-            register_tokens=not no_register_tokens, progress=progress,
+            register_tokens=not no_register_tokens, memory_limit=memory_limit, progress=progress,
         )
     if report_fmt == "json":
         emit(report.to_dict(), "json")
