@@ -238,3 +238,12 @@ def test_address_csv_list_brings_the_newer_ofac_ethereum_addresses(store: Store,
     newer = {x["address"] for x in labels(store, "ofac-eth-names")} - evm_2025
     assert len(newer) == 16
     assert {x["name"] for x in labels(store, "ofac-eth-names")} == {s["name"] for s in src}
+
+
+def test_ofac_xml_gzip_file(store: Store, shared: Path, tmp_path: Path) -> None:
+    import gzip
+
+    gz = tmp_path / "sdn_advanced.xml.gz"
+    gz.write_bytes(gzip.compress((shared / SDN_XML).read_bytes()))
+    [r] = import_labels(store, [gz], "ofac-xml")
+    assert (r.rows_read, r.version) == (761, "2025-11-19")

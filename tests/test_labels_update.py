@@ -80,7 +80,11 @@ def server(shared: Path) -> Iterator[Server]:
     assert m is not None
     delisted_features = m.group(0).count('DetailTypeID="1432">') - m.group(0).count("KYCBKPPY")
     newer = (text[: m.start()] + text[m.end():]).replace("<Day>19</Day>", "<Day>20</Day>", 1).encode()
+    import bz2
+
+    packed = bz2.compress(xml)
     routes = {"/sdn.xml": xml, "/newer.xml": newer, "/page.html": b"<html><body>Maintenance</body></html>",
+              "/sdn.xml.bz2": packed, "/cut.xml.bz2": packed[: len(packed) // 2],
               "/notxml": b"Service temporarily unavailable, please retry\n"}
     with Server(routes) as s:
         s.delisted = delisted_features  # type: ignore[attr-defined]
@@ -116,6 +120,7 @@ def test_update_loads_the_served_list_then_applies_the_next_version(store: Store
     ("/truncated", SourceUnavailable, "truncated"),
     ("/page.html", InputError, "not an OFAC sdn_advanced.xml"),
     ("/notxml", InputError, "not well-formed XML"),
+    ("/cut.xml.bz2", InputError, "cannot be decompressed"),
 ])
 def test_a_failed_refresh_changes_nothing(store: Store, server: Server, path: str, error: type,
                                           message: str) -> None:
@@ -139,3 +144,8 @@ def test_without_events_or_node_the_onchain_source_is_left_alone(store: Store) -
     rep = update_labels(store, ofac=False)
     assert any("no issuer blacklist events" in n for n in rep.notes)
     assert "onchain-blacklist" not in {r.source for r in rep.results}
+
+
+def test_a_bzip2_mirror_is_read(store: Store, server: Server) -> None:
+    [r] = update_labels(store, ofac_url=server.url + "/sdn.xml.bz2", bundled=False, onchain=False).results
+    assert (r.source, r.version, r.rows_read) == ("ofac-sdn", "2025-11-19", 761)

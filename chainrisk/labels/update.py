@@ -29,7 +29,7 @@ from .importers import Options
 from .importers.blacklist import import_events
 from .importers.bundled import import_bundled
 from .importers.ofac import CONFIDENCE as OFAC_CONFIDENCE
-from .importers.ofac import parse_sdn_xml, records_from_features
+from .importers.ofac import open_maybe_compressed, parse_sdn_xml, records_from_features
 from .model import ParsedSource, file_sha256
 from .store import SourceResult, blacklist_events, replace_sources
 
@@ -89,7 +89,7 @@ def fetch_ofac(url: str, *, timeout: float = 60.0, session: Any = None) -> Parse
         path = Path(tmp) / "sdn_advanced.xml"
         size = download(url, path, timeout=timeout, session=session)
         log.info("downloaded %d bytes of OFAC SDN advanced XML from %s", size, _host(url))
-        with path.open("rb") as f:
+        with open_maybe_compressed(path) as f:
             issued, features = parse_sdn_xml(f, f"the OFAC list from {_host(url)}")
         ps = ParsedSource("ofac-sdn", "ofac-xml", issued, url, file_sha256(path))
     records_from_features(ps, features, OFAC_CONFIDENCE)

@@ -92,6 +92,9 @@ def parse_sdn_xml(stream: IO[bytes], origin: str) -> tuple[str | None, list[dict
                 elem.clear()
             elif name in ("Location", "IDRegDocument", "ProfileRelationship"):
                 elem.clear()
+    except (EOFError, OSError) as e:  # a truncated or corrupt .bz2/.gz
+        raise InputError(f"{origin} cannot be decompressed ({e}); the file may be truncated, fetch it again; "
+                         "the store is unchanged") from None
     except ET.ParseError as e:
         raise InputError(f"{origin} is not well-formed XML ({e}); the file may be truncated, fetch it again; "
                          "the store is unchanged") from None
@@ -163,13 +166,28 @@ def records_from_features(ps: ParsedSource, features: list[dict[str, Any]], conf
         _add_sdn(ps, f["address"], f["asset"], f["name"], f["programs"], confidence, details)
 
 
+def open_maybe_compressed(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed when it is bzip2 (mirrors publish ``sdn_advanced.xml.bz2``) or gzip."""
+    import bz2
+    import gzip
+
+    with path.open("rb") as f:
+        magic = f.read(3)
+    if magic == b"BZh":
+        return bz2.open(path, "rb")
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
 def import_xml(paths: list[Path], opts: Options, store: Any = None) -> list[ParsedSource]:
-    """Every digital-currency address of an OFAC ``sdn_advanced.xml`` (one or more files = one version)."""
+    """Every digital-currency address of an OFAC ``sdn_advanced.xml`` (plain, .bz2 or .gz; one or more files =
+    one version)."""
     features: list[dict[str, Any]] = []
     issued: list[str] = []
     for path in paths:
         try:
-            with path.open("rb") as f:
+            with open_maybe_compressed(path) as f:
                 date, feats = parse_sdn_xml(f, path.name)
         except FileNotFoundError:
             raise InputError(f"{path.name}: no such file; check the path") from None
