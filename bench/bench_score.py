@@ -196,7 +196,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--transfers", type=float, help="one size: transfers (with --addresses)")
     ap.add_argument("--addresses", type=float, help="one size: addresses")
-    ap.add_argument("--sizes", default="1e6:1e5,1e7:1e6", help="transfers:addresses,... (default %(default)s)")
+    ap.add_argument("--sizes", default="1e6:1e5,1e7:1e6",
+                    help="transfers:addresses,... (default %(default)s; '' for the reference comparison only)")
     ap.add_argument("--ref-transfers", type=float, default=20000, help="graph size for the networkx comparison")
     ap.add_argument("--ref-addresses", type=float, default=None, help="default: ref-transfers / 10")
     ap.add_argument("--repeat", type=int, default=3, help="runs per size (median printed)")
@@ -209,7 +210,7 @@ def main() -> None:
         child_score(a._child, not a.no_indicators)
         return
     sizes = [(int(a.transfers), int(a.addresses))] if a.transfers else [
-        (int(float(x.split(":")[0])), int(float(x.split(":")[1]))) for x in a.sizes.split(",")]
+        (int(float(x.split(":")[0])), int(float(x.split(":")[1]))) for x in a.sizes.split(",") if x]
     print(f"# bench_score: {os.cpu_count()} cores, K = 4, profile cn, medians of {a.repeat}", flush=True)
     with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
         prev = None
