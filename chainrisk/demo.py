@@ -563,7 +563,9 @@ def _render(s: DemoSummary) -> str:
           f" flagged high/severe for a VC category: recall {_pct(vc['recall'])}")
         w(f"  clean p2p users and merchants flagged for an illicit category: {_pct(ev['clean_flagged_illicit'])}")
         w("")
-        w("  role                     addresses  labelled  high/severe  median score  usual top category")
+        w("  per true role (high/severe share among unlabelled; usual category = an illicit one when reached,"
+          " else the top one):")
+        w("  role                     addresses  labelled  high/severe  median score  usual category")
         for r in s.roles:
             w(f"  {r['role']:<24} {r['addresses']:>9,}  {r['labelled']:>8,}  {_pct(r['high_or_severe']):>11}"
               f"  {r['median_score'] if r['median_score'] is not None else 'n/a':>12}  {r['top_category'] or ''}")

@@ -80,7 +80,7 @@ _SURNAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu"
              "Hu", "Guo", "He", "Lin", "Gao", "Luo"]
 _GIVEN = ["Wei", "Fang", "Na", "Min", "Jing", "Li", "Qiang", "Lei", "Jun", "Yang", "Yong", "Yan", "Jie", "Tao",
           "Ming", "Chao", "Xiu Ying", "Hui", "Ping", "Gang", "Hao", "Yu", "Xin", "Bo"]
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_HEX2 = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint16)
 _ZERO64 = np.uint64(0)
 
 
@@ -161,7 +161,7 @@ class Economy:
         n = hi - lo
         return pa.RecordBatch.from_arrays(
             [
-                pa.array(np.full(n, CHAIN, dtype=object), pa.string()),
+                pa.repeat(pa.scalar(CHAIN), n),
                 _hex_strings(_hash_words(self._tx[lo:hi], self.seed, 4)),
                 pa.array(self._log_index[lo:hi]),
                 pa.array(block),
@@ -249,8 +249,7 @@ def _hex_chars(raw: np.ndarray) -> np.ndarray:
     out = np.empty((n, 2 + 2 * k), dtype=np.uint8)
     out[:, 0] = ord("0")
     out[:, 1] = ord("x")
-    out[:, 2::2] = _HEX[raw >> 4]
-    out[:, 3::2] = _HEX[raw & 15]
+    out[:, 2:] = _HEX2[raw].view(np.uint8).reshape(n, 2 * k)     # two hex digits per byte at once
     return out
 
 
