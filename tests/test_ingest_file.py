@@ -437,3 +437,45 @@ def test_usage_errors(tmp_path, store):
         chainrisk.ingest_file(store, [p], "ethereum-etl", reject_path=tmp_path / "r.csv")
     with pytest.raises(UsageError, match="EVM chains only"):
         chainrisk.ingest_file(store, [p], "ethereum-etl", chain="tron")
+
+
+def test_positions_are_rows_in_parquet_and_records_in_etherscan_json(tmp_path, store):
+    p = tmp_path / "bq.parquet"
+    duckdb.connect().execute(
+        f"COPY (SELECT '{USDT}' AS token_address, '{A1}' AS from_address, '{A2}' AS to_address,"
+        f" CASE WHEN i = 3 THEN '-5' ELSE CAST(i AS VARCHAR) END AS value, '{TX1}' AS transaction_hash,"
+        f" i AS log_index, TIMESTAMPTZ '2020-01-01 00:00:00+00' AS block_timestamp, CAST(1 AS BIGINT) AS block_number"
+        f" FROM range(5) r(i)) TO '{p}' (FORMAT parquet)")
+    with pytest.raises(InputError, match=r"bq\.parquet, row 4: value is not a non-negative integer: -5"):
+        chainrisk.ingest_file(store, [p], "bigquery")
+    j = tmp_path / "tokentx.json"
+    rows = [_tokentx(TX1, A1, A2, "1"), _tokentx(TX2, A1, "0xnope", "2")]
+    j.write_text(json.dumps({"status": "1", "message": "OK", "result": rows}))
+    with pytest.raises(InputError, match=r"tokentx\.json, record 2: to_address is not an address"):
+        chainrisk.ingest_file(store, [j], "etherscan")
+    assert counts(store)[0] == 0
+
+
+def test_memory_limit_applies_during_the_import_only(tmp_path, store):
+    before = store.execute("SELECT current_setting('memory_limit')").fetchone()
+    p = write_csv(tmp_path / "t.csv", ETL_HEADER, [etl_row(0)])
+    seen = []
+    chainrisk.ingest_file(store, [p], "ethereum-etl", memory_limit="256MB",
+                          progress=lambda rep: seen.append(store.execute(
+                              "SELECT current_setting('memory_limit')").fetchone()))
+    assert seen and seen[0] != before and seen[0][0].endswith("MiB")
+    assert store.execute("SELECT current_setting('memory_limit')").fetchone() == before
+    with pytest.raises(UsageError, match="bad memory limit"):
+        chainrisk.ingest_file(store, [p], "ethereum-etl", memory_limit="lots")
+
+
+def test_blocks_file_as_json_lines(tmp_path, store):
+    p = write_csv(tmp_path / "t.csv", ETL_HEADER, [etl_row(0, block=7), etl_row(1, block=8)])
+    blocks = tmp_path / "blocks.json"
+    blocks.write_text(json.dumps({"number": 7, "hash": TX2, "timestamp": 1700000000}) + "\n")
+    rep = chainrisk.ingest_file(store, [p], "ethereum-etl", blocks_file=blocks)
+    assert rep.rows_without_time == 1
+    assert store.execute("SELECT block_number, block_time FROM transfers ORDER BY 1").fetchall() == [
+        (7, datetime(2023, 11, 14, 22, 13, 20)), (8, None)]
+    with pytest.raises(InputError, match="no number and timestamp columns"):
+        chainrisk.ingest_file(store, [p], "ethereum-etl", blocks_file=p, force=True)
