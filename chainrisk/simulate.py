@@ -857,11 +857,13 @@ def _finish(b: _Builder, span: float) -> Economy:
     dst = np.concatenate([e[3] for e in b.ev])
     amt = np.concatenate([e[4] for e in b.ev])
     tx = np.concatenate([e[5] for e in b.ev])
-    seq = np.arange(len(t))
-    order = np.lexsort((seq, tx, t))
+    # chain order: by time, ties in insertion order (a transaction's transfers share one time and were added
+    # together, in log order)
+    order = np.argsort(t, kind="stable")
     t, tok, src, dst, amt, tx = t[order], tok[order], src[order], dst[order], amt[order], tx[order]
     block = (START_BLOCK + np.floor(np.maximum(t, 0) / BLOCK_SECONDS)).astype(np.int64)
-    first = np.searchsorted(block, block, side="left")
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(block) else np.zeros(0, np.int64)
+    first = np.repeat(starts, np.diff(np.r_[starts, len(block)]))
     log_index = (np.arange(len(block)) - first).astype(np.int32)
     decimals = np.array([x.decimals for x in b.tokens])
     units = np.rint(amt * 10.0 ** np.minimum(decimals[tok], 6)).astype(np.int64)
