@@ -21,8 +21,11 @@ asked (default: the latest complete run), with its parameters:
 
 How: a bounded breadth-first search in DuckDB over helper tables (``evidence_in`` sorted by receiver and
 ``evidence_out`` by sender, each with an ART index, built by :func:`refresh_evidence_index`), backwards from the
-address for ``in`` and forwards for ``out``, not expanding stop nodes, keeping per hop level at most
-``MAX_LEVEL_EDGES`` of the largest usable transfers; then, in a networkx multigraph of that subgraph, a
+address for ``in`` and forwards for ``out``. It never expands a stop node, and expands an intermediary only if the
+run recorded an exposure of it to the category within the hops left (``evidence_reach``, from ``exposures``; the
+run drops exposures below ``min_share``, so routes through an intermediary where the category is under 0.1% of
+its volume are not shown). Per hop level it expands at most ``MAX_FRONTIER`` intermediaries (those with the largest
+usable transfer) and keeps at most ``MAX_LEVEL_EDGES`` transfers; then, in a networkx multigraph of that subgraph, a
 branch-and-bound search for the routes with the largest bottleneck (the smallest hop amount, in USD), one path per
 distinct route, ranked by bottleneck, then recency of the hop at the address, then fewer hops, then transfer keys.
 """
@@ -35,6 +38,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
+import numpy as np
+import numpy.typing as npt
 
 from .address import parse_address
 from .errors import InputError, NoScoringRun, UsageError
@@ -43,11 +48,18 @@ from .taxonomy import BURN_ADDRESSES, PRECOMPILES
 if TYPE_CHECKING:
     from .store import Store
 
-MAX_LEVEL_EDGES = 20_000     # subgraph transfers kept per hop level (largest USD first)
+MAX_LEVEL_EDGES = 2_000      # subgraph transfers kept per hop level (largest USD first)
+MAX_FRONTIER = 50            # intermediaries expanded per hop level (those with the largest transfer first)
 MAX_STATES = 200_000         # search states per category and direction
 MAX_TRANSFER_USD = 1e11      # the engine clamps a transfer's USD value here
+_INDEXES = (("evidence_in_dst_idx", "evidence_in", "dst"), ("evidence_out_src_idx", "evidence_out", "src"),
+            ("evidence_stops_idx", "evidence_stops", "address_id"),
+            ("evidence_labels_idx", "evidence_labels", "address_id"),
+            ("evidence_reach_idx", "evidence_reach", "address_id"))
 _LOG_BITS = 24               # key = block_number << 24 | log_index
 _INF = float("inf")
+_BIG = 2**62
+_IN_CHUNK = 50               # ids per IN-list (DuckDB answers short literal IN-lists from the ART index)
 
 
 @dataclass(frozen=True)
@@ -195,8 +207,8 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
     con = store.con
     system = sorted(BURN_ADDRESSES | PRECOMPILES)
     with store.transaction():
-        for ix in ("evidence_in_dst_idx", "evidence_out_src_idx"):
-            con.execute(f"DROP INDEX IF EXISTS {ix}")
+        for ix in _INDEXES:
+            con.execute(f"DROP INDEX IF EXISTS {ix[0]}")
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _ev_inert AS SELECT a.id FROM addresses a
@@ -221,8 +233,6 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
             """, {"cap": MAX_TRANSFER_USD, "dust": run.dust_usd, "asof": run.as_of_block})
         con.execute("CREATE OR REPLACE TABLE evidence_out AS SELECT * FROM evidence_in"
                     " ORDER BY src, block_number, log_index, dst")
-        con.execute("CREATE INDEX evidence_in_dst_idx ON evidence_in (dst)")
-        con.execute("CREATE INDEX evidence_out_src_idx ON evidence_out (src)")
         con.execute(
             """
             CREATE OR REPLACE TABLE evidence_labels AS
@@ -254,6 +264,14 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
                   AND x NOT IN (SELECT address_id FROM evidence_labels WHERE NOT starts_with(source, 'chainrisk:')))
             GROUP BY address_id ORDER BY address_id
             """, {"stops": list(run.stop_categories), "run": run.run_id, "hub": run.hub_degree})
+        con.execute(
+            """
+            CREATE OR REPLACE TABLE evidence_reach AS
+            SELECT address_id, category, direction, min(min_hop) AS min_hop FROM exposures WHERE run_id = $run
+            GROUP BY ALL ORDER BY address_id, category, direction
+            """, {"run": run.run_id})
+        for name, table, col in _INDEXES:
+            con.execute(f"CREATE INDEX {name} ON {table} ({col})")
         con.execute("DROP TABLE IF EXISTS _ev_inert")
         con.execute("DELETE FROM evidence_meta")
         con.execute("INSERT INTO evidence_meta VALUES (?, now()::TIMESTAMP, ?, ?, ?)",
@@ -280,68 +298,149 @@ def _address_id(store: Store, address: str | int) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def _subgraph(store: Store, x: int, direction: str, k: int) -> tuple[nx.MultiDiGraph, set[int]]:
-    """The local subgraph around ``x``: edges oriented against the search (peer -> node), keyed by transfer."""
+@dataclass
+class _Local:
+    """The local subgraph around one address in one direction: edges oriented against the search (peer -> node,
+    keyed by (block, log_index)), and what the run knows of its nodes."""
+
+    g: nx.MultiDiGraph
+    stops: set[int]
+    labels: dict[int, list[LabelRef]]
+    reach: dict[int, dict[str, int]]     # node -> category -> min hops from the category (the run's exposures)
+
+
+_NODE_CACHE: dict[tuple[str, str], tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.int64]]]] = {}
+
+
+def _node_roles(store: Store) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.int64]]]:
+    """Stop nodes (sorted ids) and labelled ids per category of the built evidence tables, cached per process."""
+    (built,) = store.execute("SELECT CAST(built_at AS VARCHAR) || params_json FROM evidence_meta").fetchone() or ("",)
+    key = (store.path, str(built))
+    if key not in _NODE_CACHE:
+        stops = store.execute("SELECT address_id FROM evidence_stops ORDER BY 1").fetchnumpy()["address_id"]
+        lab = store.execute("SELECT category, list(DISTINCT address_id ORDER BY address_id) FROM evidence_labels"
+                            " GROUP BY 1").fetchall()
+        if len(_NODE_CACHE) > 4:
+            _NODE_CACHE.clear()
+        _NODE_CACHE[key] = (np.asarray(stops, np.int64), {c: np.asarray(ids, np.int64) for c, ids in lab})
+    return _NODE_CACHE[key]
+
+
+def _subgraph(store: Store, x: int, direction: str, k: int, cats: list[str]) -> _Local:
+    """Bounded BFS from ``x`` (backwards for 'in', forwards for 'out'). A peer is kept when it is a source of one
+    of ``cats`` or can relay: not a stop node, and (per the run's exposures) still able to reach one of ``cats``
+    in the hops left. Per level at most ``MAX_FRONTIER`` relays (largest transfer first) are expanded."""
     table, node_col, peer_col = ("evidence_in", "dst", "src") if direction == "in" else ("evidence_out", "src", "dst")
     sign = 1 if direction == "in" else -1
-    g = nx.MultiDiGraph()
-    g.add_node(x)
-    bound: dict[int, float] = {x: _INF}
-    expanded: dict[int, float] = {}
-    frontier = {x}
-    stops: set[int] = set()
+    stops, by_cat = _node_roles(store)
+    src_ids = {c: by_cat.get(c, np.empty(0, np.int64)) for c in cats}
+    any_src = np.unique(np.concatenate([*src_ids.values(), np.empty(0, np.int64)]))
+    loc = _Local(nx.MultiDiGraph(), set(), {}, {})
+    loc.g.add_node(x)
+    bound: dict[int, int] = {x: _BIG}
+    expanded: dict[int, int] = {}
+    frontier = [x]
     for depth in range(1, k + 1):
-        rows = store.execute(
-            f"SELECT {peer_col}, {node_col}, block_number, log_index, usd FROM {table}"
-            f" WHERE {node_col} IN ({_ids(frontier)})").fetchall()
+        r = _fetch_edges(store, table, node_col, peer_col, frontier)
         for n in frontier:
             expanded[n] = bound[n]
-        usable = []
-        for peer, node, blk, li, usd in rows:
-            okey = sign * ((blk << _LOG_BITS) | li)
-            if okey < bound[node] and peer != node:
-                usable.append((-usd, -okey, peer, node, blk, li))
-        usable.sort()
-        usable = usable[:MAX_LEVEL_EDGES]
-        peers: dict[int, float] = {}
-        for negusd, negokey, peer, node, blk, li in usable:
-            g.add_edge(peer, node, key=(blk, li), usd=-negusd, okey=-negokey)
-            peers[peer] = max(peers.get(peer, -_INF), -negokey)
-        if not peers:
-            break
-        stops |= {int(r[0]) for r in store.execute(
-            f"SELECT address_id FROM evidence_stops WHERE address_id IN ({_ids(peers)})").fetchall()}
-        if depth == k:
-            break
-        frontier = set()
-        for p, b in peers.items():
-            if p in stops or p == x:
-                continue
-            if b > bound.get(p, -_INF):
-                bound[p] = b
-            if bound[p] > expanded.get(p, -_INF):
-                frontier.add(p)
+        peer, node = np.asarray(r["p"], np.int64), np.asarray(r["n"], np.int64)
+        blk, li, usd = np.asarray(r["b"], np.int64), np.asarray(r["li"], np.int64), np.asarray(r["usd"], float)
+        okey = sign * ((blk << _LOG_BITS) | li)
+        fr = np.array(sorted(frontier), np.int64)
+        bnd = np.array([bound[int(n)] for n in fr], np.int64)
+        keep = (okey < bnd[np.searchsorted(fr, node)]) & (peer != node)
+        peer, node, blk, li, usd, okey = peer[keep], node[keep], blk[keep], li[keep], usd[keep], okey[keep]
+        is_src = np.isin(peer, any_src)
+        left = k - depth
+        cand = (~np.isin(peer, stops)) & (peer != x) if left > 0 else np.zeros(peer.size, bool)
+        # relay candidates, best transfer first; ask the run's exposures only about the best few
+        relays: set[int] = set()
+        if cand.any():
+            o = np.lexsort((peer[cand], -okey[cand], -usd[cand]))
+            order = list(dict.fromkeys(peer[cand][o].tolist()))[: 2 * MAX_FRONTIER]
+            reach = _reach(store, order, direction, cats)
+            for p in order:
+                pr = reach.get(p, {})
+                if any(pr.get(c, _BIG) <= left and not _has(src_ids[c], p) for c in cats):
+                    relays.add(p)
+                    loc.reach[p] = pr
+                    if len(relays) >= MAX_FRONTIER:
+                        break
+        use = is_src | np.isin(peer, np.array(sorted(relays), np.int64))
+        o = np.lexsort((peer[use], -okey[use], -usd[use]))[:MAX_LEVEL_EDGES]
+        nxt: dict[int, int] = {}
+        for p, n, b, i, u, ok in zip(peer[use][o].tolist(), node[use][o].tolist(), blk[use][o].tolist(),
+                                     li[use][o].tolist(), usd[use][o].tolist(), okey[use][o].tolist(), strict=True):
+            loc.g.add_edge(p, n, key=(b, i), usd=u, okey=ok)
+            if p in relays:
+                nxt[p] = max(nxt.get(p, -_BIG), ok)
+        frontier = []
+        for p, b in sorted(nxt.items()):
+            bound[p] = max(bound.get(p, -_BIG), b)
+            if bound[p] > expanded.get(p, -_BIG):
+                frontier.append(p)
         if not frontier:
             break
-    return g, stops
+    nodes = set(loc.g.nodes)
+    loc.stops = {n for n in nodes if _has(stops, n)}
+    labelled = {n for ids in by_cat.values() for n in nodes if _has(ids, n)}
+    _describe_labels(store, labelled | {x}, loc)
+    return loc
 
 
-def _labels(store: Store, ids: set[int]) -> dict[int, list[LabelRef]]:
-    out: dict[int, list[LabelRef]] = {}
+def _chunks(ids: list[int] | set[int]) -> list[list[int]]:
+    s = sorted(set(ids))
+    return [s[i:i + _IN_CHUNK] for i in range(0, len(s), _IN_CHUNK)]
+
+
+def _fetch_edges(store: Store, table: str, node_col: str, peer_col: str, nodes: list[int]) -> dict[str, Any]:
+    """Edges at ``nodes``, as numpy columns p (peer), n (node), b, li, usd. IN-lists stay short enough for
+    DuckDB to answer them from the ART index."""
+    parts = [store.execute(
+        f"SELECT {peer_col} AS p, {node_col} AS n, block_number AS b, log_index AS li, usd FROM {table}"
+        f" WHERE {node_col} IN ({_ids(c)})").fetchnumpy() for c in _chunks(nodes)]
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in ("p", "n", "b", "li", "usd")}
+
+
+def _has(sorted_ids: npt.NDArray[np.int64], n: int) -> bool:
+    i = int(np.searchsorted(sorted_ids, n))
+    return i < sorted_ids.size and int(sorted_ids[i]) == n
+
+
+def _reach(store: Store, ids: list[int], direction: str, cats: list[str]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {}
     if not ids:
         return out
-    for a, c, n, s in store.execute(
-            f"SELECT address_id, category, name, source FROM evidence_labels WHERE address_id IN ({_ids(ids)})"
-            " ORDER BY address_id, category, confidence DESC, source, name").fetchall():
-        out.setdefault(int(a), []).append(LabelRef(c, n, s))
+    for chunk in _chunks(ids):
+        for a, c, h in store.execute(
+                f"SELECT address_id, category, min_hop FROM evidence_reach WHERE address_id IN ({_ids(chunk)})"
+                " AND direction = ? AND list_contains(?, category)", [direction, cats]).fetchall():
+            out.setdefault(int(a), {})[c] = int(h)
     return out
 
 
-def _search(g: nx.MultiDiGraph, x: int, sources: set[int], stops: set[int], k: int, top: int
+def _describe_labels(store: Store, ids: set[int], loc: _Local) -> None:
+    """Labels of ``ids`` (for sources and the hop table), into ``loc``."""
+    if not ids:
+        return
+    loc.labels.clear()
+    for a, c, n, src in store.execute(
+            f"SELECT address_id, category, name, source FROM evidence_labels WHERE address_id IN ({_ids(ids)})"
+            " ORDER BY address_id, category, confidence DESC, source, name").fetchall():
+        loc.labels.setdefault(int(a), []).append(LabelRef(c, n, src))
+
+
+def _search(loc: _Local, x: int, category: str, k: int, top: int
             ) -> list[tuple[float, float, tuple[tuple[int, int, int, int], ...]]]:
-    """Best routes from ``x`` against the edge direction to a source. Returns (bottleneck, recency okey, edges)
-    with edges (peer, node, block, log_index) from ``x`` outwards, best first."""
-    relay = {n for n in g.nodes if n not in stops and n not in sources}
+    """Best routes from ``x`` against the edge direction to a source of ``category``. Returns (bottleneck,
+    recency key, edges) with edges (peer, node, block, log_index) from ``x`` outwards, best first."""
+    g = loc.g
+    sources = {n for n, ls in loc.labels.items() if any(lab.category == category for lab in ls)}
+    reach = {n: r.get(category, _INF) for n, r in loc.reach.items()}
+    relay = {n for n in g.nodes if n not in loc.stops and n not in sources and n != x}
     # ub[r][n]: the best bottleneck reachable from n within r hops, ignoring time (for pruning).
     ub: list[dict[int, float]] = [{}]
     for r in range(1, k + 1):
@@ -377,7 +476,8 @@ def _search(g: nx.MultiDiGraph, x: int, sources: set[int], stops: set[int], k: i
                     if r2 not in best or _better(rank, best[r2]):
                         best[r2] = rank
                 continue
-            if p not in relay or r_left < 1 or min(nb, ub[r_left].get(p, -_INF)) < floor_():
+            if p not in relay or r_left < 1 or reach.get(p, _INF) > r_left \
+                    or min(nb, ub[r_left].get(p, -_INF)) < floor_():
                 continue
             states += 1
             if states > MAX_STATES:
@@ -415,36 +515,31 @@ def evidence_paths(
         raise UsageError(f"max hops {k} is out of range for run {run.run_id}; give 1..{run.max_hops}")
     _ensure(store, run)
     x, x_addr = _address_id(store, address)
-    wanted: list[tuple[str, str]] = []
+    wanted: dict[str, list[str]] = {}
     for d in (direction,) if direction else ("in", "out"):
         if category:
-            wanted.append((d, category))
+            wanted[d] = [category]
         else:
-            wanted += [(d, c) for (c,) in store.execute(
+            cs = [c for (c,) in store.execute(
                 "SELECT category FROM exposures WHERE run_id = ? AND address_id = ? AND direction = ?"
                 " GROUP BY category ORDER BY sum(usd) DESC, category", [run.run_id, x, d]).fetchall()]
-    out: list[EvidencePath] = []
-    graphs: dict[str, tuple[nx.MultiDiGraph, set[int], dict[int, list[LabelRef]]]] = {}
+            if cs:
+                wanted[d] = cs
     found: list[tuple[str, str, float, tuple[Any, ...]]] = []
-    for d, c in wanted:
-        if d not in graphs:
-            g, stops = _subgraph(store, x, d, k)
-            graphs[d] = (g, stops, _labels(store, set(g.nodes)))
-        g, stops, labels = graphs[d]
-        sources = {n for n, ls in labels.items() if any(lab.category == c for lab in ls)}
-        for bn, _rec, edges in _search(g, x, sources, stops, k, top):
-            found.append((d, c, bn, edges))
+    all_labels: dict[int, list[LabelRef]] = {}
+    for d, cats in wanted.items():
+        loc = _subgraph(store, x, d, k, cats)
+        all_labels.update(loc.labels)
+        for c in cats:
+            found += [(d, c, bn, edges) for bn, _rec, edges in _search(loc, x, c, k, top)]
+    out: list[EvidencePath] = []
     if not found:
         return out
     details = _details(store, [e for f in found for e in f[3]])
     names = _addresses(store, {n for f in found for e in f[3] for n in e[:2]})
-    all_labels: dict[int, list[LabelRef]] = {}
-    for _, _, lab in graphs.values():
-        all_labels.update(lab)
     for d, c, bn, edges in found:
         # edges run from x outwards; put them in money order.
-        money = [(p, n, b, li) for p, n, b, li in edges] if d == "out" else \
-            [(p, n, b, li) for p, n, b, li in reversed(edges)]
+        money = list(edges) if d == "out" else list(reversed(edges))
         hops = []
         for p, n, b, li in money:
             frm, to = (p, n) if d == "in" else (n, p)
@@ -459,13 +554,15 @@ def evidence_paths(
 
 def _details(store: Store, edges: list[tuple[int, int, int, int]]) -> dict[tuple[int, int, int, int], tuple[Any, ...]]:
     """Transfer details by (block, log_index, from_id, to_id) for path edges given as (peer, node, block, li)."""
-    blocks = {e[2] for e in edges}
+    blocks = sorted({int(e[2]) for e in edges})
     ends = {e[0] for e in edges} | {e[1] for e in edges}
+    # one equality per block: each is answered from the zone maps of block-ordered transfers
+    per_block = " UNION ALL ".join(
+        f"SELECT * FROM transfers WHERE block_number = {b} AND from_id IN ({_ids(ends)})" for b in blocks)
     rows = store.execute(
         f"""SELECT t.block_number, t.log_index, t.from_id, t.to_id, t.tx_hash, t.block_time, k.symbol, k.contract,
                    t.amount, coalesce(CAST(t.value AS VARCHAR), t.value_raw), least(t.amount * k.usd_peg, ?)
-            FROM transfers t JOIN tokens k ON k.id = t.token_id
-            WHERE t.block_number IN ({_ids(blocks)}) AND t.from_id IN ({_ids(ends)})
+            FROM ({per_block}) t JOIN tokens k ON k.id = t.token_id
             ORDER BY t.tx_hash""", [MAX_TRANSFER_USD]).fetchall()
     out: dict[tuple[int, int, int, int], tuple[Any, ...]] = {}
     for r in rows:

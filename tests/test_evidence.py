@@ -3,13 +3,24 @@ determinism and the investigator's sentence."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
-from graph_helpers import add, addr, fake_run, label
+from graph_helpers import add, addr, label
 
 from chainrisk.errors import NoScoringRun, UsageError
 from chainrisk.evidence import describe_path, evidence_paths, refresh_evidence_index
+from chainrisk.profiles import load_profile
+from chainrisk.score import score
 
 MIXER = "Tornado Cash: USDT pool"
+
+
+def scored(store, **propagation):
+    """A real scoring run (fatf, indicators off) with ``propagation`` overrides; returns its id."""
+    prof = load_profile("fatf")
+    prof = dataclasses.replace(prof, propagation=dataclasses.replace(prof.propagation, **propagation))
+    return score(store, profile=prof, indicators=False).run_id
 
 
 @pytest.fixture
@@ -27,7 +38,7 @@ def graph(store):
         (0.5, "X", "A", 50),                               # 12: a cycle X -> A (earlier)
         (1, "M", "H", 8_000), (2, "H", "X", 8_000),        # 13,14: H is a hub (below)
     ] + [(3 + i, "H", f"h{i}", 10) for i in range(6)])
-    fake_run(store, hub_degree=5)
+    scored(store, hub_degree=5)
     return hashes
 
 
@@ -55,7 +66,7 @@ def test_five_hop_chain_is_beyond_four_hops(store):
     label(store, "M", "mixer", MIXER)
     add(store, [(1, "M", "c1", 1_000), (2, "c1", "c2", 990), (3, "c2", "c3", 980), (4, "c3", "c4", 970),
                 (5, "c4", "Y", 960), (6, "c3", "Z", 500)])
-    fake_run(store)
+    scored(store)
     assert evidence_paths(store, addr("Y"), category="mixer", direction="in") == []
     [p] = evidence_paths(store, addr("Z"), category="mixer", direction="in")
     assert p.n_hops == 4 and p.bottleneck_usd == 500
@@ -66,7 +77,7 @@ def test_five_hop_chain_is_beyond_four_hops(store):
 def test_out_paths_follow_money_forward_in_time(store):
     label(store, "M", "mixer", MIXER)
     hashes = add(store, [(0, "Q", "M", 500), (1, "S", "Q", 1_000), (2, "Q", "M", 900), (3, "S", "W", 40)])
-    fake_run(store)
+    scored(store)
     [p] = evidence_paths(store, addr("S"), direction="out", category="mixer")
     # Q's 500 to the mixer happened before S paid Q: only the 900 at hour 2 is downstream of S.
     assert [h.tx_hash for h in p.hops] == [hashes[1], hashes[2]]
@@ -82,18 +93,21 @@ def test_deterministic_and_json(store, graph):
 
 
 def test_categories_default_to_the_runs_exposures(store, graph):
-    (x,) = store.execute("SELECT id FROM addresses WHERE address = ?", [addr("X")]).fetchone()
-    assert evidence_paths(store, addr("X")) == []  # the fake run recorded no exposures
-    store.execute("INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop)"
-                  " VALUES ('r1', ?, 'mixer', 'in', 'direct', 300, 0.01, 1)", [x])
-    assert [p.category for p in evidence_paths(store, x)] == ["mixer", "mixer"]
+    cats = store.execute(
+        "SELECT DISTINCT e.category, e.direction FROM exposures e JOIN addresses a ON a.id = e.address_id"
+        " WHERE a.address = ? ORDER BY ALL", [addr("X")]).fetchall()
+    assert ("mixer", "in") in cats
+    paths = evidence_paths(store, addr("X"))
+    assert {(p.category, p.direction) for p in paths} == set(cats)
+    # an address the run found no exposure for has no evidence paths
+    assert evidence_paths(store, addr("h0")) == []
 
 
 def test_refresh_is_incremental_and_errors_are_clear(store):
     with pytest.raises(NoScoringRun, match="chainrisk score"):
         evidence_paths(store, addr("X"))
     add(store, [(0, "A", "B", 10)])
-    fake_run(store)
+    scored(store)
     assert refresh_evidence_index(store) is True  # first build
     assert refresh_evidence_index(store) is False  # nothing changed
     add(store, [(1, "B", "C", 10)])
@@ -105,8 +119,6 @@ def test_refresh_is_incremental_and_errors_are_clear(store):
 def test_paths_agree_with_the_engine_on_random_graphs(store, seed):
     """For every exposure the engine records, a path exists within its min_hop and none within min_hop - 1."""
     import random
-
-    from chainrisk.score import score
 
     rnd = random.Random(seed)
     nodes = [f"n{i}" for i in range(18)]

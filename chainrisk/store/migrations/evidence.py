@@ -30,4 +30,12 @@ MIGRATIONS = [
         params_json VARCHAR NOT NULL
     );
     """,
+    # v2
+    """
+    -- Which addresses the run found exposed to which category, and from how many hops: a search only expands an
+    -- intermediary that can still reach the category within the remaining hops.
+    CREATE TABLE evidence_reach (
+        address_id BIGINT NOT NULL, category VARCHAR NOT NULL, direction VARCHAR NOT NULL, min_hop INTEGER NOT NULL
+    );
+    """,
 ]
