@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .address import parse_address
 from .errors import InputError, UsageError
@@ -208,23 +209,6 @@ class _Chunk:
     counts: Counter[str]
 
 
-_LOG_SCHEMA = pa.schema([
-    ("address", pa.string()), ("topics", pa.list_(pa.string())), ("data", pa.string()),
-    ("block_number", pa.string()), ("tx_hash", pa.string()), ("log_index", pa.string()),
-])
-
-
-def _columns(logs: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_arrays([
-        pa.array([lg["address"] for lg in logs], pa.string()),
-        pa.array([lg["topics"] for lg in logs], pa.list_(pa.string())),
-        pa.array([lg["data"] for lg in logs], pa.string()),
-        pa.array([lg["blockNumber"] for lg in logs], pa.string()),
-        pa.array([lg["transactionHash"] for lg in logs], pa.string()),
-        pa.array([lg["logIndex"] for lg in logs], pa.string()),
-    ], schema=_LOG_SCHEMA)
-
-
 def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...], lo: int, hi: int) -> Iterator[_Chunk]:
     """Fetch [lo, hi], splitting it when the node refuses; yields one chunk per answered sub-range, as soon as
     it is answered (so the writer can commit it even if a later piece fails)."""
@@ -236,7 +220,7 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
             stack.extend((x, min(b, x + limit - 1)) for x in reversed(range(a, b + 1, limit)))
             continue
         try:
-            logs = client.get_logs(contracts, TOPICS, a, b)
+            tbl = client.get_logs_arrow(contracts, TOPICS, a, b)
         except RangeTooLarge as e:
             log.debug("blocks %d-%d refused (%s); splitting", a, b, e.reason)
             client.stats.add(splits=1)
@@ -245,26 +229,48 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
             stack.append((mid + 1, b))
             stack.append((a, mid))
             continue
-        planner.answered(b - a + 1, len(logs))
-        logs = [lg for lg in logs if not lg.get("removed")]
-        blocks: dict[int, tuple[str, int]] = {}
-        if logs and logs[0].get("blockTimestamp") is not None and logs[-1].get("blockTimestamp") is not None:
-            seen = {lg["blockNumber"]: (lg["blockHash"], lg.get("blockTimestamp")) for lg in logs}
-            need = [int(n, 16) for n, (_, ts) in seen.items() if ts is None]
-            blocks = {int(n, 16): (h, int(ts, 16)) for n, (h, ts) in seen.items() if ts is not None}
-        else:
-            need = sorted({int(lg["blockNumber"], 16) for lg in logs})
-        if b not in blocks:
-            need.append(b)  # the range's last block: its hash lets a later run detect a reorg
-        headers = client.block_headers(sorted(set(need)))
-        blocks.update(headers)
-        if logs and any(blocks[int(lg["blockNumber"], 16)][0] != lg["blockHash"] for lg in logs[:: max(1, len(logs) // 64)]):
+        planner.answered(b - a + 1, tbl.num_rows)
+        if tbl.num_rows and pc.any(tbl["removed"]).as_py():
+            tbl = tbl.filter(pc.invert(pc.fill_null(tbl["removed"], False)))
+        blocks = _blocks_of(client, tbl, b)
+        if blocks is None:
             log.warning("blocks %d-%d changed while being read (a reorg at the tip); reading them again", a, b)
             stack.append((a, b))
             continue
-        yield _Chunk(contracts, a, b, _columns(logs), blocks,
-                     Counter(lg["address"].lower() for lg in logs) if len(contracts) > 1 else
-                     Counter({contracts[0]: len(logs)}))
+        if len(contracts) > 1:
+            vc = pc.value_counts(pc.utf8_lower(tbl["address"])).to_pylist() if tbl.num_rows else []
+            counts: Counter[str] = Counter({d["values"]: d["counts"] for d in vc})
+        else:
+            counts = Counter({contracts[0]: tbl.num_rows})
+        yield _Chunk(contracts, a, b, tbl, blocks, counts)
+
+
+def _blocks_of(client: RpcClient, tbl: pa.Table, last: int) -> dict[int, tuple[str, int]] | None:
+    """{number: (hash, timestamp)} of the blocks with logs in ``tbl`` and of the range's ``last`` block.
+
+    Times come from the logs' ``blockTimestamp`` when the node sends it, else from batched headers. None when
+    the logs and headers disagree on a block's hash (the chain changed while we read it)."""
+    keys = ["blockNumber", "blockHash", "blockTimestamp"]
+    uniq = tbl.select(keys).group_by(keys, use_threads=False).aggregate([]) if tbl.num_rows else None
+    hashes: dict[int, str] = {}
+    blocks: dict[int, tuple[str, int]] = {}
+    need = []
+    if uniq is not None:
+        for n, h, ts in zip(*(uniq[k].to_pylist() for k in keys), strict=True):
+            num = int(n, 16)
+            if hashes.setdefault(num, h) != h:
+                return None
+            if ts is None:
+                need.append(num)
+            else:
+                blocks[num] = (h, int(ts, 16))
+    if last not in hashes:
+        need.append(last)  # the range's last block: its hash lets a later run detect a reorg
+    for num, (h, ts) in client.block_headers(sorted(set(need))).items():
+        if hashes.get(num, h) != h:
+            return None
+        blocks[num] = (h, ts)
+    return blocks
 
 
 # -- storing ------------------------------------------------------------------------------------------------
@@ -295,8 +301,8 @@ def _commit(store: Store, chain: str, chunks: list[_Chunk], tokens: dict[str, To
                 CREATE OR REPLACE TEMP TABLE _rpc_logs AS
                 SELECT lower(address) AS contract, len(topics) AS nt, lower(topics[1]) AS t0,
                        lower(topics[2]) AS t1, lower(topics[3]) AS t2, lower(data) AS data,
-                       TRY_CAST(block_number AS BIGINT) AS block_number, lower(tx_hash) AS tx_hash,
-                       TRY_CAST(log_index AS INTEGER) AS log_index
+                       TRY_CAST(blockNumber AS BIGINT) AS block_number, lower(transactionHash) AS tx_hash,
+                       TRY_CAST(logIndex AS INTEGER) AS log_index
                 FROM _rpc_raw
                 """
             )
