@@ -120,12 +120,13 @@ def compute_indicators(
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_svc AS
+        WITH p AS (SELECT DISTINCT least(from_id, to_id) AS lo, greatest(from_id, to_id) AS hi FROM _ind_t)
         SELECT a.id AS address_id FROM active_labels l JOIN addresses a ON a.chain = l.chain AND a.address = l.address
         WHERE l.category IN (SELECT unnest($stops::VARCHAR[]))
         UNION
-        SELECT a FROM (SELECT DISTINCT from_id AS a, to_id AS b FROM _ind_t
-                       UNION SELECT to_id, from_id FROM _ind_t)
-        GROUP BY a HAVING count(*) > $hub
+        SELECT x FROM (
+            SELECT lo AS x FROM p UNION ALL SELECT hi FROM p)
+        GROUP BY x HAVING count(*) > $hub
         """, {"stops": list(prop.stop_categories), "hub": int(prop.hub_degree)},
     )
     con.execute(
@@ -169,28 +170,20 @@ def compute_indicators(
         ORDER BY h.address_id, h.indicator
         """, {"run_id": run_id, "n": params.examples},
     ).fetchone()
-    for t in ("_ind_burn", "_ind_t", "_ind_svc", "_ind_mixer", "_ind_outd", "_ind_in", "_ind_out",
+    for t in ("_ind_burn", "_ind_t", "_ind_svc", "_ind_mixer", "_ind_outd", "_ind_in", "_ind_out", "_ind_out0",
+              "_ind_cand",
               "_ind_hits", "_ind_ex"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return int(row[0]) if row else 0
 
 
 def _flows(con: Any, q: IndicatorParams) -> None:
-    """Per-address inflow and outflow aggregates; each outflow's delay since the latest inflow before it."""
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _ind_outd AS
-        SELECT o.from_id AS address_id, o.to_id, o.ts, o.usd, o.block_number, o.log_index,
-               epoch(o.ts) - epoch(i.ts) AS delay_s
-        FROM (SELECT * FROM _ind_t WHERE from_id NOT IN (SELECT address_id FROM _ind_svc)) o
-        ASOF LEFT JOIN (SELECT to_id, ts FROM _ind_t) i ON o.from_id = i.to_id AND o.ts >= i.ts
-        """
-    )
+    """Per-address inflow and outflow aggregates; then, only for addresses whose totals could satisfy the collector
+    or pass-through conditions, each outflow's delay since the latest inflow before it (an ASOF join)."""
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_in AS
         SELECT t.to_id AS address_id, count(*) AS n_in, sum(t.usd) AS in_usd,
-               count(DISTINCT t.from_id) AS n_senders,
                count(DISTINCT t.from_id) FILTER (WHERE t.usd <= $small AND s.address_id IS NULL) AS n_small_senders,
                count(*) FILTER (WHERE t.usd <= $small AND s.address_id IS NULL) AS n_small,
                coalesce(sum(t.usd) FILTER (WHERE t.usd <= $small AND s.address_id IS NULL), 0) AS small_usd,
@@ -202,14 +195,48 @@ def _flows(con: Any, q: IndicatorParams) -> None:
     )
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE _ind_out AS
-        SELECT o.address_id, count(*) AS n_out, sum(o.usd) AS out_usd,
-               coalesce(sum(o.usd) FILTER (WHERE o.delay_s <= $cw), 0) AS fast_c_usd,
-               coalesce(sum(o.usd) FILTER (WHERE o.delay_s <= $pw), 0) AS fast_p_usd,
-               coalesce(sum(o.usd) FILTER (WHERE s.address_id IS NOT NULL), 0) AS to_service_usd,
-               min(o.ts) AS first_out, max(o.ts) AS last_out
-        FROM _ind_outd o LEFT JOIN _ind_svc s ON s.address_id = o.to_id
+        CREATE OR REPLACE TEMP TABLE _ind_out0 AS
+        SELECT t.from_id AS address_id, count(*) AS n_out, sum(t.usd) AS out_usd,
+               coalesce(sum(t.usd) FILTER (WHERE s.address_id IS NOT NULL), 0) AS to_service_usd,
+               min(t.ts) AS first_out, max(t.ts) AS last_out
+        FROM _ind_t t LEFT JOIN _ind_svc s ON s.address_id = t.to_id
+        WHERE t.from_id NOT IN (SELECT address_id FROM _ind_svc)
         GROUP BY 1
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ind_cand AS
+        SELECT address_id FROM _ind_in i JOIN _ind_out0 o USING (address_id)
+        WHERE o.to_service_usd < $sweep * o.out_usd
+          AND ((i.n_small_senders >= $min_senders AND i.small_usd >= $small_share * i.in_usd
+                AND o.out_usd >= $fwd_c * i.in_usd)
+            OR (i.in_usd >= $min_usd AND o.out_usd >= $fwd_p * i.in_usd
+                AND greatest(i.in_usd - o.out_usd, 0) <= $resid * i.in_usd AND o.out_usd <= (1 + $resid) * i.in_usd))
+        """,
+        {"sweep": q.deposit_sweep_share, "min_senders": q.collector_min_senders,
+         "small_share": q.collector_min_small_share, "fwd_c": q.collector_min_forward_share,
+         "min_usd": q.pass_through_min_usd, "fwd_p": q.pass_through_min_forward_share,
+         "resid": q.pass_through_max_residual_share},
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ind_outd AS
+        SELECT o.from_id AS address_id, o.to_id, o.ts, o.usd, o.block_number, o.log_index,
+               epoch(o.ts) - epoch(i.ts) AS delay_s
+        FROM (SELECT * FROM _ind_t WHERE from_id IN (SELECT address_id FROM _ind_cand)) o
+        ASOF LEFT JOIN (SELECT to_id, ts FROM _ind_t WHERE to_id IN (SELECT address_id FROM _ind_cand)) i
+          ON o.from_id = i.to_id AND o.ts >= i.ts
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ind_out AS
+        SELECT o.*, f.fast_c_usd, f.fast_p_usd
+        FROM _ind_out0 o JOIN (
+            SELECT address_id, coalesce(sum(usd) FILTER (WHERE delay_s <= $cw), 0) AS fast_c_usd,
+                   coalesce(sum(usd) FILTER (WHERE delay_s <= $pw), 0) AS fast_p_usd
+            FROM _ind_outd GROUP BY 1) f USING (address_id)
         """, {"cw": q.collector_window_h * 3600, "pw": q.pass_through_window_h * 3600},
     )
 
@@ -278,19 +305,22 @@ def _pass_through(con: Any, q: IndicatorParams) -> None:
         hold AS (
             SELECT address_id, median(delay_s) AS median_hold_s
             FROM _ind_outd WHERE address_id IN (SELECT address_id FROM hits) AND delay_s IS NOT NULL
-            GROUP BY 1)
+            GROUP BY 1),
+        snd AS (
+            SELECT to_id AS address_id, count(DISTINCT from_id) AS n_senders
+            FROM _ind_t WHERE to_id IN (SELECT address_id FROM hits) GROUP BY 1)
         SELECT h.address_id, 'pass_through',
                least({hi}, {lo} + CASE WHEN h.fast_p_usd >= 0.98 * h.in_usd THEN 10 ELSE 0 END
                                + CASE WHEN h.in_usd >= 100 * $min_usd THEN 10 ELSE 0 END),
                json_object(
-                 'inflow_usd', round(h.in_usd, 2), 'inflows', h.n_in, 'senders', h.n_senders,
+                 'inflow_usd', round(h.in_usd, 2), 'inflows', h.n_in, 'senders', snd.n_senders,
                  'outflow_usd', round(h.out_usd, 2), 'outflows', h.n_out,
                  'forwarded_within_window_usd', round(h.fast_p_usd, 2), 'window_hours', $pw_h,
                  'forwarded_share', round(h.fast_p_usd / h.in_usd, 4),
                  'residual_usd', round(greatest(h.in_usd - h.out_usd, 0), 2),
                  'median_hold_minutes', round(d.median_hold_s / 60, 1),
                  'first_inflow', {_ts('h.first_in')}, 'last_outflow', {_ts('h.last_out')})
-        FROM hits h LEFT JOIN hold d USING (address_id)
+        FROM hits h LEFT JOIN hold d USING (address_id) LEFT JOIN snd USING (address_id)
         """,
         {"min_usd": q.pass_through_min_usd, "fwd": q.pass_through_min_forward_share,
          "resid": q.pass_through_max_residual_share, "sweep": q.deposit_sweep_share,
@@ -315,11 +345,14 @@ def _mixer_funded_fresh(con: Any, q: IndicatorParams) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_mx AS
-        WITH first_seen AS (
+        WITH r AS (  -- only receivers of mixer money can fire
+            SELECT DISTINCT to_id AS id FROM _ind_t WHERE from_id IN (SELECT address_id FROM _ind_mixer)),
+        first_seen AS (
             SELECT a AS address_id, min(ts) AS first_ts FROM (
-                SELECT from_id AS a, ts FROM _ind_t UNION ALL SELECT to_id, ts FROM _ind_t) GROUP BY 1),
+                SELECT from_id AS a, ts FROM _ind_t WHERE from_id IN (SELECT id FROM r)
+                UNION ALL SELECT to_id, ts FROM _ind_t WHERE to_id IN (SELECT id FROM r)) GROUP BY 1),
         first_in AS (
-            SELECT to_id AS address_id, from_id AS first_sender FROM _ind_t
+            SELECT to_id AS address_id, from_id AS first_sender FROM _ind_t WHERE to_id IN (SELECT id FROM r)
             QUALIFY row_number() OVER (PARTITION BY to_id ORDER BY ts, block_number, log_index, from_id) = 1),
         mx AS (
             SELECT t.*, m.name FROM _ind_t t JOIN _ind_mixer m ON m.address_id = t.from_id
