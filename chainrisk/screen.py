@@ -46,6 +46,7 @@ FORMATS = ("csv", "jsonl", "json", "parquet")
 _NORM = "__chainrisk_screen_norm"
 _FIX = "__chainrisk_screen_fix"
 _OUT = "__chainrisk_screen_out"
+_RES = "__chainrisk_screen_res"
 
 
 def band_rank(band: str) -> int:
@@ -99,8 +100,11 @@ def _version() -> str:
         return "0.0.0+local"
 
 
-def _normalise(store: Store, address_column: str) -> dict[str, int]:
-    """Distinct input values -> (chain, address, reason) in table _NORM; Python only for what SQL cannot check."""
+def _normalise(store: Store, address_column: str, run: Provenance, since: Provenance | None) -> dict[str, int]:
+    """Distinct input values -> their address, chain, score and first input row, in table _RES.
+
+    SQL classifies every distinct value: lower- or upper-case ``0x`` hex is final there; only distinct mixed-case
+    hex (EIP-55, checked in bulk) and everything else (TRON base58, malformed: :func:`try_parse`) go to Python."""
     import pyarrow as pa
 
     col = quote_ident(address_column)
@@ -109,34 +113,46 @@ def _normalise(store: Store, address_column: str) -> dict[str, int]:
     store.execute(
         f"""
         CREATE TEMP TABLE {_NORM} AS
-        SELECT raw_key,
-               CASE WHEN lower_ok THEN 'ethereum' END AS chain,
-               CASE WHEN lower_ok THEN lower(t) END AS address,
-               CASE WHEN t IS NULL OR t = '' THEN 'empty address' END AS reason,
-               NOT lower_ok AND NOT (t IS NULL OR t = '') AS needs_python
+        SELECT raw_key, first_raw,
+               CASE WHEN kind = 0 THEN 'ethereum' END AS chain,
+               CASE WHEN kind = 0 THEN '0x' || lower(body) END AS address,
+               CASE WHEN t = '' THEN 'empty address' END AS reason, kind, body
         FROM (
-            SELECT raw_key, t,
-                   coalesce(regexp_full_match(t, '0[xX][0-9a-f]{{40}}') OR regexp_full_match(t, '0[xX][0-9A-F]{{40}}'),
-                            false) AS lower_ok
-            FROM (SELECT DISTINCT coalesce({col}, chr(0)) AS raw_key, trim(replace({col}, chr(0), '')) AS t
-                  FROM {SOURCE_TABLE}))
+            SELECT raw_key, first_raw, t, body,
+                   CASE WHEN t = '' THEN -1
+                        WHEN regexp_full_match(t, '0[xX][0-9a-fA-F]{{40}}')
+                            THEN CASE WHEN body = lower(body) OR body = upper(body) THEN 0 ELSE 1 END
+                        ELSE 2 END AS kind
+            FROM (SELECT raw_key, first_raw, trim(replace(raw_key, chr(0), '')) AS t,
+                         substr(trim(raw_key), 3) AS body
+                  FROM (SELECT coalesce({col}, chr(0)) AS raw_key, min(rowid) AS first_raw
+                        FROM {SOURCE_TABLE} GROUP BY ALL)))
         """
     )
-    raws = store.sql(f"SELECT raw_key FROM {_NORM} WHERE needs_python").to_arrow_table()
-    values: list[str] = raws.column(0).to_pylist() if raws.num_rows else []
-    mixed = [v for v in values if _is_hex40(v.strip())]
-    ok_mixed = _eip55_valid(mixed)
+    mixed = store.sql(f"SELECT raw_key, first_raw, body FROM {_NORM} WHERE kind = 1").to_arrow_table()
+    other = store.sql(f"SELECT raw_key, first_raw FROM {_NORM} WHERE kind = 2").to_arrow_table()
+    keys: list[str] = []
+    firsts: list[int] = []
     chains: list[str | None] = []
     addrs: list[str | None] = []
     reasons: list[str | None] = []
-    for v in values:
-        t = v.strip()
-        if t in ok_mixed:
+    bodies: list[str] = mixed.column(2).to_pylist()
+    ok = _eip55_valid(bodies)
+    failed: list[tuple[str, int]] = []
+    for raw, first, body, good in zip(mixed.column(0).to_pylist(), mixed.column(1).to_pylist(), bodies, ok,
+                                      strict=True):
+        if good:
+            keys.append(raw)
+            firsts.append(first)
             chains.append("ethereum")
-            addrs.append("0x" + t[2:].lower())
+            addrs.append("0x" + body.lower())
             reasons.append(None)
-            continue
+        else:
+            failed.append((raw, first))
+    for v, first in failed + list(zip(other.column(0).to_pylist(), other.column(1).to_pylist(), strict=True)):
         p = try_parse(v)
+        keys.append(v)
+        firsts.append(first)
         if isinstance(p, Exception):
             chains.append(None)
             addrs.append(None)
@@ -145,50 +161,97 @@ def _normalise(store: Store, address_column: str) -> dict[str, int]:
             chains.append(p.chain)
             addrs.append(p.address)
             reasons.append(None)
-    if values:
-        fix = pa.table({"raw_key": pa.array(values, pa.string()), "chain": pa.array(chains, pa.string()),
-                        "address": pa.array(addrs, pa.string()), "reason": pa.array(reasons, pa.string())})
-        store.con.register(_FIX, fix)
-        try:
-            store.execute(
-                f"UPDATE {_NORM} SET chain = f.chain, address = f.address, reason = f.reason"
-                f" FROM {_FIX} f WHERE {_NORM}.raw_key = f.raw_key"
-            )
-        finally:
-            store.con.unregister(_FIX)
-    return {"distinct_values": _scalar(store, f"SELECT count(*) FROM {_NORM}"), "checked_in_python": len(values),
-            "eip55_checked": len(mixed)}
-
-
-def _is_hex40(t: str) -> bool:
-    if len(t) != 42 or t[:2] not in ("0x", "0X"):
-        return False
+    fix = pa.table({"raw_key": pa.array(keys, pa.string()), "first_raw": pa.array(firsts, pa.int64()),
+                    "chain": pa.array(chains, pa.string()), "address": pa.array(addrs, pa.string()),
+                    "reason": pa.array(reasons, pa.string())})
+    params: dict[str, Any] = {"run": run.run_id}
+    since_sel = since_join = ""
+    if since:
+        params["since"] = since.run_id
+        since_sel = ", p.band AS prev_band, p.score AS prev_score"
+        since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
+    store.con.register(_FIX, fix)
     try:
-        int(t[2:], 16)
-    except ValueError:
-        return False
-    return True
+        store.execute(f"DROP TABLE IF EXISTS {_RES}")
+        # first_row: the first input row of the normalised address (different spellings of one address are
+        # duplicates too); grouped only where an address has several spellings, to keep it a small join
+        store.execute(
+            f"""
+            CREATE TEMP TABLE {_RES} AS
+            WITH n AS (
+                SELECT raw_key, first_raw, chain, address, reason FROM {_NORM} WHERE kind <= 0
+                UNION ALL
+                SELECT raw_key, first_raw, chain, address, reason FROM {_FIX}),
+            spellings AS (
+                SELECT chain, address, min(first_raw) AS first_row FROM n WHERE address IS NOT NULL
+                GROUP BY ALL HAVING count(*) > 1)
+            SELECT n.raw_key, n.chain, n.address, n.reason AS invalid_reason, a.id AS address_id,
+                   s.score, s.band, s.top_category, s.categories, s.min_hops, s.direct_usd, s.indirect_usd,
+                   s.reason AS score_reason, coalesce(g.first_row, n.first_raw) AS first_row
+                   {since_sel}
+            FROM n
+            LEFT JOIN spellings g ON g.chain = n.chain AND g.address = n.address
+            LEFT JOIN addresses a ON a.chain = n.chain AND a.address = n.address
+            LEFT JOIN scores s ON s.address_id = a.id AND s.run_id = $run
+            {since_join}
+            """, params,
+        )
+    finally:
+        store.con.unregister(_FIX)
+    return {"distinct_values": _scalar(store, f"SELECT count(*) FROM {_NORM}"), "checked_in_python": len(keys),
+            "eip55_checked": len(bodies)}
 
 
-def _eip55_valid(values: list[str]) -> set[str]:
-    """The (stripped) mixed-case hex addresses whose EIP-55 checksum holds, checked in bulk with numpy."""
-    if not values:
-        return set()
+def _eip55_valid(bodies: list[str]) -> list[bool]:
+    """Whether each mixed-case 40-digit hex body carries a valid EIP-55 checksum, checked in bulk with numpy."""
+    if not bodies:
+        return []
     import numpy as np
-    from eth_hash.auto import keccak
 
-    stripped = [v.strip() for v in values]
-    bodies = np.frombuffer("".join(s[2:] for s in stripped).encode("ascii"), dtype=np.uint8).reshape(-1, 40)
-    digests = np.frombuffer(b"".join(keccak(s[2:].lower().encode("ascii"))[:20] for s in stripped),
-                            dtype=np.uint8).reshape(-1, 20)
+    raw = np.frombuffer("".join(bodies).encode("ascii"), dtype=np.uint8).reshape(-1, 40)
+    digests = np.frombuffer(_keccak_many([b.lower().encode("ascii") for b in bodies]),
+                            dtype=np.uint8).reshape(-1, 32)[:, :20]
     # nibble i of the hash is >= 8 <=> letter i must be upper case
-    high = np.empty((len(stripped), 40), dtype=bool)
+    high = np.empty((len(bodies), 40), dtype=bool)
     high[:, 0::2] = (digests & 0x80) != 0
     high[:, 1::2] = (digests & 0x08) != 0
-    letter = bodies > 0x39
-    upper = (bodies & 0x20) == 0
-    ok = ~np.any(letter & (upper != high), axis=1)
-    return {s for s, good in zip(stripped, ok.tolist(), strict=True) if good}
+    letter = raw > 0x39
+    upper = (raw & 0x20) == 0
+    return (~np.any(letter & (upper != high), axis=1)).tolist()
+
+
+def _keccak_many(items: list[bytes]) -> bytes:
+    """Keccak-256 of each 40-byte item, concatenated (32 bytes each). Drives pycryptodome's C keccak directly
+    (3x faster than a hash object per item); falls back to eth_hash when that is not available."""
+    try:
+        import ctypes
+
+        from Crypto.Hash.keccak import _raw_keccak_lib as lib  # type: ignore[attr-defined]
+        from Crypto.Util._raw_api import VoidPointer, c_size_t, c_ubyte  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - another keccak backend
+        from eth_hash.auto import keccak
+
+        return b"".join(keccak(x) for x in items)
+    if any(len(x) != 40 for x in items):
+        raise ValueError("keccak batch items must be 40 bytes")
+    state = VoidPointer()
+    if lib.keccak_init(state.address_of(), c_size_t(64), c_ubyte(24)):
+        raise RuntimeError("keccak_init failed")
+    st = state.get()
+    data = b"".join(items)
+    inbuf = ctypes.create_string_buffer(data, len(data))
+    outbuf = ctypes.create_string_buffer(32 * len(items))
+    base, obase = ctypes.addressof(inbuf), ctypes.addressof(outbuf)
+    absorb, digest, reset, vp = lib.keccak_absorb, lib.keccak_digest, lib.keccak_reset, ctypes.c_void_p
+    n40, n32, pad = c_size_t(40), c_size_t(32), c_ubyte(1)
+    try:
+        for i in range(len(items)):
+            reset(st)
+            absorb(st, vp(base + 40 * i), n40)
+            digest(st, vp(obase + 32 * i), n32, pad)
+    finally:
+        lib.keccak_destroy(st)
+    return outbuf.raw
 
 
 def _scalar(store: Store, q: str, params: list[Any] | None = None) -> int:
@@ -196,13 +259,45 @@ def _scalar(store: Store, q: str, params: list[Any] | None = None) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provenance | None) -> list[str]:
-    """The result table _OUT: ``__row``, bank columns, result columns (and ``__changed`` with ``since``).
-
-    Returns the output column names (bank columns first, renamed ``input_<name>`` when they clash)."""
+def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provenance | None) -> None:
+    """The narrow per-row result table _OUT, one row per input row in input order (``__row``)."""
     col = quote_ident(info.address_column)
+    params: dict[str, Any] = {"run": run.run_id}
+    since_sel = ""
+    if since:
+        params["since"] = since.run_id
+        since_sel = (", r.prev_band AS previous_risk_band, round(r.prev_score, 2) AS previous_risk_score,"
+                     " CAST($since AS VARCHAR) AS previous_run_id,"
+                     " r.address IS NOT NULL AND r.band IS DISTINCT FROM r.prev_band AS __changed")
+    store.execute(f"DROP TABLE IF EXISTS {_OUT}")
+    store.execute(
+        f"""
+        CREATE TEMP TABLE {_OUT} AS
+        SELECT src.rowid AS __row, src.rowid + 1 AS input_row,
+               CASE WHEN r.address IS NULL THEN 'invalid' WHEN r.score IS NULL THEN 'unknown' ELSE 'ok' END AS status,
+               r.address AS address_normalized, r.chain,
+               round(r.score, 2) AS risk_score, r.band AS risk_band, r.top_category, r.categories,
+               r.min_hops, round(r.direct_usd, 2) AS direct_usd, round(r.indirect_usd, 2) AS indirect_usd,
+               CASE WHEN r.address IS NULL THEN r.invalid_reason
+                    WHEN r.address_id IS NULL THEN 'no activity of this address is in the store'
+                    WHEN r.score IS NULL THEN 'not in this scoring run (its data arrived later)'
+                    ELSE r.score_reason END AS reason,
+               CAST($run AS VARCHAR) AS run_id,
+               CASE WHEN r.first_row <> src.rowid THEN r.first_row + 1 END AS duplicate_of_row
+               {since_sel}
+        FROM {SOURCE_TABLE} src
+        JOIN {_RES} r ON r.raw_key = coalesce(src.{col}, chr(0))
+        ORDER BY src.rowid
+        """,
+        params,
+    )
+
+
+def _output_select(info: InputInfo, since: bool) -> tuple[str, list[str]]:
+    """SELECT of the output rows in input order: the bank's columns (``input_<name>`` when a name clashes with a
+    result column) beside the result columns, by a positional join (no wide sort)."""
     result_cols = list(RESULT_COLUMNS) + (list(SINCE_COLUMNS) if since else [])
-    taken = set(result_cols) | {"__row", "__changed"}
+    taken = set(result_cols)
     pairs = []
     for c in info.columns:
         name = c
@@ -210,62 +305,20 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
             name = "input_" + name
         taken.add(name)
         pairs.append((c, name))
-    bank_sel = "".join(f"src.{quote_ident(c)} AS {quote_ident(n)}, " for c, n in pairs)
-    params: dict[str, Any] = {"run": run.run_id}
-    since_join = since_sel = ""
-    if since:
-        params["since"] = since.run_id
-        since_join = "LEFT JOIN scores p ON p.address_id = res.address_id AND p.run_id = $since"
-        since_sel = (", p.band AS previous_risk_band, round(p.score, 2) AS previous_risk_score,"
-                     " CAST($since AS VARCHAR) AS previous_run_id,"
-                     " res.address IS NOT NULL AND res.band IS DISTINCT FROM p.band AS __changed")
-    store.execute(f"DROP TABLE IF EXISTS {_OUT}")
-    store.execute(
-        f"""
-        CREATE TEMP TABLE {_OUT} AS
-        WITH res AS (
-            SELECT n.raw_key, n.chain, n.address, n.reason AS invalid_reason, a.id AS address_id,
-                   s.score, s.band, s.top_category, s.categories, s.min_hops, s.direct_usd, s.indirect_usd,
-                   s.reason AS score_reason
-            FROM {_NORM} n
-            LEFT JOIN addresses a ON a.chain = n.chain AND a.address = n.address
-            LEFT JOIN scores s ON s.address_id = a.id AND s.run_id = $run
-        )
-        SELECT src.rowid AS __row, {bank_sel}
-               src.rowid + 1 AS input_row,
-               CASE WHEN res.address IS NULL THEN 'invalid' WHEN res.score IS NULL THEN 'unknown' ELSE 'ok' END
-                   AS status,
-               res.address AS address_normalized, res.chain,
-               round(res.score, 2) AS risk_score, res.band AS risk_band, res.top_category, res.categories,
-               res.min_hops, round(res.direct_usd, 2) AS direct_usd, round(res.indirect_usd, 2) AS indirect_usd,
-               CASE WHEN res.address IS NULL THEN res.invalid_reason
-                    WHEN res.address_id IS NULL THEN 'no activity of this address is in the store'
-                    WHEN res.score IS NULL THEN 'not in this scoring run (its data arrived later)'
-                    ELSE res.score_reason END AS reason,
-               CAST($run AS VARCHAR) AS run_id,
-               CASE WHEN min(src.rowid) OVER w <> src.rowid THEN min(src.rowid) OVER w + 1 END AS duplicate_of_row
-               {since_sel}
-        FROM {SOURCE_TABLE} src
-        JOIN res ON res.raw_key = coalesce(src.{col}, chr(0))
-        {since_join}
-        WINDOW w AS (PARTITION BY coalesce(res.chain || ':' || res.address, res.raw_key))
-        ORDER BY src.rowid
-        """,
-        params,
-    )
-    return [n for _, n in pairs] + result_cols
+    sel = ", ".join([f"src.{quote_ident(c)} AS {quote_ident(n)}" for c, n in pairs]
+                    + [f"o.{quote_ident(c)}" for c in result_cols])
+    where = "WHERE o.__changed" if since else ""
+    return f"SELECT {sel} FROM {SOURCE_TABLE} src POSITIONAL JOIN {_OUT} o {where}", [n for _, n in pairs] + result_cols
 
 
-def _write(store: Store, output: Path, fmt: str, columns: list[str], changed_only: bool) -> None:
+def _write(store: Store, output: Path, fmt: str, select: str) -> None:
     """COPY the result (input order) to ``output`` atomically (a temp file renamed into place)."""
     opts = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet, COMPRESSION zstd",
             "jsonl": "FORMAT json", "json": "FORMAT json, ARRAY true"}[fmt]
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    cols = ", ".join(quote_ident(c) for c in columns)
     lit = "'" + str(tmp).replace("'", "''") + "'"
     try:
-        where = "WHERE __changed" if changed_only else ""
-        store.execute(f"COPY (SELECT {cols} FROM {_OUT} {where} ORDER BY __row) TO {lit} ({opts})")
+        store.execute(f"COPY ({select}) TO {lit} ({opts})")
         os.replace(tmp, output)
     finally:
         if tmp.exists():
@@ -310,25 +363,24 @@ def screen(
     try:
         t = time.perf_counter()
         say(f"normalising {info.rows:,} addresses")
-        norm = _normalise(store, info.address_column)
+        norm = _normalise(store, info.address_column, run, since_run)
         timings["normalise_s"] = time.perf_counter() - t
         t = time.perf_counter()
         say("joining with the scoring run")
-        columns = _build_output(store, info, run, since_run)
+        _build_output(store, info, run, since_run)
         timings["score_s"] = time.perf_counter() - t
         counts = _counts(store, info, since_run is not None)
+        select, _columns = _output_select(info, since_run is not None)
         t = time.perf_counter()
         table = None
         if out_path is not None:
             say(f"writing {out_path}")
-            _write(store, out_path, fmt, columns, since_run is not None)
+            _write(store, out_path, fmt, select)
         else:
-            cols = ", ".join(quote_ident(c) for c in columns)
-            where = "WHERE __changed" if since_run is not None else ""
-            table = store.sql(f"SELECT {cols} FROM {_OUT} {where} ORDER BY __row").to_arrow_table()
+            table = store.sql(select).to_arrow_table()
         timings["write_s"] = time.perf_counter() - t
     finally:
-        for tbl in (_OUT, _NORM, SOURCE_TABLE):
+        for tbl in (_OUT, _RES, _NORM, SOURCE_TABLE):
             store.execute(f"DROP TABLE IF EXISTS {tbl}")
     timings["total_s"] = time.perf_counter() - t0
     report: dict[str, Any] = {
@@ -388,7 +440,7 @@ def _counts(store: Store, info: InputInfo, since: bool) -> dict[str, Any]:
         if b is not None:
             band[b] = band.get(b, 0) + int(n)
     out_rows = _scalar(store, f"SELECT count(*) FROM {_OUT} WHERE __changed") if since else info.rows
-    distinct = _scalar(store, f"SELECT count(DISTINCT chain || ':' || address) FROM {_NORM} WHERE address IS NOT NULL")
+    distinct = _scalar(store, f"SELECT count(DISTINCT chain || ':' || address) FROM {_RES} WHERE address IS NOT NULL")
     dup_rows = _scalar(store, f"SELECT count(*) FROM {_OUT} WHERE duplicate_of_row IS NOT NULL")
     return {"input_rows": info.rows, "output_rows": out_rows, "distinct_addresses": distinct,
             "duplicate_rows": dup_rows, "status": status, "band": band}

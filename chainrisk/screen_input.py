@@ -205,7 +205,7 @@ def _read_csv(store: Store, path: Path, head: bytes, address_column: str) -> str
         try:
             store.execute(
                 f"CREATE TEMP TABLE {SOURCE_TABLE} AS SELECT * FROM read_csv({_lit(path)}, all_varchar = true,"
-                f" header = true, skip = 0, sample_size = -1{delim})"
+                f" header = true, skip = 0{delim})"
             )
             # the sniffer can settle on another dialect for an irregular file: trust it only when it agrees with
             # the header line
