@@ -257,6 +257,7 @@ def _import_one(
         n_struct = staging.structural_errors(store, src)
         rep.rows_read = int(row[0]) + n_struct
         n_bad = int(row[1]) + n_struct
+        log.info("%s: %d rows checked (%.1f s), %d bad", path, rep.rows_read, time.perf_counter() - t0, n_bad)
         if n_bad:
             staging.collect_rejects(store, src)
             if not skip_bad:
