@@ -440,3 +440,41 @@ def test_runs_listing(srv: Server) -> None:
     assert body["current"] == S.R_NEW
     assert [x["run_id"] for x in body["runs"]][:3] == [S.R_RUNNING, S.R_NEW, S.R_OLD]
     assert srv.get("/v1/runs?limit=0", srv.read).status_code == 422  # type: ignore[attr-defined]
+
+
+def test_read_role_answers_are_the_redacted_library_contract(srv: Server) -> None:
+    from chainrisk.service.policy import redact
+
+    values = [S.SUBJECT, S.MULE, S.MIXER, S.CLEAN, S.EXCH, S.LATE, S.LABEL_ONLY, S.TRON, "nope"]
+    want = [json.loads(json.dumps(redact(e, "read"), default=str)) for e in expected(srv, *values)]
+    r = srv.post("/v1/screen", srv.read, json=[{"address": v} for v in values])  # type: ignore[attr-defined]
+    got = [{k: v for k, v in x.items() if k != "reference"} for x in r.json()["results"]]
+    assert got == want
+    assert [list(x) for x in got] == [list(w) for w in want]  # same key order as the library's to_dict
+    for v, w in zip(values[:-1], want[:-1], strict=True):
+        assert srv.get(f"/v1/addresses/{v}", srv.read).json() == w  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_lookup_paths_give_the_library_contract(tmp_path: Path, cache: bool) -> None:
+    """Single lookups answer from the run held in memory (when built) or from point queries: both are the
+    library's contract, for both roles."""
+    from chainrisk.service.policy import redact
+
+    s = Server(scored_db(tmp_path / "paths.duckdb"), rate_limit=0, cache_max_addresses=1000 if cache else 0)
+    try:
+        admin, read = s.key("admin"), s.key("read")
+        s.get(f"/v1/addresses/{S.SUBJECT}", read)
+        deadline = time.monotonic() + 10
+        while cache and s.service._cache is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (s.service._cache is not None) == cache
+        values = [S.SUBJECT, S.MULE, S.MIXER, S.CLEAN, S.EXCH, S.LATE, S.LABEL_ONLY, S.TRON,
+                  S.SUBJECT.upper().replace("0X", "0x")]
+        want = [json.loads(json.dumps(r.to_dict(), default=str)) for r in lookup(s.service.store, values)]
+        for v, w in zip(values, want, strict=True):
+            got = s.get(f"/v1/addresses/{v}", admin).json()
+            assert got == w and list(got) == list(w), v
+            assert s.get(f"/v1/addresses/{v}", read).json() == redact(w, "read"), v
+    finally:
+        s.stop()

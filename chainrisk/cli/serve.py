@@ -21,11 +21,13 @@ from ._common import FORMAT_OPTION, emit, open_store
               help="Largest CSV accepted by POST /v1/screen/jobs.")
 @click.option("--jobs-dir", default=None, type=click.Path(file_okay=False),
               help="Where screening job results are kept [default: <db>.jobs].")
+@click.option("--cache-max-addresses", default=5_000_000, show_default=True, type=click.IntRange(min=0),
+              help="Hold the current run's scores in memory for lookups when it has at most this many (0: never).")
 @click.option("--workers-threads", "threads", default=40, show_default=True, type=click.IntRange(1, 400),
               help="Threads answering requests.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, rate_limit: float, burst: int | None, max_items: int,
-          max_upload_mb: int, jobs_dir: str | None, threads: int) -> None:
+          max_upload_mb: int, jobs_dir: str | None, cache_max_addresses: int, threads: int) -> None:
     """Serve the screening API over HTTP (see docs/service.md).
 
     The service holds the store open: while it runs, start scoring runs with POST /v1/runs (admin key) instead
@@ -39,7 +41,8 @@ def serve(ctx: click.Context, host: str, port: int, rate_limit: float, burst: in
 
     settings = Settings(db=ctx.obj["db"], rate_limit=rate_limit, burst=burst, max_items=max_items,
                         max_body_bytes=max(4 * 1024 * 1024, max_items * 420),
-                        max_upload_bytes=max_upload_mb * 1024 * 1024, jobs_dir=jobs_dir)
+                        max_upload_bytes=max_upload_mb * 1024 * 1024, jobs_dir=jobs_dir,
+                        cache_max_addresses=cache_max_addresses)
     app = create_app(settings)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             proxy_headers=False, server_header=False)

@@ -2,7 +2,7 @@
 
 Modules: :mod:`.app` (the ASGI app and endpoints), :mod:`.gate` (keys, roles, limits, audit per request),
 :mod:`.keys` (API keys, stored hashed), :mod:`.audit` (buffered audit log), :mod:`.limits` (token buckets),
-:mod:`.policy` (what each role may see), :mod:`.resolve` (batch lookups), :mod:`.jobs` (CSV screening jobs),
+:mod:`.policy` (what each role may see), :mod:`.answers` (lookup-contract JSON, fast), :mod:`.jobs` (screening jobs),
 :mod:`.errors` (stable error codes). See ``docs/service.md``.
 """
 

@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import store as store_mod
 from ..address import Address, try_parse
 from ..errors import ChainriskError, InputError, NoScoringRun, StoreError
+from .answers import Provenances, RunCache, RunPin, answer_many, answer_one
 from .audit import AuditLog, query_audit
 from .errors import CODES, ERROR_SCHEMA, ApiError
 from .gate import Gate
@@ -55,6 +56,7 @@ class Settings:
     max_upload_bytes: int = 64 * 1024 * 1024
     jobs_dir: str | None = None          # default: <db>.jobs next to the store
     audit_interval: float = 0.5
+    cache_max_addresses: int = 5_000_000  # hold the current run's scores in memory up to this size (0: never)
 
 
 class Service:
@@ -81,6 +83,37 @@ class Service:
         self.jobs = Jobs(self.open_store, folder, self.store)
         self._scoring: threading.Thread | None = None
         self.scoring_error: str | None = None
+        self.pin = RunPin()
+        self.provenances = Provenances()
+        self._cache: RunCache | None = None
+        self._cache_wanted: str | None = None
+
+    def cache_for(self, run_id: str) -> RunCache | None:
+        """The in-memory scores of ``run_id`` when built; starts building them (in the background) otherwise."""
+        cache = self._cache
+        if cache is not None and cache.run_id == run_id:
+            return cache
+        with self._opened_lock:
+            if self.settings.cache_max_addresses <= 0 or self._cache_wanted == run_id:
+                return None
+            self._cache_wanted = run_id
+
+        def build() -> None:
+            st = self.open_store()
+            try:
+                (n,) = st.execute("SELECT count(*) FROM scores WHERE run_id = ?", [run_id]).fetchall()[0]
+                if n > self.settings.cache_max_addresses:
+                    log.info("run %s has %s scored addresses, more than the cache limit; lookups query", run_id, n)
+                    return
+                self._cache = RunCache(st, run_id)
+                log.info("run %s: %s scored addresses held in memory", run_id, n)
+            except Exception:
+                log.exception("could not build the in-memory scores of run %s; lookups query the store", run_id)
+            finally:
+                st.close()
+
+        threading.Thread(target=build, name="chainrisk-cache", daemon=True).start()
+        return None
 
     def open_store(self) -> Any:
         """A new connection to the same database (DuckDB shares one instance per process)."""
@@ -117,6 +150,7 @@ class Service:
                 try:
                     score(st, prof, max_hops)
                     self.scoring_error = None
+                    self.pin.invalidate()
                 except Exception as e:  # recorded in scoring_runs by score(); keep the message for /v1/runs
                     log.exception("scoring run failed")
                     self.scoring_error = f"{type(e).__name__}: {e}"
@@ -142,6 +176,10 @@ class Service:
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data, default=_default), status_code=status, media_type="application/json",
                     headers=headers)
+
+
+def _raw(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 def _default(o: Any) -> Any:
@@ -290,7 +328,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/healthz", tags=["health"], summary="The process is up and the store answers")
     def healthz() -> Response:
         try:
-            svc.thread_store().execute("SELECT 1").fetchone()
+            svc.thread_store().execute("SELECT 1").fetchall()
         except Exception as e:
             raise ApiError("store_unavailable", f"the store does not answer: {e}") from None
         return _json({"status": "ok"})
@@ -301,8 +339,10 @@ def create_app(settings: Settings) -> FastAPI:
         from ..lookup import resolve_run
 
         run = resolve_run(svc.thread_store())
+        cache = svc.cache_for(run.run_id)
+        state = "off" if svc.settings.cache_max_addresses <= 0 else ("ready" if cache is not None else "building")
         return _json({"status": "ready", "run_id": run.run_id, "as_of_block": run.as_of_block,
-                      "as_of_time": run.as_of_time})
+                      "as_of_time": run.as_of_time, "lookup_cache": state})
 
     # -- lookup and screening -----------------------------------------------------------------------------------
 
@@ -317,23 +357,28 @@ def create_app(settings: Settings) -> FastAPI:
         if not isinstance(parsed, Address):
             raise ApiError("invalid_address", f"{parsed.reason} (got {address[:MAX_ADDRESS_TEXT]!r})")
         _audit(request, subject=parsed.address)
-        from ..lookup import explain_paths, lookup_one, resolve_run
-
         st = svc.thread_store()
+        run_id = svc.pin.get(st)
+        _audit(request, run_id=run_id)
+        if not explain:
+            admin = key.role == "admin"
+            cache = svc.cache_for(run_id)
+            body = cache.answer(st, parsed, address, admin, svc.provenances) if cache is not None else None
+            if body is None:  # not scored in the run (unknown), or the cache is not built yet
+                body = answer_one(st, parsed, address, admin, svc.provenances, run_id)
+            return _raw(body)
+        from ..lookup import explain_paths, lookup_one
+
         try:
-            with st.transaction():
-                run = resolve_run(st)
-                _audit(request, run_id=run.run_id)
-                found = lookup_one(st, address, run)
-            if explain and found.status == "ok":
+            found = lookup_one(st, address, svc.provenances.provenance(st, run_id))
+            if found.status == "ok":
                 # evidence paths of a complete run are immutable; the module caches them in its own transaction
-                found.evidence = explain_paths(st, parsed.address, run.run_id)
-            res = found.to_dict()
+                found.evidence = explain_paths(st, parsed.address, run_id)
         except ChainriskError as e:
             if isinstance(e, StoreError):
                 raise
             raise ApiError("unavailable", str(e)) from None
-        return _json(redact(res, key.role))
+        return _json(redact(found.to_dict(), key.role))
 
     @app.post("/v1/screen", tags=["screening"], openapi_extra={"requestBody": SCREEN_BODY},
               summary="Screen up to 10,000 addresses; one result per item, in order",
@@ -361,10 +406,14 @@ def create_app(settings: Settings) -> FastAPI:
             values.append(item["address"])
             refs.append(ref)
         _audit(request, n_addresses=len(values))
-        results, run_id = await run_in_threadpool(_screen_batch, svc, values)
+        def work() -> tuple[list[bytes], str]:
+            return answer_many(svc.thread_store(), values, key.role == "admin", svc.provenances)
+
+        answers, run_id = await run_in_threadpool(work)
         _audit(request, run_id=run_id)
-        out = [{"reference": ref, **redact(r, key.role)} for ref, r in zip(refs, results, strict=True)]
-        return _json({"run_id": run_id, "count": len(out), "results": out})
+        parts = [b'{"reference":' + orjson.dumps(ref) + b"," + a[1:] for ref, a in zip(refs, answers, strict=True)]
+        return _raw(b'{"run_id":' + orjson.dumps(run_id) + b',"count":' + str(len(parts)).encode()
+                    + b',"results":[' + b",".join(parts) + b"]}")
 
     @app.post("/v1/screen/jobs", tags=["screening"], status_code=202, openapi_extra={"requestBody": JOB_BODY},
               summary="Upload a file (CSV, XLSX, JSONL, list) to screen in the background; returns a job id",
@@ -518,17 +567,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.openapi = custom_openapi  # type: ignore[method-assign]
     return Gate(app, svc)  # type: ignore[return-value]
-
-
-def _screen_batch(svc: Service, values: list[str]) -> tuple[list[dict[str, Any]], str]:
-    from ..lookup import resolve_run
-    from .resolve import batch_lookup
-
-    st = svc.thread_store()
-    with st.transaction():
-        run = resolve_run(st)
-        results = batch_lookup(st, values, run)
-    return [r.to_dict() for r in results], run.run_id
 
 
 def _version() -> str:
