@@ -298,10 +298,10 @@ def _commit(store: Store, chain: str, chunks: list[_Chunk], tokens: dict[str, To
         with store.transaction():
             con.execute(
                 """
-                CREATE OR REPLACE TEMP TABLE _rpc_logs AS
+                CREATE OR REPLACE TEMP VIEW _rpc_logs AS
                 SELECT lower(address) AS contract, len(topics) AS nt, lower(topics[1]) AS t0,
-                       lower(topics[2]) AS t1, lower(topics[3]) AS t2, lower(data) AS data,
-                       TRY_CAST(blockNumber AS BIGINT) AS block_number, lower(transactionHash) AS tx_hash,
+                       topics[2] AS t1, topics[3] AS t2, data,
+                       TRY_CAST(blockNumber AS BIGINT) AS block_number, transactionHash AS tx_hash,
                        TRY_CAST(logIndex AS INTEGER) AS log_index
                 FROM _rpc_raw
                 """
@@ -309,9 +309,9 @@ def _commit(store: Store, chain: str, chunks: list[_Chunk], tokens: dict[str, To
             con.execute(
                 f"""
                 CREATE OR REPLACE TEMP TABLE _rpc_transfers AS
-                SELECT $chain AS chain, l.tx_hash, l.log_index, l.block_number,
+                SELECT $chain AS chain, lower(l.tx_hash) AS tx_hash, l.log_index, l.block_number,
                        make_timestamp(b.ts * 1000000) AS block_time, k.token_id,
-                       '0x' || substr(l.t1, 27) AS from_address, '0x' || substr(l.t2, 27) AS to_address,
+                       '0x' || lower(substr(l.t1, 27)) AS from_address, '0x' || lower(substr(l.t2, 27)) AS to_address,
                        CASE WHEN substr(l.data, 3, 32) = '{_Z32}' AND substr(l.data, 35, 1) < '8'
                             THEN TRY_CAST(TRY_CAST('0x' || substr(l.data, 35) AS UHUGEINT) AS HUGEINT) END AS value,
                        CASE WHEN substr(l.data, 3, 32) = '{_Z32}' AND substr(l.data, 35, 1) >= '8'
@@ -332,13 +332,15 @@ def _commit(store: Store, chain: str, chunks: list[_Chunk], tokens: dict[str, To
                 " FROM _rpc_blocks", params
             ).fetchone() or (0,)
             added = store.add_transfers("_rpc_transfers")
-            (n_bl_seen,) = con.execute(_BLACKLIST_SELECT.replace("SELECT *", "SELECT count(*)"), params).fetchone() or (0,)
-            (n_bl,) = con.execute("INSERT OR IGNORE INTO blacklist_events " + _BLACKLIST_SELECT, params).fetchone() \
+            con.execute("CREATE OR REPLACE TEMP TABLE _rpc_blacklist AS " + _BLACKLIST_SELECT, params)
+            (n_bl_seen,) = con.execute("SELECT count(*) FROM _rpc_blacklist").fetchone() or (0,)
+            (n_bl,) = con.execute("INSERT OR IGNORE INTO blacklist_events SELECT * FROM _rpc_blacklist").fetchone() \
                 or (0,)
             con.execute("INSERT INTO ingest_ranges SELECT chain, contract, stream, from_block, to_block, logs,"
                         " now()::TIMESTAMP FROM _rpc_ranges")
-            con.execute("DROP TABLE _rpc_logs")
+            con.execute("DROP VIEW _rpc_logs")
             con.execute("DROP TABLE _rpc_transfers")
+            con.execute("DROP TABLE _rpc_blacklist")
     finally:
         for name in ("_rpc_raw", "_rpc_blocks", "_rpc_tokens", "_rpc_ranges"):
             con.unregister(name)
@@ -351,11 +353,11 @@ def _commit(store: Store, chain: str, chunks: list[_Chunk], tokens: dict[str, To
 
 _BLACKLIST_SELECT = f"""
     SELECT * FROM (
-        SELECT $chain AS chain, k.token_id, l.tx_hash, l.log_index, l.block_number,
+        SELECT $chain AS chain, k.token_id, lower(l.tx_hash) AS tx_hash, l.log_index, l.block_number,
                make_timestamp(b.ts * 1000000) AS block_time,
                CASE WHEN l.t0 IN ('{ADDED_BLACK_LIST}', '{BLACKLISTED}') THEN 'added' ELSE 'removed' END AS action,
-               CASE WHEN l.t0 IN ('{ADDED_BLACK_LIST}', '{REMOVED_BLACK_LIST}') THEN '0x' || substr(l.data, 27)
-                    ELSE '0x' || substr(l.t1, 27) END AS address,
+               CASE WHEN l.t0 IN ('{ADDED_BLACK_LIST}', '{REMOVED_BLACK_LIST}') THEN '0x' || lower(substr(l.data, 27))
+                    ELSE '0x' || lower(substr(l.t1, 27)) END AS address,
                CASE l.t0 WHEN '{ADDED_BLACK_LIST}' THEN 'AddedBlackList' WHEN '{REMOVED_BLACK_LIST}' THEN 'RemovedBlackList'
                          WHEN '{BLACKLISTED}' THEN 'Blacklisted' ELSE 'UnBlacklisted' END AS event,
                'rpc' AS source
