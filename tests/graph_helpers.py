@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 T0 = datetime(2024, 3, 1, 12, 0, 0)
@@ -43,18 +42,3 @@ def label(store, name: str, category: str, label_name: str | None = None) -> Non
         [addr(name), category, label_name if label_name is not None else name],
     )
 
-
-def fake_run(store, run_id: str = "r1", profile=None, **propagation) -> str:
-    """A complete scoring run row with ``profile``'s parameters (overridden by ``propagation``), for modules
-    that read a run's parameters without needing the engine's output."""
-    from chainrisk.profiles import load_profile
-
-    prof = (profile or load_profile("fatf")).to_dict()
-    prof["propagation"].update(propagation)
-    (blk,) = store.execute("SELECT max(block_number) FROM transfers").fetchone()
-    store.execute(
-        "INSERT INTO scoring_runs (run_id, created_at, status, profile, profile_json, params_json, as_of_block,"
-        " label_sources_json) VALUES (?, now()::TIMESTAMP, 'complete', ?, ?, ?, ?, '[]')",
-        [run_id, prof["name"], json.dumps(prof), json.dumps(prof["propagation"]), blk],
-    )
-    return run_id
