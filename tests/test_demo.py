@@ -54,8 +54,9 @@ def test_demo_runs_end_to_end_and_prints_a_summary(tmp_path: Path, capsys):
 
 def test_demo_json_summary_and_rerun_replaces_its_own_store(tmp_path: Path, capsys):
     db = tmp_path / "d.duckdb"
-    for _ in range(2):    # a second run replaces the store the first one made
-        code, out, err = _run(capsys, "-q", "demo", "--db", str(db), "--scale", "0.01", "--format", "json")
+    # the second run replaces the store the first one made; `chainrisk --db X demo` means `demo --db X`
+    for args in (["-q", "demo", "--db", str(db)], ["-q", "--db", str(db), "demo"]):
+        code, out, err = _run(capsys, *args, "--scale", "0.01", "--format", "json")
         assert code == 0, err
         data = json.loads(out)
         assert [s["name"] for s in data["stages"]][:3] == ["generate", "ingest", "labels"]
@@ -63,6 +64,7 @@ def test_demo_json_summary_and_rerun_replaces_its_own_store(tmp_path: Path, caps
         assert sum(data["declared_bands"].values()) + data["declared_statuses"].get("unknown", 0) \
             + data["declared_statuses"].get("invalid", 0) == data["counts"]["declared"]
         assert 0 <= data["evaluation"]["illicit"]["recall"] <= 1
+        assert data["db_path"] == str(db)
     with chainrisk.open(db, read_only=True) as st:
         assert st.execute("SELECT count(*) FROM scoring_runs").fetchall()[0][0] == 1
 
