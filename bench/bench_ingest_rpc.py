@@ -205,7 +205,8 @@ def main() -> None:
         assert node.block_number() >= tip, "the cached chain did not load; delete bench/out/anvil-ingest-*"
         cryo_py = None if "cryo" in args.skip else ensure_venv("cryo-venv", [["cryo==0.3.2"]], "import cryo")
         etl_py = None if "etl" in args.skip else ensure_venv(
-            "etl-venv", [["ethereum-etl==2.4.2"], ["--no-deps", "parsimonious==0.10.0"]], "import ethereumetl")
+            "etl-venv", [["ethereum-etl==2.4.2"], ["--no-deps", "parsimonious==0.10.0"], ["regex"]],
+            "from ethereumetl.cli import cli")
         if "cryo" not in args.skip and cryo_py is None:
             unavailable["cryo"] = "could not be installed"
         if "etl" not in args.skip and etl_py is None:
@@ -213,17 +214,17 @@ def main() -> None:
         step = max(1, 10_000 // args.per_block)  # 10,000 logs per request, like chainrisk's target
         for i in range(args.runs):
             log(f"run {i + 1}/{args.runs}")
-            results.setdefault("bare", []).append(run_bare(node.url, tip, step))
-            results.setdefault("chainrisk", []).append(run_chainrisk(node.url, meta, workdir, args.concurrency))
+            results.setdefault("bare", []).append(float(run_bare(node.url, tip, step)))
+            results.setdefault("chainrisk", []).append(float(run_chainrisk(node.url, meta, workdir, args.concurrency)))
             if cryo_py is not None:
                 try:
-                    results.setdefault("cryo", []).append(run_cryo(cryo_py, node.url, tip, workdir))
+                    results.setdefault("cryo", []).append(float(run_cryo(cryo_py, node.url, tip, workdir)))
                 except subprocess.CalledProcessError as e:
                     unavailable["cryo"] = f"failed: {e.stderr[-300:]}"
                     cryo_py = None
             if etl_py is not None and i < args.etl_runs:
                 try:
-                    results.setdefault("ethereum-etl", []).append(run_etl(etl_py, node.url, tip, workdir))
+                    results.setdefault("ethereum-etl", []).append(float(run_etl(etl_py, node.url, tip, workdir)))
                 except subprocess.CalledProcessError as e:
                     unavailable["ethereum-etl"] = f"failed: {e.stderr[-300:]}"
                     etl_py = None
@@ -236,7 +237,7 @@ def main() -> None:
           f"anvil 1.7.1, {os.cpu_count()} cores; medians of {args.runs} runs (ethereum-etl: {args.etl_runs})")
     print(f"{'contender':<14} {'median s':>9} {'logs/s':>10}  runs (s)")
     for k in ("bare", "chainrisk", "cryo", "ethereum-etl"):
-        if k in results:
+        if results.get(k):
             v = results[k]
             print(f"{k:<14} {statistics.median(v):>9.2f} {rate[k]:>10,.0f}  {', '.join(f'{x:.2f}' for x in v)}")
         elif k in unavailable:
