@@ -59,7 +59,8 @@ _INDEXES = (("evidence_in_dst_idx", "evidence_in", "dst"), ("evidence_out_src_id
 _LOG_BITS = 24               # key = block_number << 24 | log_index
 _INF = float("inf")
 _BIG = 2**62
-_IN_CHUNK = 50               # ids per IN-list (DuckDB answers short literal IN-lists from the ART index)
+_IN_CHUNK = 100              # ids per IN-list (DuckDB answers short literal IN-lists from the ART index)
+_INDEX_SCAN_MAX = 50_000
 
 
 @dataclass(frozen=True)
@@ -514,6 +515,18 @@ def evidence_paths(
     if not 1 <= k <= run.max_hops:
         raise UsageError(f"max hops {k} is out of range for run {run.run_id}; give 1..{run.max_hops}")
     _ensure(store, run)
+    # Let DuckDB answer the IN-lists of a search level from the ART indexes even when they match a few thousand
+    # rows (its default switches to a full scan above 2,048); the previous value is restored.
+    (prev,) = store.execute("SELECT current_setting('index_scan_max_count')").fetchone() or (2048,)
+    store.execute(f"SET index_scan_max_count = {_INDEX_SCAN_MAX}")
+    try:
+        return _paths(store, run, address, category, direction, top, k)
+    finally:
+        store.execute(f"SET index_scan_max_count = {int(prev)}")
+
+
+def _paths(store: Store, run: _Run, address: str | int, category: str | None, direction: str | None, top: int,
+           k: int) -> list[EvidencePath]:
     x, x_addr = _address_id(store, address)
     wanted: dict[str, list[str]] = {}
     for d in (direction,) if direction else ("in", "out"):
