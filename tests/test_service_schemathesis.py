@@ -1,5 +1,5 @@
 """Schemathesis against the service's own OpenAPI document, over real HTTP: no generated request gets a 500,
-and every error has the structured body. Bounded: 20 examples per operation, positive and negative data.
+and every error has the structured body. Bounded: 15 examples per operation, positive and negative data.
 
 (Schemathesis's pytest fixture integration does not work with pytest 9, so the operations are driven with
 Hypothesis directly from the schema's strategies.)
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from service_helpers import Server, scored_db  # noqa: E402
 
-EXAMPLES = 20
+EXAMPLES = 15
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from ._common import FORMAT_OPTION, emit, open_store
               help="Where screening job results are kept [default: <db>.jobs].")
 @click.option("--cache-max-addresses", default=5_000_000, show_default=True, type=click.IntRange(min=0),
               help="Hold the current run's scores in memory for lookups when it has at most this many (0: never).")
-@click.option("--workers-threads", "threads", default=40, show_default=True, type=click.IntRange(1, 400),
+@click.option("--threads", "threads", default=40, show_default=True, type=click.IntRange(1, 400),
               help="Threads answering requests.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, rate_limit: float, burst: int | None, max_items: int,

@@ -118,6 +118,7 @@ class Service:
     def open_store(self) -> Any:
         """A new connection to the same database (DuckDB shares one instance per process)."""
         st = store_mod.open(self.store.path)
+        st.execute("SET enable_progress_bar = false").fetchall()  # a service prints no progress bars
         with self._opened_lock:
             self._opened.append(st)
         return st
@@ -474,7 +475,8 @@ def create_app(settings: Settings) -> FastAPI:
         except NoScoringRun:
             current = None
         scoring = svc._scoring is not None and svc._scoring.is_alive()
-        return _json({"current": current, "scoring_in_progress": scoring, "last_error": svc.scoring_error,
+        last_error = svc.scoring_error if _key(request).role == "admin" else None  # engine internals: admin only
+        return _json({"current": current, "scoring_in_progress": scoring, "last_error": last_error,
                       "runs": [dict(zip(cols, r, strict=True)) for r in rows]})
 
     @app.post("/v1/runs", tags=["admin"], status_code=202, openapi_extra={"requestBody": RUN_BODY},
