@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,32 +265,36 @@ def _jsonl(store: Store, path: Path, wanted: Mapping[str, str], required: list[s
     )
 
 
+_JSON_MAX = 134217728  # DuckDB's largest single JSON value here (an Etherscan response is one object)
+
+
 def _etherscan_json(store: Store, path: Path) -> Source:
-    """An Etherscan API response ``{"status", "message", "result": [...]}`` (or just its result array)."""
+    """An Etherscan API response ``{"status", "message", "result": [...]}``, or just its result list, or one
+    transfer object per line. Read with typed columns, so a response of 10^5 records needs ~100 MB."""
     con = store.con
+    fields = "{" + ", ".join(f"'{f}': 'VARCHAR'" for f in ETHERSCAN_FIELDS) + "}"
+    records = "STRUCT(" + ", ".join(f'"{f}" VARCHAR' for f in ETHERSCAN_FIELDS) + ")[]"
     rows = con.execute(
-        "SELECT json_type(json), json_type(json -> 'result'), json ->> 'status', json ->> 'message',"
-        " left(json ->> 'result', 200) FROM read_json_objects(?, format = 'auto') LIMIT 2",
+        "SELECT status, message, json_type(result), left(CAST(result AS VARCHAR), 200)"
+        " FROM read_json(?, columns = {'status': 'VARCHAR', 'message': 'VARCHAR', 'result': 'JSON'},"
+        f" format = 'auto', maximum_object_size = {_JSON_MAX}) LIMIT 2",
         [str(path)],
     ).fetchall()
     if not rows:
         raise InputError(f"{path} is empty; export the Etherscan tokentx response again")
-    top, result_type, status, message, result_text = rows[0]
-    one = json.dumps({f: "VARCHAR" for f in ETHERSCAN_FIELDS}).replace("'", "''")
-    if top == "OBJECT" and result_type == "ARRAY":
+    status, message, result_type, result_text = rows[0]
+    if result_type == "ARRAY":
         relation = (
-            f"(SELECT unnest(from_json(json -> 'result', '[{one}]'), recursive := true)"
-            " FROM read_json_objects(?, format = 'auto'))"
+            "(SELECT unnest(result, recursive := true)"
+            f" FROM read_json(?, columns = {{'result': '{records}'}}, format = 'auto', maximum_object_size = {_JSON_MAX}))"
         )
-    elif top == "OBJECT" and status is not None:
+    elif status is not None or result_type is not None:
         raise InputError(
             f"{path} is an Etherscan error response (status {status}, {message}: {result_text}), "
             "not a list of transfers; export it again"
         )
-    elif top == "OBJECT":  # the result list alone, or one transfer object per line
-        relation = f"(SELECT unnest(from_json(json, '{one}'), recursive := true) FROM read_json_objects(?, format = 'auto'))"
-    else:
-        raise InputError(f"{path} is not an Etherscan tokentx response (a JSON object with a result list)")
+    else:  # the result list alone, or one transfer object per line
+        relation = f"read_json(?, columns = {fields}, format = 'auto', maximum_object_size = {_JSON_MAX})"
     names = dict(ETHERSCAN)
     return Source(
         path=path, kind="json", unit="record", relation=relation, params=[str(path)],
