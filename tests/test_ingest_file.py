@@ -479,3 +479,13 @@ def test_blocks_file_as_json_lines(tmp_path, store):
         (7, datetime(2023, 11, 14, 22, 13, 20)), (8, None)]
     with pytest.raises(InputError, match="no number and timestamp columns"):
         chainrisk.ingest_file(store, [p], "ethereum-etl", blocks_file=p, force=True)
+
+
+def test_etherscan_result_list_alone_and_json_lines(tmp_path, store):
+    bare = tmp_path / "list.json"
+    bare.write_text(json.dumps(SENDER_EXPORT))
+    lines = tmp_path / "tokentx.jsonl"
+    lines.write_text("\n".join(json.dumps(r) for r in SENDER_EXPORT) + "\n")
+    assert chainrisk.ingest_file(store, [bare], "etherscan").rows_added == 3
+    rep = chainrisk.ingest_file(store, [lines], "etherscan")
+    assert (rep.rows_read, rep.rows_added, rep.rows_duplicate) == (3, 0, 3)
