@@ -61,6 +61,7 @@ _INF = float("inf")
 _BIG = 2**62
 _IN_CHUNK = 100              # ids per IN-list (DuckDB answers short literal IN-lists from the ART index)
 _INDEX_SCAN_MAX = 50_000
+_PREV_SETTING: dict[int, int] = {}
 
 
 @dataclass(frozen=True)
@@ -190,16 +191,13 @@ def refresh_evidence_index(store: Store, run_id: str | None = None, *, force: bo
     return _ensure(store, run, force=force)
 
 
-def _current_state(store: Store) -> tuple[int, int]:
-    (nt,) = store.execute("SELECT count(*) FROM transfers").fetchone() or (0,)
-    (nl,) = store.execute("SELECT count(*) FROM active_labels").fetchone() or (0,)
-    return int(nt), int(nl)
-
-
 def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
-    nt, nl = _current_state(store)
-    meta = store.execute("SELECT transfers, labels, params_json FROM evidence_meta").fetchone()
-    if not force and meta is not None and meta == (nt, nl, run.fingerprint()):
+    row = store.execute(
+        "SELECT (SELECT count(*) FROM transfers), (SELECT count(*) FROM active_labels), m.transfers, m.labels,"
+        " m.params_json FROM (SELECT 1) LEFT JOIN evidence_meta m ON true").fetchone()
+    assert row is not None
+    nt, nl = int(row[0]), int(row[1])
+    if not force and row[2:] == (nt, nl, run.fingerprint()):
         return False
     if store.read_only:
         raise UsageError(
@@ -517,7 +515,10 @@ def evidence_paths(
     _ensure(store, run)
     # Let DuckDB answer the IN-lists of a search level from the ART indexes even when they match a few thousand
     # rows (its default switches to a full scan above 2,048); the previous value is restored.
-    (prev,) = store.execute("SELECT current_setting('index_scan_max_count')").fetchone() or (2048,)
+    key = id(store.con)
+    if key not in _PREV_SETTING:
+        (_PREV_SETTING[key],) = store.execute("SELECT current_setting('index_scan_max_count')").fetchone() or (2048,)
+    prev = _PREV_SETTING[key]
     store.execute(f"SET index_scan_max_count = {_INDEX_SCAN_MAX}")
     try:
         return _paths(store, run, address, category, direction, top, k)
