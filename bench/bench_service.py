@@ -35,6 +35,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import orjson  # noqa: E402
+
 import chainrisk  # noqa: E402
 
 
@@ -144,7 +146,7 @@ def lookup_phase(port: int, token: str, addresses: list[str], clients: int, dura
                 if status != 200:
                     errors.append(f"{status} {body[:120]!r}")
                 elif check_runs is not None:
-                    rid = json.loads(body)["provenance"]["run_id"]
+                    rid = orjson.loads(body)["provenance"]["run_id"]
                     runs_seen[rid] = runs_seen.get(rid, 0) + 1
 
     t0 = time.perf_counter()
@@ -182,7 +184,7 @@ def screen_phase(port: int, token: str, addresses: list[str], clients: int, requ
             t = time.perf_counter()
             status, body = c.request("POST", "/v1/screen", bodies[i % len(bodies)])
             dt = time.perf_counter() - t
-            ok = status == 200 and json.loads(body)["count"] == batch
+            ok = status == 200 and orjson.loads(body)["count"] == batch
             with lock:
                 lat.append(dt)
                 if not ok:

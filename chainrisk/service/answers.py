@@ -14,6 +14,7 @@ id: a complete run never changes, so answers are consistent, and a run still bei
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from ..errors import NoScoringRun
 if TYPE_CHECKING:
     from ..store import Store
 
+_LOWER_HEX = re.compile(r"0x[0-9a-f]{40}")
 LATEST_RUN = ("SELECT run_id FROM scoring_runs WHERE status = 'complete'"
               " ORDER BY finished_at DESC NULLS LAST, created_at DESC, run_id DESC LIMIT 1")
 
@@ -272,7 +274,9 @@ class RunPin:
 
 def answer_many(store: Store, values: list[str], admin: bool, provs: Provenances) -> tuple[list[bytes], str]:
     """JSON answers for ``values`` (one per value, in order; duplicates computed once) and the answering run."""
-    parsed = [try_parse(v) for v in values]
+    # canonical lower-case hex is by far the commonest input: take it as it is, parse everything else
+    parsed = [Address("ethereum", v) if isinstance(v, str) and _LOWER_HEX.fullmatch(v) else try_parse(v)
+              for v in values]
     index: dict[tuple[str, str], int] = {}
     for p in parsed:
         if isinstance(p, Address):
