@@ -196,27 +196,38 @@ class _Direction:
 
 def propagate(
     src: I64, dst: I64, rank: I64, usd: I64, carry: B1, stop: B1, sources: Mapping[str, B1], max_hops: int,
-    in_order: I64 | None = None,
-) -> Iterator[HopExposure]:
+    in_order: I64 | None = None, threads: int = 2,
+) -> list[HopExposure]:
     """Exposure per category, direction and hop for every address reached within ``max_hops``.
 
     ``src``/``dst``/``rank``/``usd`` describe every transfer with a USD value (self-transfers removed);
     ``carry`` marks the transfers that may carry taint; ``stop`` and each ``sources[category]`` are boolean masks
-    over address ids. Yields :class:`HopExposure` in (category order given, 'in' then 'out', hop) order.
+    over address ids. Returns :class:`HopExposure` in (category order given, 'in' then 'out', hop) order.
+    With ``threads=2`` the two directions run concurrently (numpy releases the GIL in its loops); the result
+    does not depend on it.
     """
     if src.size and (int(rank.max()) > MAX_RANK or max(int(src.max()), int(dst.max())) > MAX_NODE):
         raise ValueError("graph too large for 32-bit ranks / 31-bit address ids")
     if max_hops < 1 or not sources:
-        return
+        return []
     n = stop.size
-    fwd = _Direction(src, dst, rank, usd, carry, stop, n, in_order)
-    for cat, mask in sources.items():
-        yield from fwd.run(cat, "in", mask, max_hops)
-    del fwd
     top = int(rank.max()) if rank.size else 0
-    bwd = _Direction(dst, src, top - rank, usd, carry, stop, n)
-    for cat, mask in sources.items():
-        yield from bwd.run(cat, "out", mask, max_hops)
+
+    def forward() -> list[HopExposure]:
+        fwd = _Direction(src, dst, rank, usd, carry, stop, n, in_order)
+        return [h for cat, mask in sources.items() for h in fwd.run(cat, "in", mask, max_hops)]
+
+    def backward() -> list[HopExposure]:
+        bwd = _Direction(dst, src, top - rank, usd, carry, stop, n)
+        return [h for cat, mask in sources.items() for h in bwd.run(cat, "out", mask, max_hops)]
+
+    if threads < 2:
+        return forward() + backward()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        f, b = pool.submit(forward), pool.submit(backward)
+        return f.result() + b.result()
 
 
 def degrees(src: I64, dst: I64, carry: B1, n: int) -> I64:

@@ -236,7 +236,7 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
     p = profile.propagation
     in_order = inflow_order(inp.dst, inp.rank)
     r = roles(inp, profile, in_order)
-    hops = list(propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources, max_hops, in_order))
+    hops = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources, max_hops, in_order)
     del in_order
     n = inp.n
     _, vin = _dense_sum(inp.dst, inp.usd, n)
