@@ -478,3 +478,37 @@ def test_lookup_paths_give_the_library_contract(tmp_path: Path, cache: bool) -> 
             assert s.get(f"/v1/addresses/{v}", read).json() == redact(w, "read"), v
     finally:
         s.stop()
+
+
+def test_job_not_ready_and_scoring_in_progress(srv: Server) -> None:
+    import threading
+
+    release = threading.Event()
+    svc = srv.service
+    svc.jobs._pool.submit(release.wait, 30)  # occupy the job worker: the next job stays queued
+    blocker = threading.Thread(target=release.wait, args=(30,))
+    blocker.start()
+    saved, svc._scoring = svc._scoring, blocker  # a scoring run "in progress"
+    try:
+        r = srv.post("/v1/screen/jobs", srv.read, data=f"address\n{S.SUBJECT}\n",  # type: ignore[attr-defined]
+                     headers={"Content-Type": "text/csv"})
+        assert r.status_code == 202 and r.json()["status"] == "queued"
+        job = r.json()["job_id"]
+        r = srv.get(f"/v1/screen/jobs/{job}/result", srv.read)  # type: ignore[attr-defined]
+        assert r.status_code == 409 and error_code(r) == "job_not_ready"
+        r = srv.post("/v1/runs", srv.admin, json={"profile": "cn"})  # type: ignore[attr-defined]
+        assert r.status_code == 409 and error_code(r) == "scoring_in_progress"
+        assert srv.get("/v1/runs", srv.read).json()["scoring_in_progress"] is True  # type: ignore[attr-defined]
+    finally:
+        release.set()
+        blocker.join()
+        svc._scoring = saved
+    assert _wait_job(srv, job, srv.read)["status"] == "complete"  # type: ignore[attr-defined]
+
+
+def test_every_error_code_is_documented() -> None:
+    from chainrisk.service.errors import CODES
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "service.md").read_text(encoding="utf-8")
+    for code, (status, _) in CODES.items():
+        assert f"| {status} | `{code}` |" in doc, code
