@@ -250,13 +250,15 @@ def _blocks_of(client: RpcClient, tbl: pa.Table, last: int) -> dict[int, tuple[s
 
     Times come from the logs' ``blockTimestamp`` when the node sends it, else from batched headers. None when
     the logs and headers disagree on a block's hash (the chain changed while we read it)."""
-    keys = ["blockNumber", "blockHash", "blockTimestamp"]
-    uniq = tbl.select(keys).group_by(keys, use_threads=False).aggregate([]) if tbl.num_rows else None
     hashes: dict[int, str] = {}
     blocks: dict[int, tuple[str, int]] = {}
     need = []
-    if uniq is not None:
-        for n, h, ts in zip(*(uniq[k].to_pylist() for k in keys), strict=True):
+    if tbl.num_rows:
+        # one row per distinct block hash (first occurrence); a block number seen with two hashes means a reorg
+        uniq = pc.unique(tbl["blockHash"])
+        first = pc.index_in(uniq, tbl["blockHash"])
+        cols = [pc.take(tbl[k], first).to_pylist() for k in ("blockNumber", "blockHash", "blockTimestamp")]
+        for n, h, ts in zip(*cols, strict=True):
             num = int(n, 16)
             if hashes.setdefault(num, h) != h:
                 return None

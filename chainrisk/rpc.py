@@ -60,6 +60,34 @@ def mask_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{hidden}"
 
 
+class _Redact(logging.Filter):
+    """Hides URL paths and queries (API keys) in urllib3's debug log lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            msg = record.getMessage()
+            if any(x in msg for x in self.secrets):
+                for x in self.secrets:
+                    msg = msg.replace(x, "/***")
+                record.msg, record.args = msg, None
+        return True
+
+
+_REDACT = _Redact()
+logging.getLogger("urllib3.connectionpool").addFilter(_REDACT)
+
+
+def _redact_in_http_logs(url: str) -> None:
+    parts = urlsplit(url)
+    for secret in (parts.path + ("?" + parts.query if parts.query else ""), parts.path, parts.query):
+        if secret and secret != "/":
+            _REDACT.secrets.add(secret)
+
+
 class RangeTooLarge(Exception):
     """The node refused or could not finish an eth_getLogs range; split it and try the halves."""
 
@@ -94,6 +122,7 @@ class RpcClient:
             raise UsageError(f"the RPC URL {mask_url(url)} is not an http(s) URL; pass --rpc-url http(s)://HOST...")
         self.url = url
         self.masked = mask_url(url)
+        _redact_in_http_logs(url)
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff

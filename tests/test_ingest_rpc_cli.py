@@ -71,8 +71,9 @@ def test_cli_node_dies_mid_run_exit_5_then_rerun_completes(
     proxy.max_block_range = 1
     proxy.down_after = 10  # blocks 0-2 are deployments; let some transfer blocks commit first
     url = proxy.url + "/v3/TOPSECRET"
+    # -v: debug logs (urllib3's request lines included) must not leak the key either
     r = subprocess.run(args(db, chain, "--rpc-url", url, "--max-retries", "1", "--concurrency", "1",
-                            "--commit-interval", "0"), capture_output=True, text=True, timeout=120)
+                            "--commit-interval", "0", verbose=True), capture_output=True, text=True, timeout=120)
     assert r.returncode == SourceUnavailable.exit_code == 5
     err = [ln for ln in r.stderr.splitlines() if ln.startswith("Error:")]
     assert len(err) == 1 and "TOPSECRET" not in r.stderr
