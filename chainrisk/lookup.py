@@ -295,15 +295,19 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
             why += "; it carries labels: " + ", ".join(sorted({f"{lab.category} ({lab.source})" for lab in active}))
         return LookupResult(status="unknown", reason=why, **base)
     aid = row[0]
-    exposures = [Exposure(c, d, h, round(float(u), 2), round(float(s), 4), int(m)) for c, d, h, u, s, m in store.execute(
-        "SELECT category, direction, hop_class, usd, share, min_hop FROM exposures"
-        " WHERE address_id = ? AND run_id = ? ORDER BY usd DESC, category, direction, hop_class",
-        [aid, run.run_id],
-    ).fetchall()]
-    indicators = [Indicator(i, int(s), _loads(e, e)) for i, s, e in store.execute(
-        "SELECT indicator, severity, evidence FROM indicators WHERE address_id = ? AND run_id = ?"
-        " ORDER BY severity DESC, indicator", [aid, run.run_id],
-    ).fetchall()]
+    # exposures and indicators in one round trip (both point queries on address_id)
+    parts = store.execute(
+        "SELECT 0 AS k, category, direction, hop_class, usd, share, min_hop, NULL AS evidence FROM exposures"
+        " WHERE address_id = $id AND run_id = $run"
+        " UNION ALL SELECT 1, indicator, NULL, NULL, NULL, NULL, severity, evidence FROM indicators"
+        " WHERE address_id = $id AND run_id = $run",
+        {"id": aid, "run": run.run_id},
+    ).fetchall()
+    exposures = sorted((Exposure(c, d, h, round(float(u), 2), round(float(sh), 4), int(m))
+                        for k, c, d, h, u, sh, m, _e in parts if k == 0),
+                       key=lambda e: (-e.usd, e.category, e.direction, e.hop_class))
+    indicators = sorted((Indicator(c, int(m), _loads(e, e)) for k, c, _d, _h, _u, _s, m, e in parts if k == 1),
+                        key=lambda i: (-i.severity, i.indicator))
     res = LookupResult(
         status="ok", reason=row[11] or "", risk_score=_r(row[1]), risk_band=row[2], top_category=row[3],
         categories=_split(row[4]), own_categories=_split(row[5]), min_hops=row[6], direct_usd=_r(row[7]),
