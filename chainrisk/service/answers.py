@@ -145,6 +145,10 @@ class Provenances:
         self._objects: dict[str, Any] = {}
         self._lock = threading.Lock()
 
+    def known(self, run_id: str) -> Any:
+        """The provenance of ``run_id`` if already read, else None (no store access)."""
+        return self._objects.get(run_id)
+
     def provenance(self, store: Store, run_id: str) -> Any:
         """The :class:`~chainrisk.lookup.Provenance` of a complete run."""
         hit = self._objects.get(run_id)
@@ -260,6 +264,11 @@ class RunPin:
     def invalidate(self) -> None:
         self._value = None
 
+    def peek(self) -> str | None:
+        """The pinned run id while it is fresh, without touching the store (else None)."""
+        v = self._value
+        return v[1] if v is not None and self._clock() - v[0] < self.ttl else None
+
     def get(self, store: Store) -> str:
         now = self._clock()
         v = self._value
@@ -368,15 +377,27 @@ class RunCache:
             lo += 1
         return None
 
+    def answer_inline(self, address: Address, value: str, admin: bool, provs: Provenances) -> bytes | None:
+        """The answer when it needs no query at all (scored, without labels, exposures or indicators, provenance
+        already known), else None. Pure Python: safe to call in the event loop."""
+        if hash((address.chain, address.address)) in self._labelled:
+            return None
+        row = self.find(address)
+        if row is None:
+            return None
+        aid = int(self._ids[row])
+        run = provs.known(self.run_id)
+        if aid in self._exposed or aid in self._flagged or run is None:
+            return None
+        return self._build(row, address, value, admin, run, [], [])
+
     def answer(self, store: Store, address: Address, value: str, admin: bool, provs: Provenances) -> bytes | None:
         """The JSON answer, or None when the address is not scored in this run (then ask :func:`answer_one`)."""
-        from ..lookup import Exposure, Indicator, Label, LookupResult, _loads, _r, _split
-        from .policy import redact
+        from ..lookup import Label
 
         row = self.find(address)
         if row is None:
             return None
-        v = [self._cols[c][row].as_py() for c in self.COLUMNS]
         aid = int(self._ids[row])
         labels: list[Label] = []
         if hash((address.chain, address.address)) in self._labelled:
@@ -384,8 +405,16 @@ class RunCache:
                       if r[0] == 1]
         rows = (store.execute(_ONE_ROWS, [aid, self.run_id]).fetchall()
                 if aid in self._exposed or aid in self._flagged else [])
+        return self._build(row, address, value, admin, provs.provenance(store, self.run_id), labels, rows)
+
+    def _build(self, row: int, address: Address, value: str, admin: bool, run: Any, labels: list[Any],
+               rows: list[Any]) -> bytes:
+        from ..lookup import Exposure, Indicator, LookupResult, _loads, _r, _split
+        from .policy import redact
+
+        v = [self._cols[c][row].as_py() for c in self.COLUMNS]
         res = LookupResult(
-            input=value, address=address.address, chain=address.chain, provenance=provs.provenance(store, self.run_id),
+            input=value, address=address.address, chain=address.chain, provenance=run,
             labels=labels, status="ok", reason=v[10] or "", risk_score=_r(v[0]), risk_band=v[1], top_category=v[2],
             categories=_split(v[3]), own_categories=_split(v[4]), min_hops=v[5], direct_usd=_r(v[6]),
             indirect_usd=_r(v[7]), volume_in_usd=_r(v[8]), volume_out_usd=_r(v[9]),
