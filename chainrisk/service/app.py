@@ -87,6 +87,7 @@ class Service:
         self.provenances = Provenances()
         self._cache: RunCache | None = None
         self._cache_wanted: str | None = None
+        self._cache_thread: threading.Thread | None = None
 
     def cache_for(self, run_id: str) -> RunCache | None:
         """The in-memory scores of ``run_id`` when built; starts building them (in the background) otherwise."""
@@ -112,7 +113,8 @@ class Service:
             finally:
                 st.close()
 
-        threading.Thread(target=build, name="chainrisk-cache", daemon=True).start()
+        self._cache_thread = threading.Thread(target=build, name="chainrisk-cache", daemon=True)
+        self._cache_thread.start()
         return None
 
     def open_store(self) -> Any:
@@ -162,6 +164,8 @@ class Service:
     def close(self) -> None:
         if self._scoring is not None:
             self._scoring.join()
+        if self._cache_thread is not None:
+            self._cache_thread.join()
         self.jobs.close()
         self.audit.close()
         with self._opened_lock:
