@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -29,6 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -200,6 +202,16 @@ def main() -> None:
     node = Anvil.start("--gas-limit", "300000000", "--load-state", str(state))
     workdir = Path(tempfile.mkdtemp(prefix="chainrisk-bench-"))
     results: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}  # CPU seconds of the contender's own process(es), the node excluded
+
+    def timed(name: str, fn: Any, *a: Any) -> None:
+        r0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        secs = float(fn(*a))
+        r1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        own = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) if fn in (run_bare, run_chainrisk) else (
+            c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime)
+        results.setdefault(name, []).append(secs)
+        cpu.setdefault(name, []).append(own)
     unavailable: dict[str, str] = {}
     try:
         assert node.block_number() >= tip, "the cached chain did not load; delete bench/out/anvil-ingest-*"
@@ -214,17 +226,17 @@ def main() -> None:
         step = max(1, 10_000 // args.per_block)  # 10,000 logs per request, like chainrisk's target
         for i in range(args.runs):
             log(f"run {i + 1}/{args.runs}")
-            results.setdefault("bare", []).append(float(run_bare(node.url, tip, step)))
-            results.setdefault("chainrisk", []).append(float(run_chainrisk(node.url, meta, workdir, args.concurrency)))
+            timed("bare", run_bare, node.url, tip, step)
+            timed("chainrisk", run_chainrisk, node.url, meta, workdir, args.concurrency)
             if cryo_py is not None:
                 try:
-                    results.setdefault("cryo", []).append(float(run_cryo(cryo_py, node.url, tip, workdir)))
+                    timed("cryo", run_cryo, cryo_py, node.url, tip, workdir)
                 except subprocess.CalledProcessError as e:
                     unavailable["cryo"] = f"failed: {e.stderr[-300:]}"
                     cryo_py = None
             if etl_py is not None and i < args.etl_runs:
                 try:
-                    results.setdefault("ethereum-etl", []).append(float(run_etl(etl_py, node.url, tip, workdir)))
+                    timed("ethereum-etl", run_etl, etl_py, node.url, tip, workdir)
                 except subprocess.CalledProcessError as e:
                     unavailable["ethereum-etl"] = f"failed: {e.stderr[-300:]}"
                     etl_py = None
@@ -233,21 +245,25 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     rate = {k: total / statistics.median(v) for k, v in results.items() if v}
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items() if v}
     print(f"node ingestion benchmark: {total:,} Transfer logs in {tip + 1:,} blocks ({args.per_block}/block), "
           f"anvil 1.7.1, {os.cpu_count()} cores; medians of {args.runs} runs (ethereum-etl: {args.etl_runs})")
-    print(f"{'contender':<14} {'median s':>9} {'logs/s':>10}  runs (s)")
+    print(f"{'contender':<14} {'median s':>9} {'logs/s':>10} {'CPU s':>7}  runs (s)")
     for k in ("bare", "chainrisk", "cryo", "ethereum-etl"):
         if results.get(k):
             v = results[k]
-            print(f"{k:<14} {statistics.median(v):>9.2f} {rate[k]:>10,.0f}  {', '.join(f'{x:.2f}' for x in v)}")
+            print(f"{k:<14} {statistics.median(v):>9.2f} {rate[k]:>10,.0f} {cpu_med[k]:>7.2f}  "
+                  f"{', '.join(f'{x:.2f}' for x in v)}")
         elif k in unavailable:
-            print(f"{k:<14} {'-':>9} {'-':>10}  {unavailable[k]}")
+            print(f"{k:<14} {'-':>9} {'-':>10} {'-':>7}  {unavailable[k]}")
     cr = rate["chainrisk"]
     if "ethereum-etl" in rate:
         print(f"chainrisk / ethereum-etl = {cr / rate['ethereum-etl']:.1f}x   (target >= 15x)")
     if "cryo" in rate:
         print(f"chainrisk / cryo         = {cr / rate['cryo']:.2f}x   (target >= 1x)")
     print(f"bare download / chainrisk = {rate['bare'] / cr:.2f}x   (target <= 2x)")
+    print("CPU s: CPU time of the contender's own process (user+sys, all threads), the node's excluded; on a "
+          "shared 2-core machine the node competes with it for the same cores.")
 
 
 if __name__ == "__main__":

@@ -636,7 +636,10 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
                     if progress is not None:
                         progress(Progress(report.blocks_done, report.blocks_planned, report.logs_fetched,
                                           report.transfers_added))
-            if pending and (pending_logs >= commit_logs or time.monotonic() - last_commit >= commit_seconds):
+            # Commit when enough is pending, when it is time, or when the writer would otherwise idle (the
+            # fetchers are the bottleneck): small commits then keep the final, unoverlapped one short.
+            if pending and (pending_logs >= commit_logs or time.monotonic() - last_commit >= commit_seconds
+                            or (q.empty() and pending_logs >= commit_logs // 5)):
                 flush()
         flush()  # keep what was fetched even when a worker failed
     except BaseException:
