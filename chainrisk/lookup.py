@@ -188,8 +188,18 @@ def _missing_table(e: Exception) -> bool:
     return isinstance(e, duckdb.CatalogException)
 
 
+_RUNS: weakref.WeakKeyDictionary[Store, dict[str, Provenance]] = weakref.WeakKeyDictionary()
+
+
 def resolve_run(store: Store, run_id: str | None = None) -> Provenance:
-    """The provenance of ``run_id``, or of the latest complete scoring run; :class:`NoScoringRun` when none."""
+    """The provenance of ``run_id``, or of the latest complete scoring run; :class:`NoScoringRun` when none.
+
+    A named complete run is immutable, so its provenance is remembered per store (a warm process passing
+    ``run_id`` saves a query per lookup); the latest run is looked up on every call."""
+    if run_id is not None:
+        cached = _RUNS.get(store, {}).get(run_id)
+        if cached is not None:     # a complete run never changes
+            return cached
     q = ("SELECT run_id, profile, created_at, finished_at, as_of_block, as_of_time, label_sources_json, params_json"
          " FROM scoring_runs WHERE status = 'complete'")
     try:
@@ -212,10 +222,12 @@ def resolve_run(store: Store, run_id: str | None = None) -> Provenance:
         ).fetchall()]
         hint = f"complete runs: {', '.join(known)}" if known else "run 'chainrisk score' first"
         raise NoScoringRun(f"no complete scoring run {run_id!r} in {store.path}; {hint}")
-    return Provenance(
+    prov = Provenance(
         run_id=row[0], profile=row[1], created_at=row[2], finished_at=row[3], as_of_block=row[4],
         as_of_time=row[5], label_sources=_loads(row[6], []), params=_loads(row[7], {}),
     )
+    _RUNS.setdefault(store, {})[prov.run_id] = prov
+    return prov
 
 
 def _loads(text: str | None, default: Any) -> Any:

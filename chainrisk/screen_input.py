@@ -63,6 +63,11 @@ def load(store: Store, source: Any, address_column: str) -> InputInfo:
     else:
         info = _load_memory(store, source, address_column)
     if info.address_column not in info.columns:
+        # 'Address', ' ADDRESS ': a unique match ignoring case and surrounding spaces is the column meant
+        near = [c for c in info.columns if c.strip().lower() == address_column.strip().lower()]
+        if len(near) == 1:
+            info.address_column = near[0]
+    if info.address_column not in info.columns:
         store.execute(f"DROP TABLE IF EXISTS {SOURCE_TABLE}")
         where = info.path or "the input"
         raise UsageError(

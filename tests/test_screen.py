@@ -196,6 +196,13 @@ def test_unreadable_input_is_one_clear_error(scored, tmp_path, content, name, ma
         screen(scored, path)
 
 
+def test_address_column_matches_ignoring_case(scored, tmp_path):
+    src = write_csv(tmp_path / "d.csv", rows=[("c1", S.MULE, "", "")], header=("id", " Address ", "status", "note"))
+    res = screen(scored, src)
+    assert res.arrow().column("status").to_pylist() == ["ok"]
+    assert res.report["input"]["address_column"].strip() == "Address"
+
+
 def test_missing_address_column_names_the_columns(scored, tmp_path):
     src = write_csv(tmp_path / "d.csv")
     with pytest.raises(UsageError, match=r"no column 'wallet' .*customer_id, address, status, note"):
