@@ -13,7 +13,7 @@ from ._common import open_store
 _BAND_COLOUR = {"severe": "red", "high": "red", "medium": "yellow", "low": "cyan", "none": "green"}
 
 
-@click.command()
+@click.command(short_help="Explain addresses: verdict, labels, exposures, evidence paths, provenance.")
 @click.argument("addresses", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl"]), default="table", show_default=True,
               help="table: for a person; json: the machine contract (an array, one object per address).")

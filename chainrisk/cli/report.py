@@ -9,7 +9,7 @@ import click
 from ._common import open_store
 
 
-@click.command()
+@click.command(short_help="Write a self-contained evidence report (HTML or Markdown) for a filing.")
 @click.argument("address")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The report file: .html (self-contained, with charts) or .md.")

@@ -13,7 +13,7 @@ import click
 from ._common import open_store
 
 
-@click.command()
+@click.command(short_help="Screen a file of declared addresses: one row per input row, plus an audit report.")
 @click.argument("input_path", metavar="INPUT")
 @click.option("--address-column", default="address", show_default=True, metavar="NAME",
               help="The input column holding the addresses.")
