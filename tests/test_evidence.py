@@ -142,3 +142,22 @@ def test_paths_agree_with_the_engine_on_random_graphs(store, seed):
             assert evidence_paths(store, a, category=c, direction=d, max_hops=h - 1) == []
         checked += 1
     assert checked > 5
+
+
+def test_unknown_address_and_read_only_store_say_what_to_do(tmp_path):
+    import chainrisk
+    from chainrisk.errors import InputError
+
+    path = tmp_path / "ro.duckdb"
+    with chainrisk.open(path) as st:
+        label(st, "M", "mixer", MIXER)
+        add(st, [(1, "M", "A", 1_000), (2, "A", "X", 900)])
+        scored(st)
+    with chainrisk.open(path, read_only=True) as st, pytest.raises(UsageError, match="writable"):
+        evidence_paths(st, addr("X"))
+    with chainrisk.open(path) as st:  # writable: builds the tables once, then read-only works
+        assert len(evidence_paths(st, addr("X"), category="mixer")) == 1
+        with pytest.raises(InputError, match="no transfers"):
+            evidence_paths(st, addr("nobody"))
+    with chainrisk.open(path, read_only=True) as st:
+        assert describe_path(evidence_paths(st, addr("X"), category="mixer")[0]).startswith("received 900 USDT")
