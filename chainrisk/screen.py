@@ -115,18 +115,17 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         CREATE TEMP TABLE {_NORM} AS
         SELECT raw_key, first_raw,
                CASE WHEN kind = 0 THEN 'ethereum' END AS chain,
-               CASE WHEN kind = 0 THEN '0x' || lower(body) END AS address,
-               CASE WHEN t = '' THEN 'empty address' END AS reason, kind, body
-        FROM (
-            SELECT raw_key, first_raw, t, body,
-                   CASE WHEN t = '' THEN -1
-                        WHEN regexp_full_match(t, '0[xX][0-9a-fA-F]{{40}}')
-                            THEN CASE WHEN body = lower(body) OR body = upper(body) THEN 0 ELSE 1 END
-                        ELSE 2 END AS kind
-            FROM (SELECT raw_key, first_raw, trim(replace(raw_key, chr(0), '')) AS t,
-                         substr(trim(raw_key), 3) AS body
-                  FROM (SELECT coalesce({col}, chr(0)) AS raw_key, min(rowid) AS first_raw
-                        FROM {SOURCE_TABLE} GROUP BY ALL)))
+               CASE WHEN kind = 0 THEN lower(t) END AS address,
+               CASE WHEN kind = -1 THEN 'empty address' END AS reason, kind,
+               CASE WHEN kind = 1 THEN substr(t, 3) END AS body
+        FROM (SELECT raw_key, first_raw, t,
+                     CASE WHEN t = '' THEN -1
+                          WHEN regexp_full_match(t, '0[xX](?:[0-9a-f]{{40}}|[0-9A-F]{{40}})') THEN 0
+                          WHEN regexp_full_match(t, '0[xX][0-9a-fA-F]{{40}}') THEN 1
+                          ELSE 2 END AS kind
+              FROM (SELECT raw_key, first_raw, CASE WHEN raw_key = chr(0) THEN '' ELSE trim(raw_key) END AS t
+                    FROM (SELECT coalesce({col}, chr(0)) AS raw_key, min(rowid) AS first_raw
+                          FROM {SOURCE_TABLE} GROUP BY ALL)))
         """
     )
     mixed = store.sql(f"SELECT raw_key, first_raw, body FROM {_NORM} WHERE kind = 1").to_arrow_table()
