@@ -89,6 +89,13 @@ def rank_times(block: I64, log_index: I64) -> I64:
     return r
 
 
+def dense_sum(keys: I64, vals: I64, n: int) -> I64:
+    """Exact int64 sums of vals per key as a dense array of length n (two exact float64 bincounts)."""
+    lo = np.bincount(keys, weights=(vals & np.int64((1 << 26) - 1)).astype(np.float64), minlength=n)
+    hi = np.bincount(keys, weights=(vals >> np.int64(26)).astype(np.float64), minlength=n)
+    return (hi.astype(np.int64) << np.int64(26)) + lo.astype(np.int64)
+
+
 def inflow_order(d: I64, r: I64) -> I64:
     """Edge indices in (receiver, rank) order."""
     return np.argsort(_key(d, r)).astype(np.int64)
@@ -266,10 +273,8 @@ def deposit_addresses(
     sw = sw[ok]
     if sw.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    swept = np.zeros(n, np.int64)
-    np.add.at(swept, src[sw], usd[sw])
-    out = np.zeros(n, np.int64)
-    np.add.at(out, src, usd)
+    swept = dense_sum(src[sw], usd[sw], n)
+    out = dense_sum(src, usd, n)
     dep = np.flatnonzero((swept > 0) & (swept.astype(np.float64) >= min_share * out.astype(np.float64)))
     # the exchange each deposit address swept most to
     pk, pv = _group_sum(_key(src[sw], dst[sw]), usd[sw])

@@ -42,7 +42,17 @@ import numpy as np
 
 from .errors import InputError
 from .profiles import BANDS, Profile, load_profile
-from .propagate import B1, I64, HopExposure, degrees, deposit_addresses, inflow_order, propagate, rank_times
+from .propagate import (
+    B1,
+    I64,
+    HopExposure,
+    degrees,
+    dense_sum,
+    deposit_addresses,
+    inflow_order,
+    propagate,
+    rank_times,
+)
 from .taxonomy import BURN_ADDRESSES, CATEGORIES, PRECOMPILES
 
 log = logging.getLogger(__name__)
@@ -176,11 +186,19 @@ def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None) -> Roles:
             continue
         labelled[lab.address_id] = True
         by_cat.setdefault(lab.category, []).append(lab.address_id)
-    hub = ~labelled & ~inert & (degrees(inp.src, inp.dst, carry, n) > p.hub_degree)
     exchange = np.zeros(n, bool)
     exchange[by_cat.get(DEPOSIT_CATEGORY, [])] = True
-    dep, dep_ex = deposit_addresses(inp.src, inp.dst, inp.rank, inp.usd, inp.time, carry,
-                                    ~labelled & ~inert & ~hub, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order)
+    # hubs and deposit sweeps are independent (a hub is never a deposit address): two threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fdeg = pool.submit(degrees, inp.src, inp.dst, carry, n)
+        fdep = pool.submit(deposit_addresses, inp.src, inp.dst, inp.rank, inp.usd, inp.time, carry,
+                           ~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order)
+        hub = ~labelled & ~inert & (fdeg.result() > p.hub_degree)
+        dep, dep_ex = fdep.result()
+    keep = ~hub[dep]
+    dep, dep_ex = dep[keep], dep_ex[keep]
     stop = hub.copy()
     stop[dep] = True
     for c in p.stop_categories:
@@ -239,8 +257,8 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
     hops = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources, max_hops, in_order)
     del in_order
     n = inp.n
-    _, vin = _dense_sum(inp.dst, inp.usd, n)
-    _, vout = _dense_sum(inp.src, inp.usd, n)
+    vin = dense_sum(inp.dst, inp.usd, n)
+    vout = dense_sum(inp.src, inp.usd, n)
     ex = _aggregate(hops, vin, vout, p.hop_decay, p.min_share, n)
     del hops
     names = {lab.address_id: lab.name for lab in inp.labels if lab.category == DEPOSIT_CATEGORY}
@@ -251,13 +269,6 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
         for d, x in zip(r.deposits.tolist(), r.deposit_exchange.tolist(), strict=True)]
     scores = _score(inp, profile, r, ex, vin, vout, inferred, indicators or {})
     return Result(ex, scores, inferred)
-
-
-def _dense_sum(keys: I64, vals: I64, n: int) -> tuple[I64, I64]:
-    """Exact int64 sums of vals per key as a dense array of length n (via two exact float64 bincounts)."""
-    lo = np.bincount(keys, weights=(vals & np.int64((1 << 26) - 1)).astype(np.float64), minlength=n)
-    hi = np.bincount(keys, weights=(vals >> np.int64(26)).astype(np.float64), minlength=n)
-    return keys, (hi.astype(np.int64) << np.int64(26)) + lo.astype(np.int64)
 
 
 def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_share: float,
