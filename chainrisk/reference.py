@@ -18,7 +18,7 @@ import networkx as nx
 import numpy as np
 
 from .profiles import Profile
-from .score import (
+from .risk_model import (
     DEPOSIT_CATEGORY,
     DEPOSIT_CONFIDENCE,
     EXPOSURE_CAP,
