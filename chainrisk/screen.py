@@ -47,6 +47,7 @@ _NORM = "__chainrisk_screen_norm"
 _FIX = "__chainrisk_screen_fix"
 _OUT = "__chainrisk_screen_out"
 _RES = "__chainrisk_screen_res"
+_GOOD = "__chainrisk_screen_good"
 
 
 def band_rank(band: str) -> int:
@@ -106,7 +107,9 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
     SQL classifies every distinct value: lower- or upper-case ``0x`` hex is final there; only distinct mixed-case
     hex (EIP-55, checked in bulk) and everything else (TRON base58, malformed: :func:`try_parse`) go to Python."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
+    pc_invert = pc.invert
     col = quote_ident(address_column)
     store.execute(f"DROP TABLE IF EXISTS {_NORM}")
     # raw_key: the join key of a raw cell (NULL -> a sentinel so that empty cells join too)
@@ -130,39 +133,32 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
     )
     mixed = store.sql(f"SELECT raw_key, first_raw, body FROM {_NORM} WHERE kind = 1").to_arrow_table()
     other = store.sql(f"SELECT raw_key, first_raw FROM {_NORM} WHERE kind = 2").to_arrow_table()
+    ok = pa.array(_eip55_valid(mixed.column(2).to_pylist()), pa.bool_())
+    # valid mixed-case values keep their body (SQL lower-cases it); the rest is parsed one by one
+    good = mixed.filter(ok).select(["raw_key", "first_raw", "body"])
+    bad = mixed.filter(pc_invert(ok))
     keys: list[str] = []
     firsts: list[int] = []
     chains: list[str | None] = []
     addrs: list[str | None] = []
     reasons: list[str | None] = []
-    bodies: list[str] = mixed.column(2).to_pylist()
-    ok = _eip55_valid(bodies)
-    failed: list[tuple[str, int]] = []
-    for raw, first, body, good in zip(mixed.column(0).to_pylist(), mixed.column(1).to_pylist(), bodies, ok,
-                                      strict=True):
-        if good:
-            keys.append(raw)
+    for tbl in (bad, other):
+        for v, first in zip(tbl.column(0).to_pylist(), tbl.column(1).to_pylist(), strict=True):
+            p = try_parse(v)
+            keys.append(v)
             firsts.append(first)
-            chains.append("ethereum")
-            addrs.append("0x" + body.lower())
-            reasons.append(None)
-        else:
-            failed.append((raw, first))
-    for v, first in failed + list(zip(other.column(0).to_pylist(), other.column(1).to_pylist(), strict=True)):
-        p = try_parse(v)
-        keys.append(v)
-        firsts.append(first)
-        if isinstance(p, Exception):
-            chains.append(None)
-            addrs.append(None)
-            reasons.append(p.reason)
-        else:
-            chains.append(p.chain)
-            addrs.append(p.address)
-            reasons.append(None)
+            if isinstance(p, Exception):
+                chains.append(None)
+                addrs.append(None)
+                reasons.append(p.reason)
+            else:
+                chains.append(p.chain)
+                addrs.append(p.address)
+                reasons.append(None)
     fix = pa.table({"raw_key": pa.array(keys, pa.string()), "first_raw": pa.array(firsts, pa.int64()),
                     "chain": pa.array(chains, pa.string()), "address": pa.array(addrs, pa.string()),
                     "reason": pa.array(reasons, pa.string())})
+    n_python = len(keys) + good.num_rows
     params: dict[str, Any] = {"run": run.run_id}
     since_sel = since_join = ""
     if since:
@@ -170,6 +166,7 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         since_sel = ", p.band AS prev_band, p.score AS prev_score"
         since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
     store.con.register(_FIX, fix)
+    store.con.register(_GOOD, good)
     try:
         store.execute(f"DROP TABLE IF EXISTS {_RES}")
         # first_row: the first input row of the normalised address (different spellings of one address are
@@ -180,7 +177,9 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
             WITH n AS (
                 SELECT raw_key, first_raw, chain, address, reason FROM {_NORM} WHERE kind <= 0
                 UNION ALL
-                SELECT raw_key, first_raw, chain, address, reason FROM {_FIX}),
+                SELECT raw_key, first_raw, chain, address, reason FROM {_FIX}
+                UNION ALL
+                SELECT raw_key, first_raw, 'ethereum', '0x' || lower(body), NULL FROM {_GOOD}),
             spellings AS (
                 SELECT chain, address, min(first_raw) AS first_row FROM n WHERE address IS NOT NULL
                 GROUP BY ALL HAVING count(*) > 1)
@@ -197,8 +196,9 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         )
     finally:
         store.con.unregister(_FIX)
-    return {"distinct_values": _scalar(store, f"SELECT count(*) FROM {_NORM}"), "checked_in_python": len(keys),
-            "eip55_checked": len(bodies)}
+        store.con.unregister(_GOOD)
+    return {"distinct_values": _scalar(store, f"SELECT count(*) FROM {_NORM}"), "checked_in_python": n_python,
+            "eip55_checked": mixed.num_rows}
 
 
 def _eip55_valid(bodies: list[str]) -> list[bool]:
@@ -207,9 +207,9 @@ def _eip55_valid(bodies: list[str]) -> list[bool]:
         return []
     import numpy as np
 
-    raw = np.frombuffer("".join(bodies).encode("ascii"), dtype=np.uint8).reshape(-1, 40)
-    digests = np.frombuffer(_keccak_many([b.lower().encode("ascii") for b in bodies]),
-                            dtype=np.uint8).reshape(-1, 32)[:, :20]
+    joined = "".join(bodies).encode("ascii")
+    raw = np.frombuffer(joined, dtype=np.uint8).reshape(-1, 40)
+    digests = np.frombuffer(_keccak_many(joined.lower(), 40), dtype=np.uint8).reshape(-1, 32)[:, :20]
     # nibble i of the hash is >= 8 <=> letter i must be upper case
     high = np.empty((len(bodies), 40), dtype=bool)
     high[:, 0::2] = (digests & 0x80) != 0
@@ -219,9 +219,10 @@ def _eip55_valid(bodies: list[str]) -> list[bool]:
     return (~np.any(letter & (upper != high), axis=1)).tolist()
 
 
-def _keccak_many(items: list[bytes]) -> bytes:
-    """Keccak-256 of each 40-byte item, concatenated (32 bytes each). Drives pycryptodome's C keccak directly
-    (3x faster than a hash object per item); falls back to eth_hash when that is not available."""
+def _keccak_many(data: bytes, width: int) -> bytes:
+    """Keccak-256 of each ``width``-byte slice of ``data``, concatenated (32 bytes each). Drives pycryptodome's C
+    keccak directly over one buffer (3x faster than a hash object per item); falls back to eth_hash."""
+    n = len(data) // width
     try:
         import ctypes
 
@@ -230,23 +231,20 @@ def _keccak_many(items: list[bytes]) -> bytes:
     except ImportError:  # pragma: no cover - another keccak backend
         from eth_hash.auto import keccak
 
-        return b"".join(keccak(x) for x in items)
-    if any(len(x) != 40 for x in items):
-        raise ValueError("keccak batch items must be 40 bytes")
+        return b"".join(keccak(data[i * width:(i + 1) * width]) for i in range(n))
     state = VoidPointer()
     if lib.keccak_init(state.address_of(), c_size_t(64), c_ubyte(24)):
         raise RuntimeError("keccak_init failed")
     st = state.get()
-    data = b"".join(items)
     inbuf = ctypes.create_string_buffer(data, len(data))
-    outbuf = ctypes.create_string_buffer(32 * len(items))
+    outbuf = ctypes.create_string_buffer(32 * n)
     base, obase = ctypes.addressof(inbuf), ctypes.addressof(outbuf)
     absorb, digest, reset, vp = lib.keccak_absorb, lib.keccak_digest, lib.keccak_reset, ctypes.c_void_p
-    n40, n32, pad = c_size_t(40), c_size_t(32), c_ubyte(1)
+    nw, n32, pad = c_size_t(width), c_size_t(32), c_ubyte(1)
     try:
-        for i in range(len(items)):
+        for i in range(n):
             reset(st)
-            absorb(st, vp(base + 40 * i), n40)
+            absorb(st, vp(base + width * i), nw)
             digest(st, vp(obase + 32 * i), n32, pad)
     finally:
         lib.keccak_destroy(st)
