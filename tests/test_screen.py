@@ -286,3 +286,28 @@ def test_cli_exit_codes_clean_file_unreadable_and_no_run(db, tmp_path):
     chainrisk.open(empty).close()
     assert code_of(["--db", str(empty), "-q", "screen", str(clean)]) == 7
     assert code_of(["--db", str(db), "-q", "screen", str(clean), "--format", "parquet"]) == 2
+
+
+def test_bulk_eip55_agrees_with_parse_address(scored):
+    import random
+
+    from chainrisk.address import try_parse
+    from chainrisk.screen import _keccak_many
+
+    rng = random.Random(5)
+    values = []
+    for _ in range(300):
+        c = to_checksum("0x" + "".join(rng.choice("0123456789abcdef") for _ in range(40)))
+        letters = [i for i in range(2, 42) if c[i].isalpha()]
+        if rng.random() < 0.5 and letters:   # one letter with the wrong case: always a checksum error
+            i = rng.choice(letters)
+            c = c[:i] + c[i].swapcase() + c[i + 1:]
+        values.append(c)
+    rows = screen(scored, values).arrow().to_pylist()
+    expect = ["invalid" if isinstance(try_parse(v), Exception) else "unknown" for v in values]
+    assert [r["status"] for r in rows] == expect and 100 < expect.count("invalid") < 200
+    from eth_hash.auto import keccak
+
+    bodies = [v[2:].lower() for v in values[:50]]
+    digests = _keccak_many("".join(bodies).encode(), 40)
+    assert [digests[32 * i:32 * i + 32] for i in range(50)] == [keccak(b.encode()) for b in bodies]
