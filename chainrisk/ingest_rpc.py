@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .address import parse_address
-from .errors import InputError, UsageError
+from .errors import InputError, SourceUnavailable, UsageError
 from .rpc import RangeTooLarge, RpcClient, mask_url
 from .store import Store, Token
 
@@ -209,9 +209,19 @@ class _Chunk:
     counts: Counter[str]
 
 
-def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...], lo: int, hi: int) -> Iterator[_Chunk]:
-    """Fetch [lo, hi], splitting it when the node refuses; yields one chunk per answered sub-range, as soon as
-    it is answered (so the writer can commit it even if a later piece fails)."""
+@dataclass
+class _Piece:
+    """An answered block range, not yet parsed."""
+
+    contracts: tuple[str, ...]
+    lo: int
+    hi: int
+    content: bytes
+
+
+def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...], lo: int, hi: int) -> Iterator[_Piece]:
+    """Fetch [lo, hi], splitting it when the node refuses; yields one answer per sub-range, as soon as it is
+    answered (so it can be committed even if a later piece fails)."""
     stack = [(lo, hi)]
     while stack:
         a, b = stack.pop()
@@ -220,7 +230,7 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
             stack.extend((x, min(b, x + limit - 1)) for x in reversed(range(a, b + 1, limit)))
             continue
         try:
-            tbl = client.get_logs_arrow(contracts, TOPICS, a, b)
+            content, n = client.get_logs_raw(contracts, TOPICS, a, b)
         except RangeTooLarge as e:
             log.debug("blocks %d-%d refused (%s); splitting", a, b, e.reason)
             client.stats.add(splits=1)
@@ -229,20 +239,33 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
             stack.append((mid + 1, b))
             stack.append((a, mid))
             continue
-        planner.answered(b - a + 1, tbl.num_rows)
+        planner.answered(b - a + 1, n)
+        yield _Piece(contracts, a, b, content)
+
+
+def _decode(client: RpcClient, piece: _Piece) -> _Chunk:
+    """Parse an answer into a chunk: Arrow columns, block hashes and times, logs per contract. A range whose
+    blocks changed while being read (a reorg at the tip) is read again."""
+    contracts, a, b = piece.contracts, piece.lo, piece.hi
+    content = piece.content
+    for _ in range(5):
+        tbl = client.parse_logs(content)
         if tbl.num_rows and pc.any(tbl["removed"]).as_py():
             tbl = tbl.filter(pc.invert(pc.fill_null(tbl["removed"], False)))
         blocks = _blocks_of(client, tbl, b)
-        if blocks is None:
-            log.warning("blocks %d-%d changed while being read (a reorg at the tip); reading them again", a, b)
-            stack.append((a, b))
-            continue
-        if len(contracts) > 1:
-            vc = pc.value_counts(pc.utf8_lower(tbl["address"])).to_pylist() if tbl.num_rows else []
-            counts: Counter[str] = Counter({d["values"]: d["counts"] for d in vc})
-        else:
-            counts = Counter({contracts[0]: tbl.num_rows})
-        yield _Chunk(contracts, a, b, tbl, blocks, counts)
+        if blocks is not None:
+            break
+        log.warning("blocks %d-%d changed while being read (a reorg at the tip); reading them again", a, b)
+        content = client.get_logs_raw(contracts, TOPICS, a, b)[0]
+    else:
+        raise SourceUnavailable(f"blocks {a}-{b} keep changing at the node {client.masked}; use more "
+                                "--confirmations")
+    if len(contracts) > 1:
+        vc = pc.value_counts(pc.utf8_lower(tbl["address"])).to_pylist() if tbl.num_rows else []
+        counts: Counter[str] = Counter({d["values"]: d["counts"] for d in vc})
+    else:
+        counts = Counter({contracts[0]: tbl.num_rows})
+    return _Chunk(contracts, a, b, tbl, blocks, counts)
 
 
 def _blocks_of(client: RpcClient, tbl: pa.Table, last: int) -> dict[int, tuple[str, int]] | None:
@@ -573,19 +596,23 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
          tokens: dict[str, Token], report: IngestReport, *, concurrency: int, initial_range: int, max_range: int,
          target_logs: int, commit_logs: int, commit_seconds: float, progress: ProgressCallback | None) -> None:
     planner = _Planner(jobs, initial_range, max_range, target_logs)
+    # fetch threads -> raw answers -> one decoder thread -> chunks -> this (writer) thread. Parsing off the
+    # fetch threads keeps `concurrency` requests in flight at the node all the time.
+    raw_q: queue.Queue[_Piece | None] = queue.Queue(maxsize=concurrency * 2)
     q: queue.Queue[_Chunk | None] = queue.Queue(maxsize=concurrency * 4)
     stop = threading.Event()
     errors: list[BaseException] = []
 
     writer_gone = threading.Event()
+    decoder_gone = threading.Event()
 
-    def put(item: _Chunk | None) -> None:
+    def put(qq: queue.Queue[Any], item: Any, gone: threading.Event) -> None:
         while True:
             try:
-                q.put(item, timeout=0.2)
+                qq.put(item, timeout=0.2)
                 return
             except queue.Full:
-                if stop.is_set() and (item is not None or writer_gone.is_set()):
+                if stop.is_set() and (item is not None or gone.is_set()):
                     return  # an uncommitted range is simply fetched again by the next run
 
     def worker() -> None:
@@ -594,18 +621,44 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
                 job = planner.next()
                 if job is None:
                     break
-                for chunk in _fetch_range(client, planner, *job):
-                    put(chunk)
+                for piece in _fetch_range(client, planner, *job):
+                    put(raw_q, piece, decoder_gone)
         except BaseException as e:
             errors.append(e)
             stop.set()
         finally:
-            put(None)
+            put(raw_q, None, decoder_gone)
+            client.close()
+
+    def decoder() -> None:
+        done = 0
+        try:
+            while done < concurrency:
+                piece = raw_q.get()
+                if piece is None:
+                    done += 1
+                elif not writer_gone.is_set():
+                    put(q, _decode(client, piece), writer_gone)
+        except BaseException as e:
+            errors.append(e)
+            stop.set()
+            while done < concurrency:  # let the fetchers finish
+                try:
+                    if raw_q.get(timeout=0.2) is None:
+                        done += 1
+                except queue.Empty:
+                    if all(not t.is_alive() for t in threads):
+                        break
+        finally:
+            decoder_gone.set()
+            put(q, None, writer_gone)
             client.close()
 
     threads = [threading.Thread(target=worker, name=f"chainrisk-rpc-{i}", daemon=True) for i in range(concurrency)]
     for t in threads:
         t.start()
+    decoding = threading.Thread(target=decoder, name="chainrisk-rpc-decode", daemon=True)
+    decoding.start()
     pending: list[_Chunk] = []
     pending_logs = 0
     finished = 0
@@ -620,7 +673,7 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
         pending, pending_logs, last_commit = [], 0, time.monotonic()
 
     try:
-        while finished < concurrency:
+        while finished < 1:
             try:
                 item = q.get(timeout=0.25)
             except queue.Empty:
@@ -648,7 +701,7 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
     finally:
         stop.set()
         writer_gone.set()
-        for t in threads:
+        for t in [*threads, decoding]:
             t.join(timeout=5)
     if errors:
         raise errors[0]

@@ -296,22 +296,29 @@ class RpcClient:
                            code=code)
         raise AssertionError("unreachable")
 
-    def get_logs_arrow(self, addresses: Sequence[str], topics: Sequence[Any], from_block: int,
-                       to_block: int) -> pa.Table:
-        """Like :meth:`get_logs`, as an Arrow table of the raw hex strings (columns :data:`LOG_FIELDS`).
+    def get_logs_raw(self, addresses: Sequence[str], topics: Sequence[Any], from_block: int,
+                     to_block: int) -> tuple[bytes, int]:
+        """The successful ``eth_getLogs`` answer as bytes, not yet parsed, and its number of logs.
 
-        The hot path of node ingestion: the answer is parsed by Arrow's JSON reader straight into columns (no
-        Python object per log); an answer Arrow cannot read falls back to ``orjson``."""
+        Errors are classified here (small answers are parsed with ``orjson``: an error answer is never large),
+        so the caller can split or retry at once and leave the parsing of big answers to another thread."""
         single = from_block == to_block
         body = self._body("eth_getLogs", [{"fromBlock": hex(from_block), "toBlock": hex(to_block),
                                            "address": list(addresses), "topics": list(topics)}])
         for attempt in range(self.max_retries + 1):
-            content = self._post(body, split_on_timeout=not single, raw=True)
-            table, err = _parse_logs(content)
-            if err is None:
-                if table is None:
+            content: bytes = self._post(body, split_on_timeout=not single, raw=True)
+            err = None
+            if len(content) < 65536:
+                try:
+                    resp = orjson.loads(content)
+                except orjson.JSONDecodeError:
+                    raise RpcError(f"the node at {self.masked} sent a malformed eth_getLogs answer") from None
+                if not isinstance(resp, dict) or (resp.get("error") is None
+                                                  and not isinstance(resp.get("result"), list)):
                     raise RpcError(f"the node at {self.masked} sent a malformed eth_getLogs answer")
-                return table
+                err = resp.get("error")
+            if err is None:
+                return content, content.count(b'"logIndex"')
             code = _code(err)
             if code in SPLIT_CODES and not single:
                 raise RangeTooLarge(f"error {code}")
@@ -323,6 +330,20 @@ class RpcClient:
                            f"{'' if single else f'-{to_block}'} (error {code}); check the node and its API plan",
                            code=code)
         raise AssertionError("unreachable")
+
+    def parse_logs(self, content: bytes) -> pa.Table:
+        """An ``eth_getLogs`` answer from :meth:`get_logs_raw` as an Arrow table (columns :data:`LOG_FIELDS`),
+        parsed by Arrow's JSON reader straight into columns (no Python object per log); ``orjson`` is the
+        fallback for answers Arrow cannot read."""
+        table, err = _parse_logs(content)
+        if table is None or err is not None:
+            raise RpcError(f"the node at {self.masked} sent a malformed eth_getLogs answer")
+        return table
+
+    def get_logs_arrow(self, addresses: Sequence[str], topics: Sequence[Any], from_block: int,
+                       to_block: int) -> pa.Table:
+        """Like :meth:`get_logs`, as an Arrow table of the raw hex strings (columns :data:`LOG_FIELDS`)."""
+        return self.parse_logs(self.get_logs_raw(addresses, topics, from_block, to_block)[0])
 
     # -- conveniences ----------------------------------------------------------------------------------------
 
