@@ -34,21 +34,23 @@ import pyarrow.compute as pc
 
 from .address import parse_address
 from .errors import InputError, SourceUnavailable, UsageError
+from .ingest_rpc_store import (  # noqa: F401  (the event topics are re-exported)
+    ADDED_BLACK_LIST,
+    BLACKLISTED,
+    REMOVED_BLACK_LIST,
+    STREAM,
+    TOPICS,
+    TRANSFER,
+    UN_BLACKLISTED,
+    Chunk,
+    check_reorg,
+    commit_chunks,
+    compact_ranges,
+)
 from .rpc import RangeTooLarge, RpcClient, mask_url
 from .store import Store, Token
 
 log = logging.getLogger(__name__)
-
-TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
-ADDED_BLACK_LIST = "0x42e160154868087d6bfdc0ca23d96a1c1cfa32f1b72ba9ba27b69b98a0d819dc"  # USDT, address in data
-REMOVED_BLACK_LIST = "0xd7e9ec6e6ecd65492dce6bf513cd6867560d49544421d0783ddf06e76c24470c"
-BLACKLISTED = "0xffa4e6181777692565cf28528fc88fd1516ea86b56da075235fa575af6a4b855"  # USDC, address in topics[1]
-UN_BLACKLISTED = "0x117e3210bb9aa7d9baff172026820255c6f6c30ba8999d1c2fd88e2848137c4e"
-TOPICS = [[TRANSFER, ADDED_BLACK_LIST, REMOVED_BLACK_LIST, BLACKLISTED, UN_BLACKLISTED]]
-STREAM = "transfer"  # ingest_ranges.stream: Transfer and blacklist events of a contract
-
-_Z24 = "0" * 24
-_Z32 = "0" * 32
 
 ProgressCallback = Callable[["Progress"], None]
 
@@ -200,14 +202,6 @@ class _Planner:
 # -- fetching -----------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Chunk:
-    contracts: tuple[str, ...]
-    lo: int
-    hi: int
-    table: pa.Table
-    blocks: dict[int, tuple[str, int]]
-    counts: Counter[str]
 
 
 @dataclass
@@ -244,7 +238,7 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
         yield _Piece(contracts, a, b, content)
 
 
-def _decode(client: RpcClient, piece: _Piece) -> _Chunk:
+def _decode(client: RpcClient, piece: _Piece) -> Chunk:
     """Parse an answer into a chunk: Arrow columns, block hashes and times, logs per contract. A range whose
     blocks changed while being read (a reorg at the tip) is read again."""
     contracts, a, b = piece.contracts, piece.lo, piece.hi
@@ -266,7 +260,7 @@ def _decode(client: RpcClient, piece: _Piece) -> _Chunk:
         counts: Counter[str] = Counter({d["values"]: d["counts"] for d in vc})
     else:
         counts = Counter({contracts[0]: tbl.num_rows})
-    return _Chunk(contracts, a, b, tbl, blocks, counts)
+    return Chunk(contracts, a, b, tbl, blocks, counts)
 
 
 def _blocks_of(client: RpcClient, tbl: pa.Table, last: int) -> dict[int, tuple[str, int]] | None:
@@ -297,199 +291,6 @@ def _blocks_of(client: RpcClient, tbl: pa.Table, last: int) -> dict[int, tuple[s
             return None
         blocks[num] = (h, ts)
     return blocks
-
-
-# -- storing ------------------------------------------------------------------------------------------------
-
-
-def _commit(store: Store, chain: str, chunks: list[_Chunk], tokens: dict[str, Token], report: IngestReport) -> None:
-    raw = pa.concat_tables([c.table for c in chunks])
-    blocks: dict[int, tuple[str, int]] = {}
-    for c in chunks:
-        blocks.update(c.blocks)
-    nums = sorted(blocks)
-    blk = pa.table({"number": pa.array(nums, pa.int64()), "hash": pa.array([blocks[n][0] for n in nums], pa.string()),
-                    "ts": pa.array([blocks[n][1] for n in nums], pa.int64())})
-    toks = pa.table({"contract": list(tokens), "token_id": pa.array([t.id for t in tokens.values()], pa.int32())})
-    rng_rows = [(chain, k, STREAM, c.lo, c.hi, c.counts.get(k, 0)) for c in chunks for k in c.contracts]
-    ranges = pa.table({n: pa.array([r[i] for r in rng_rows]) for i, n in
-                       enumerate(["chain", "contract", "stream", "from_block", "to_block", "logs"])})
-    params = {"chain": chain}
-    con = store.con
-    con.register("_rpc_raw", raw)
-    con.register("_rpc_blocks", blk)
-    con.register("_rpc_tokens", toks)
-    con.register("_rpc_ranges", ranges)
-    try:
-        with store.transaction():
-            con.execute(
-                """
-                CREATE OR REPLACE TEMP VIEW _rpc_logs AS
-                SELECT lower(address) AS contract, len(topics) AS nt, lower(topics[1]) AS t0,
-                       topics[2] AS t1, topics[3] AS t2, data,
-                       TRY_CAST(blockNumber AS BIGINT) AS block_number, transactionHash AS tx_hash,
-                       TRY_CAST(logIndex AS INTEGER) AS log_index
-                FROM _rpc_raw
-                """
-            )
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE _rpc_transfers AS
-                SELECT $chain AS chain, lower(l.tx_hash) AS tx_hash, l.log_index, l.block_number,
-                       make_timestamp(b.ts * 1000000) AS block_time, k.token_id,
-                       '0x' || lower(substr(l.t1, 27)) AS from_address, '0x' || lower(substr(l.t2, 27)) AS to_address,
-                       CASE WHEN substr(l.data, 3, 32) = '{_Z32}' AND substr(l.data, 35, 1) < '8'
-                            THEN TRY_CAST(TRY_CAST('0x' || substr(l.data, 35) AS UHUGEINT) AS HUGEINT) END AS value,
-                       CASE WHEN substr(l.data, 3, 32) = '{_Z32}' AND substr(l.data, 35, 1) >= '8'
-                            THEN CAST(TRY_CAST('0x' || substr(l.data, 35) AS UHUGEINT) AS VARCHAR) END AS value_raw,
-                       l.data, 'rpc' AS source
-                FROM _rpc_logs l
-                JOIN _rpc_tokens k ON k.contract = l.contract
-                LEFT JOIN _rpc_blocks b ON b.number = l.block_number
-                WHERE l.t0 = '{TRANSFER}' AND l.nt = 3 AND length(l.data) = 66
-                  AND substr(l.t1, 3, 24) = '{_Z24}' AND substr(l.t2, 3, 24) = '{_Z24}'
-                  AND l.block_number IS NOT NULL AND l.log_index IS NOT NULL AND length(l.tx_hash) = 66
-                """, params,
-            )
-            _fix_wide_values(store)
-            (n_transfers,) = con.execute("SELECT count(*) FROM _rpc_transfers").fetchone() or (0,)
-            (n_blocks,) = con.execute(
-                "INSERT OR IGNORE INTO blocks SELECT $chain, number, hash, make_timestamp(ts * 1000000)"
-                " FROM _rpc_blocks", params
-            ).fetchone() or (0,)
-            added = store.add_transfers("_rpc_transfers")
-            con.execute("CREATE OR REPLACE TEMP TABLE _rpc_blacklist AS " + _BLACKLIST_SELECT, params)
-            (n_bl_seen,) = con.execute("SELECT count(*) FROM _rpc_blacklist").fetchone() or (0,)
-            (n_bl,) = con.execute("INSERT OR IGNORE INTO blacklist_events SELECT * FROM _rpc_blacklist").fetchone() \
-                or (0,)
-            con.execute("INSERT INTO ingest_ranges SELECT chain, contract, stream, from_block, to_block, logs,"
-                        " now()::TIMESTAMP FROM _rpc_ranges")
-            con.execute("DROP VIEW _rpc_logs")
-            con.execute("DROP TABLE _rpc_transfers")
-            con.execute("DROP TABLE _rpc_blacklist")
-    finally:
-        for name in ("_rpc_raw", "_rpc_blocks", "_rpc_tokens", "_rpc_ranges"):
-            con.unregister(name)
-    report.commits += 1
-    report.transfers_added += added
-    report.blacklist_events_added += int(n_bl)
-    report.blocks_added += int(n_blocks)
-    report.logs_skipped += raw.num_rows - int(n_transfers) - int(n_bl_seen)
-
-
-_BLACKLIST_SELECT = f"""
-    SELECT * FROM (
-        SELECT $chain AS chain, k.token_id, lower(l.tx_hash) AS tx_hash, l.log_index, l.block_number,
-               make_timestamp(b.ts * 1000000) AS block_time,
-               CASE WHEN l.t0 IN ('{ADDED_BLACK_LIST}', '{BLACKLISTED}') THEN 'added' ELSE 'removed' END AS action,
-               CASE WHEN l.t0 IN ('{ADDED_BLACK_LIST}', '{REMOVED_BLACK_LIST}') THEN '0x' || lower(substr(l.data, 27))
-                    ELSE '0x' || lower(substr(l.t1, 27)) END AS address,
-               CASE l.t0 WHEN '{ADDED_BLACK_LIST}' THEN 'AddedBlackList' WHEN '{REMOVED_BLACK_LIST}' THEN 'RemovedBlackList'
-                         WHEN '{BLACKLISTED}' THEN 'Blacklisted' ELSE 'UnBlacklisted' END AS event,
-               'rpc' AS source
-        FROM _rpc_logs l
-        JOIN _rpc_tokens k ON k.contract = l.contract
-        LEFT JOIN _rpc_blocks b ON b.number = l.block_number
-        WHERE l.block_number IS NOT NULL AND l.log_index IS NOT NULL
-          AND ((l.t0 IN ('{ADDED_BLACK_LIST}', '{REMOVED_BLACK_LIST}') AND l.nt = 1 AND length(l.data) = 66
-                AND substr(l.data, 3, 24) = '{_Z24}')
-            OR (l.t0 IN ('{BLACKLISTED}', '{UN_BLACKLISTED}') AND l.nt = 2 AND substr(l.t1, 3, 24) = '{_Z24}'))
-    )
-"""
-
-
-def _fix_wide_values(store: Store) -> None:
-    """Exact text for the rare values of 2^128 and above (DuckDB has no 256-bit integer), computed in Python;
-    rows whose data is not hex are dropped (counted as skipped)."""
-    rows = store.execute(
-        "SELECT tx_hash, log_index, data FROM _rpc_transfers WHERE value IS NULL AND value_raw IS NULL"
-    ).fetchall()
-    if not rows:
-        return
-    fixed, bad = [], []
-    for tx, li, data in rows:
-        try:
-            fixed.append((tx, li, str(int(data, 16))))
-        except ValueError:
-            bad.append((tx, li))
-    if fixed:
-        t = pa.table({"tx_hash": [r[0] for r in fixed], "log_index": pa.array([r[1] for r in fixed], pa.int32()),
-                      "value_raw": [r[2] for r in fixed]})
-        store.con.register("_rpc_wide", t)
-        try:
-            store.execute("UPDATE _rpc_transfers s SET value_raw = w.value_raw FROM _rpc_wide w"
-                          " WHERE s.tx_hash = w.tx_hash AND s.log_index = w.log_index")
-        finally:
-            store.con.unregister("_rpc_wide")
-    for tx, li in bad:
-        store.execute("DELETE FROM _rpc_transfers WHERE tx_hash = ? AND log_index = ?", [tx, li])
-
-
-def _compact_ranges(store: Store, chain: str) -> None:
-    """Merge adjacent completed ranges of each (contract, stream) into one row."""
-    with store.transaction() as con:
-        (before,) = con.execute("SELECT count(*) FROM ingest_ranges WHERE chain = ?", [chain]).fetchone() or (0,)
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _rpc_merged AS
-            WITH r AS (
-                SELECT *, max(to_block) OVER (PARTITION BY contract, stream ORDER BY from_block, to_block
-                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_max
-                FROM ingest_ranges WHERE chain = ?),
-            g AS (
-                SELECT *, sum(CASE WHEN prev_max IS NULL OR from_block > prev_max + 1 THEN 1 ELSE 0 END)
-                          OVER (PARTITION BY contract, stream ORDER BY from_block, to_block) AS grp
-                FROM r)
-            SELECT chain, contract, stream, min(from_block) AS from_block, max(to_block) AS to_block,
-                   sum(logs)::BIGINT AS logs, max(done_at) AS done_at
-            FROM g GROUP BY chain, contract, stream, grp
-            """, [chain],
-        )
-        (after,) = con.execute("SELECT count(*) FROM _rpc_merged").fetchone() or (0,)
-        if after < before:
-            con.execute("DELETE FROM ingest_ranges WHERE chain = ?", [chain])
-            con.execute("INSERT INTO ingest_ranges SELECT * FROM _rpc_merged")
-        con.execute("DROP TABLE _rpc_merged")
-
-
-# -- reorgs -------------------------------------------------------------------------------------------------
-
-
-def check_reorg(store: Store, client: RpcClient, chain: str, latest: int) -> tuple[int | None, int]:
-    """Verify the stored tip's block hash against the node. On a mismatch, find the fork point (the highest
-    stored block the node still has) and delete node-ingested transfers, blacklist events, blocks and range
-    records above it, atomically. Returns (fork block or None, transfers deleted)."""
-    top = store.execute(
-        "SELECT number, hash FROM blocks WHERE chain = ? AND hash IS NOT NULL ORDER BY number DESC LIMIT 1", [chain]
-    ).fetchone()
-    if top is None or (top[0] <= latest and client.block_headers([top[0]])[top[0]][0] == top[1]):
-        return None, 0
-    fork = -1
-    offset = 0
-    while True:
-        page = store.execute(
-            "SELECT number, hash FROM blocks WHERE chain = ? AND hash IS NOT NULL ORDER BY number DESC"
-            " LIMIT 64 OFFSET ?", [chain, offset]
-        ).fetchall()
-        if not page:
-            break
-        offset += len(page)
-        heads = client.block_headers([n for n, _ in page if n <= latest])
-        match = next((n for n, h in page if n in heads and heads[n][0] == h), None)
-        if match is not None:
-            fork = match
-            break
-    with store.transaction() as con:
-        (deleted,) = con.execute(
-            "DELETE FROM transfers WHERE chain = ? AND source = 'rpc' AND block_number > ?", [chain, fork]
-        ).fetchone() or (0,)
-        con.execute("DELETE FROM blacklist_events WHERE chain = ? AND source = 'rpc' AND block_number > ?", [chain, fork])
-        con.execute("DELETE FROM blocks WHERE chain = ? AND number > ?", [chain, fork])
-        con.execute("DELETE FROM ingest_ranges WHERE chain = ? AND from_block > ?", [chain, fork])
-        con.execute("UPDATE ingest_ranges SET to_block = ? WHERE chain = ? AND to_block > ?", [fork, chain, fork])
-    log.warning("reorg: the node's chain differs from the store above block %d; deleted %d transfers above it "
-                "and will read those blocks again", fork, deleted)
-    return fork, int(deleted)
 
 
 # -- the public function ------------------------------------------------------------------------------------
@@ -581,7 +382,7 @@ def ingest_rpc(
             _run(store, client, chain, jobs, by_contract, report, concurrency=concurrency,
                  initial_range=initial_range, max_range=max_range, target_logs=target_logs,
                  commit_logs=commit_logs, commit_seconds=commit_seconds, progress=progress)
-            _compact_ranges(store, chain)
+            compact_ranges(store, chain)
         elif hi >= from_block:
             report.notes.append(f"blocks {from_block}-{hi} are already stored for these tokens; nothing to do")
     finally:
@@ -600,7 +401,7 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
     # fetch threads -> raw answers -> one decoder thread -> chunks -> this (writer) thread. Parsing off the
     # fetch threads keeps `concurrency` requests in flight at the node all the time.
     raw_q: queue.Queue[_Piece | None] = queue.Queue(maxsize=concurrency * 2)
-    q: queue.Queue[_Chunk | None] = queue.Queue(maxsize=concurrency * 4)
+    q: queue.Queue[Chunk | None] = queue.Queue(maxsize=concurrency * 4)
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -660,7 +461,7 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
         t.start()
     decoding = threading.Thread(target=decoder, name="chainrisk-rpc-decode", daemon=True)
     decoding.start()
-    pending: list[_Chunk] = []
+    pending: list[Chunk] = []
     pending_logs = 0
     finished = 0
     last_commit = time.monotonic()
@@ -668,7 +469,12 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
     def flush() -> None:
         nonlocal pending, pending_logs, last_commit
         if pending:
-            _commit(store, chain, pending, tokens, report)
+            counts = commit_chunks(store, chain, pending, tokens)
+            report.commits += 1
+            report.transfers_added += counts.transfers_added
+            report.blacklist_events_added += counts.blacklist_events_added
+            report.blocks_added += counts.blocks_added
+            report.logs_skipped += counts.logs_skipped
             log.info("stored %d ranges, %d logs (%d transfers so far)", len(pending), pending_logs,
                      report.transfers_added)
         pending, pending_logs, last_commit = [], 0, time.monotonic()
