@@ -20,9 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import sys
 import time
-import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ import duckdb
 
 from . import ingest_file_sources as sources
 from . import ingest_file_stage as staging
+from ._api import export_module_as
 from .errors import InputError, UsageError
 from .ingest_file_stage import BLOCKS, READY, REJECTS, STAGE, TOKENS
 
@@ -310,12 +309,4 @@ def _sql_path(p: Path) -> str:
     return str(p).replace("'", "''")
 
 
-class _CallableModule(types.ModuleType):
-    """``chainrisk.ingest_file`` is both this module and the function: importing a submodule makes Python set
-    the package attribute to the module, shadowing the lazily exported function, so the module calls it."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> ImportReport:
-        return ingest_file(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+export_module_as(__name__, ingest_file)

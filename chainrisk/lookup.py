@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import types
 import weakref
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ._api import export_module_as
 from .address import Address, try_parse
 from .errors import NoScoringRun, UsageError
 from .store import Store
@@ -368,12 +367,4 @@ def lookup(store: Store, addresses: Iterable[str] | str, *, run_id: str | None =
     return [lookup_one(store, a, run, explain=explain) for a in addresses]
 
 
-class _CallableModule(types.ModuleType):
-    """``chainrisk.lookup`` is both this module and the function: importing the submodule makes Python set the
-    package attribute to the module, shadowing the lazily exported function, so the module calls it."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> list[LookupResult]:
-        return lookup(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+export_module_as(__name__, lookup)

@@ -14,13 +14,12 @@ from __future__ import annotations
 import html
 import logging
 import os
-import sys
-import types
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ._api import export_module_as
 from .address import Address, try_parse
 from .errors import InvalidAddress, UsageError
 from .lookup import LookupResult, lookup_one, resolve_run
@@ -445,12 +444,4 @@ def render_markdown(d: ReportData) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _CallableModule(types.ModuleType):
-    """``chainrisk.report`` is both this module and the function: importing the submodule makes Python set the
-    package attribute to the module, shadowing the lazily exported function, so the module calls it."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Path:
-        return report(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+export_module_as(__name__, report)

@@ -19,15 +19,14 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ._api import export_module_as
 from .address import try_parse
 from .errors import UsageError
 from .lookup import BANDS, Provenance, resolve_run
@@ -443,12 +442,4 @@ def _counts(store: Store, info: InputInfo, since: bool) -> dict[str, Any]:
             "duplicate_rows": dup_rows, "status": status, "band": band}
 
 
-class _CallableModule(types.ModuleType):
-    """``chainrisk.screen`` is both this module and the function: importing the submodule makes Python set the
-    package attribute to the module, shadowing the lazily exported function, so the module calls it."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> ScreenResult:
-        return screen(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+export_module_as(__name__, screen)
