@@ -24,9 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sys
 import time as _time
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ._api import export_module_as
 from .errors import InputError
 from .profiles import Profile, load_profile
 from .risk_model import (
@@ -298,12 +297,4 @@ def runs(store: Any, limit: int = 20) -> list[dict[str, Any]]:
     return out
 
 
-class _CallableModule(types.ModuleType):
-    """``chainrisk.score`` is both this module and the function: importing a submodule makes Python set the
-    package attribute to the module, shadowing the lazily exported function, so the module calls it."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> RunSummary:
-        return score(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+export_module_as(__name__, score)  # chainrisk.score(...) works even after `import chainrisk.score`
