@@ -301,3 +301,10 @@ def test_cli_score_and_runs(tmp_path):
     assert r.exit_code == 0 and "run_id" in r.stdout
     r = CliRunner().invoke(cli, ["--db", db, "score", "--max-hops", "0"])
     assert r.exit_code == 2
+
+
+def test_empty_store_scores_nothing_and_completes(store):
+    add_label(store, "scam", "scam")
+    s = run(store)
+    assert (s.status, s.n_addresses, s.n_exposures, s.as_of_block) == ("complete", 0, 0, None)
+    assert store.execute("SELECT status FROM scoring_runs WHERE run_id = ?", [s.run_id]).fetchone() == ("complete",)
