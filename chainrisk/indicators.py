@@ -6,11 +6,21 @@ for a scoring run. The risk engine calls it during a run and folds the severitie
 Indicators (FATF, "Virtual Assets Red Flag Indicators", 2020):
 
 ``collector``
-    Many small inflows from distinct unrelated senders (a funnel / mule account, a phishing drainer's collector),
-    then most of it leaves again fast. Fires when at least ``collector_min_senders`` distinct non-service senders
-    each sent transfers of at most ``collector_small_usd``, those small inflows make at least
-    ``collector_min_small_share`` of the inflow, and at least ``collector_min_forward_share`` of the inflow left in
-    outflows made within ``collector_window_h`` hours of the latest inflow before them.
+    A funnel (FATF 2020, red flags on transaction patterns: "incoming transactions from many unrelated wallets in
+    relatively small amounts (accumulation of funds) with subsequent transfer to another wallet"): the collector
+    of a scam, a phishing drainer or a mule network. Fires when
+    * at least ``collector_min_senders`` distinct non-service senders paid in, and their inflow is at least
+      ``collector_min_small_share`` of the address's inflow (accumulation from wallets, not exchange withdrawals);
+    * the amounts are *relatively* small: the effective number of senders (the inverse Herfindahl index of the
+      senders' shares of that inflow) is at least ``collector_min_effective_senders``, i.e. no few senders
+      dominate. "Small" is relative to the address's own inflow, not an absolute USD cap: a pig-butchering
+      victim's payments grow to tens of thousands and are still one of many;
+    * it is a funnel: the inflow goes on to few wallets, at least ``collector_min_fan_in`` distinct senders per
+      distinct recipient;
+    * the money moves on: between ``collector_min_forward_share`` and ``1 + pass_through_max_residual_share`` of
+      the inflow left again, and the mean holding time (Little's law: the time-weighted balance divided by the
+      inflow, over the address's active period) is at most ``collector_window_h`` hours. A merchant with steady
+      customer payments and irregular payouts keeps a balance for days or weeks; a collector for hours.
 ``pass_through``
     A layering hop: at least ``pass_through_min_usd`` came in, at least ``pass_through_min_forward_share`` of it
     left within ``pass_through_window_h`` hours of arriving, and at most ``pass_through_max_residual_share`` stayed.
@@ -55,8 +65,10 @@ class IndicatorParams:
     """Thresholds of the indicators; defaults documented in the module docstring."""
 
     collector_min_senders: int = 10
-    collector_small_usd: float = 3_000.0
+    collector_min_effective_senders: float = 5.0
+    collector_min_fan_in: float = 3.0
     collector_min_small_share: float = 0.5
+    collector_fast_hold_h: float = 24.0
     collector_min_forward_share: float = 0.8
     collector_window_h: float = 72.0
     pass_through_min_usd: float = 1_000.0
@@ -82,7 +94,7 @@ DEFAULT_PARAMS = IndicatorParams()
 
 # Severities (0..100): base when the indicator fires, plus bonuses for a stronger pattern, capped.
 SEVERITY = {
-    "collector": (50, 70),
+    "collector": (60, 80),
     "pass_through": (35, 55),
     "mixer_funded_fresh": (65, 80),
     "structuring": (45, 65),
@@ -172,31 +184,38 @@ def compute_indicators(
     ).fetchone()
     for t in ("_ind_burn", "_ind_t", "_ind_svc", "_ind_mixer", "_ind_outd", "_ind_in", "_ind_out", "_ind_out0",
               "_ind_cand",
-              "_ind_hits", "_ind_ex"):
+              "_ind_ccand", "_ind_hold", "_ind_hits", "_ind_ex"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return int(row[0]) if row else 0
 
 
 def _flows(con: Any, q: IndicatorParams) -> None:
     """Per-address inflow and outflow aggregates; then, only for addresses whose totals could satisfy the collector
-    or pass-through conditions, each outflow's delay since the latest inflow before it (an ASOF join)."""
+    or pass-through conditions, each outflow's delay since the latest inflow before it (an ASOF join), and for the
+    collector candidates the mean holding time."""
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_in AS
-        SELECT t.to_id AS address_id, count(*) AS n_in, sum(t.usd) AS in_usd,
-               count(DISTINCT t.from_id) FILTER (WHERE t.usd <= $small AND s.address_id IS NULL) AS n_small_senders,
-               count(*) FILTER (WHERE t.usd <= $small AND s.address_id IS NULL) AS n_small,
-               coalesce(sum(t.usd) FILTER (WHERE t.usd <= $small AND s.address_id IS NULL), 0) AS small_usd,
-               min(t.ts) AS first_in, max(t.ts) AS last_in
-        FROM _ind_t t LEFT JOIN _ind_svc s ON s.address_id = t.from_id
-        WHERE t.to_id NOT IN (SELECT address_id FROM _ind_svc)
-        GROUP BY 1
-        """, {"small": q.collector_small_usd},
+        WITH ps AS (  -- per (receiver, sender)
+            SELECT t.to_id, t.from_id, s.address_id IS NOT NULL AS svc, count(*) AS n, sum(t.usd) AS usd,
+                   min(t.ts) AS first_in, max(t.ts) AS last_in
+            FROM _ind_t t LEFT JOIN _ind_svc s ON s.address_id = t.from_id
+            WHERE t.to_id NOT IN (SELECT address_id FROM _ind_svc)
+            GROUP BY ALL)
+        SELECT to_id AS address_id, sum(n) AS n_in, sum(usd) AS in_usd,
+               count(*) FILTER (WHERE NOT svc) AS n_senders,
+               coalesce(sum(n) FILTER (WHERE NOT svc), 0) AS n_sender_in,
+               coalesce(sum(usd) FILTER (WHERE NOT svc), 0) AS sender_usd,
+               coalesce(sum(usd * usd) FILTER (WHERE NOT svc), 0) AS sender_usd_sq,
+               min(first_in) AS first_in, max(last_in) AS last_in
+        FROM ps GROUP BY 1
+        """
     )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_out0 AS
         SELECT t.from_id AS address_id, count(*) AS n_out, sum(t.usd) AS out_usd,
+               count(DISTINCT t.to_id) AS n_recipients,
                coalesce(sum(t.usd) FILTER (WHERE s.address_id IS NOT NULL), 0) AS to_service_usd,
                min(t.ts) AS first_out, max(t.ts) AS last_out
         FROM _ind_t t LEFT JOIN _ind_svc s ON s.address_id = t.to_id
@@ -204,19 +223,54 @@ def _flows(con: Any, q: IndicatorParams) -> None:
         GROUP BY 1
         """
     )
+    # Collector candidates by their totals (the holding time is computed for these only).
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ind_ccand AS
+        SELECT address_id FROM _ind_in i JOIN _ind_out0 o USING (address_id)
+        WHERE o.to_service_usd < $sweep * o.out_usd
+          AND i.n_senders >= $min_senders AND i.sender_usd >= $small_share * i.in_usd
+          AND i.sender_usd * i.sender_usd >= $eff * i.sender_usd_sq
+          AND i.n_senders >= $fan_in * o.n_recipients
+          AND o.out_usd >= $fwd_c * i.in_usd AND o.out_usd <= (1 + $resid) * i.in_usd
+        """,
+        {"sweep": q.deposit_sweep_share, "min_senders": q.collector_min_senders,
+         "small_share": q.collector_min_small_share, "eff": q.collector_min_effective_senders,
+         "fan_in": q.collector_min_fan_in, "fwd_c": q.collector_min_forward_share,
+         "resid": q.pass_through_max_residual_share},
+    )
+    # Mean holding time (Little's law): the time-weighted positive balance over the active period / the inflow.
+    # Events at the same instant are netted first, so the result does not depend on their order.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ind_hold AS
+        WITH ev AS (
+            SELECT address_id, ts, sum(d) AS d FROM (
+                SELECT to_id AS address_id, ts, usd AS d FROM _ind_t WHERE to_id IN (SELECT address_id FROM _ind_ccand)
+                UNION ALL
+                SELECT from_id, ts, -usd FROM _ind_t WHERE from_id IN (SELECT address_id FROM _ind_ccand))
+            GROUP BY 1, 2),
+        b AS (
+            SELECT address_id, ts,
+                   sum(d) OVER (PARTITION BY address_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS bal,
+                   lead(ts) OVER (PARTITION BY address_id ORDER BY ts) AS next_ts
+            FROM ev)
+        SELECT address_id,
+               sum(greatest(bal, 0) * coalesce(epoch(next_ts) - epoch(ts), 0)) AS bal_usd_s
+        FROM b GROUP BY 1
+        """
+    )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_cand AS
+        SELECT address_id FROM _ind_ccand
+        UNION
         SELECT address_id FROM _ind_in i JOIN _ind_out0 o USING (address_id)
         WHERE o.to_service_usd < $sweep * o.out_usd
-          AND ((i.n_small_senders >= $min_senders AND i.small_usd >= $small_share * i.in_usd
-                AND o.out_usd >= $fwd_c * i.in_usd)
-            OR (i.in_usd >= $min_usd AND o.out_usd >= $fwd_p * i.in_usd
-                AND greatest(i.in_usd - o.out_usd, 0) <= $resid * i.in_usd AND o.out_usd <= (1 + $resid) * i.in_usd))
+          AND i.in_usd >= $min_usd AND o.out_usd >= $fwd_p * i.in_usd
+          AND greatest(i.in_usd - o.out_usd, 0) <= $resid * i.in_usd AND o.out_usd <= (1 + $resid) * i.in_usd
         """,
-        {"sweep": q.deposit_sweep_share, "min_senders": q.collector_min_senders,
-         "small_share": q.collector_min_small_share, "fwd_c": q.collector_min_forward_share,
-         "min_usd": q.pass_through_min_usd, "fwd_p": q.pass_through_min_forward_share,
+        {"sweep": q.deposit_sweep_share, "min_usd": q.pass_through_min_usd, "fwd_p": q.pass_through_min_forward_share,
          "resid": q.pass_through_max_residual_share},
     )
     con.execute(
@@ -232,12 +286,11 @@ def _flows(con: Any, q: IndicatorParams) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_out AS
-        SELECT o.*, f.fast_c_usd, f.fast_p_usd
+        SELECT o.*, f.fast_p_usd
         FROM _ind_out0 o JOIN (
-            SELECT address_id, coalesce(sum(usd) FILTER (WHERE delay_s <= $cw), 0) AS fast_c_usd,
-                   coalesce(sum(usd) FILTER (WHERE delay_s <= $pw), 0) AS fast_p_usd
+            SELECT address_id, coalesce(sum(usd) FILTER (WHERE delay_s <= $pw), 0) AS fast_p_usd
             FROM _ind_outd GROUP BY 1) f USING (address_id)
-        """, {"cw": q.collector_window_h * 3600, "pw": q.pass_through_window_h * 3600},
+        """, {"pw": q.pass_through_window_h * 3600},
     )
 
 
@@ -253,38 +306,38 @@ def _collector(con: Any, q: IndicatorParams) -> None:
     con.execute(
         f"""
         INSERT INTO _ind_hits
-        SELECT i.address_id, 'collector',
-               least({hi}, {lo} + CASE WHEN i.n_small_senders >= 3 * $min_senders THEN 10 ELSE 0 END
-                               + CASE WHEN o.fast_c_usd >= 0.95 * i.in_usd THEN 10 ELSE 0 END),
+        WITH c AS (
+            SELECT i.*, o.* EXCLUDE (address_id), h.bal_usd_s / i.in_usd / 3600 AS hold_h
+            FROM _ind_in i JOIN _ind_out0 o USING (address_id) JOIN _ind_hold h USING (address_id)
+            WHERE h.bal_usd_s <= $cw_h * 3600 * i.in_usd)
+        SELECT address_id, 'collector',
+               least({hi}, {lo} + CASE WHEN n_senders >= 3 * $min_senders THEN 10 ELSE 0 END
+                               + CASE WHEN hold_h <= $fast_h THEN 10 ELSE 0 END),
                json_object(
-                 'distinct_small_senders', i.n_small_senders, 'small_inflows', i.n_small,
-                 'small_inflow_usd', round(i.small_usd, 2), 'small_max_usd', $small,
-                 'inflow_usd', round(i.in_usd, 2), 'inflows', i.n_in,
-                 'outflow_usd', round(o.out_usd, 2), 'outflows', o.n_out,
-                 'fast_outflow_usd', round(o.fast_c_usd, 2), 'fast_window_hours', $cw_h,
-                 'forwarded_share', round(o.fast_c_usd / i.in_usd, 4),
-                 'first_inflow', {_ts('i.first_in')}, 'last_inflow', {_ts('i.last_in')},
-                 'last_outflow', {_ts('o.last_out')})
-        FROM _ind_in i JOIN _ind_out o USING (address_id)
-        WHERE i.n_small_senders >= $min_senders
-          AND i.small_usd >= $small_share * i.in_usd
-          AND o.fast_c_usd >= $fwd * i.in_usd
-          AND o.to_service_usd < $sweep * o.out_usd
+                 'distinct_senders', n_senders, 'sender_inflows', n_sender_in,
+                 'sender_inflow_usd', round(sender_usd, 2),
+                 'effective_senders', round(sender_usd * sender_usd / sender_usd_sq, 1),
+                 'recipients', n_recipients,
+                 'inflow_usd', round(in_usd, 2), 'inflows', n_in,
+                 'outflow_usd', round(out_usd, 2), 'outflows', n_out,
+                 'forwarded_share', round(out_usd / in_usd, 4),
+                 'mean_holding_hours', round(hold_h, 1), 'max_holding_hours', $cw_h,
+                 'first_inflow', {_ts('first_in')}, 'last_inflow', {_ts('last_in')},
+                 'last_outflow', {_ts('last_out')})
+        FROM c
         """,
-        {"min_senders": q.collector_min_senders, "small": q.collector_small_usd,
-         "small_share": q.collector_min_small_share, "fwd": q.collector_min_forward_share,
-         "cw_h": q.collector_window_h, "sweep": q.deposit_sweep_share},
+        {"min_senders": q.collector_min_senders, "cw_h": q.collector_window_h, "fast_h": q.collector_fast_hold_h},
     )
-    # Examples: the largest small inflows from non-service senders.
+    # Examples: the largest inflows from non-service senders.
     con.execute(
         """
         INSERT INTO _ind_ex
         SELECT t.to_id, 'collector', t.block_number, t.log_index, t.from_id, t.to_id, t.ts, t.usd
         FROM _ind_t t
         WHERE t.to_id IN (SELECT address_id FROM _ind_hits WHERE indicator = 'collector')
-          AND t.usd <= $small AND t.from_id NOT IN (SELECT address_id FROM _ind_svc)
+          AND t.from_id NOT IN (SELECT address_id FROM _ind_svc)
         QUALIFY row_number() OVER (PARTITION BY t.to_id ORDER BY t.usd DESC, t.ts, t.block_number, t.log_index) <= $n
-        """, {"small": q.collector_small_usd, "n": q.examples},
+        """, {"n": q.examples},
     )
 
 

@@ -46,11 +46,14 @@ def test_collector_fires_on_funnel_not_on_saver_or_deposit_address(store):
     hits = run(store)
     assert names(hits) == {("collector", "collector")}
     sev, ev = hits[(addr("collector"), "collector")]
-    assert ev["distinct_small_senders"] == 12 and ev["small_inflows"] == 12
-    assert ev["inflow_usd"] == 6000 and ev["fast_outflow_usd"] == 5800
+    assert ev["distinct_senders"] == 12 and ev["sender_inflows"] == 12 and ev["recipients"] == 1
+    assert ev["effective_senders"] == 12.0
+    assert ev["inflow_usd"] == 6000 and ev["outflow_usd"] == 5800
     assert ev["forwarded_share"] == pytest.approx(5800 / 6000, abs=1e-4)
-    assert sev == 60  # base 50, +10 for forwarding >= 95%, no bonus for < 30 senders
-    # Examples: the largest small inflows, ties broken by time: the first three collector inflows.
+    # Little's law by hand: 500 more every 4 h for 44 h, then 6,000 held 10 h: (2000 * 66 + 60000) / 6000 = 32 h
+    assert ev["mean_holding_hours"] == 32.0
+    assert sev == 60  # base 60; no bonus: < 30 senders, mean holding above 24 h
+    # Examples: the largest inflows, ties broken by time: the first three collector inflows.
     assert ev["example_tx_hashes"] == [txs[0], txs[3], txs[6]]
     assert ev["first_inflow"] == "2024-03-01T12:00:00Z"
 
@@ -133,3 +136,36 @@ def test_deterministic_and_as_of(store):
     assert x == y and len(x) == 1
     # Before the outflow happened there is no pass-through.
     assert compute_indicators(store, "z", prof, as_of=T0 + timedelta(hours=1)) == 0
+
+
+def test_collector_amounts_are_relative_and_holding_time_separates_merchant(store):
+    """Victims whose payments grow to 20,000 USD are still 'relatively small' inflows of a collector (12 similar
+    senders); a merchant with as many customers that pays out irregularly over weeks holds a balance and is not a
+    collector; an address fed mostly by one sender, or spreading the money to as many wallets, is no funnel."""
+    rows = []
+    for i in range(12):
+        rows.append((i * 2, f"s{i}", "collector", 5_000 + 1_000 * i))      # 5k .. 16k each
+        rows.append((i * 2 + 1, f"s{i}", "collector", 8_000))
+        rows.append((i * 24, f"s{i}", "M", 300))                          # merchant: one payment a day
+        rows.append((i * 2, f"s{i}", "D", 100))                            # dominated: small dust-free inflows
+        rows.append((i * 2, f"s{i}", "F", 1_000))                          # spreads to 12 wallets
+    rows.append((1, "A", "D", 50_000))                                     # ... and one big sender
+    total = sum(5_000 + 1_000 * i + 8_000 for i in range(12))
+    add(store, rows)
+    add(store, [
+        (26, "collector", "X", total * 0.97),                           # forwarded 2 h after the last inflow
+        (24 * 12 + 24 * 10, "M", "Y", 1_800), (24 * 40, "M", "Z", 1_700),  # payouts weeks later
+        (30, "D", "X", 51_000),
+    ] + [(26 + i, "F", f"s{(i + 1) % 12}", 950) for i in range(12)])
+    hits = run(store)
+    assert {n for n, ind in names(hits) if ind == "collector"} == {"collector"}
+    sev, ev = hits[(addr("collector"), "collector")]
+    assert ev["distinct_senders"] == 12 and ev["recipients"] == 1
+    assert ev["mean_holding_hours"] < 24 and sev == 70  # fast: +10
+    # The old absolute rule (each inflow at most 3,000 USD) would not have seen it.
+    assert min(5_000 + 1_000 * i for i in range(12)) > 3_000
+    # Each look-alike is stopped by its own condition: relaxing that one lets it through.
+    for relaxed, who in (({"collector_window_h": 24 * 60}, "M"), ({"collector_min_effective_senders": 1.0}, "D"),
+                         ({"collector_min_fan_in": 1.0}, "F")):
+        store.execute("DELETE FROM indicators")
+        assert (who, "collector") in names(run(store, **relaxed))
