@@ -29,9 +29,10 @@ from .risk_model import (
     Label,
     Result,
     _micro,
+    corroborate,
     own_factor,
 )
-from .taxonomy import CATEGORIES
+from .taxonomy import CATEGORIES, ILLICIT
 
 
 def build_graph(inp: Inputs) -> nx.MultiDiGraph:
@@ -212,6 +213,12 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
         has = best[0] > 0
         ind = indicators.get(x)
         ind_val = INDICATOR_WEIGHT * float(ind[1]) if ind else 0.0
+        ill = [c for c in cands if c[1] == -1 and CATEGORIES[-c[2]] in ILLICIT]
+        if ill and ind_val > 0 and max(ill)[0] > 0:
+            xi = max(ill)
+            comb = corroborate(xi[0], ind_val)
+            if comb > max(best[0], ind_val):
+                best, has = (comb, -1, xi[2]), True
         raw = min(100.0, max(best[0] if cands else 0.0, ind_val))
         sc = math.floor(raw * 100.0 + 0.5) / 100.0
         own_c = {lab.category for lab in own}

@@ -9,6 +9,9 @@ Score of an address = max of
   * exposure: ``EXPOSURE_CAP * severity(c) * sqrt(min(1, s_c))`` with ``s_c`` the larger of the incoming and
     outgoing decayed shares ``sum_k usd_k * hop_decay^(k-1) / volume`` (exposures below ``min_share`` dropped);
   * indicators: ``INDICATOR_WEIGHT * severity`` of its strongest behavioural indicator;
+  * corroboration: when the address has both an indicator part ``i`` and an exposure part ``x`` to an illicit
+    category (``taxonomy.ILLICIT``), the two are independent evidence and combine as a noisy-OR,
+    ``100 * (1 - (1 - x/100) * (1 - i/100))`` (top category: that illicit category);
 rounded half-up to 2 decimals, banded with ``profile.band``.
 """
 
@@ -34,12 +37,13 @@ from .propagate import (
     propagate,
     rank_times,
 )
-from .taxonomy import CATEGORIES
+from .taxonomy import CATEGORIES, ILLICIT
 
 MICRO = 1_000_000
 MAX_TRANSFER_USD = 1e11          # a transfer's USD value is clamped here (bogus values of pegged tokens)
 EXPOSURE_CAP = 0.9               # exposure to c scores at most 0.9 * severity(c): being exposed < being c
-INDICATOR_WEIGHT = 0.6           # a behavioural indicator alone reaches at most 60 (band high)
+INDICATOR_WEIGHT = 0.75          # a behavioural indicator alone reaches at most 60 (severity 80: band high)
+ILLICIT_IX = np.array(sorted(CATEGORIES.index(c) for c in ILLICIT), np.int64)
 DEPOSIT_CATEGORY = "exchange"    # deposit addresses sweep to wallets labelled with this category
 DEPOSIT_CONFIDENCE = 10          # heuristic
 SWEEP_WINDOW_S = 86_400          # a sweep follows the deposit address's latest inflow within a day
@@ -195,6 +199,11 @@ def own_factor(confidence: int) -> float:
     return min(1.0, 0.5 + confidence / 100.0)
 
 
+def corroborate(exposure: Any, indicator: Any) -> Any:
+    """Noisy-OR of an illicit exposure part and an indicator part (0..100 each; scalars or arrays)."""
+    return 100.0 * (1.0 - (1.0 - exposure / 100.0) * (1.0 - indicator / 100.0))
+
+
 def compute(inp: Inputs, profile: Profile, max_hops: int,
             indicators: Mapping[int, tuple[str, int]] | None = None) -> Result:
     """Exposures and scores for every active address. Pure and deterministic."""
@@ -327,6 +336,21 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
         if 0 <= addr < n:
             ind_val[addr] = INDICATOR_WEIGHT * float(isev)
             ind_name[addr], ind_sev[addr] = iname, isev
+    # corroboration: the best illicit exposure part and the indicator part, combined as a noisy-OR
+    ill = np.flatnonzero(np.isin(gc[a0], ILLICIT_IX))
+    xi = np.zeros(n)
+    xi_cat = np.full(n, -1, np.int64)
+    if ill.size:
+        ia, iv, ic = ga[a0][ill], xval[ill], gc[a0][ill]
+        o = np.lexsort((ic, -iv, ia))
+        f = o[_firsts(ia[o])]
+        xi[ia[f]], xi_cat[ia[f]] = iv[f], ic[f]
+    both = (xi > 0) & (ind_val > 0)
+    comb = np.where(both, corroborate(xi, ind_val), 0.0)
+    corro = both & (comb > np.maximum(best_val, ind_val))
+    best_val[corro] = comb[corro]
+    best_cat[corro] = xi_cat[corro]
+    best_kind[corro] = 1
     raw_score = np.minimum(100.0, np.maximum(best_val, ind_val))
     score = np.floor(raw_score * 100.0 + 0.5) / 100.0
     # per-address exposure aggregates
@@ -355,6 +379,7 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     r_lab[own_addr] = own_lab
     kind = best_kind.copy()
     kind[ind_val > best_val] = 2
+    kind[corro] = 4
     kind[r.inert] = 3
     act = inp.active
     sc = score[act]

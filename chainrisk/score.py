@@ -57,7 +57,7 @@ __all__ = ["Inputs", "Label", "Result", "RunSummary", "compute", "inputs_from_ro
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 MAX_HOPS_LIMIT = 10
 
 
@@ -150,6 +150,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
     run_id = _new_run_id(now, prof.name)
     params = {"engine_version": ENGINE_VERSION, "max_hops": hops, **prof.to_dict()["propagation"],
               "exposure_cap": EXPOSURE_CAP, "indicator_weight": INDICATOR_WEIGHT,
+              "corroboration": "noisy_or(illicit exposure, indicator)",
               "deposit": {"category": DEPOSIT_CATEGORY, "window_s": SWEEP_WINDOW_S, "min_share": SWEEP_SHARE,
                           "confidence": DEPOSIT_CONFIDENCE}}
     params["max_hops"] = hops
@@ -207,6 +208,10 @@ _REASON_SQL = """
     CASE r_kind
       WHEN 3 THEN 'mint/burn, precompile or token contract: not a counterparty, carries no risk'
       WHEN 2 THEN printf('behavioural indicator %s (severity %d)', r_ind, r_ind_sev)
+      WHEN 4 THEN printf('%.1f%% of %s funds %s %s, nearest %s, with behavioural indicator %s (severity %d)',
+                         r_share * 100, CASE r_dir WHEN 0 THEN 'incoming' ELSE 'outgoing' END,
+                         CASE r_dir WHEN 0 THEN 'from' ELSE 'to' END, top_category,
+                         CASE WHEN r_hop = 1 THEN 'directly' ELSE printf('at %d hops', r_hop) END, r_ind, r_ind_sev)
       WHEN 0 THEN printf('labelled %s%s by %s (confidence %d)', top_category, coalesce(' ' || r_name, ''),
                          r_source, r_conf)
       WHEN 1 THEN printf('%.1f%% of %s funds %s %s, nearest %s', r_share * 100,

@@ -50,15 +50,17 @@ def profile(hub_degree=3, decay=0.5, min_share=0.001):
 
 @pytest.mark.parametrize("sparse", [0, 10**9])
 @SETTINGS
-@given(g=graphs(), k=st.integers(1, 5), hub=st.sampled_from([2, 3, 500]), decay=st.sampled_from([0.5, 0.3, 1.0]))
-def test_engine_agrees_exactly_with_the_networkx_reference(sparse, g, k, hub, decay):
+@given(g=graphs(), k=st.integers(1, 5), hub=st.sampled_from([2, 3, 500]), decay=st.sampled_from([0.5, 0.3, 1.0]),
+       ind=st.dictionaries(st.integers(0, 9), st.sampled_from([35, 60, 80]), max_size=4))
+def test_engine_agrees_exactly_with_the_networkx_reference(sparse, g, k, hub, decay, ind):
     rows, labels, inert = g
+    indicators = {a: ("collector", sev) for a, sev in ind.items()}  # corroboration with illicit exposure too
     old = _Direction.SPARSE
     _Direction.SPARSE = sparse   # exercise both prefix-sum paths
     try:
         inp = inputs_from_rows(rows, labels, inert)
         prof = profile(hub, decay)
-        a, b = compute(inp, prof, k), reference_compute(inp, prof, k)
+        a, b = compute(inp, prof, k, indicators), reference_compute(inp, prof, k, indicators)
     finally:
         _Direction.SPARSE = old
     assert a.exposure_rows() == b.exposure_rows()
