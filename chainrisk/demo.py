@@ -331,6 +331,7 @@ def _truth_rows(store: Store, eco: Economy) -> dict[str, np.ndarray]:
                   FROM exposures WHERE run_id = $run GROUP BY address_id)
             SELECT t.role, t.labelled, coalesce(s.score, -1), coalesce(s.band, 'unknown'),
                    s.top_category, s.categories,
+                   nullif(regexp_extract(s.reason, '^behavioural indicator ([a-z_]+)', 1), ''),
                    coalesce(x.illicit_usd / nullif(s.volume_in_usd + s.volume_out_usd, 0), 0)
             FROM {TRUTH_VIEW} t
             LEFT JOIN addresses a ON a.chain = 'ethereum' AND a.address = t.address
@@ -342,15 +343,17 @@ def _truth_rows(store: Store, eco: Economy) -> dict[str, np.ndarray]:
         ).fetchall()
     finally:
         store.con.unregister(TRUTH_VIEW)
-    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in range(7)]
-    # the category that answers "links to illegal activity?": the top one if illicit, else any illicit one reached
-    top = [t if t in ILLICIT else next((c for c in (cats or "").split(";") if c in ILLICIT), t)
-           for t, cats in zip(cols[4], cols[5], strict=True)]
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in range(8)]
+    # the category that answers "links to illegal activity?": the top one if illicit, else any illicit one reached;
+    # a score driven by a behavioural indicator (a FATF red flag of laundering) answers "indicator:<name>"
+    top = [f"indicator:{ind}" if ind else
+           t if t in ILLICIT else next((c for c in (cats or "").split(";") if c in ILLICIT), t)
+           for t, cats, ind in zip(cols[4], cols[5], cols[6], strict=True)]
     return {
         "role": np.array(cols[0], dtype=object), "labelled": np.array(cols[1], dtype=bool),
         "score": np.array(cols[2], dtype=float), "band": np.array(cols[3], dtype=object),
         "top": np.array([c or "" for c in top], dtype=object),
-        "illicit_share": np.array(cols[6], dtype=float),
+        "illicit_share": np.array(cols[7], dtype=float),
     }
 
 
@@ -409,7 +412,7 @@ def _evaluate(store: Store, summary: DemoSummary, eco: Economy) -> None:
     illicit = np.isin(d["role"], list(ILLICIT_ROLES))
     vc = np.isin(d["role"], list(VC_BUSINESS_ROLES))
     clean = np.isin(d["role"], list(CLEAN_ROLES))
-    pred_ill = high & np.isin(d["top"], list(ILLICIT))
+    pred_ill = high & (np.isin(d["top"], list(ILLICIT)) | np.char.startswith(d["top"].astype(str), "indicator:"))
     pred_vc = high & np.isin(d["top"], list(VC_CATEGORIES))
     exposed = np.isin(d["role"], list(ILLICIT_EXPOSED_ROLES))
     ev: dict[str, Any] = {
