@@ -25,6 +25,14 @@ Indicators (FATF, "Virtual Assets Red Flag Indicators", 2020):
     A layering hop: at least ``pass_through_min_usd`` came in, at least ``pass_through_min_forward_share`` of it
     left within ``pass_through_window_h`` hours of arriving, and at most ``pass_through_max_residual_share`` stayed.
     A collector is also a pass-through by construction; it gets only the more specific ``collector`` flag.
+``short_lived``
+    A throwaway wallet (FATF 2020 red flags: funds moved through a newly created wallet that is then emptied and
+    abandoned; the typical phishing or drainer payout address): its whole activity lasted at most
+    ``short_lived_max_days`` days, at least ``pass_through_min_usd`` came in, between
+    ``pass_through_min_forward_share`` and ``1 + pass_through_max_residual_share`` of it left, and the store's data
+    cover at least ``short_lived_max_days`` days on both sides of that activity (so the data window, not the
+    wallet, is not what is short: an address first seen in the store's first month, or still active in its last
+    month, never fires).
 ``mixer_funded_fresh``
     A fresh address funded by a mixer: an inflow from an address labelled ``mixer`` within ``fresh_window_h`` hours
     of the address's first activity in the store (severity higher when it is the very first inflow).
@@ -57,7 +65,7 @@ if TYPE_CHECKING:
     from .profiles import Profile
     from .store import Store
 
-INDICATORS = ("collector", "pass_through", "mixer_funded_fresh", "structuring")
+INDICATORS = ("collector", "pass_through", "short_lived", "mixer_funded_fresh", "structuring")
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class IndicatorParams:
     pass_through_max_residual_share: float = 0.1
     pass_through_window_h: float = 24.0
     fresh_window_h: float = 24.0
+    short_lived_max_days: float = 30.0
     structuring_thresholds_usd: tuple[float, ...] = (10_000.0, 50_000.0)
     structuring_margin: float = 0.1
     structuring_min_count: int = 3
@@ -98,6 +107,7 @@ SEVERITY = {
     "pass_through": (35, 55),
     "mixer_funded_fresh": (65, 80),
     "structuring": (45, 65),
+    "short_lived": (40, 60),
 }
 
 
@@ -160,6 +170,7 @@ def compute_indicators(
     )
     _collector(con, params)
     _pass_through(con, params)
+    _short_lived(con, params)
     _mixer_funded_fresh(con, params)
     _structuring(con, params)
     # Attach up to `examples` tx hashes per hit, largest first then earliest (deterministic).
@@ -390,6 +401,50 @@ def _pass_through(con: Any, q: IndicatorParams) -> None:
         QUALIFY row_number() OVER (PARTITION BY o.address_id ORDER BY o.usd DESC, o.ts, o.block_number, o.log_index)
                 <= $n
         """, {"pw": q.pass_through_window_h * 3600, "n": q.examples},
+    )
+
+
+def _short_lived(con: Any, q: IndicatorParams) -> None:
+    lo, hi = SEVERITY["short_lived"]
+    con.execute(
+        f"""
+        INSERT INTO _ind_hits
+        WITH span AS (SELECT min(ts) AS d0, max(ts) AS d1 FROM _ind_t),
+        a AS (
+            SELECT i.*, o.* EXCLUDE (address_id), least(i.first_in, o.first_out) AS first_ts,
+                   greatest(i.last_in, o.last_out) AS last_ts
+            FROM _ind_in i JOIN _ind_out0 o USING (address_id)
+            WHERE o.to_service_usd < $sweep * o.out_usd
+              AND i.in_usd >= $min_usd AND o.out_usd >= $fwd * i.in_usd AND o.out_usd <= (1 + $resid) * i.in_usd),
+        h AS (
+            SELECT a.*, (epoch(last_ts) - epoch(first_ts)) / 86400 AS days FROM a, span
+            WHERE last_ts <= first_ts + to_seconds($max_s)
+              AND first_ts >= span.d0 + to_seconds($max_s) AND last_ts + to_seconds($max_s) <= span.d1)
+        SELECT address_id, 'short_lived',
+               least({hi}, {lo} + CASE WHEN days <= 7 THEN 10 ELSE 0 END
+                               + CASE WHEN in_usd >= 100 * $min_usd THEN 10 ELSE 0 END),
+               json_object('first_activity', {_ts('first_ts')}, 'last_activity', {_ts('last_ts')},
+                           'active_days', round(days, 2), 'max_days', $max_d,
+                           'inflow_usd', round(in_usd, 2), 'inflows', n_in,
+                           'outflow_usd', round(out_usd, 2), 'outflows', n_out,
+                           'forwarded_share', round(out_usd / in_usd, 4),
+                           'activity_means', 'activity in the store''s data (dust and unpriced tokens ignored)')
+        FROM h
+        """,
+        {"sweep": q.deposit_sweep_share, "min_usd": q.pass_through_min_usd, "fwd": q.pass_through_min_forward_share,
+         "resid": q.pass_through_max_residual_share, "max_s": q.short_lived_max_days * 86400,
+         "max_d": q.short_lived_max_days},
+    )
+    # Examples: the largest outflows.
+    con.execute(
+        """
+        INSERT INTO _ind_ex
+        SELECT t.from_id, 'short_lived', t.block_number, t.log_index, t.from_id, t.to_id, t.ts, t.usd
+        FROM _ind_t t
+        WHERE t.from_id IN (SELECT address_id FROM _ind_hits WHERE indicator = 'short_lived')
+        QUALIFY row_number() OVER (PARTITION BY t.from_id ORDER BY t.usd DESC, t.ts, t.block_number, t.log_index)
+                <= $n
+        """, {"n": q.examples},
     )
 
 

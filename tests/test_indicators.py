@@ -169,3 +169,20 @@ def test_collector_amounts_are_relative_and_holding_time_separates_merchant(stor
                          ({"collector_min_fan_in": 1.0}, "F")):
         store.execute("DELETE FROM indicators")
         assert (who, "collector") in names(run(store, **relaxed))
+
+
+def test_short_lived_fires_on_an_emptied_throwaway_wallet_inside_the_data_window(store):
+    d = 24  # hours per day
+    add(store, [
+        (0, "A", "B", 100), (120 * d, "B", "A", 100),                         # the data cover 120 days
+        (50 * d, "C", "burner", 30_000), (53 * d, "burner", "D", 29_500),      # 3 days, emptied
+        (50 * d, "C", "keep", 30_000), (53 * d, "keep", "D", 10_000),          # keeps most
+        (40 * d, "C", "slow", 30_000), (85 * d, "slow", "D", 29_500),          # 45 days: not short-lived
+        (2 * d, "C", "early", 30_000), (4 * d, "early", "D", 29_500),          # in the data's first month
+        (110 * d, "C", "late", 30_000), (111 * d, "late", "D", 29_500),        # still in the last month
+    ])
+    hits = run(store)
+    assert {a for a, ind in hits if ind == "short_lived"} == {addr("burner")}
+    sev, ev = hits[(addr("burner"), "short_lived")]
+    assert sev == 50 and ev["active_days"] == 3.0 and ev["forwarded_share"] == pytest.approx(29_500 / 30_000, abs=1e-4)
+    assert ev["first_activity"] == "2024-04-20T12:00:00Z"
