@@ -46,6 +46,7 @@ from .ingest_rpc_store import (  # noqa: F401  (the event topics are re-exported
     check_reorg,
     commit_chunks,
     compact_ranges,
+    decode_transfers,
 )
 from .rpc import RangeTooLarge, RpcClient, mask_url
 from .store import Store, Token
@@ -238,7 +239,7 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
         yield _Piece(contracts, a, b, content)
 
 
-def _decode(client: RpcClient, piece: _Piece) -> Chunk:
+def _decode(client: RpcClient, piece: _Piece, token_ids: dict[str, int]) -> Chunk:
     """Parse an answer into a chunk: Arrow columns, block hashes and times, logs per contract. A range whose
     blocks changed while being read (a reorg at the tip) is read again."""
     contracts, a, b = piece.contracts, piece.lo, piece.hi
@@ -260,7 +261,8 @@ def _decode(client: RpcClient, piece: _Piece) -> Chunk:
         counts: Counter[str] = Counter({d["values"]: d["counts"] for d in vc})
     else:
         counts = Counter({contracts[0]: tbl.num_rows})
-    return Chunk(contracts, a, b, tbl, blocks, counts)
+    transfers, others = decode_transfers(tbl, blocks, token_ids)
+    return Chunk(contracts, a, b, tbl.num_rows, transfers, others, blocks, counts)
 
 
 def _blocks_of(client: RpcClient, tbl: pa.Table, last: int) -> dict[int, tuple[str, int]] | None:
@@ -398,6 +400,7 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
          tokens: dict[str, Token], report: IngestReport, *, concurrency: int, initial_range: int, max_range: int,
          target_logs: int, commit_logs: int, commit_seconds: float, progress: ProgressCallback | None) -> None:
     planner = _Planner(jobs, initial_range, max_range, target_logs)
+    token_ids = {k: t.id for k, t in tokens.items()}
     # fetch threads -> raw answers -> one decoder thread -> chunks -> this (writer) thread. Parsing off the
     # fetch threads keeps `concurrency` requests in flight at the node all the time.
     raw_q: queue.Queue[_Piece | None] = queue.Queue(maxsize=concurrency * 2)
@@ -440,7 +443,7 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
                 if piece is None:
                     done += 1
                 elif not writer_gone.is_set():
-                    put(q, _decode(client, piece), writer_gone)
+                    put(q, _decode(client, piece, token_ids), writer_gone)
         except BaseException as e:
             errors.append(e)
             stop.set()
@@ -490,8 +493,8 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
                     finished += 1
                 else:
                     pending.append(item)
-                    pending_logs += item.table.num_rows
-                    report.logs_fetched += item.table.num_rows
+                    pending_logs += item.logs
+                    report.logs_fetched += item.logs
                     report.blocks_done += item.hi - item.lo + 1
                     if progress is not None:
                         progress(Progress(report.blocks_done, report.blocks_planned, report.logs_fetched,
