@@ -197,7 +197,8 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
         " m.params_json FROM (SELECT 1) LEFT JOIN evidence_meta m ON true").fetchone()
     assert row is not None
     nt, nl = int(row[0]), int(row[1])
-    if not force and row[2:] == (nt, nl, run.fingerprint()):
+    stored = _stored_meta(row[4])
+    if not force and row[2:4] == (nt, nl) and stored.get("run") == json.loads(run.fingerprint()):
         return False
     if store.read_only:
         raise UsageError(
@@ -206,7 +207,7 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
     con = store.con
     system = sorted(BURN_ADDRESSES | PRECOMPILES)
     with store.transaction():
-        for ix in _INDEXES:
+        for ix in _INDEXES[2:]:
             con.execute(f"DROP INDEX IF EXISTS {ix[0]}")
         con.execute(
             """
@@ -216,22 +217,18 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
                OR EXISTS (SELECT 1 FROM active_labels l WHERE l.chain = a.chain AND l.address = a.address
                           AND l.category = 'token_contract')
             """, {"sys": system})
-        con.execute(
-            """
-            CREATE OR REPLACE TABLE evidence_in AS
-            WITH c AS (
-                SELECT t.from_id AS src, t.to_id AS dst, t.block_number, t.log_index,
-                       floor(least(t.amount * k.usd_peg, $cap) * 1e6 + 0.5) AS micro
-                FROM transfers t JOIN tokens k ON k.id = t.token_id
-                WHERE k.usd_peg IS NOT NULL AND t.amount IS NOT NULL AND t.from_id <> t.to_id
-                  AND ($asof::BIGINT IS NULL OR t.block_number <= $asof::BIGINT))
-            SELECT src, dst, block_number, log_index, micro / 1e6 AS usd FROM c
-            WHERE micro >= floor($dust * 1e6 + 0.5) AND micro > 0
-              AND src NOT IN (SELECT id FROM _ev_inert) AND dst NOT IN (SELECT id FROM _ev_inert)
-            ORDER BY dst, block_number, log_index, src
-            """, {"cap": MAX_TRANSFER_USD, "dust": run.dust_usd, "asof": run.as_of_block})
-        con.execute("CREATE OR REPLACE TABLE evidence_out AS SELECT * FROM evidence_in"
-                    " ORDER BY src, block_number, log_index, dst")
+        # The transfer tables depend only on the data, the dust threshold, the as-of block and the inert set: a
+        # run after a label import (same transfers) reuses them and rebuilds just the small per-run tables.
+        row2 = con.execute(
+            "SELECT (SELECT count(*) FROM _ev_inert), (SELECT coalesce(sum(id), 0) FROM _ev_inert),"
+            " (SELECT coalesce(bit_xor(hash(block_number, log_index, token_id, from_id, to_id, amount)), 0)"
+            "  FROM transfers)").fetchone()
+        assert row2 is not None
+        data = {"transfers": nt, "checksum": str(row2[2]), "dust_usd": run.dust_usd, "as_of_block": run.as_of_block,
+                "cap": MAX_TRANSFER_USD, "inert": [int(row2[0]), int(row2[1])]}
+        reuse = not force and stored.get("data") == data
+        if not reuse:
+            _build_transfer_tables(con, run)
         con.execute(
             """
             CREATE OR REPLACE TABLE evidence_labels AS
@@ -269,13 +266,46 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
             SELECT address_id, category, direction, min(min_hop) AS min_hop FROM exposures WHERE run_id = $run
             GROUP BY ALL ORDER BY address_id, category, direction
             """, {"run": run.run_id})
-        for name, table, col in _INDEXES:
+        for name, table, col in _INDEXES[2:]:
             con.execute(f"CREATE INDEX {name} ON {table} ({col})")
         con.execute("DROP TABLE IF EXISTS _ev_inert")
         con.execute("DELETE FROM evidence_meta")
         con.execute("INSERT INTO evidence_meta VALUES (?, now()::TIMESTAMP, ?, ?, ?)",
-                    [run.run_id, nt, nl, run.fingerprint()])
+                    [run.run_id, nt, nl, json.dumps({"run": json.loads(run.fingerprint()), "data": data},
+                                                    sort_keys=True)])
     return True
+
+
+def _stored_meta(params_json: str | None) -> dict[str, Any]:
+    try:
+        out = json.loads(params_json) if params_json else {}
+    except ValueError:
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def _build_transfer_tables(con: Any, run: _Run) -> None:
+    """evidence_in (by receiver) and evidence_out (by sender), the run's carrying transfers, with their indexes."""
+    for ix in _INDEXES[:2]:
+        con.execute(f"DROP INDEX IF EXISTS {ix[0]}")
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE evidence_in AS
+        WITH c AS (
+            SELECT t.from_id AS src, t.to_id AS dst, t.block_number, t.log_index,
+                   floor(least(t.amount * k.usd_peg, $cap) * 1e6 + 0.5) AS micro
+            FROM transfers t JOIN tokens k ON k.id = t.token_id
+            WHERE k.usd_peg IS NOT NULL AND t.amount IS NOT NULL AND t.from_id <> t.to_id
+              AND ($asof::BIGINT IS NULL OR t.block_number <= $asof::BIGINT))
+        SELECT src, dst, block_number, log_index, micro / 1e6 AS usd FROM c
+        WHERE micro >= floor($dust * 1e6 + 0.5) AND micro > 0
+          AND src NOT IN (SELECT id FROM _ev_inert) AND dst NOT IN (SELECT id FROM _ev_inert)
+        ORDER BY dst, block_number, log_index, src
+        """, {"cap": MAX_TRANSFER_USD, "dust": run.dust_usd, "asof": run.as_of_block})
+    con.execute("CREATE OR REPLACE TABLE evidence_out AS SELECT * FROM evidence_in"
+                " ORDER BY src, block_number, log_index, dst")
+    for name, table, col in _INDEXES[:2]:
+        con.execute(f"CREATE INDEX {name} ON {table} ({col})")
 
 
 # -- search ---------------------------------------------------------------------------------------------------

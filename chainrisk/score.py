@@ -197,6 +197,16 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
                       [datetime.now(UTC).replace(tzinfo=None), f"{type(e).__name__}: {e}", run_id])
         store.execute("DELETE FROM indicators WHERE run_id = ?", [run_id])
         raise
+    # Prepare fast reads: the lookup indexes and the evidence helper tables for this run (the transfer tables are
+    # reused when only labels changed). After the commit: a failure here leaves the run complete, and lookups
+    # would build them lazily.
+    say("preparing lookups and evidence")
+    from .evidence import refresh_evidence_index
+    from .lookup import ensure_indexes
+
+    ensure_indexes(store)
+    refresh_evidence_index(store, run_id)
+    stage("fast_reads")
     bands = {b: 0 for b in ("none", "low", "medium", "high", "severe")}
     for b in res.scores["band"]:
         bands[b] += 1

@@ -10,6 +10,7 @@ from graph_helpers import add, addr, label
 
 from chainrisk.errors import NoScoringRun, UsageError
 from chainrisk.evidence import describe_path, evidence_paths, refresh_evidence_index
+from chainrisk.lookup import INDEXES as LOOKUP_INDEXES
 from chainrisk.profiles import load_profile
 from chainrisk.score import score
 
@@ -107,12 +108,31 @@ def test_refresh_is_incremental_and_errors_are_clear(store):
     with pytest.raises(NoScoringRun, match="chainrisk score"):
         evidence_paths(store, addr("X"))
     add(store, [(0, "A", "B", 10)])
-    scored(store)
-    assert refresh_evidence_index(store) is True  # first build
+    run1 = scored(store)
+    # the scoring run built them (and the lookup indexes) at its end
+    assert store.execute("SELECT run_id FROM evidence_meta").fetchall() == [(run1,)]
+    assert {name for name, _, _ in LOOKUP_INDEXES} <= {r[0] for r in store.execute(
+        "SELECT index_name FROM duckdb_indexes()").fetchall()}
     assert refresh_evidence_index(store) is False  # nothing changed
+    assert refresh_evidence_index(store, force=True) is True
     add(store, [(1, "B", "C", 10)])
     assert refresh_evidence_index(store) is True
     assert refresh_evidence_index(store) is False
+
+    def oid(table):
+        return store.execute("SELECT table_oid FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0]
+
+    # a label import and a new run: the transfer tables are reused, the per-run tables rebuilt
+    scored(store)
+    before = oid("evidence_in"), oid("evidence_labels")
+    label(store, "A", "mixer", MIXER)
+    run2 = scored(store)
+    assert oid("evidence_in") == before[0] and oid("evidence_labels") != before[1]
+    assert [p.counterparty for p in evidence_paths(store, addr("C"), run_id=run2)] == [addr("A")]
+    # new transfers: rebuilt
+    add(store, [(2, "C", "D", 10)])
+    scored(store)
+    assert oid("evidence_in") != before[0]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -153,6 +173,7 @@ def test_unknown_address_and_read_only_store_say_what_to_do(tmp_path):
         label(st, "M", "mixer", MIXER)
         add(st, [(1, "M", "A", 1_000), (2, "A", "X", 900)])
         scored(st)
+        add(st, [(3, "X", "B", 50)])  # data newer than the tables the run built
     with chainrisk.open(path, read_only=True) as st, pytest.raises(UsageError, match="writable"):
         evidence_paths(st, addr("X"))
     with chainrisk.open(path) as st:  # writable: builds the tables once, then read-only works
