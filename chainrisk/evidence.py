@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from .address import parse_address
 from .errors import InputError, NoScoringRun, UsageError
-from .taxonomy import BURN_ADDRESSES, PRECOMPILES
+from .taxonomy import inert_keys
 
 if TYPE_CHECKING:
     from .store import Store
@@ -205,14 +205,14 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
             f"the evidence tables of {store.path} are not built for run {run.run_id}; open the store writable "
             "once (e.g. run 'chainrisk evidence' without read-only) or rerun 'chainrisk score'")
     con = store.con
-    system = sorted(BURN_ADDRESSES | PRECOMPILES)
+    system = inert_keys()
     with store.transaction():
         for ix in _INDEXES[2:]:
             con.execute(f"DROP INDEX IF EXISTS {ix[0]}")
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _ev_inert AS SELECT a.id FROM addresses a
-            WHERE list_contains($sys, a.address)
+            WHERE list_contains($sys, a.chain || ':' || a.address)
                OR EXISTS (SELECT 1 FROM tokens k WHERE k.chain = a.chain AND k.contract = a.address)
                OR EXISTS (SELECT 1 FROM active_labels l WHERE l.chain = a.chain AND l.address = a.address
                           AND l.category = 'token_contract')

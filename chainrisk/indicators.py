@@ -59,7 +59,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .taxonomy import BURN_ADDRESSES, PRECOMPILES
+from .taxonomy import inert_keys
 
 if TYPE_CHECKING:
     from .profiles import Profile
@@ -121,10 +121,10 @@ def compute_indicators(
     p: dict[str, Any] = {"dust": float(prop.dust_usd), "as_of": as_of}
     con = store.con
     # Inert addresses (as in the engine): null/burn, precompiles, the tokens' own contracts.
-    inert = ", ".join(f"'{a}'" for a in sorted(BURN_ADDRESSES | PRECOMPILES))  # internal constants
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ind_burn AS SELECT a.id FROM addresses a
-        WHERE a.address IN ({inert}) OR (a.chain, a.address) IN (SELECT (chain, contract) FROM tokens)"""
+        """CREATE OR REPLACE TEMP TABLE _ind_burn AS SELECT a.id FROM addresses a
+        WHERE list_contains($sys, a.chain || ':' || a.address)
+           OR (a.chain, a.address) IN (SELECT (chain, contract) FROM tokens)""", {"sys": inert_keys()}
     )
     # Usable transfers: priced, timed, not dust, not to/from an inert address, not self-transfers.
     con.execute(

@@ -51,7 +51,7 @@ from .risk_model import (
     compute,
     inputs_from_rows,
 )
-from .taxonomy import BURN_ADDRESSES, CATEGORIES, PRECOMPILES
+from .taxonomy import CATEGORIES, inert_keys
 
 __all__ = ["Inputs", "Label", "Result", "RunSummary", "compute", "inputs_from_rows", "load_inputs", "runs", "score"]
 
@@ -78,11 +78,11 @@ def load_inputs(store: Any) -> Inputs:
         FROM active_labels l JOIN addresses a ON a.chain = l.chain AND a.address = l.address
         ORDER BY a.id, l.category, l.confidence DESC, l.source, l.name
         """).fetchall()]
-    system = sorted(BURN_ADDRESSES | PRECOMPILES)
+    system = inert_keys()
     inert = [int(r[0]) for r in store.execute(
         """
         SELECT a.id FROM addresses a
-        WHERE list_contains(?, a.address)
+        WHERE list_contains(?, a.chain || ':' || a.address)
            OR EXISTS (SELECT 1 FROM tokens k WHERE k.chain = a.chain AND k.contract = a.address)
            OR EXISTS (SELECT 1 FROM active_labels l
                       WHERE l.chain = a.chain AND l.address = a.address AND l.category = 'token_contract')

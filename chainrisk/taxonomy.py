@@ -75,6 +75,19 @@ NULL_ADDRESS = "0x0000000000000000000000000000000000000000"
 BURN_ADDRESSES = frozenset({NULL_ADDRESS, "0x000000000000000000000000000000000000dead"})
 # Precompiled contracts 0x01..0x0a (ecrecover .. point evaluation).
 PRECOMPILES = frozenset(f"0x{i:040x}" for i in range(1, 0x0B))
+# TRON's null address (base58check of 0x41 followed by 20 zero bytes): TRC-20 mints and burns use it.
+TRON_NULL_ADDRESS = "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"
+# Per chain, the addresses that are never a counterparty carrying risk (null/burn addresses, EVM precompiles).
+# The same 20 bytes mean different things on different chains, so the engine matches (chain, address) pairs.
+INERT_ADDRESSES: dict[str, frozenset[str]] = {
+    "ethereum": BURN_ADDRESSES | PRECOMPILES,
+    "tron": frozenset({TRON_NULL_ADDRESS}),
+}
+
+
+def inert_keys() -> list[str]:
+    """Sorted ``'chain:address'`` keys of :data:`INERT_ADDRESSES` (for SQL: ``a.chain || ':' || a.address``)."""
+    return sorted(f"{c}:{a}" for c, xs in INERT_ADDRESSES.items() for a in xs)
 
 
 _CATEGORY_SET = frozenset(CATEGORIES)

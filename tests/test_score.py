@@ -308,3 +308,21 @@ def test_empty_store_scores_nothing_and_completes(store):
     s = run(store)
     assert (s.status, s.n_addresses, s.n_exposures, s.as_of_block) == ("complete", 0, 0, None)
     assert store.execute("SELECT status FROM scoring_runs WHERE run_id = ?", [s.run_id]).fetchone() == ("complete",)
+
+
+def test_tron_null_address_is_inert_on_tron(store):
+    from chainrisk.address import tron_from_hex
+    from chainrisk.taxonomy import TRON_NULL_ADDRESS
+
+    assert tron_from_hex("41" + "00" * 20) == TRON_NULL_ADDRESS
+    a, b = tron_from_hex("41" + "aa" * 20), tron_from_hex("41" + "bb" * 20)
+    add_transfers(store, [(TRON_NULL_ADDRESS, a, 1000, 1), (a, b, 100, 2)], chain="tron", raw=True)
+    # the TRON null address is on Tether's TRON blacklist in real data: its label must not spread
+    add_label(store, TRON_NULL_ADDRESS, "blacklist", raw=True, chain="tron", confidence=100)
+    run(store)
+    n = score_of(store, TRON_NULL_ADDRESS, raw=True)
+    assert n["score"] == 0.0 and "not a counterparty" in n["reason"]
+    for x in (a, b):
+        s = score_of(store, x, raw=True)
+        assert s["score"] == 0.0 and s["categories"] is None
+    assert store.execute("SELECT count(*) FROM exposures WHERE run_id = ?", [latest(store)]).fetchone()[0] == 0
