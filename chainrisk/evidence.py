@@ -27,7 +27,8 @@ run drops exposures below ``min_share``, so routes through an intermediary where
 its volume are not shown). Per hop level it expands at most ``MAX_FRONTIER`` intermediaries (those with the largest
 usable transfer) and keeps at most ``MAX_LEVEL_EDGES`` transfers; then, in a networkx multigraph of that subgraph, a
 branch-and-bound search for the routes with the largest bottleneck (the smallest hop amount, in USD), one path per
-distinct route, ranked by bottleneck, then recency of the hop at the address, then fewer hops, then transfer keys.
+distinct transfer at the address and number of hops (the best route of each: two upstream routes into the same
+transfer at the same distance are one piece of evidence, not two), ranked by bottleneck, then recency of the hop at the address, then fewer hops, then transfer keys.
 """
 
 from __future__ import annotations
@@ -480,7 +481,9 @@ def _search(loc: _Local, x: int, category: str, k: int, top: int
         ub.append(cur)
     adj = {n: sorted(((p, key, d["usd"], d["okey"]) for p, _, key, d in g.in_edges(n, keys=True, data=True)),
                      key=lambda e: (-e[2], -e[3], e[0])) for n in g.nodes}
-    best: dict[tuple[int, ...], tuple[float, float, int, tuple[Any, ...]]] = {}
+    # One route per (transfer at x, number of hops): alternative upstream routes of the same transfer at the same
+    # distance would list that transfer twice (the investigator reads the hop at the address); the best is kept.
+    best: dict[tuple[Any, ...], tuple[float, float, int, tuple[Any, ...]]] = {}
     states = 0
 
     def floor_() -> float:
@@ -501,7 +504,7 @@ def _search(loc: _Local, x: int, category: str, k: int, top: int
                 if nb >= floor_():
                     e2 = (*edges, (p, node, key[0], key[1]))
                     rank = (nb, rec2, -len(e2), e2)
-                    r2 = (*route, p)
+                    r2 = (e2[0], len(e2))
                     if r2 not in best or _better(rank, best[r2]):
                         best[r2] = rank
                 continue

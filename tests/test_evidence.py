@@ -182,3 +182,23 @@ def test_unknown_address_and_read_only_store_say_what_to_do(tmp_path):
             evidence_paths(st, addr("nobody"))
     with chainrisk.open(path, read_only=True) as st:
         assert describe_path(evidence_paths(st, addr("X"), category="mixer")[0]).startswith("received 900 USDT")
+
+
+def test_one_path_per_transfer_at_the_address_and_distance(store):
+    """Two mixer wallets paying the same intermediary give two routes into X's one receipt: one piece of evidence
+    (the better route), not the same transfer listed twice. A longer route into it is still shown (it explains
+    the hop count), and another receipt is another path."""
+    label(store, "M", "mixer", MIXER)
+    label(store, "N", "mixer", "Tornado Cash: second pool")
+    hashes = add(store, [
+        (1, "M", "A", 5_000), (1.5, "N", "A", 4_000), (2, "A", "X", 8_000),   # 0..2: two routes, one receipt
+        (0.5, "M", "B", 6_000), (1.2, "B", "A", 6_000),                      # 3,4: a 3-hop route into it
+        (3, "N", "C", 1_000), (4, "C", "X", 900),                            # 5,6: another receipt
+    ])
+    scored(store)
+    paths = evidence_paths(store, addr("X"), category="mixer", direction="in", top=5)
+    got = [(p.hops[-1].tx_hash, p.n_hops, p.counterparty) for p in paths]
+    assert len({(h, n) for h, n, _ in got}) == len(got)  # no (transfer at X, distance) twice
+    assert (hashes[2], 2, addr("M")) in got and (hashes[2], 2, addr("N")) not in got  # bottleneck 5,000 > 4,000
+    assert (hashes[2], 3, addr("M")) in got and (hashes[6], 2, addr("N")) in got
+    assert len(got) == 3
