@@ -267,7 +267,9 @@ def _flows(con: Any, q: IndicatorParams) -> None:
                    lead(ts) OVER (PARTITION BY address_id ORDER BY ts) AS next_ts
             FROM ev)
         SELECT address_id,
-               sum(greatest(bal, 0) * coalesce(epoch(next_ts) - epoch(ts), 0)) AS bal_usd_s
+               -- exact integer sum (micro-USD seconds), so the order of summation cannot change the result
+               sum(CAST(round(greatest(bal, 0) * 1e6) AS HUGEINT)
+                   * CAST(coalesce(epoch(next_ts) - epoch(ts), 0) AS HUGEINT)) / 1e6 AS bal_usd_s
         FROM b GROUP BY 1
         """
     )
