@@ -337,7 +337,7 @@ def ingest_rpc(
     initial_range: int = 100,
     max_range: int = 100_000,
     target_logs: int = 10_000,
-    commit_logs: int = 50_000,
+    commit_logs: int = 100_000,
     commit_seconds: float = 5.0,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:

@@ -31,6 +31,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
 import requests
+import urllib3
 from eth_abi import decode as abi_decode
 
 from .errors import RpcError, SourceUnavailable, UsageError
@@ -166,25 +167,28 @@ class RpcClient:
             wait: float | None = None
             try:
                 self.stats.add(requests=1)
-                r = self._session().post(self.url, data=body, timeout=self.timeout)
-            except requests.exceptions.ConnectTimeout:
+                # stream=True + one raw read: requests' .content would read a big answer in 10 KiB pieces
+                r = self._session().post(self.url, data=body, timeout=self.timeout, stream=raw)
+                content: bytes = r.raw.read(decode_content=True) if raw and r.status_code == 200 else r.content
+            except (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError):
                 last = "cannot be reached (connect timeout)"
-            except requests.exceptions.Timeout:
+            except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
                 if split_on_timeout:
                     raise RangeTooLarge("timeout") from None
                 last = f"did not answer within {self.timeout:g} s"
-            except requests.exceptions.ConnectionError:
+            except (requests.exceptions.ConnectionError, urllib3.exceptions.ProtocolError,
+                    urllib3.exceptions.NewConnectionError):
                 last = "cannot be reached (connection failed)"
-            except requests.exceptions.RequestException as e:
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as e:
                 last = f"failed ({type(e).__name__})"
             else:
                 status = r.status_code
                 if status == 200:
-                    self.stats.add(bytes=len(r.content))
+                    self.stats.add(bytes=len(content))
                     if raw:
-                        return r.content
+                        return content
                     try:
-                        return orjson.loads(r.content)
+                        return orjson.loads(content)
                     except orjson.JSONDecodeError:
                         last = "answered with a body that is not JSON"
                 elif status == 413:
