@@ -132,12 +132,13 @@ def _compute_indicators(store: Any, run_id: str, profile: Profile, as_of: Any) -
 
 
 def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *, indicators: bool = True,
-          on_progress: Callable[[str], None] | None = None) -> RunSummary:
+          on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True) -> RunSummary:
     """Score every address with activity in ``store`` and keep the result as one complete scoring run.
 
     ``profile`` is a bundled profile name, a TOML path or a :class:`~chainrisk.profiles.Profile`; ``max_hops``
     overrides the profile's; ``indicators=False`` leaves the behavioural indicators out (graph and labels only);
-    ``on_progress`` receives one line per stage. Raises :class:`~chainrisk.errors.InputError` for a bad profile
+    ``on_progress`` receives one line per stage; ``prepare_reads`` (default) ends a successful run by building the
+    lookup indexes and the run's evidence tables (``prepare_reads=False``: the first lookup builds them). Raises :class:`~chainrisk.errors.InputError` for a bad profile
     or hop count; any failure marks the run ``failed`` (with the error) and leaves earlier runs untouched.
     """
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
@@ -200,13 +201,14 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
     # Prepare fast reads: the lookup indexes and the evidence helper tables for this run (the transfer tables are
     # reused when only labels changed). After the commit: a failure here leaves the run complete, and lookups
     # would build them lazily.
-    say("preparing lookups and evidence")
-    from .evidence import refresh_evidence_index
-    from .lookup import ensure_indexes
+    if prepare_reads:
+        say("preparing lookups and evidence")
+        from .evidence import refresh_evidence_index
+        from .lookup import ensure_indexes
 
-    ensure_indexes(store)
-    refresh_evidence_index(store, run_id)
-    stage("fast_reads")
+        ensure_indexes(store)
+        refresh_evidence_index(store, run_id)
+        stage("fast_reads")
     bands = {b: 0 for b in ("none", "low", "medium", "high", "severe")}
     for b in res.scores["band"]:
         bands[b] += 1

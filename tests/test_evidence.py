@@ -202,3 +202,13 @@ def test_one_path_per_transfer_at_the_address_and_distance(store):
     assert (hashes[2], 2, addr("M")) in got and (hashes[2], 2, addr("N")) not in got  # bottleneck 5,000 > 4,000
     assert (hashes[2], 3, addr("M")) in got and (hashes[6], 2, addr("N")) in got
     assert len(got) == 3
+
+
+def test_a_run_can_leave_the_fast_reads_to_the_first_lookup(store):
+    label(store, "M", "mixer", MIXER)
+    add(store, [(1, "M", "A", 1_000), (2, "A", "X", 900)])
+    run = score(store, profile="fatf", indicators=False, prepare_reads=False)
+    assert store.execute("SELECT count(*) FROM evidence_meta").fetchone()[0] == 0
+    assert "fast_reads" not in run.timings_s
+    assert len(evidence_paths(store, addr("X"), category="mixer")) == 1  # built lazily
+    assert store.execute("SELECT run_id FROM evidence_meta").fetchall() == [(run.run_id,)]
