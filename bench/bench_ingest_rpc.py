@@ -203,16 +203,27 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="chainrisk-bench-"))
     results: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}  # CPU seconds of the contender's own process(es), the node excluded
+    node_cpu: dict[str, list[float]] = {}  # CPU seconds the node spent serving the contender
+
+    def node_seconds() -> float:
+        try:
+            fields = Path(f"/proc/{node.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def timed(name: str, fn: Any, *a: Any) -> None:
         r0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        n0 = node_seconds()
         secs = float(fn(*a))
+        node_cpu.setdefault(name, []).append(node_seconds() - n0)
         r1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         own = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) if fn in (run_bare, run_chainrisk) else (
             c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime)
         results.setdefault(name, []).append(secs)
         cpu.setdefault(name, []).append(own)
     unavailable: dict[str, str] = {}
+    cryo_crashes = 0
     try:
         assert node.block_number() >= tip, "the cached chain did not load; delete bench/out/anvil-ingest-*"
         cryo_py = None if "cryo" in args.skip else ensure_venv("cryo-venv", [["cryo==0.3.2"]], "import cryo")
@@ -223,17 +234,24 @@ def main() -> None:
             unavailable["cryo"] = "could not be installed"
         if "etl" not in args.skip and etl_py is None:
             unavailable["ethereum-etl"] = "could not be installed"
-        step = max(1, 10_000 // args.per_block)  # 10,000 logs per request, like chainrisk's target
+        step = max(1, 5_000 // args.per_block)  # 5,000 logs per request, like chainrisk's target
         for i in range(args.runs):
             log(f"run {i + 1}/{args.runs}")
             timed("bare", run_bare, node.url, tip, step)
             timed("chainrisk", run_chainrisk, node.url, meta, workdir, args.concurrency)
             if cryo_py is not None:
-                try:
-                    timed("cryo", run_cryo, cryo_py, node.url, tip, workdir)
-                except subprocess.CalledProcessError as e:
-                    unavailable["cryo"] = f"failed: {e.stderr[-300:]}"
-                    cryo_py = None
+                for _attempt in range(2):
+                    try:
+                        timed("cryo", run_cryo, cryo_py, node.url, tip, workdir)
+                        break
+                    except subprocess.CalledProcessError as e:
+                        if e.returncode < 0 and _attempt == 0:  # cryo 0.3.2 occasionally dies of SIGSEGV
+                            cryo_crashes += 1
+                            log(f"  cryo died of signal {-e.returncode}; running it again")
+                            continue
+                        unavailable["cryo"] = f"failed: {e.stderr[-300:]}"
+                        cryo_py = None
+                        break
             if etl_py is not None and i < args.etl_runs:
                 try:
                     timed("ethereum-etl", run_etl, etl_py, node.url, tip, workdir)
@@ -248,22 +266,25 @@ def main() -> None:
     cpu_med = {k: statistics.median(v) for k, v in cpu.items() if v}
     print(f"node ingestion benchmark: {total:,} Transfer logs in {tip + 1:,} blocks ({args.per_block}/block), "
           f"anvil 1.7.1, {os.cpu_count()} cores; medians of {args.runs} runs (ethereum-etl: {args.etl_runs})")
-    print(f"{'contender':<14} {'median s':>9} {'logs/s':>10} {'CPU s':>7}  runs (s)")
+    print(f"{'contender':<14} {'median s':>9} {'logs/s':>10} {'CPU s':>7} {'node s':>7}  runs (s)")
     for k in ("bare", "chainrisk", "cryo", "ethereum-etl"):
         if results.get(k):
             v = results[k]
-            print(f"{k:<14} {statistics.median(v):>9.2f} {rate[k]:>10,.0f} {cpu_med[k]:>7.2f}  "
-                  f"{', '.join(f'{x:.2f}' for x in v)}")
+            print(f"{k:<14} {statistics.median(v):>9.2f} {rate[k]:>10,.0f} {cpu_med[k]:>7.2f} "
+                  f"{statistics.median(node_cpu[k]):>7.2f}  {', '.join(f'{x:.2f}' for x in v)}")
         elif k in unavailable:
-            print(f"{k:<14} {'-':>9} {'-':>10} {'-':>7}  {unavailable[k]}")
+            print(f"{k:<14} {'-':>9} {'-':>10} {'-':>7} {'-':>7}  {unavailable[k]}")
     cr = rate["chainrisk"]
     if "ethereum-etl" in rate:
         print(f"chainrisk / ethereum-etl = {cr / rate['ethereum-etl']:.1f}x   (target >= 15x)")
     if "cryo" in rate:
         print(f"chainrisk / cryo         = {cr / rate['cryo']:.2f}x   (target >= 1x)")
     print(f"bare download / chainrisk = {rate['bare'] / cr:.2f}x   (target <= 2x)")
-    print("CPU s: CPU time of the contender's own process (user+sys, all threads), the node's excluded; on a "
-          "shared 2-core machine the node competes with it for the same cores.")
+    print("CPU s: CPU time of the contender's own process (user+sys, all threads), the node's excluded; node s: "
+          "CPU time the node spent serving it; on a shared 2-core machine they compete for the same cores.")
+    if cryo_crashes:
+        print(f"cryo crashed (SIGSEGV) {cryo_crashes} time(s) and was run again")
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

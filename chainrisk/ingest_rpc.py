@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[["Progress"], None]
 
+#: The writer also commits when it would idle and at least ``commit_logs / IDLE_COMMIT_DIVISOR`` logs wait.
+IDLE_COMMIT_DIVISOR = 2
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -502,7 +505,7 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
             # Commit when enough is pending, when it is time, or when the writer would otherwise idle (the
             # fetchers are the bottleneck): small commits then keep the final, unoverlapped one short.
             if pending and (pending_logs >= commit_logs or time.monotonic() - last_commit >= commit_seconds
-                            or (q.empty() and pending_logs >= commit_logs // 5)):
+                            or (q.empty() and pending_logs >= commit_logs // IDLE_COMMIT_DIVISOR)):
                 flush()
         flush()  # keep what was fetched even when a worker failed
     except BaseException:
