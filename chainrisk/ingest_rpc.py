@@ -11,10 +11,11 @@ The pipeline (see ``docs/ingest-rpc.md``):
    when the node refuses them (:class:`chainrisk.rpc.RangeTooLarge`); block times come from the logs when the
    node includes ``blockTimestamp``, else from batched ``eth_getBlockByNumber`` for the blocks that have logs;
    each range's last block header is recorded too, so a later run can detect a reorg; answers are parsed (Arrow's
-   JSON reader) on one decoder thread, so the fetch threads keep ``concurrency`` requests in flight;
-4. **store** on one writer thread: raw hex columns become an Arrow table, DuckDB decodes topics and data
-   column-wise, and transfers, blacklist events, block hashes and the completed ranges commit in ONE
-   transaction, so a killed run loses at most the uncommitted ranges and a rerun fetches exactly those.
+   JSON reader) and the Transfer logs decoded column-wise (Arrow compute and numpy) on one decoder thread, so
+   the fetch threads keep ``concurrency`` requests in flight;
+4. **store** on one writer thread: the decoded Arrow table is inserted with one ``INSERT ... SELECT`` (blacklist
+   events are decoded in SQL from the few other logs), and transfers, blacklist events, block hashes and the
+   completed ranges commit in ONE transaction, so a killed run loses at most the uncommitted ranges and a rerun fetches exactly those.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Node ingestion, the storing side: decoding fetched logs column-wise in DuckDB SQL and committing transfers,
-blacklist events, block hashes and completed ranges in one transaction; range bookkeeping; reorg repair.
+"""Node ingestion, the storing side: decoding fetched Transfer logs column-wise (Arrow compute and numpy) and
+committing transfers, blacklist events, block hashes and completed ranges in one transaction; range
+bookkeeping; reorg repair.
 
 The fetching side and the public function are in :mod:`chainrisk.ingest_rpc`.
 """
