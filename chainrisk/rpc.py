@@ -288,17 +288,23 @@ class RpcClient:
                 if not isinstance(result, list):
                     raise RpcError(f"the node at {self.masked} sent a malformed eth_getLogs answer")
                 return result
-            code = _code(err)
-            if code in SPLIT_CODES and not single:
-                raise RangeTooLarge(f"error {code}")
-            if (code in RETRY_CODES or code in SPLIT_CODES) and attempt < self.max_retries:
-                self.stats.add(retries=1)
-                time.sleep(self._delay(attempt))
-                continue
-            raise RpcError(f"the node at {self.masked} rejected eth_getLogs for block {from_block}"
-                           f"{'' if single else f'-{to_block}'} (error {code}); check the node and its API plan",
-                           code=code)
+            self._on_logs_error(err, attempt, from_block, to_block)
         raise AssertionError("unreachable")
+
+    def _on_logs_error(self, err: Any, attempt: int, from_block: int, to_block: int) -> None:
+        """Classify an ``eth_getLogs`` error by its code: raise :class:`RangeTooLarge` to split the range, return
+        (after a backoff) to retry, or raise :class:`RpcError` when it is final."""
+        single = from_block == to_block
+        code = _code(err)
+        if code in SPLIT_CODES and not single:
+            raise RangeTooLarge(f"error {code}")
+        if (code in RETRY_CODES or code in SPLIT_CODES) and attempt < self.max_retries:
+            self.stats.add(retries=1)
+            time.sleep(self._delay(attempt))
+            return
+        raise RpcError(f"the node at {self.masked} rejected eth_getLogs for block {from_block}"
+                       f"{'' if single else f'-{to_block}'} (error {code}); check the node and its API plan",
+                       code=code)
 
     def get_logs_raw(self, addresses: Sequence[str], topics: Sequence[Any], from_block: int,
                      to_block: int) -> tuple[bytes, int]:
@@ -323,16 +329,7 @@ class RpcClient:
                 err = resp.get("error")
             if err is None:
                 return content, content.count(b'"logIndex"')
-            code = _code(err)
-            if code in SPLIT_CODES and not single:
-                raise RangeTooLarge(f"error {code}")
-            if (code in RETRY_CODES or code in SPLIT_CODES) and attempt < self.max_retries:
-                self.stats.add(retries=1)
-                time.sleep(self._delay(attempt))
-                continue
-            raise RpcError(f"the node at {self.masked} rejected eth_getLogs for block {from_block}"
-                           f"{'' if single else f'-{to_block}'} (error {code}); check the node and its API plan",
-                           code=code)
+            self._on_logs_error(err, attempt, from_block, to_block)
         raise AssertionError("unreachable")
 
     def parse_logs(self, content: bytes) -> pa.Table:
