@@ -15,7 +15,6 @@ raises (:class:`~chainrisk.errors.InputError`). The heavy work runs in DuckDB: a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,7 +29,7 @@ from ._api import export_module_as
 from .address import try_parse
 from .errors import UsageError
 from .lookup import BANDS, Provenance, resolve_run
-from .screen_input import SOURCE_TABLE, InputInfo, load, quote_ident
+from .screen_input import SOURCE_TABLE, InputInfo, load, quote_ident, sha256_file
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -402,7 +401,7 @@ def screen(
         report["hits"] = res.hits(fail_on)
     if out_path is not None:
         report["output"] = {"path": str(out_path), "format": fmt, "rows": counts["output_rows"],
-                            "sha256": _sha256(out_path)}
+                            "sha256": sha256_file(out_path)}
         rp = Path(report_path) if report_path is not None else default_report_path(out_path)
         tmp = rp.with_name(f".{rp.name}.tmp")
         tmp.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
@@ -413,13 +412,6 @@ def screen(
         report["report_path"] = str(report_path)
     return res
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _format_from_suffix(path: Path) -> str:
