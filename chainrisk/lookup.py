@@ -275,6 +275,19 @@ def _labels(store: Store, addr: Address) -> list[Label]:
     return [Label(*r) for r in rows]
 
 
+def unknown_reason(chain: str, in_store: bool, run_id: str, labels: Iterable[Any]) -> str:
+    """The sentence that explains an ``unknown`` answer (shared with the HTTP service)."""
+    if not in_store:
+        why = f"no {chain} activity of this address is in the store"
+    else:
+        why = (f"the address is in the store but not in scoring run {run_id} (its data arrived later); "
+               "rerun 'chainrisk score'")
+    active = [lab for lab in labels if lab.active]
+    if active:
+        why += "; it carries labels: " + ", ".join(sorted({f"{lab.category} ({lab.source})" for lab in active}))
+    return why
+
+
 def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = False) -> LookupResult:
     """One address against the run ``run`` (see :func:`resolve_run`)."""
     parsed = try_parse(value)
@@ -296,14 +309,7 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     base: dict[str, Any] = {"input": value, "address": parsed.address, "chain": parsed.chain, "provenance": run,
                             "labels": labels}
     if row is None or row[1] is None:
-        if row is None:
-            why = f"no {parsed.chain} activity of this address is in the store"
-        else:
-            why = (f"the address is in the store but not in scoring run {run.run_id} (its data arrived later); "
-                   "rerun 'chainrisk score'")
-        active = [lab for lab in labels if lab.active]
-        if active:
-            why += "; it carries labels: " + ", ".join(sorted({f"{lab.category} ({lab.source})" for lab in active}))
+        why = unknown_reason(parsed.chain, row is not None, run.run_id, labels)
         return LookupResult(status="unknown", reason=why, **base)
     aid = row[0]
     # exposures and indicators in one round trip (both point queries on address_id)

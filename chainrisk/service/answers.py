@@ -214,7 +214,7 @@ def answer_one(store: Store, address: Address, value: str, admin: bool, provs: P
     own :class:`~chainrisk.lookup.LookupResult`: for one address that is cheaper than one large statement, and a
     complete run never changes, so reading it by id across statements is consistent.
     """
-    from ..lookup import Exposure, Indicator, Label, LookupResult, _loads, _r, _split
+    from ..lookup import Exposure, Indicator, Label, LookupResult, _loads, _r, _split, unknown_reason
     from .policy import redact
 
     run = provs.provenance(store, run_id)
@@ -226,14 +226,7 @@ def answer_one(store: Store, address: Address, value: str, admin: bool, provs: P
     rows = store.execute(_ONE_ROWS, [ids[0], run_id]).fetchall() if ids else []
     score = [r for r in rows if r[0] == 0]
     if not score:
-        if not ids:
-            why = f"no {address.chain} activity of this address is in the store"
-        else:
-            why = (f"the address is in the store but not in scoring run {run_id} (its data arrived later); "
-                   "rerun 'chainrisk score'")
-        active = [lab for lab in labels if lab.active]
-        if active:
-            why += "; it carries labels: " + ", ".join(sorted({f"{lab.category} ({lab.source})" for lab in active}))
+        why = unknown_reason(address.chain, bool(ids), run_id, labels)
         res = LookupResult(status="unknown", reason=why, **base)
     else:
         row = score[0][1:12]
