@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_evidence.py --sizes 1e6:1e5,1e7:1e6 --sample 200
 
 Per size, in one process: the graph of ``bench_score.generate`` (services, illicit labels, deposit addresses,
-mints, dust) loaded straight into a store; a scoring run (``chainrisk.score``, indicators off) so exposures exist;
+mints, dust) loaded straight into a store; a scoring run (``chainrisk.engine.score``, indicators off) so exposures exist;
 then
 
 * ``compute_indicators`` over all transfers (median of ``--repeat``), against the named baseline *one grouped scan*
@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_score import generate, load  # noqa: E402
 
 import chainrisk  # noqa: E402
-from chainrisk.evidence import evidence_paths, refresh_evidence_index  # noqa: E402
-from chainrisk.indicators import compute_indicators  # noqa: E402
+from chainrisk.engine.evidence import evidence_paths, refresh_evidence_index  # noqa: E402
+from chainrisk.engine.indicators import compute_indicators  # noqa: E402
 from chainrisk.profiles import load_profile  # noqa: E402
 
 

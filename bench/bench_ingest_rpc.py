@@ -34,12 +34,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the shared test helpers (support.*)
 
 import requests  # noqa: E402
+from support.anvil import Anvil, deploy_tokens, random_address  # noqa: E402
 
 import chainrisk  # noqa: E402
-from chainrisk.ingest_rpc import ingest_rpc  # noqa: E402
-from tests.anvil import Anvil, deploy_tokens, random_address  # noqa: E402
+from chainrisk.ingest.rpc import ingest_rpc  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 VENVS = Path(tempfile.gettempdir()) / "chainrisk-bench"

@@ -8,7 +8,7 @@ The store is built by ``bench/synth_scored_store.py`` (rows inserted straight in
 
 * lookup in a warm process (one ``Store``, addresses drawn at random, 80% in the store): median and p99, with the
   ART indexes of :func:`chainrisk.lookup.ensure_indexes` against the same store without them; with ``--explain``
-  when :mod:`chainrisk.evidence` is installed (after building its helper tables, timed separately);
+  when :mod:`chainrisk.engine.evidence` is installed (after building its helper tables, timed separately);
 * ``chainrisk screen`` CSV in -> CSV out, in a fresh process each (wall time and peak RSS from ``wait4``), for
   10K, 100K and 1M declared addresses (1% malformed, 10% duplicates, 30% EIP-55 mixed case, 15% not in the
   store, three bank columns), against a naive per-row Python loop (``lookup`` per row) on 10K rows;
@@ -39,7 +39,7 @@ import synth_scored_store as synth  # noqa: E402
 
 import chainrisk  # noqa: E402
 from chainrisk.address import to_checksum  # noqa: E402
-from chainrisk.lookup import ensure_indexes, lookup  # noqa: E402
+from chainrisk.answers.lookup import ensure_indexes, lookup  # noqa: E402
 
 PY = sys.executable
 CLI = [PY, "-c", "import sys; from chainrisk.cli import main; sys.exit(main())"]
@@ -192,9 +192,9 @@ def main() -> None:
               f"with indexes and a named run (service mode) {named}",
               flush=True)
         try:
-            from chainrisk.evidence import refresh_evidence_index
+            from chainrisk.engine.evidence import refresh_evidence_index
         except ModuleNotFoundError:
-            print("lookup --explain: chainrisk.evidence is not installed; skipped", flush=True)
+            print("lookup --explain: chainrisk.engine.evidence is not installed; skipped", flush=True)
         else:
             with chainrisk.open(db) as st:
                 t = time.perf_counter()

@@ -1,5 +1,5 @@
 """Benchmark of a full scoring run (K = 4) on generated power-law graphs with services, and of the engine
-against the straightforward networkx reference (chainrisk.reference) on a smaller graph, in one run.
+against the straightforward networkx reference (the reference in tests/support/reference.py) on a smaller graph, in one run.
 
     .venv/bin/python bench/bench_score.py                          # 1M and 10M transfers, reference on 20k
     .venv/bin/python bench/bench_score.py --transfers 10000000 --addresses 1000000
@@ -31,6 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the shared test helpers (support.*)
 
 import chainrisk  # noqa: E402
 from chainrisk.taxonomy import NULL_ADDRESS  # noqa: E402
@@ -167,9 +168,10 @@ def bench_size(n: int, m: int, repeat: int, tmp: str, indicators: bool) -> dict[
 
 
 def bench_reference(n: int, m: int, repeat: int) -> dict[str, float]:
+    from support.reference import reference_compute
+
+    from chainrisk.engine.score import Label, compute, inputs_from_rows
     from chainrisk.profiles import load_profile
-    from chainrisk.reference import reference_compute
-    from chainrisk.score import Label, compute, inputs_from_rows
 
     g = generate(n, m)
     null = m + 1

@@ -6,7 +6,7 @@ request count, against a synthetic store of scored addresses (``synth_scored_sto
 
 Targets (issue 7, on the 2-core machine): >= 500 lookups/s with p99 <= 50 ms, and >= 50,000 addresses/s through
 POST /v1/screen, with zero errors. The baseline in the same run is the library without HTTP (``lookup_one`` per
-address and ``chainrisk.screen`` of the same 10,000 in memory), so the ratios compare the HTTP path with the
+address and ``chainrisk.answers.screen`` of the same 10,000 in memory), so the ratios compare the HTTP path with the
 library calls a script would make.
 With ``--switch-run``, an admin starts a real scoring run inside the service during a second lookup phase: every
 answer must come from one complete run (no errors, no mixed answers).
@@ -72,9 +72,9 @@ def prepare(db: Path, n: int) -> list[str]:
 
 
 def baseline(db: Path, sample: list[str], batch: int) -> dict[str, float]:
-    """The library without HTTP: ``lookup_one`` per address, and ``chainrisk.screen`` of a batch in memory."""
-    from chainrisk.lookup import ensure_indexes, lookup_one, resolve_run
-    from chainrisk.screen import screen
+    """The library without HTTP: ``lookup_one`` per address, and ``chainrisk.answers.screen`` of a batch in memory."""
+    from chainrisk.answers.lookup import ensure_indexes, lookup_one, resolve_run
+    from chainrisk.answers.screen import screen
 
     with chainrisk.open(db) as st:
         ensure_indexes(st)

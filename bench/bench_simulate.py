@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chainrisk.simulate import generate_economy  # noqa: E402
+from chainrisk.demo.economy import generate_economy  # noqa: E402
 
 
 def _median(f, repeat: int) -> tuple[float, object]:

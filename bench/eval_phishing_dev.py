@@ -3,11 +3,11 @@
     .venv/bin/python bench/eval_phishing_dev.py [--profile fatf] [--max-hops K] [--db PATH]
 
 1. Loads ``stablecoin_transfers_phishing_dev/stablecoin_transfers.csv`` (11,347 real Ethereum stablecoin
-   transfers around 208 seed addresses) into a fresh store with ``chainrisk.ingest_file`` (format ``csv``).
+   transfers around 208 seed addresses) into a fresh store with ``chainrisk.ingest.file`` (format ``csv``).
 2. Imports the shared public label sources with ``chainrisk.labels.import_labels`` (OFAC, Tether blacklist,
    Etherscan label snapshots, Spellbook, ScamSniffer, CryptoScamDB, MEW darklist) plus chainrisk's bundled registry.
 3. Removes every label on a seed address (the score must not be a lookup of the seed list), and says how many.
-4. Runs ``chainrisk.score.score`` (with behavioural indicators) and reports, for the seeds' ``is_bad``: ROC-AUC of
+4. Runs ``chainrisk.engine.score.score`` (with behavioural indicators) and reports, for the seeds' ``is_bad``: ROC-AUC of
    the score (rank formula, ties get average ranks), the share of bad and of normal seeds at band >= high, the
    band table, and the AUC of each component alone (exposure, indicators) for diagnosis.
 
@@ -126,7 +126,7 @@ def main() -> int:
         st.execute("DELETE FROM labels WHERE chain = 'ethereum' AND address IN (SELECT address FROM seeds)")
         (n_labels,) = st.execute("SELECT count(*) FROM active_labels").fetchone()
         t1 = time.perf_counter()
-        from chainrisk.score import score
+        from chainrisk.engine.score import score
 
         run = score(st, profile=args.profile, max_hops=args.max_hops)
         t_score = time.perf_counter() - t1

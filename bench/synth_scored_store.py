@@ -121,7 +121,7 @@ def build(path: str | Path, n: int = 1_000_000, transfers_per_address: float = 2
     t_build = time.perf_counter() - t0
     t1 = time.perf_counter()
     if index:
-        from chainrisk.lookup import ensure_indexes
+        from chainrisk.answers.lookup import ensure_indexes
 
         ensure_indexes(st)
     t_index = time.perf_counter() - t1

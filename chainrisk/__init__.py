@@ -51,24 +51,24 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ingest_file": ("chainrisk.ingest_file", "ingest_file"),
-    "ingest_rpc": ("chainrisk.ingest_rpc", "ingest_rpc"),
+    "ingest_file": ("chainrisk.ingest.file", "ingest_file"),
+    "ingest_rpc": ("chainrisk.ingest.rpc", "ingest_rpc"),
     "import_labels": ("chainrisk.labels", "import_labels"),
     "labels_for": ("chainrisk.labels", "labels_for"),
-    "lookup": ("chainrisk.lookup", "lookup"),
-    "screen": ("chainrisk.screen", "screen"),
-    "report": ("chainrisk.report", "report"),
-    "score": ("chainrisk.score", "score"),
+    "lookup": ("chainrisk.answers.lookup", "lookup"),
+    "screen": ("chainrisk.answers.screen", "screen"),
+    "report": ("chainrisk.answers.report", "report"),
+    "score": ("chainrisk.engine.score", "score"),
 }
 
 if TYPE_CHECKING:
-    from .ingest_file import ingest_file
-    from .ingest_rpc import ingest_rpc
+    from .answers.lookup import lookup
+    from .answers.report import report
+    from .answers.screen import screen
+    from .engine.score import score
+    from .ingest.file import ingest_file
+    from .ingest.rpc import ingest_rpc
     from .labels import import_labels, labels_for
-    from .lookup import lookup
-    from .report import report
-    from .score import score
-    from .screen import screen
 
 
 def __getattr__(name: str) -> Any:

@@ -32,7 +32,7 @@ def demo(ctx: click.Context, db_path: str | None, scale: float, seed: int, profi
     distribution of the declared customers, how well the scoring recovered the ground truth, and explained
     lookups) goes to stdout.
     """
-    from ..demo import DEFAULT_DB, run_demo
+    from ..demo.run import DEFAULT_DB, run_demo
 
     quiet = bool(ctx.obj and ctx.obj.get("quiet"))
 

@@ -78,7 +78,7 @@ def file(
       etherscan     tokentx API response (JSON) or its CSV
       csv           any CSV; columns found by usual names or --map FIELD=COLUMN
     """
-    from ..ingest_file import FileReport, ingest_file
+    from ..ingest.file import FileReport, ingest_file
 
     if (pairs or mapping_file) and fmt != "csv":
         raise UsageError(f"--map/--mapping apply to --format csv only, not {fmt}")

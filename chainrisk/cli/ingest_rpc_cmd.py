@@ -41,7 +41,7 @@ def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: i
     Resumable: completed block ranges are recorded with their transfers, so a rerun (after a crash, Ctrl-C or a
     kill) fetches only what is missing. A reorg below the stored tip is detected and repaired on the next run.
     """
-    from ..ingest_rpc import Progress, ingest_rpc
+    from ..ingest.rpc import Progress, ingest_rpc
     from ._common import emit
 
     bar: Any = None

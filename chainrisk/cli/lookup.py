@@ -31,8 +31,8 @@ def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bo
     sources). Exit 0; 1 with --fail-on when an address is at or above the band; 4 when an address is invalid;
     7 when the store has no scoring run.
     """
-    from ..lookup import BANDS
-    from ..lookup import lookup as do_lookup
+    from ..answers.lookup import BANDS
+    from ..answers.lookup import lookup as do_lookup
 
     items: list[str] = []
     for a in addresses:

@@ -23,7 +23,7 @@ def report(ctx: click.Context, address: str, output: Path, run_id: str | None, t
 
     Exit 0; 2 bad usage (output not .html/.md); 4 invalid address; 7 no scoring run.
     """
-    from ..report import report as do_report
+    from ..answers.report import report as do_report
 
     # writable: the first explanation of a run builds the evidence helper tables
     with open_store(ctx) as st:

@@ -21,7 +21,7 @@ from ._common import FORMAT_OPTION, emit, open_store, progress_enabled
 @click.pass_context
 def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bool, fmt: str) -> None:
     """Score every address in the store: exposures per category and direction, score, band; kept as one run."""
-    from ..score import score as run_score
+    from ..engine.score import score as run_score
 
     def progress(msg: str) -> None:
         if progress_enabled(ctx) or ctx.obj.get("verbose"):
@@ -46,7 +46,7 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bo
 @click.pass_context
 def runs(ctx: click.Context, limit: int, fmt: str) -> None:
     """List the scoring runs kept in the store, newest first."""
-    from ..score import runs as list_runs
+    from ..engine.score import runs as list_runs
 
     with open_store(ctx, read_only=True) as st:
         emit(list_runs(st, limit), fmt)

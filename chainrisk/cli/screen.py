@@ -37,7 +37,7 @@ def screen(ctx: click.Context, input_path: str, address_column: str, output: Pat
     indirect_usd, reason, run_id (see docs/lookup-screen-report.md). Malformed addresses are rows with status
     'invalid'. Exit 0; 1 with --fail-on hits; 2 bad usage; 4 unreadable input; 7 no scoring run.
     """
-    from ..screen import screen as do_screen
+    from ..answers.screen import screen as do_screen
 
     if output is None and fmt == "parquet":
         raise click.UsageError("parquet output needs --output FILE")

@@ -114,7 +114,7 @@ def update_labels(
         parsed.append(fetch_ofac(ofac_url, timeout=timeout, session=session))
     if onchain:
         if rpc_url:
-            from ..ingest_rpc import ingest_rpc
+            from ..ingest.rpc import ingest_rpc
 
             rep = ingest_rpc(store, rpc_url, tokens=tokens, from_block=from_block, to_block=to_block,
                              confirmations=confirmations, timeout=timeout, progress=progress)

@@ -1,13 +1,13 @@
 """Answers in the lookup contract for the service, fast: point queries for one address, one statement building
 the JSON inside DuckDB for a batch.
 
-The JSON is exactly what :meth:`chainrisk.lookup.LookupResult.to_dict` gives (same keys in the same order, same
+The JSON is exactly what :meth:`chainrisk.answers.lookup.LookupResult.to_dict` gives (same keys in the same order, same
 rounding (``round_even`` = Python's ``round``), same reasons; tests compare the two on the same store), reduced to
 what :mod:`.policy` allows a role to see. Each answer pins the latest complete scoring run first and reads it by
 id: a complete run never changes, so answers are consistent, and a run still being written is invisible.
 
 * :func:`answer_one`: one address. Its id is found first (an index point query), then every table is read by
-  that constant id, and the answer is assembled by :class:`chainrisk.lookup.LookupResult` itself.
+  that constant id, and the answer is assembled by :class:`chainrisk.answers.lookup.LookupResult` itself.
 * :func:`answer_many`: a batch (``POST /v1/screen``): distinct addresses are joined in bulk (hash joins) and each
   answer's JSON is built by DuckDB, so no Python object is made per address.
 """
@@ -150,10 +150,10 @@ class Provenances:
         return self._objects.get(run_id)
 
     def provenance(self, store: Store, run_id: str) -> Any:
-        """The :class:`~chainrisk.lookup.Provenance` of a complete run."""
+        """The :class:`~chainrisk.answers.lookup.Provenance` of a complete run."""
         hit = self._objects.get(run_id)
         if hit is None:
-            from ..lookup import resolve_run
+            from ..answers.lookup import resolve_run
 
             hit = resolve_run(store, run_id)
             with self._lock:
@@ -211,10 +211,10 @@ def answer_one(store: Store, address: Address, value: str, admin: bool, provs: P
     """The JSON answer for one parsed address (``value`` is the caller's text) in the complete run ``run_id``.
 
     Two statements of point queries by constant keys (index or zone-map lookups), assembled into the library's
-    own :class:`~chainrisk.lookup.LookupResult`: for one address that is cheaper than one large statement, and a
+    own :class:`~chainrisk.answers.lookup.LookupResult`: for one address that is cheaper than one large statement, and a
     complete run never changes, so reading it by id across statements is consistent.
     """
-    from ..lookup import Exposure, Indicator, Label, LookupResult, _loads, _r, _split, unknown_reason
+    from ..answers.lookup import Exposure, Indicator, Label, LookupResult, _loads, _r, _split, unknown_reason
     from .policy import redact
 
     run = provs.provenance(store, run_id)
@@ -386,7 +386,7 @@ class RunCache:
 
     def answer(self, store: Store, address: Address, value: str, admin: bool, provs: Provenances) -> bytes | None:
         """The JSON answer, or None when the address is not scored in this run (then ask :func:`answer_one`)."""
-        from ..lookup import Label
+        from ..answers.lookup import Label
 
         row = self.find(address)
         if row is None:
@@ -402,7 +402,7 @@ class RunCache:
 
     def _build(self, row: int, address: Address, value: str, admin: bool, run: Any, labels: list[Any],
                rows: list[Any]) -> bytes:
-        from ..lookup import Exposure, Indicator, LookupResult, _loads, _r, _split
+        from ..answers.lookup import Exposure, Indicator, LookupResult, _loads, _r, _split
         from .policy import redact
 
         v = [self._cols[c][row].as_py() for c in self.COLUMNS]

@@ -66,7 +66,7 @@ class Service:
         self.settings = settings
         self.store = store_mod.open(settings.db)   # migrates (incl. the service tables); holds the write lock
         try:
-            from ..lookup import ensure_indexes
+            from ..answers.lookup import ensure_indexes
 
             made = ensure_indexes(self.store)
             if made:
@@ -136,9 +136,9 @@ class Service:
             if self._scoring is not None and self._scoring.is_alive():
                 raise ApiError("scoring_in_progress")
             try:
-                from ..score import score
+                from ..engine.score import score
             except ModuleNotFoundError as e:
-                if e.name != "chainrisk.score":
+                if e.name != "chainrisk.engine.score":
                     raise
                 raise ApiError("unavailable", "scoring is not installed in this chainrisk") from None
             from ..profiles import load_profile
@@ -341,7 +341,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/readyz", tags=["health"], summary="Ready when a complete scoring run exists",
              responses=_err(503))
     def readyz() -> Response:
-        from ..lookup import resolve_run
+        from ..answers.lookup import resolve_run
 
         run = resolve_run(svc.thread_store())
         cache = svc.cache_for(run.run_id)
@@ -385,7 +385,7 @@ def create_app(settings: Settings) -> FastAPI:
             if body is None:  # not scored in the run (unknown), or the cache is not built yet
                 body = answer_one(st, parsed, address, admin, svc.provenances, run_id)
             return _raw(body)
-        from ..lookup import explain_paths, lookup_one
+        from ..answers.lookup import explain_paths, lookup_one
 
         try:
             found = lookup_one(st, address, svc.provenances.provenance(st, run_id))
@@ -447,7 +447,7 @@ def create_app(settings: Settings) -> FastAPI:
         data = await request.body()
 
         def submit() -> dict[str, Any]:
-            from ..lookup import resolve_run
+            from ..answers.lookup import resolve_run
 
             st = svc.thread_store()
             run = resolve_run(st)  # fail now (503 no_scoring_run) rather than in the background; pins the run
@@ -485,7 +485,7 @@ def create_app(settings: Settings) -> FastAPI:
             " FROM scoring_runs ORDER BY created_at DESC, run_id DESC LIMIT ?", [limit]).fetchall()
         cols = ("run_id", "status", "profile", "created_at", "finished_at", "as_of_block", "as_of_time",
                 "n_addresses")
-        from ..lookup import resolve_run
+        from ..answers.lookup import resolve_run
 
         try:
             current: str | None = resolve_run(st).run_id

@@ -2,7 +2,7 @@
 thread with :func:`chainrisk.screen.screen`; its result is a CSV to download.
 
 The output has one row per input row, in input order: the bank's columns, then the verdict columns of
-:data:`chainrisk.screen.RESULT_COLUMNS` (read-role safe: no label sources). A whole job is answered by one scoring
+:data:`chainrisk.answers.screen.RESULT_COLUMNS` (read-role safe: no label sources). A whole job is answered by one scoring
 run, pinned when the job is accepted. Jobs survive a restart; a job that was running when the service stopped
 is marked failed. The uploaded file is deleted once screened (it carries customer columns).
 """
@@ -80,8 +80,8 @@ class Jobs:
         return self.folder / f"{job_id}.out.csv", d
 
     def _run(self, job_id: str, src: Path, address_column: str, run_id: str) -> None:
+        from ..answers.screen import screen
         from ..errors import ChainriskError
-        from ..screen import screen
 
         dst = self.folder / f"{job_id}.out.csv"
         store = self._open_store()

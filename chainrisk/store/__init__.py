@@ -11,16 +11,15 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from ..data import TOKENS_CSV
 from ..errors import InputError, StoreError
 from . import migrations
 
 DEFAULT_PATH = "chainrisk.duckdb"
-DATASETS = Path(__file__).resolve().parent.parent.parent / "datasets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +47,13 @@ def default_path() -> str:
 class Store:
     """A chainrisk store over one DuckDB file. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False,
+                 create: bool = True) -> None:
         self.path = str(path if path is not None else default_path())
         self.read_only = read_only
+        if not create and self.path != ":memory:" and not os.path.exists(self.path):
+            raise StoreError(f"no chainrisk store at {self.path}; check --db (or CHAINRISK_DB), or create one with "
+                             "'chainrisk ingest' or 'chainrisk labels import'")
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as e:
@@ -137,7 +140,7 @@ class Store:
         (n,) = self.con.execute("SELECT count(*) FROM tokens").fetchall()[0]
         if n:
             return
-        path = DATASETS / "tokens.csv"
+        path = TOKENS_CSV
         with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         with self.transaction():
@@ -274,7 +277,7 @@ class Store:
         }
 
 
-def open(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
-    """Open (creating if needed) the chainrisk store at ``path`` (default ``$CHAINRISK_DB`` or
-    ``./chainrisk.duckdb``)."""
-    return Store(path, read_only=read_only)
+def open(path: str | os.PathLike[str] | None = None, *, read_only: bool = False, create: bool = True) -> Store:
+    """Open the chainrisk store at ``path`` (default ``$CHAINRISK_DB`` or ``./chainrisk.duckdb``), creating it
+    unless ``create`` is false (then a missing file is a :class:`~chainrisk.errors.StoreError`)."""
+    return Store(path, read_only=read_only, create=create)

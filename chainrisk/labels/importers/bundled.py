@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ...data import LABELS_DIR
 from ...errors import InputError
-from ...store import DATASETS
 from ..model import ParsedSource
 from . import Options
 from .generic import import_csv
 
-REGISTRY = DATASETS / "labels"
+REGISTRY = LABELS_DIR
 
 
 def registry_files() -> list[Path]:

@@ -1,6 +1,6 @@
-"""Evidence helper tables (owned by :mod:`chainrisk.evidence`): the carrying-transfer adjacency of one scoring run.
+"""Evidence helper tables (owned by :mod:`chainrisk.engine.evidence`): the carrying-transfer adjacency of one scoring run.
 
-They are derived data, rebuilt by :func:`chainrisk.evidence.refresh_evidence_index` (after a scoring run, or on
+They are derived data, rebuilt by :func:`chainrisk.engine.evidence.refresh_evidence_index` (after a scoring run, or on
 the first evidence query for a run) with ``CREATE OR REPLACE`` and the same columns as here, sorted by the lookup
 key and with an ART index created after the bulk load, so a per-address lookup is a point query.
 """

@@ -1,0 +1,374 @@
+"""Look up addresses in a scoring run: the verdict, the reasons and where they came from.
+
+    >>> import chainrisk
+    >>> st = chainrisk.open("case.duckdb", read_only=True)
+    >>> [r] = chainrisk.lookup(st, ["0xdAC17F958D2ee523a2206206994597C13D831ec7"])
+    >>> r.status, r.risk_band, r.to_dict()["provenance"]["run_id"]
+
+Each answer has a ``status``: ``ok`` (scored in the run), ``unknown`` (the store has no activity for it in the run:
+unknown is not safe, it is not ``none``), or ``invalid`` (with the reason, from :func:`chainrisk.address.try_parse`).
+Every answer carries its provenance (run id, profile, data as-of block and time, label source versions). The JSON
+contract (``to_dict``) is documented in ``docs/lookup-screen-report.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..address import Address, try_parse
+from ..errors import NoScoringRun, UsageError
+from ..store import Store
+
+log = logging.getLogger(__name__)
+
+BANDS = ("none", "low", "medium", "high", "severe")
+STATUSES = ("ok", "unknown", "invalid")
+
+# ART indexes that make per-address queries selective (point lookups instead of scans); see ensure_indexes.
+INDEXES = (
+    ("chainrisk_addresses_address_idx", "addresses", "address"),
+    ("chainrisk_scores_address_idx", "scores", "address_id"),
+    ("chainrisk_exposures_address_idx", "exposures", "address_id"),
+    ("chainrisk_indicators_address_idx", "indicators", "address_id"),
+    ("chainrisk_labels_address_idx", "labels", "address"),
+)
+
+
+def _iso(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, datetime) else v
+
+
+def _r(v: float | None, nd: int = 2) -> float | None:
+    return None if v is None else round(float(v), nd)
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    category: str
+    name: str | None
+    source: str
+    source_version: str | None
+    confidence: int
+    valid_from: datetime | None
+    valid_to: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.valid_to is None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: _iso(v) for k, v in asdict(self).items()}
+        d["active"] = self.active
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    category: str
+    direction: str      # 'in' = source of funds, 'out' = destination
+    hop_class: str      # 'direct' (hop 1) | 'indirect' (hops 2..K)
+    usd: float
+    share: float        # of the address's volume in that direction, 0..1
+    min_hop: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def sentence(self) -> str:
+        """Plain words: 'received 12,400 USD from mixer via 2 intermediaries (3.1% of incoming)'."""
+        verb, prep, whose = ("received", "from", "incoming") if self.direction == "in" else ("sent", "to", "outgoing")
+        if self.min_hop <= 1:
+            how = "directly"
+        else:
+            n = self.min_hop - 1
+            how = f"via {n} intermediar{'y' if n == 1 else 'ies'}"
+        cat = self.category.replace("_", " ")
+        return f"{verb} {self.usd:,.0f} USD {prep} {cat} {how} ({self.share:.1%} of {whose})"
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    indicator: str
+    severity: int
+    evidence: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"indicator": self.indicator, "severity": self.severity, "evidence": self.evidence}
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    run_id: str
+    profile: str
+    created_at: datetime | None
+    finished_at: datetime | None
+    as_of_block: int | None
+    as_of_time: datetime | None
+    label_sources: list[dict[str, Any]]
+    params: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "profile": self.profile, "created_at": _iso(self.created_at),
+            "finished_at": _iso(self.finished_at), "as_of_block": self.as_of_block,
+            "as_of_time": _iso(self.as_of_time), "label_sources": self.label_sources, "params": self.params,
+        }
+
+
+@dataclass(slots=True)
+class LookupResult:
+    input: str
+    status: str                       # ok | unknown | invalid
+    address: str | None               # normalised (lower-case 0x hex; TRON base58check)
+    chain: str | None                 # ethereum | tron
+    reason: str                       # one plain sentence
+    provenance: Provenance
+    risk_score: float | None = None   # 0..100; None unless status is ok
+    risk_band: str | None = None      # none|low|medium|high|severe; None unless status is ok
+    top_category: str | None = None
+    categories: list[str] = field(default_factory=list)
+    own_categories: list[str] = field(default_factory=list)
+    min_hops: int | None = None
+    direct_usd: float | None = None
+    indirect_usd: float | None = None
+    volume_in_usd: float | None = None
+    volume_out_usd: float | None = None
+    labels: list[Label] = field(default_factory=list)
+    exposures: list[Exposure] = field(default_factory=list)
+    indicators: list[Indicator] = field(default_factory=list)
+    evidence: list[dict[str, Any]] | None = None   # only with explain=True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (stable keys, in this order)."""
+        return {
+            "input": self.input, "status": self.status, "address": self.address, "chain": self.chain,
+            "risk_score": self.risk_score, "risk_band": self.risk_band, "reason": self.reason,
+            "top_category": self.top_category, "categories": list(self.categories),
+            "own_categories": list(self.own_categories), "min_hops": self.min_hops,
+            "direct_usd": self.direct_usd, "indirect_usd": self.indirect_usd,
+            "volume_in_usd": self.volume_in_usd, "volume_out_usd": self.volume_out_usd,
+            "labels": [x.to_dict() for x in self.labels],
+            "exposures": [x.to_dict() for x in self.exposures],
+            "indicators": [x.to_dict() for x in self.indicators],
+            "evidence": self.evidence,
+            "provenance": self.provenance.to_dict(),
+        }
+
+    def reasons(self) -> list[str]:
+        """The reasons in plain words, most important first (for people; the JSON is for machines)."""
+        out: list[str] = []
+        for lab in self.labels:
+            if lab.active:
+                who = f" ({lab.name})" if lab.name else ""
+                out.append(f"labelled {lab.category.replace('_', ' ')}{who} by {lab.source}"
+                           f"{' ' + lab.source_version if lab.source_version else ''}, confidence {lab.confidence}")
+        if self.evidence:
+            out.extend(str(p["sentence"]) for p in self.evidence if p.get("sentence"))
+        else:
+            out.extend(e.sentence() for e in self.exposures)
+        for ind in self.indicators:
+            out.append(f"behaviour: {ind.indicator.replace('_', ' ')} (severity {ind.severity})")
+        return out
+
+
+# -- runs -----------------------------------------------------------------------------------------------------
+
+
+def _missing_table(e: Exception) -> bool:
+    import duckdb
+
+    return isinstance(e, duckdb.CatalogException)
+
+
+_RUNS: weakref.WeakKeyDictionary[Store, dict[str, Provenance]] = weakref.WeakKeyDictionary()
+
+
+def resolve_run(store: Store, run_id: str | None = None) -> Provenance:
+    """The provenance of ``run_id``, or of the latest complete scoring run; :class:`NoScoringRun` when none.
+
+    A named complete run is immutable, so its provenance is remembered per store (a warm process passing
+    ``run_id`` saves a query per lookup); the latest run is looked up on every call."""
+    if run_id is not None:
+        cached = _RUNS.get(store, {}).get(run_id)
+        if cached is not None:     # a complete run never changes
+            return cached
+    q = ("SELECT run_id, profile, created_at, finished_at, as_of_block, as_of_time, label_sources_json, params_json"
+         " FROM scoring_runs WHERE status = 'complete'")
+    try:
+        # fetchall, not fetchone: a half-read result blocks the next relation on this connection (DuckDB 2)
+        if run_id is None:
+            rows = store.execute(q + " ORDER BY finished_at DESC NULLS LAST, created_at DESC, run_id DESC LIMIT 1",
+                                 []).fetchall()
+        else:
+            rows = store.execute(q + " AND run_id = ?", [run_id]).fetchall()
+        row = rows[0] if rows else None
+    except Exception as e:
+        if _missing_table(e):
+            raise NoScoringRun(f"the store {store.path} has no scoring tables; run 'chainrisk score' first") from None
+        raise
+    if row is None:
+        if run_id is None:
+            raise NoScoringRun(f"no complete scoring run in {store.path}; run 'chainrisk score' first")
+        known = [r[0] for r in store.execute(
+            "SELECT run_id FROM scoring_runs WHERE status = 'complete' ORDER BY created_at DESC LIMIT 5", []
+        ).fetchall()]
+        hint = f"complete runs: {', '.join(known)}" if known else "run 'chainrisk score' first"
+        raise NoScoringRun(f"no complete scoring run {run_id!r} in {store.path}; {hint}")
+    prov = Provenance(
+        run_id=row[0], profile=row[1], created_at=row[2], finished_at=row[3], as_of_block=row[4],
+        as_of_time=row[5], label_sources=_loads(row[6], []), params=_loads(row[7], {}),
+    )
+    _RUNS.setdefault(store, {})[prov.run_id] = prov
+    return prov
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+_INDEXED: weakref.WeakSet[Store] = weakref.WeakSet()   # stores whose indexes this process has ensured
+
+
+def ensure_indexes(store: Store) -> list[str]:
+    """Create the ART indexes that make lookups point queries (idempotent; needs a writable store).
+
+    Measured on 1M scored addresses: a lookup drops from ~9 ms (scan of ``addresses``) to ~2 ms. Returns the
+    names of the indexes created now. :func:`lookup` calls it once per writable store; for read-only use call it
+    once after a scoring run (or when a service starts). The index on ``addresses`` makes bulk address encoding
+    about 1.3x slower (measured: 1M new addresses 1.5 s -> 1.9 s).
+    """
+    existing = {r[0] for r in store.execute("SELECT index_name FROM duckdb_indexes()", []).fetchall()}
+    made = []
+    for name, table, column in INDEXES:
+        if name not in existing:
+            store.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table}({column})")
+            made.append(name)
+    return made
+
+
+# -- lookup ---------------------------------------------------------------------------------------------------
+
+
+def _split(text: str | None) -> list[str]:
+    return [c for c in (text or "").split(";") if c]
+
+
+def _labels(store: Store, addr: Address) -> list[Label]:
+    rows = store.execute(
+        "SELECT category, name, source, source_version, confidence, valid_from, valid_to FROM labels"
+        " WHERE address = ? AND chain = ?"
+        " ORDER BY valid_to IS NOT NULL, confidence DESC, category, source, valid_from NULLS FIRST",
+        [addr.address, addr.chain],
+    ).fetchall()
+    return [Label(*r) for r in rows]
+
+
+def unknown_reason(chain: str, in_store: bool, run_id: str, labels: Iterable[Any]) -> str:
+    """The sentence that explains an ``unknown`` answer (shared with the HTTP service)."""
+    if not in_store:
+        why = f"no {chain} activity of this address is in the store"
+    else:
+        why = (f"the address is in the store but not in scoring run {run_id} (its data arrived later); "
+               "rerun 'chainrisk score'")
+    active = [lab for lab in labels if lab.active]
+    if active:
+        why += "; it carries labels: " + ", ".join(sorted({f"{lab.category} ({lab.source})" for lab in active}))
+    return why
+
+
+def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = False) -> LookupResult:
+    """One address against the run ``run`` (see :func:`resolve_run`)."""
+    parsed = try_parse(value)
+    if not isinstance(parsed, Address):
+        return LookupResult(input=value, status="invalid", address=None, chain=None, reason=parsed.reason,
+                            provenance=run)
+    labels = _labels(store, parsed)
+    # two point queries (each an index lookup when ensure_indexes ran) instead of a join, which scans scores
+    ids = store.execute("SELECT id FROM addresses WHERE address = ? AND chain = ?",
+                        [parsed.address, parsed.chain]).fetchall()
+    row: tuple[Any, ...] | None = None
+    if ids:
+        found = store.execute(
+            "SELECT score, band, top_category, categories, own_categories, min_hops, direct_usd, indirect_usd,"
+            " volume_in_usd, volume_out_usd, reason FROM scores WHERE address_id = ? AND run_id = ?",
+            [ids[0][0], run.run_id],
+        ).fetchall()
+        row = (ids[0][0], *(found[0] if found else (None,) * 11))
+    base: dict[str, Any] = {"input": value, "address": parsed.address, "chain": parsed.chain, "provenance": run,
+                            "labels": labels}
+    if row is None or row[1] is None:
+        why = unknown_reason(parsed.chain, row is not None, run.run_id, labels)
+        return LookupResult(status="unknown", reason=why, **base)
+    aid = row[0]
+    # exposures and indicators in one round trip (both point queries on address_id)
+    parts = store.execute(
+        "SELECT 0 AS k, category, direction, hop_class, usd, share, min_hop, NULL AS evidence FROM exposures"
+        " WHERE address_id = $id AND run_id = $run"
+        " UNION ALL SELECT 1, indicator, NULL, NULL, NULL, NULL, severity, evidence FROM indicators"
+        " WHERE address_id = $id AND run_id = $run",
+        {"id": aid, "run": run.run_id},
+    ).fetchall()
+    exposures = sorted((Exposure(c, d, h, round(float(u), 2), round(float(sh), 4), int(m))
+                        for k, c, d, h, u, sh, m, _e in parts if k == 0),
+                       key=lambda e: (-e.usd, e.category, e.direction, e.hop_class))
+    indicators = sorted((Indicator(c, int(m), _loads(e, e)) for k, c, _d, _h, _u, _s, m, e in parts if k == 1),
+                        key=lambda i: (-i.severity, i.indicator))
+    res = LookupResult(
+        status="ok", reason=row[11] or "", risk_score=_r(row[1]), risk_band=row[2], top_category=row[3],
+        categories=_split(row[4]), own_categories=_split(row[5]), min_hops=row[6], direct_usd=_r(row[7]),
+        indirect_usd=_r(row[8]), volume_in_usd=_r(row[9]), volume_out_usd=_r(row[10]),
+        exposures=exposures, indicators=indicators, **base,
+    )
+    if explain:
+        res.evidence = explain_paths(store, parsed.address, run.run_id)
+    return res
+
+
+def explain_paths(store: Store, address: str, run_id: str, top: int = 3) -> list[dict[str, Any]]:
+    """Evidence paths (hop by hop) from :mod:`chainrisk.engine.evidence`, each as a dict with its plain ``sentence``.
+
+    The store must be writable the first time a run is explained (the evidence module builds helper tables)."""
+    try:  # imported at call time: keeps lookup light, and works as soon as the evidence module is installed
+        from ..engine import evidence
+    except ModuleNotFoundError as e:
+        if e.name != "chainrisk.engine.evidence":
+            raise
+        raise UsageError("evidence paths (--explain) need chainrisk.engine.evidence, which this installation lacks; "
+                         "upgrade chainrisk") from None
+    out = []
+    for p in evidence.evidence_paths(store, address, run_id=run_id, top=top):
+        d = p.to_dict()
+        d.setdefault("sentence", evidence.describe_path(p))
+        out.append(d)
+    return out
+
+
+def lookup(store: Store, addresses: Iterable[str] | str, *, run_id: str | None = None,
+           explain: bool = False) -> list[LookupResult]:
+    """Look up ``addresses`` (0x hex in any case, TRON base58) in ``run_id`` (default: the latest complete run).
+
+    Returns one :class:`LookupResult` per input, in input order. Raises :class:`NoScoringRun` when the store has
+    no complete scoring run (or not ``run_id``).
+    """
+    if isinstance(addresses, str):
+        addresses = [addresses]
+    run = resolve_run(store, run_id)
+    if not store.read_only and store not in _INDEXED:
+        made = ensure_indexes(store)
+        if made:
+            log.info("created lookup indexes %s", ", ".join(made))
+        _INDEXED.add(store)
+    return [lookup_one(store, a, run, explain=explain) for a in addresses]
+
+

@@ -1,0 +1,315 @@
+"""The scoring run: labels + transfers -> exposures, scores and bands, kept as one auditable run.
+
+    >>> import chainrisk
+    >>> st = chainrisk.open("case.duckdb")
+    >>> run = chainrisk.score(st, profile="cn")          # every address with activity
+    >>> run.run_id, run.bands
+
+Pipeline (see ``docs/scoring.md`` for the exact definitions):
+
+1. :func:`load_inputs` reads every transfer with a USD value (``amount * tokens.usd_peg``; tokens without a peg
+   carry no USD value and are left out of the graph), in integer micro-USD, and the active labels.
+2. :func:`~chainrisk.engine.model.compute` (pure, no I/O) finds inert addresses (null/burn, precompiles, token contracts), hubs,
+   exchange deposit addresses, stop nodes and sources; runs :func:`chainrisk.engine.propagate.propagate`; aggregates the
+   exposures per category x direction x hop class; and scores every address.
+3. :func:`score` records the run (profile, parameters, data as-of, label sources), calls the behavioural
+   indicators when that module is installed, and writes scores, exposures and inferred labels, flipping the run
+   to ``complete`` in the same transaction (a failure marks it ``failed`` and leaves earlier runs intact).
+
+The pure core (inputs, roles, aggregation, the score formula) is :mod:`chainrisk.engine.model`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..profiles import Profile, load_profile
+from ..taxonomy import CATEGORIES, inert_keys
+from .model import (
+    DEPOSIT_CATEGORY,
+    DEPOSIT_CONFIDENCE,
+    EXPOSURE_CAP,
+    INDICATOR_WEIGHT,
+    MAX_TRANSFER_USD,
+    MICRO,
+    SWEEP_SHARE,
+    SWEEP_WINDOW_S,
+    Inputs,
+    Label,
+    Result,
+    _build,
+    compute,
+    inputs_from_rows,
+)
+
+__all__ = ["Inputs", "Label", "Result", "RunSummary", "compute", "inputs_from_rows", "load_inputs", "runs", "score"]
+
+log = logging.getLogger(__name__)
+
+ENGINE_VERSION = "2"
+MAX_HOPS_LIMIT = 10
+
+
+def load_inputs(store: Any) -> Inputs:
+    """Read transfers (integer ids, micro-USD) and active labels from the store."""
+    cols = store.execute(
+        """
+        SELECT t.from_id, t.to_id, t.block_number, t.log_index,
+               coalesce(CAST(epoch(t.block_time) AS BIGINT), -1) AS tm,
+               CASE WHEN k.usd_peg IS NULL OR t.amount IS NULL THEN -1
+                    ELSE CAST(floor(least(t.amount * k.usd_peg, ?) * 1000000 + 0.5) AS BIGINT) END AS usd
+        FROM transfers t JOIN tokens k ON k.id = t.token_id
+        """, [MAX_TRANSFER_USD]).fetchnumpy()
+    arr = {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
+    labels = [Label(int(a), c, n, int(conf), s) for a, c, n, conf, s in store.execute(
+        """
+        SELECT a.id, l.category, l.name, l.confidence, l.source
+        FROM active_labels l JOIN addresses a ON a.chain = l.chain AND a.address = l.address
+        ORDER BY a.id, l.category, l.confidence DESC, l.source, l.name
+        """).fetchall()]
+    system = inert_keys()
+    inert = [int(r[0]) for r in store.execute(
+        """
+        SELECT a.id FROM addresses a
+        WHERE list_contains(?, a.chain || ':' || a.address)
+           OR EXISTS (SELECT 1 FROM tokens k WHERE k.chain = a.chain AND k.contract = a.address)
+           OR EXISTS (SELECT 1 FROM active_labels l
+                      WHERE l.chain = a.chain AND l.address = a.address AND l.category = 'token_contract')
+        ORDER BY a.id
+        """, [system]).fetchall()]
+    return _build(arr["from_id"], arr["to_id"], arr["block_number"], arr["log_index"], arr["tm"], arr["usd"],
+                  labels, np.array(inert, np.int64))
+
+
+# -- the run --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    status: str
+    profile: str
+    max_hops: int
+    n_addresses: int
+    n_exposures: int
+    n_indicators: int
+    n_inferred: int
+    bands: dict[str, int]
+    as_of_block: int | None
+    as_of_time: datetime | None
+    label_sources: list[dict[str, Any]]
+    duration_s: float
+    timings_s: dict[str, float] = field(default_factory=dict)   # per stage: load, indicators, ..., write
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _new_run_id(now: datetime, seed: str) -> str:
+    h = hashlib.sha256(f"{now.isoformat()}|{seed}|{_time.perf_counter_ns()}".encode()).hexdigest()[:4]
+    return f"r{now:%Y%m%d-%H%M%S}-{h}"
+
+
+def _compute_indicators(store: Any, run_id: str, profile: Profile, as_of: Any) -> int:
+    try:
+        from .indicators import compute_indicators
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.indicators":
+            raise
+        log.info("behavioural indicators are not installed; scoring on the graph and labels only")
+        return 0
+    return int(compute_indicators(store, run_id, profile, as_of))
+
+
+def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *, indicators: bool = True,
+          on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True) -> RunSummary:
+    """Score every address with activity in ``store`` and keep the result as one complete scoring run.
+
+    ``profile`` is a bundled profile name, a TOML path or a :class:`~chainrisk.profiles.Profile`; ``max_hops``
+    overrides the profile's; ``indicators=False`` leaves the behavioural indicators out (graph and labels only);
+    ``on_progress`` receives one line per stage; ``prepare_reads`` (default) ends a successful run by building the
+    lookup indexes and the run's evidence tables (``prepare_reads=False``: the first lookup builds them). Raises :class:`~chainrisk.errors.InputError` for a bad profile
+    or hop count; any failure marks the run ``failed`` (with the error) and leaves earlier runs untouched.
+    """
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    hops = prof.propagation.max_hops if max_hops is None else int(max_hops)
+    if not 1 <= hops <= MAX_HOPS_LIMIT:
+        raise InputError(f"max hops {hops} is out of range; give 1..{MAX_HOPS_LIMIT}")
+    say = on_progress or (lambda msg: log.info(msg))
+    t0 = _time.perf_counter()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    run_id = _new_run_id(now, prof.name)
+    params = {"engine_version": ENGINE_VERSION, "max_hops": hops, **prof.to_dict()["propagation"],
+              "exposure_cap": EXPOSURE_CAP, "indicator_weight": INDICATOR_WEIGHT,
+              "corroboration": "noisy_or(illicit exposure, indicator)",
+              "deposit": {"category": DEPOSIT_CATEGORY, "window_s": SWEEP_WINDOW_S, "min_share": SWEEP_SHARE,
+                          "confidence": DEPOSIT_CONFIDENCE}}
+    params["max_hops"] = hops
+    params["indicators"] = indicators
+    asof = store.execute(
+        "SELECT block_number, block_time FROM transfers ORDER BY block_number DESC, block_time DESC LIMIT 1"
+    ).fetchone()
+    as_of_block, as_of_time = (asof[0], asof[1]) if asof else (None, None)
+    srcs = [{"source": s, "version": v, "rows": n, "imported_at": t} for s, v, n, t in store.execute(
+        "SELECT source, version, rows, imported_at FROM label_sources ORDER BY source").fetchall()]
+    store.execute(
+        "INSERT INTO scoring_runs (run_id, created_at, status, profile, profile_json, params_json, as_of_block,"
+        " as_of_time, label_sources_json) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+        [run_id, now, prof.name, json.dumps(prof.to_dict(), sort_keys=True), json.dumps(params, sort_keys=True),
+         as_of_block, as_of_time, json.dumps(srcs, sort_keys=True, default=str)])
+    timings: dict[str, float] = {}
+    mark = _time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal mark
+        now_ = _time.perf_counter()
+        timings[name] = round(now_ - mark, 3)
+        mark = now_
+
+    try:
+        say("loading transfers and labels")
+        inp = load_inputs(store)
+        stage("load")
+        say(f"{inp.src.size:,} transfers with a USD value among {inp.active.size:,} addresses; indicators")
+        n_ind = _compute_indicators(store, run_id, prof, as_of_time) if indicators else 0
+        ind = {int(a): (str(i), int(s)) for a, i, s in store.execute(
+            "SELECT address_id, arg_max(indicator, (severity, indicator)), max(severity) FROM indicators"
+            " WHERE run_id = ? GROUP BY address_id", [run_id]).fetchall()}
+        stage("indicators")
+        say(f"propagating (K = {hops})")
+        res = compute(inp, prof, hops, ind)
+        stage("propagate_and_score")
+        say("writing the run")
+        _write(store, run_id, res, t0, hops)
+        stage("write")
+        duration = _time.perf_counter() - t0
+    except BaseException as e:
+        store.execute("UPDATE scoring_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?",
+                      [datetime.now(UTC).replace(tzinfo=None), f"{type(e).__name__}: {e}", run_id])
+        store.execute("DELETE FROM indicators WHERE run_id = ?", [run_id])
+        raise
+    # Prepare fast reads: the lookup indexes and the evidence helper tables for this run (the transfer tables are
+    # reused when only labels changed). After the commit: a failure here leaves the run complete, and lookups
+    # would build them lazily.
+    if prepare_reads:
+        say("preparing lookups and evidence")
+        from ..answers.lookup import ensure_indexes
+        from .evidence import refresh_evidence_index
+
+        ensure_indexes(store)
+        refresh_evidence_index(store, run_id)
+        stage("fast_reads")
+    bands = {b: 0 for b in ("none", "low", "medium", "high", "severe")}
+    for b in res.scores["band"]:
+        bands[b] += 1
+    return RunSummary(run_id, "complete", prof.name, hops, int(inp.active.size), int(res.exposures["addr"].size),
+                      n_ind, len(res.inferred), bands, as_of_block, as_of_time, srcs, round(duration, 3), timings)
+
+
+_REASON_SQL = """
+    CASE r_kind
+      WHEN 3 THEN 'mint/burn, precompile or token contract: not a counterparty, carries no risk'
+      WHEN 2 THEN printf('behavioural indicator %s (severity %d)', r_ind, r_ind_sev)
+      WHEN 4 THEN printf('%.1f%% of %s funds %s %s, nearest %s, with behavioural indicator %s (severity %d)',
+                         r_share * 100, CASE r_dir WHEN 0 THEN 'incoming' ELSE 'outgoing' END,
+                         CASE r_dir WHEN 0 THEN 'from' ELSE 'to' END, top_category,
+                         CASE WHEN r_hop = 1 THEN 'directly' ELSE printf('at %d hops', r_hop) END, r_ind, r_ind_sev)
+      WHEN 0 THEN printf('labelled %s%s by %s (confidence %d)', top_category, coalesce(' ' || r_name, ''),
+                         r_source, r_conf)
+      WHEN 1 THEN printf('%.1f%% of %s funds %s %s, nearest %s', r_share * 100,
+                         CASE r_dir WHEN 0 THEN 'incoming' ELSE 'outgoing' END,
+                         CASE r_dir WHEN 0 THEN 'from' ELSE 'to' END, top_category,
+                         CASE WHEN r_hop = 1 THEN 'directly' ELSE printf('at %d hops', r_hop) END)
+      ELSE printf('no exposure to risky categories within %d hops', ?::INTEGER)
+    END"""
+
+
+def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> None:
+    import pyarrow as pa
+
+    s = res.scores
+    m = s["addr"].size
+    r_name = np.full(m, None, dtype=object)
+    r_source = np.full(m, None, dtype=object)
+    r_conf = np.zeros(m, np.int64)
+    for i, (nm, src, conf) in zip(s["r_label_at"].tolist(), s["r_label"], strict=True):
+        r_name[i], r_source[i], r_conf[i] = nm, src, conf
+    scores = pa.table({
+        "address_id": s["addr"], "score": s["score"], "band": pa.array(s["band"], pa.string()),
+        "top_category": pa.array(s["top_category"], pa.string()),
+        "categories": pa.array(s["categories"], pa.string()),
+        "own_categories": pa.array(s["own_categories"], pa.string()),
+        "min_hops": pa.array(s["min_hops"], pa.int32(), mask=s["min_hops"] < 0),
+        "direct_usd": s["direct_usd"] / MICRO, "indirect_usd": s["indirect_usd"] / MICRO,
+        "volume_in_usd": s["volume_in"] / MICRO, "volume_out_usd": s["volume_out"] / MICRO,
+        "r_kind": s["r_kind"], "r_dir": s["r_dir"], "r_share": s["r_share"], "r_hop": s["r_hop"],
+        "r_ind": pa.array(s["r_ind"], pa.string()), "r_ind_sev": s["r_ind_sev"],
+        "r_name": pa.array(r_name, pa.string()), "r_source": pa.array(r_source, pa.string()), "r_conf": r_conf})
+    e = res.exposures
+    cats = pa.array(list(CATEGORIES), pa.string())
+    exposures = pa.table({
+        "address_id": e["addr"],
+        "category": pa.DictionaryArray.from_arrays(pa.array(e["cat"], pa.int32()), cats),
+        "direction": pa.DictionaryArray.from_arrays(pa.array(e["dir"], pa.int32()), pa.array(["in", "out"])),
+        "hop_class": pa.DictionaryArray.from_arrays(pa.array(e["cls"], pa.int32()),
+                                                    pa.array(["direct", "indirect"])),
+        "usd": e["usd"] / MICRO, "share": e["share"], "min_hop": e["min_hop"].astype(np.int32),
+        "weighted_usd": e["weighted"] / MICRO})
+    inferred = pa.table({
+        "address_id": pa.array([x[0] for x in res.inferred], pa.int64()),
+        "category": pa.array([x[1] for x in res.inferred], pa.string()),
+        "name": pa.array([x[2] for x in res.inferred], pa.string()),
+        "confidence": pa.array([x[3] for x in res.inferred], pa.int32()),
+        "evidence": pa.array([x[4] for x in res.inferred], pa.string())})
+    con = store.con
+    con.register("_cr_scores", scores)
+    con.register("_cr_exposures", exposures)
+    con.register("_cr_inferred", inferred)
+    try:
+        with store.transaction():
+            store.execute(
+                "INSERT INTO scores (run_id, address_id, score, band, top_category, categories, own_categories,"
+                " min_hops, direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason)"
+                " SELECT ?, address_id, score, band, top_category, categories, own_categories, min_hops,"
+                f" direct_usd, indirect_usd, volume_in_usd, volume_out_usd, {_REASON_SQL} FROM _cr_scores",
+                [run_id, max_hops])
+            store.execute(
+                "INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop,"
+                " weighted_usd) SELECT ?, address_id, category::VARCHAR, direction::VARCHAR, hop_class::VARCHAR,"
+                " usd, share, min_hop, weighted_usd FROM _cr_exposures", [run_id])
+            store.execute(
+                "INSERT INTO inferred_labels SELECT ?, address_id, category, name, confidence, 'deposit_sweep',"
+                " evidence FROM _cr_inferred", [run_id])
+            store.execute(
+                "UPDATE scoring_runs SET status = 'complete', finished_at = ?, n_addresses = ?, duration_s = ?"
+                " WHERE run_id = ?",
+                [datetime.now(UTC).replace(tzinfo=None), m, round(_time.perf_counter() - t0, 3), run_id])
+    finally:
+        for name in ("_cr_scores", "_cr_exposures", "_cr_inferred"):
+            con.unregister(name)
+
+
+def runs(store: Any, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest scoring runs, newest first."""
+    cols = ["run_id", "status", "profile", "created_at", "finished_at", "as_of_block", "n_addresses",
+            "duration_s", "params_json"]
+    rows = store.execute(
+        f"SELECT {', '.join(cols)} FROM scoring_runs ORDER BY created_at DESC, run_id DESC LIMIT ?", [limit]
+    ).fetchall()
+    out = []
+    for r in rows:
+        d = dict(zip(cols, r, strict=True))
+        d["max_hops"] = json.loads(d.pop("params_json")).get("max_hops")
+        out.append(d)
+    return out
+
+

@@ -1,0 +1,1 @@
+"""Ingestion: a JSON-RPC node client, node ingestion, and the file formats with their staging."""

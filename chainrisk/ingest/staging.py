@@ -1,0 +1,300 @@
+"""Staging for :mod:`chainrisk.ingest.file`: one file's rows as canonical, typed columns, each with the reason
+it is bad (or NULL), built in SQL from a :class:`~chainrisk.ingest.formats.Source`.
+
+The staging table is a DuckDB temp table; its ``rowid`` is the row's position in the file. Checks have a cheap
+path for already-canonical text and detailed messages only for rows that fail it; addresses are checked on the
+file's distinct values.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import formats as sources
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+STAGE = "_cr_file_stage"
+READY = "_cr_file_ready"
+TOKENS = "_cr_file_tokens"
+REJECTS = "_cr_file_rejects"
+BLOCKS = "_cr_file_blocks"
+MAX_UINT256 = str(2**256 - 1)
+
+_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+              "UBIGINT", "UHUGEINT")
+_HEX = {"tx_hash": 64, "token_address": 40, "from_address": 40, "to_address": 40}
+_DESC = {
+    "tx_hash": "is not 0x + 64 hex digits", "token_address": "is not an address (0x + 40 hex digits)",
+    "from_address": "is not an address (0x + 40 hex digits)", "to_address": "is not an address (0x + 40 hex digits)",
+    "log_index": "is not a non-negative integer", "block_number": "is not a non-negative integer",
+    "value": "is not a non-negative integer", "amount": "is not a non-negative decimal number",
+    "block_time": "is not a timestamp (ISO 8601, 'YYYY-MM-DD HH:MM:SS UTC' or unix seconds)",
+    "token_decimals": "is not an integer from 0 to 255",
+}
+_REQUIRED = ("tx_hash", "log_index", "block_number", "token_address", "from_address", "to_address", "value",
+             "amount")
+
+
+def _is_text(typ: str) -> bool:
+    return typ.upper() == "VARCHAR"
+
+
+def _text(r: str, typ: str) -> str:
+    return r if _is_text(typ) else f"CAST({r} AS VARCHAR)"
+
+
+def _typed(name: str, r: str, typ: str) -> str:
+    """SQL for the canonical typed value of field ``name`` from source expression ``r`` of DuckDB type ``typ``;
+    NULL when the source value is not valid. Each has a cheap path for the common, already canonical text."""
+    t = typ.upper()
+    if name in ("token_address", "from_address", "to_address"):
+        return _text(r, t)  # checked and lower-cased on the file's distinct addresses, see check_addresses
+    if name == "tx_hash":
+        x = _text(r, t)
+        return (f"CASE WHEN regexp_full_match({x}, '0x[0-9a-f]{{64}}') THEN {x}"
+                f" WHEN regexp_full_match({x}, '0x[0-9a-fA-F]{{64}}') THEN lower({x}) END")
+    if name in ("log_index", "block_number", "token_decimals"):
+        sql_t, hi = {"log_index": ("INTEGER", None), "block_number": ("BIGINT", None),
+                     "token_decimals": ("INTEGER", 255)}[name]
+        if t in _INT_TYPES:
+            cond = f"{r} >= 0" + (f" AND {r} <= {hi}" if hi is not None else "")
+            return f"CASE WHEN {cond} THEN TRY_CAST({r} AS {sql_t}) END"
+        x = _text(r, t)
+        # TRY_CAST alone accepts ' 5', '+5', '5.7' (rounded), '1e3', '0x10': require the canonical digits.
+        cond = f"CAST(TRY_CAST({x} AS {sql_t}) AS VARCHAR) = {x} AND NOT starts_with({x}, '-')"
+        if hi is not None:
+            cond += f" AND TRY_CAST({x} AS {sql_t}) <= {hi}"
+        return f"CASE WHEN {cond} THEN TRY_CAST({x} AS {sql_t}) WHEN regexp_full_match({x}, '0+[0-9]*')" \
+               f" THEN TRY_CAST({x} AS {sql_t}) END"
+    if name == "value":
+        x = _text(r, t)
+        # Exact decimal text, no sign, no leading zeros; a quick regex for canonical text, the slow one else.
+        return (f"CASE WHEN regexp_full_match({x}, '0|[1-9][0-9]*') THEN {x}"
+                f" WHEN regexp_full_match({x}, '[0-9]+') THEN coalesce(nullif(ltrim({x}, '0'), ''), '0') END")
+    if name == "amount":
+        x = _text(r, t)
+        return f"CASE WHEN regexp_full_match({x}, '[0-9]+(\\.[0-9]*)?|\\.[0-9]+') THEN {x} END"
+    if name == "block_time":
+        if t == "TIMESTAMP WITH TIME ZONE":
+            return f"({r} AT TIME ZONE 'UTC')"
+        if t.startswith("TIMESTAMP"):
+            return f"CAST({r} AS TIMESTAMP)"
+        if t in _INT_TYPES:
+            return f"make_timestamp(CAST({r} AS BIGINT) * 1000000)"
+        x = _text(r, t)
+        # TRY_CAST(... AS TIMESTAMP) ignores any zone or offset, so it is only used on UTC ('Z', ' UTC',
+        # '+00') or zone-less text; other offsets go through TIMESTAMPTZ.
+        return (
+            f"CASE WHEN (suffix({x}, ' UTC') OR suffix({x}, 'Z')) AND NOT contains({x}, '+')"
+            f" AND length({x}) BETWEEN 11 AND 35 THEN TRY_CAST({x} AS TIMESTAMP)"
+            f" WHEN regexp_full_match({x}, '[0-9]{{1,11}}') THEN make_timestamp(CAST({x} AS BIGINT) * 1000000)"
+            f" WHEN regexp_full_match({x}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}"
+            f"(\\.[0-9]{{1,9}})?)?)?(( ?UTC)|Z|[+-]00(:?00)?)?') THEN TRY_CAST({x} AS TIMESTAMP)"
+            f" WHEN regexp_full_match({x}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9:.]+ ?[+-][0-9]{{2}}(:?[0-9]{{2}})?')"
+            f" THEN TRY_CAST({x} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END"
+        )
+    if name == "token_symbol":
+        return f"nullif(trim(CAST({r} AS VARCHAR)), '')"
+    raise AssertionError(name)
+
+
+_ADDRESSES = ("token_address", "from_address", "to_address")
+
+
+def stage(store: Store, src: sources.Source) -> None:
+    """Materialise the canonical, typed rows of one file, each with the reason it is bad (or NULL), in one
+    pass over the file. Rows keep the file's order, so ``rowid`` gives the line."""
+    inner = []
+    ok = []  # cheap test that a row is good; only rows failing it get the detailed checks
+    checks = []
+    for name in sources.CANONICAL:
+        if name not in src.fields:
+            continue
+        expr, typ = src.fields[name]
+        inner.append(f"{expr} AS \"r_{name}\"")
+        inner.append(f"{_typed(name, expr, typ)} AS {name}")
+        r = f'"r_{name}"'
+        empty = f"{r} IS NULL" + (f" OR trim({r}) = ''" if _is_text(typ) else "")
+        shown = f"left(CAST({r} AS VARCHAR), 80)"
+        if name in _REQUIRED:
+            ok.append(f"{name} IS NOT NULL")
+            checks.append(f"WHEN {empty} THEN 'missing {name}'")
+        elif name not in ("token_symbol",):
+            ok.append(f"({name} IS NOT NULL OR {r} IS NULL)")
+        if name in ("token_symbol", *_ADDRESSES):
+            continue
+        checks.append(f"WHEN NOT ({empty}) AND {name} IS NULL THEN {_sql_str(name + ' ' + _DESC[name] + ': ')}"
+                      f" || {shown}")
+        if name == "value":
+            ok.append("length(value) < 78")
+            checks.append(
+                f"WHEN length(value) > 78 OR (length(value) = 78 AND value > '{MAX_UINT256}')"
+                " THEN 'value exceeds 2^256 - 1: ' || left(value, 80)"
+            )
+    out = []
+    for name in sources.CANONICAL:
+        if name in src.fields:
+            out.append(name)
+        else:
+            sql_t = {"log_index": "INTEGER", "block_number": "BIGINT", "block_time": "TIMESTAMP",
+                     "token_decimals": "INTEGER"}.get(name, "VARCHAR")
+            out.append(f"CAST(NULL AS {sql_t}) AS {name}")
+    raw = ", ".join(f"'{n}', CAST(\"r_{n}\" AS VARCHAR)" for n in sources.CANONICAL if n in src.fields)
+    store.con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {STAGE} AS
+        SELECT {', '.join(out)}, reason,
+               CASE WHEN reason IS NOT NULL THEN CAST(json_object({raw}) AS VARCHAR) END AS row_text
+        FROM (SELECT *, CASE WHEN {' AND '.join(ok)} THEN NULL ELSE CASE {' '.join(checks)} END END AS reason
+              FROM (SELECT {', '.join(inner)} FROM {src.relation}) AS r) AS q
+        """,
+        src.params,
+    )
+    check_addresses(store)
+
+
+def check_addresses(store: Store) -> None:
+    """Validate and lower-case the addresses on the file's distinct values rather than on every row (a file
+    of N transfers has far fewer distinct addresses than 3N); only rows with a non-canonical one are touched."""
+    con = store.con
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _cr_file_addrs AS
+        SELECT DISTINCT a FROM (SELECT token_address AS a FROM {STAGE} UNION ALL SELECT from_address FROM {STAGE}
+                                UNION ALL SELECT to_address FROM {STAGE})
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _cr_file_badaddrs AS
+        SELECT a, CASE WHEN regexp_full_match(a, '0x[0-9a-fA-F]{40}') THEN lower(a) END AS canonical
+        FROM _cr_file_addrs WHERE a IS NULL OR NOT regexp_full_match(a, '0x[0-9a-f]{40}')
+    """)
+    (n,) = con.execute("SELECT count(*) FROM _cr_file_badaddrs").fetchone() or (0,)
+    if n:
+        fix = []
+        why = []
+        for col in _ADDRESSES:
+            fix.append(f"{col} = coalesce((SELECT canonical FROM _cr_file_badaddrs b WHERE b.a = {STAGE}.{col}),"
+                       f" {col})")
+            why.append(
+                f"WHEN {col} IS NULL OR trim({col}) = '' THEN 'missing {col}'"
+                f" WHEN {col} IN (SELECT a FROM _cr_file_badaddrs WHERE canonical IS NULL)"
+                f" THEN {_sql_str(col + ' ' + _DESC[col] + ': ')} || left({col}, 80)"
+            )
+        con.execute(f"""
+            UPDATE {STAGE} SET reason = coalesce(reason, CASE {' '.join(why)} END), {', '.join(fix)}
+            WHERE token_address IN (SELECT a FROM _cr_file_badaddrs) OR from_address IN (SELECT a FROM _cr_file_badaddrs)
+               OR to_address IN (SELECT a FROM _cr_file_badaddrs) OR token_address IS NULL OR from_address IS NULL
+               OR to_address IS NULL
+        """)
+        con.execute(f"""
+            UPDATE {STAGE} SET row_text = json_object('tx_hash', tx_hash, 'from_address', from_address,
+                'to_address', to_address, 'token_address', token_address, 'value', value)
+            WHERE reason IS NOT NULL AND row_text IS NULL
+        """)
+    con.execute("DROP TABLE IF EXISTS _cr_file_addrs")
+    con.execute("DROP TABLE IF EXISTS _cr_file_badaddrs")
+
+
+def amount_to_value(store: Store) -> None:
+    """value = amount * 10^decimals, exactly, in text; decimals from the registry, else from the file."""
+    store.con.execute(f"""
+        UPDATE {STAGE} SET
+            value = CASE WHEN length(rtrim(split_part(amount, '.', 2), '0')) <= k.decimals
+                         THEN coalesce(nullif(ltrim(split_part(amount, '.', 1)
+                              || rpad(rtrim(split_part(amount, '.', 2), '0'), k.decimals, '0'), '0'), ''), '0') END,
+            reason = CASE
+                WHEN {STAGE}.token_decimals IS NOT NULL AND {STAGE}.token_decimals <> k.decimals
+                    THEN 'token_decimals ' || {STAGE}.token_decimals || ' disagree with the registry ('
+                         || k.decimals || ' for ' || k.contract || ')'
+                WHEN length(rtrim(split_part(amount, '.', 2), '0')) > k.decimals
+                    THEN 'amount ' || amount || ' has more decimal places than the token''s ' || k.decimals END
+        FROM {TOKENS} k
+        WHERE k.contract = {STAGE}.token_address AND {STAGE}.reason IS NULL
+    """)
+
+
+def content_keys(store: Store) -> None:
+    """A log index for sources that have none: negative, from (token, from, to, value, occurrence in tx).
+
+    Rows identical in (tx, token, from, to, value) are interchangeable, so numbering them in any order gives
+    the same set of keys: re-importing, or importing an overlapping export, adds nothing twice."""
+    store.con.execute(f"""
+        UPDATE {STAGE} SET log_index = k.key
+        FROM (SELECT rowid AS rid,
+                     -1 - CAST(md5_number(concat_ws('|', token_address, from_address, to_address, value,
+                          row_number() OVER (PARTITION BY tx_hash, token_address, from_address, to_address, value)))
+                          % 2147483647 AS INTEGER) AS key
+              FROM {STAGE} WHERE reason IS NULL) k
+        WHERE {STAGE}.rowid = k.rid
+    """)
+
+
+def structural_errors(store: Store, src: sources.Source) -> int:
+    """Lines DuckDB's CSV reader could not split into the header's columns (kept aside in its rejects table)."""
+    if not src.rejects:
+        return 0
+    row = store.con.execute(f"SELECT count(DISTINCT line) FROM {src.rejects}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def collect_rejects(store: Store, src: sources.Source) -> None:
+    con = store.con
+    if src.rejects:
+        # rowid counts the rows DuckDB kept; rows it rejected are missing in between: shift lines past them.
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _cr_rej_lines AS
+            SELECT line AS r, row_number() OVER (ORDER BY line) AS j FROM (SELECT DISTINCT line FROM {src.rejects})
+        """)
+        line = (f"s.rowid + {src.first_line} + (SELECT count(*) FROM _cr_rej_lines x"
+                " WHERE x.r - 1 - x.j < s.rowid + 1)")
+        con.execute(f"""
+            INSERT INTO {REJECTS}
+            SELECT ?, line, 'cannot split into the header''s columns: ' || any_value(error_message),
+                   any_value(csv_line)
+            FROM {src.rejects} GROUP BY line
+        """, [src.display])
+    else:
+        line = f"s.rowid + {src.first_line}"
+    con.execute(
+        f"INSERT INTO {REJECTS} SELECT ?, {line}, s.reason, s.row_text FROM {STAGE} s WHERE s.reason IS NOT NULL",
+        [src.display],
+    )
+
+
+def resolve_tokens(store: Store, chain: str, register: bool) -> list[str]:
+    """Fill the token lookup for the staged rows; register unknown tokens whose decimals the file gives."""
+    con = store.con
+    unknown = con.execute(
+        f"""SELECT s.token_address, min(s.token_symbol), min(s.token_decimals)
+            FROM {STAGE} s
+            WHERE s.reason IS NULL AND s.token_decimals IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.chain = ? AND t.contract = s.token_address)
+            GROUP BY 1 ORDER BY 1""",
+        [chain],
+    ).fetchall()
+    added = []
+    if register:
+        for contract, symbol, decimals in unknown:
+            store.ensure_token(chain, contract, symbol, int(decimals))
+            added.append(contract)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {TOKENS} AS SELECT id, contract, decimals FROM tokens WHERE chain = ?",
+        [chain],
+    )
+    return added
+
+
+def ready_view(store: Store, chain: str, fmt: str) -> None:
+    store.con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW {READY} AS
+        SELECT {_sql_str(chain)} AS chain, s.tx_hash, s.log_index, s.block_number, s.block_time,
+               k.id AS token_id, s.from_address, s.to_address, TRY_CAST(s.value AS HUGEINT) AS value,
+               s.value AS value_raw, {_sql_str('file:' + fmt)} AS source
+        FROM {STAGE} s JOIN {TOKENS} k ON k.contract = s.token_address
+        WHERE s.reason IS NULL
+    """)
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
