@@ -1,9 +1,12 @@
 """Reading a bank's declared-address file into a DuckDB temp table, every column as text, in input order.
 
-Formats: CSV/TSV (DuckDB's reader; a Python fallback for ragged rows, quoted new lines and GB18030/UTF-16
-exports), XLSX (openpyxl), JSONL / JSON array, Parquet, or a plain list (one address per line). In-memory inputs
-(a list of addresses, a list of dicts, a pandas DataFrame or a pyarrow Table) are accepted too. A file that
-cannot be read at all raises one :class:`~chainrisk.errors.InputError`; rows that are odd are kept.
+Formats: CSV/TSV (DuckDB's reader; the line-accounted reader of :mod:`.bank_text` for ragged rows, quoted new
+lines, bad quotes and GB18030/UTF-16/mixed-encoding exports), XLSX (openpyxl), JSONL / JSON array, Parquet, or a
+plain list (one address per line). In-memory inputs (a list of addresses, a list of dicts, a pandas DataFrame or a
+pyarrow Table) are accepted too. A file that cannot be read at all raises one
+:class:`~chainrisk.errors.InputError`; rows that are odd are kept, and a row that cannot be parsed is kept with its
+reason in :data:`ERROR_TABLE` (screened ``invalid``). For text files, ``InputInfo.lines`` accounts for every
+physical line; a count that does not add up fails the read instead of losing a row.
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ import csv
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..address import Address, try_parse
 from ..errors import InputError, UsageError
 from ..store import Store
+from . import bank_text
 
 SOURCE_TABLE = "__chainrisk_screen_src"
+ERROR_TABLE = "__chainrisk_screen_err"      # (row: 0-based rowid of SOURCE_TABLE, reason): rows that cannot be parsed
 _LIST_SUFFIXES = {".txt", ".lst", ".list"}
 _CSV_SUFFIXES = {".csv", ".tsv", ".tab"}
 _JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -37,6 +42,10 @@ class InputInfo:
     rows: int
     address_column: str
     reader: str             # duckdb | python | openpyxl | arrow
+    lines: dict[str, int] | None = None          # text files: physical lines read, header, blank, continuation, rows
+    decoding: dict[str, Any] | None = None       # rows decoded with the fallback encoding, when there are any
+    unparseable: int = 0                         # rows in ERROR_TABLE
+    notes: list[str] = field(default_factory=list)
 
 
 def quote_ident(name: str) -> str:
@@ -55,10 +64,16 @@ def _looks_like_address(text: str) -> bool:
 def load(store: Store, source: Any, address_column: str) -> InputInfo:
     """Load ``source`` into :data:`SOURCE_TABLE` (all VARCHAR, insertion order = input order)."""
     store.execute(f"DROP TABLE IF EXISTS {SOURCE_TABLE}")
+    store.execute(f"DROP TABLE IF EXISTS {ERROR_TABLE}")
+    store.execute(f"CREATE TEMP TABLE {ERROR_TABLE} (row BIGINT, reason VARCHAR)")
     if isinstance(source, (str, os.PathLike)):
         info = _load_path(store, Path(source), address_column)
     else:
         info = _load_memory(store, source, address_column)
+    info.unparseable = _scalar(store, f"SELECT count(*) FROM {ERROR_TABLE}")
+    if info.lines is not None and info.lines["rows"] != info.rows:
+        raise InputError(f"{info.path}: {info.lines['read']:,} lines gave {info.rows:,} rows but "
+                         f"{info.lines['rows']:,} were counted; refusing a screening that would lose rows")
     if info.address_column not in info.columns:
         # 'Address', ' ADDRESS ': a unique match ignoring case and surrounding spaces is the column meant
         near = [c for c in info.columns if c.strip().lower() == address_column.strip().lower()]
@@ -66,6 +81,7 @@ def load(store: Store, source: Any, address_column: str) -> InputInfo:
             info.address_column = near[0]
     if info.address_column not in info.columns:
         store.execute(f"DROP TABLE IF EXISTS {SOURCE_TABLE}")
+        store.execute(f"DROP TABLE IF EXISTS {ERROR_TABLE}")
         where = info.path or "the input"
         raise UsageError(
             f"no column {address_column!r} in {where} (columns: {', '.join(info.columns) or 'none'}); "
@@ -90,7 +106,11 @@ def _columns(store: Store) -> list[str]:
 
 
 def _count(store: Store) -> int:
-    rows = store.execute(f"SELECT count(*) FROM {SOURCE_TABLE}").fetchall()
+    return _scalar(store, f"SELECT count(*) FROM {SOURCE_TABLE}")
+
+
+def _scalar(store: Store, q: str) -> int:
+    rows = store.execute(q).fetchall()
     return int(rows[0][0]) if rows else 0
 
 
@@ -158,6 +178,7 @@ def _load_path(store: Store, path: Path, address_column: str) -> InputInfo:
         raise InputError(f"{path} is not a text file (it holds binary data); give a CSV, XLSX, JSONL or list file")
     digest = sha256_file(path)
     reader = "duckdb"
+    text_info: dict[str, Any] = {}
     if kind == "xlsx":
         _read_xlsx(store, path)
         reader = "openpyxl"
@@ -166,14 +187,15 @@ def _load_path(store: Store, path: Path, address_column: str) -> InputInfo:
     elif kind in ("jsonl", "json"):
         _read_json(store, path, kind)
     elif kind == "list":
-        _read_list(store, path, address_column)
+        text_info = _read_list(store, path, address_column)
         reader = "python"
     else:
-        reader = _read_csv(store, path, head, address_column)
+        reader, text_info = _read_csv(store, path, head, address_column)
         if reader == "list":
-            kind, reader = "list", "duckdb"
+            kind, reader = "list", "python"
     cols = _columns(store)
-    return InputInfo(str(path), kind, digest, size, cols, _count(store), address_column, reader)
+    return InputInfo(str(path), kind, digest, size, cols, _count(store), address_column, reader,
+                     lines=text_info.get("lines"), decoding=text_info.get("decoding"))
 
 
 def _lit(path: Path) -> str:
@@ -191,8 +213,10 @@ def _try_duckdb(store: Store, path: Path, select: str, what: str) -> None:
         raise InputError(f"cannot read {path} as {what}: {first}") from None
 
 
-def _read_csv(store: Store, path: Path, head: bytes, address_column: str) -> str:
-    """CSV with a header through DuckDB; a one-column file without a header is a list. Returns the reader used."""
+def _read_csv(store: Store, path: Path, head: bytes, address_column: str) -> tuple[str, dict[str, Any]]:
+    """CSV with a header through DuckDB; a one-column file without a header is a list. Returns the reader used and
+    the line accounting. DuckDB's result is kept only when its rows and the header are every physical line of the
+    file (it skips blank lines and joins quoted new lines); otherwise the line-accounted reader reads the file."""
     import duckdb
 
     delim = ", delim = '\\t'" if path.suffix.lower() in (".tsv", ".tab") else ""
@@ -203,6 +227,7 @@ def _read_csv(store: Store, path: Path, head: bytes, address_column: str) -> str
         except UnicodeDecodeError as e:
             plain_utf8 = e.start > len(head) - 4   # only a multi-byte character cut at the sample's end
     reader = "duckdb"
+    text_info: dict[str, Any] = {}
     if plain_utf8:
         try:
             store.execute(
@@ -213,19 +238,33 @@ def _read_csv(store: Store, path: Path, head: bytes, address_column: str) -> str
             # the header line
             if len(_columns(store)) != len(_header_fields(head, "\t" if delim else None)):
                 raise duckdb.InvalidInputException("the CSV sniffer disagrees with the header line")
+            lines, rows = _physical_lines(path), _count(store)
+            if lines != rows + 1:
+                raise duckdb.InvalidInputException("blank lines or quoted new lines: count them line by line")
+            text_info["lines"] = bank_text.LineCounts(read=lines, header=1, rows=rows).to_dict()
         except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException):
             store.execute(f"DROP TABLE IF EXISTS {SOURCE_TABLE}")
             plain_utf8 = False
     if not plain_utf8:
-        _read_csv_python(store, path, head, delim != "")
+        text_info = _read_csv_python(store, path, delim != "", address_column)
         reader = "python"
     cols = _columns(store)
     if address_column not in cols and len(cols) == 1 and _looks_like_address(cols[0]):
         # one address per line, no header: the "header" was the first address
         store.execute(f"DROP TABLE IF EXISTS {SOURCE_TABLE}")
-        _read_list(store, path, address_column)
-        return "list"
-    return reader
+        store.execute(f"DELETE FROM {ERROR_TABLE}")
+        return "list", _read_list(store, path, address_column)
+    return reader, text_info
+
+
+def _physical_lines(path: Path) -> int:
+    """Physical lines of a file: its new-line bytes, plus a last line without one (read in 8 MiB chunks)."""
+    n, last = 0, b""
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 23):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (1 if last not in (b"", b"\n") else 0)
 
 
 def _header_fields(head: bytes, delimiter: str | None) -> list[str]:
@@ -255,7 +294,7 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def _decode(path: Path, head: bytes) -> tuple[str, str]:
-    """(text, encoding) of a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030."""
+    """(text, encoding) of a whole text file: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030."""
     data = path.read_bytes()
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16"), "utf-16"
@@ -269,12 +308,28 @@ def _decode(path: Path, head: bytes) -> tuple[str, str]:
         raise InputError(f"{path} is neither UTF-8, UTF-16 nor GB18030 text; save it as UTF-8 CSV") from None
 
 
-def _read_csv_python(store: Store, path: Path, head: bytes, tab: bool) -> None:
-    """Tolerant CSV reading: short rows padded, extra fields kept in ``extra_fields``, any text encoding."""
+def _decode_lines(path: Path) -> bank_text.Decoded:
+    try:
+        return bank_text.decode(path.read_bytes())
+    except UnicodeDecodeError:
+        raise InputError(f"{path} starts with a UTF-16 mark but is not UTF-16 text; save it as UTF-8 CSV") from None
+
+
+def _decoding_info(decoded: bank_text.Decoded, fallback_rows: list[int]) -> dict[str, Any] | None:
+    """The report's note on rows decoded with the fallback encoding (1-based input rows), or None."""
+    if not fallback_rows:
+        return None
+    return {"encoding": decoded.encoding, "fallback": bank_text.FALLBACK, "fallback_rows": len(fallback_rows),
+            "first_fallback_rows": [r + 1 for r in fallback_rows[:100]]}
+
+
+def _read_csv_python(store: Store, path: Path, tab: bool, address_column: str) -> dict[str, Any]:
+    """Line-accounted CSV reading (:mod:`.bank_text`): short rows padded, extra fields kept in ``extra_fields``,
+    rows that cannot be parsed kept with their reason in ERROR_TABLE, any text encoding (per line if need be)."""
     import pyarrow as pa
 
-    text, _ = _decode(path, head)
-    sample = text[:65536]
+    decoded = _decode_lines(path)
+    sample = "\n".join(decoded.lines[:2000])[:65536]
     if tab:
         delimiter = "\t"
     else:
@@ -282,17 +337,15 @@ def _read_csv_python(store: Store, path: Path, head: bytes, tab: bool) -> None:
             delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as e:
-        raise InputError(f"cannot read {path} as CSV: {e}") from None
-    while rows and not any(c.strip() for c in rows[-1]):
-        rows.pop()
-    if not rows:
+    rec = bank_text.parse_csv(decoded, delimiter, address_column)
+    if not rec.header:
         raise InputError(f"{path} has no rows; give a file with an address column")
-    header = _unique([h.strip() or f"column{i}" for i, h in enumerate(rows[0])])
+    if not rec.counts.accounted():   # pragma: no cover - parse_csv accounts by construction; never lose a row
+        raise InputError(f"{path}: {rec.counts.read:,} lines could not all be accounted for "
+                         f"({rec.counts.to_dict()}); refusing a screening that would lose rows")
+    header = _unique([h.strip() or f"column{i}" for i, h in enumerate(rec.header)])
     width = len(header)
-    body = rows[1:]
+    body = rec.rows
     extra = any(len(r) > width for r in body)
     cols: dict[str, list[str | None]] = {h: [] for h in header}
     extras: list[str | None] = []
@@ -304,18 +357,36 @@ def _read_csv_python(store: Store, path: Path, head: bytes, tab: bool) -> None:
     if extra:
         cols["extra_fields"] = extras
     _from_arrow(store, pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()}))
+    _record_errors(store, rec.errors)
+    return {"lines": rec.counts.to_dict(), "decoding": _decoding_info(decoded, rec.fallback_rows)}
 
 
-def _read_list(store: Store, path: Path, address_column: str) -> None:
+def _record_errors(store: Store, errors: dict[int, str]) -> None:
+    if not errors:
+        return
     import pyarrow as pa
 
-    with path.open("rb") as f:
-        head = f.read(4)
-    text, _ = _decode(path, head)
-    lines = text.splitlines()
+    tbl = pa.table({"row": pa.array(list(errors), pa.int64()), "reason": pa.array(list(errors.values()))})
+    store.con.register("__chainrisk_screen_errs", tbl)
+    try:
+        store.execute(f"INSERT INTO {ERROR_TABLE} SELECT row, reason FROM __chainrisk_screen_errs")
+    finally:
+        store.con.unregister("__chainrisk_screen_errs")
+
+
+def _read_list(store: Store, path: Path, address_column: str) -> dict[str, Any]:
+    """One address per line; trailing blank lines are counted, blank lines between addresses are (empty) rows."""
+    import pyarrow as pa
+
+    decoded = _decode_lines(path)
+    lines = decoded.lines
+    n = len(lines)
     while lines and not lines[-1].strip():
-        lines.pop()
+        lines = lines[:-1]
     _from_arrow(store, pa.table({address_column: pa.array(lines, pa.string())}))
+    counts = bank_text.LineCounts(read=n, blank=n - len(lines), rows=len(lines))
+    fallback = sorted(i for i in decoded.fallback_lines if i < len(lines))
+    return {"lines": counts.to_dict(), "decoding": _decoding_info(decoded, fallback)}
 
 
 def _read_json(store: Store, path: Path, kind: str) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from ..address import try_parse
 from ..errors import UsageError
 from ..store import Store
-from .bank_file import SOURCE_TABLE, InputInfo, load, quote_ident, sha256_file
+from .bank_file import ERROR_TABLE, SOURCE_TABLE, InputInfo, load, quote_ident, sha256_file
 from .lookup import BANDS, Provenance, resolve_run
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,8 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                           ELSE 2 END AS kind
               FROM (SELECT raw_key, first_raw, CASE WHEN raw_key = chr(0) THEN '' ELSE trim(raw_key) END AS t
                     FROM (SELECT coalesce({col}, chr(0)) AS raw_key, min(rowid) AS first_raw
-                          FROM {SOURCE_TABLE} GROUP BY ALL)))
+                          FROM {SOURCE_TABLE} WHERE rowid NOT IN (SELECT row FROM {ERROR_TABLE})
+                          GROUP BY ALL)))
         """
     )
     mixed = store.sql(f"SELECT raw_key, first_raw, body FROM {_NORM} WHERE kind = 1").to_arrow_table()
@@ -254,7 +255,8 @@ def _scalar(store: Store, q: str, params: list[Any] | None = None) -> int:
 
 
 def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provenance | None) -> None:
-    """The narrow per-row result table _OUT, one row per input row in input order (``__row``)."""
+    """The narrow per-row result table _OUT, one row per input row in input order (``__row``). A row the reader
+    could not parse (ERROR_TABLE) is ``invalid`` with the reader's reason, whatever its address cell holds."""
     col = quote_ident(info.address_column)
     params: dict[str, Any] = {"run": run.run_id}
     since_sel = ""
@@ -272,7 +274,8 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
                r.address AS address_normalized, r.chain,
                round(r.score, 2) AS risk_score, r.band AS risk_band, r.top_category, r.categories,
                r.min_hops, round(r.direct_usd, 2) AS direct_usd, round(r.indirect_usd, 2) AS indirect_usd,
-               CASE WHEN r.address IS NULL THEN r.invalid_reason
+               CASE WHEN e.reason IS NOT NULL THEN e.reason
+                    WHEN r.address IS NULL THEN r.invalid_reason
                     WHEN r.address_id IS NULL THEN 'no activity of this address is in the store'
                     WHEN r.score IS NULL THEN 'not in this scoring run (its data arrived later)'
                     ELSE r.score_reason END AS reason,
@@ -280,7 +283,8 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
                CASE WHEN r.first_row <> src.rowid THEN r.first_row + 1 END AS duplicate_of_row
                {since_sel}
         FROM {SOURCE_TABLE} src
-        JOIN {_RES} r ON r.raw_key = coalesce(src.{col}, chr(0))
+        LEFT JOIN {ERROR_TABLE} e ON e.row = src.rowid
+        LEFT JOIN {_RES} r ON e.row IS NULL AND r.raw_key = coalesce(src.{col}, chr(0))
         ORDER BY src.rowid
         """,
         params,
@@ -374,7 +378,7 @@ def screen(
             table = store.sql(select).to_arrow_table()
         timings["write_s"] = time.perf_counter() - t
     finally:
-        for tbl in (_OUT, _RES, _NORM, SOURCE_TABLE):
+        for tbl in (_OUT, _RES, _NORM, SOURCE_TABLE, ERROR_TABLE):
             store.execute(f"DROP TABLE IF EXISTS {tbl}")
     timings["total_s"] = time.perf_counter() - t0
     report: dict[str, Any] = {
@@ -383,7 +387,8 @@ def screen(
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "input": {"path": info.path, "format": info.format, "reader": info.reader, "sha256": info.sha256,
                   "bytes": info.bytes, "rows": info.rows, "columns": info.columns,
-                  "address_column": info.address_column},
+                  "address_column": info.address_column, "lines": info.lines, "unparseable_rows": info.unparseable,
+                  "decoding": info.decoding},
         "output": None,
         "run": run.to_dict(),
         "since": None,
