@@ -24,6 +24,7 @@ from typing import Any
 from ..address import Address, try_parse
 from ..errors import NoScoringRun, UsageError
 from ..store import Store
+from .redact import LABELS_CLAUSE
 
 log = logging.getLogger(__name__)
 
@@ -282,8 +283,8 @@ def unknown_reason(chain: str, in_store: bool, run_id: str, labels: Iterable[Any
         why = (f"the address is in the store but not in scoring run {run_id} (its data arrived later); "
                "rerun 'chainrisk score'")
     active = [lab for lab in labels if lab.active]
-    if active:
-        why += "; it carries labels: " + ", ".join(sorted({f"{lab.category} ({lab.source})" for lab in active}))
+    if active:   # a read key sees this clause with categories only (answers.redact.read_reason)
+        why += LABELS_CLAUSE + ", ".join(sorted({f"{lab.category} ({lab.source})" for lab in active}))
     return why
 
 

@@ -30,6 +30,7 @@ from ..errors import UsageError
 from ..store import Store
 from .bank_file import ERROR_TABLE, SOURCE_TABLE, InputInfo, load, quote_ident, sha256_file
 from .lookup import BANDS, Provenance, resolve_run
+from .redact import READ_PROVENANCE, ROLES, read_reason_sql
 
 log = logging.getLogger(__name__)
 
@@ -254,9 +255,10 @@ def _scalar(store: Store, q: str, params: list[Any] | None = None) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provenance | None) -> None:
+def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provenance | None, role: str) -> None:
     """The narrow per-row result table _OUT, one row per input row in input order (``__row``). A row the reader
-    could not parse (ERROR_TABLE) is ``invalid`` with the reader's reason, whatever its address cell holds."""
+    could not parse (ERROR_TABLE) is ``invalid`` with the reader's reason, whatever its address cell holds. For a
+    read role the reason of a scored row is built from its categories only (:mod:`.redact`), never the engine's."""
     col = quote_ident(info.address_column)
     params: dict[str, Any] = {"run": run.run_id}
     since_sel = ""
@@ -265,6 +267,7 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
         since_sel = (", r.prev_band AS previous_risk_band, round(r.prev_score, 2) AS previous_risk_score,"
                      " CAST($since AS VARCHAR) AS previous_run_id,"
                      " r.address IS NOT NULL AND r.band IS DISTINCT FROM r.prev_band AS __changed")
+    scored_reason = "r.score_reason" if role == "admin" else read_reason_sql("r.top_category", "r.min_hops")
     store.execute(f"DROP TABLE IF EXISTS {_OUT}")
     store.execute(
         f"""
@@ -278,7 +281,7 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
                     WHEN r.address IS NULL THEN r.invalid_reason
                     WHEN r.address_id IS NULL THEN 'no activity of this address is in the store'
                     WHEN r.score IS NULL THEN 'not in this scoring run (its data arrived later)'
-                    ELSE r.score_reason END AS reason,
+                    ELSE {scored_reason} END AS reason,
                CAST($run AS VARCHAR) AS run_id,
                CASE WHEN r.first_row <> src.rowid THEN r.first_row + 1 END AS duplicate_of_row
                {since_sel}
@@ -332,7 +335,7 @@ def screen(
     store: Store, input: Any, *, address_column: str = "address", run_id: str | None = None,
     output: str | os.PathLike[str] | None = None, format: str | None = None, since: str | None = None,
     fail_on: str | None = None, report_path: str | os.PathLike[str] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, role: str = "admin",
 ) -> ScreenResult:
     """Screen ``input`` (a CSV/XLSX/JSONL/list file path, or addresses / dicts / DataFrame / Arrow table in memory)
     against ``run_id`` (default: the latest complete run).
@@ -341,7 +344,11 @@ def screen(
     the audit report beside it (``report_path``, default ``<output stem>.report.json``). Without ``output``, the
     rows are kept in memory (:meth:`ScreenResult.arrow` / :meth:`ScreenResult.df`). ``since`` keeps only rows whose
     band changed since that earlier run. ``fail_on`` is recorded in the report with the number of hits.
+    ``role="read"`` gives the read view (no tipping-off): reasons built from categories only, and a report whose
+    run provenance omits the label-source inventory (:mod:`chainrisk.answers.redact`).
     """
+    if role not in ROLES:
+        raise UsageError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     t0 = time.perf_counter()
     started = datetime.now(UTC)
     say = progress or (lambda _msg: None)
@@ -365,7 +372,7 @@ def screen(
         timings["normalise_s"] = time.perf_counter() - t
         t = time.perf_counter()
         say("joining with the scoring run")
-        _build_output(store, info, run, since_run)
+        _build_output(store, info, run, since_run, role)
         timings["score_s"] = time.perf_counter() - t
         counts = _counts(store, info, since_run is not None)
         select, _columns = _output_select(info, since_run is not None)
@@ -390,7 +397,7 @@ def screen(
                   "address_column": info.address_column, "lines": info.lines, "unparseable_rows": info.unparseable,
                   "decoding": info.decoding},
         "output": None,
-        "run": run.to_dict(),
+        "run": run.to_dict() if role == "admin" else {k: run.to_dict()[k] for k in READ_PROVENANCE},
         "since": None,
         "counts": counts | {"normalisation": norm},
         "fail_on": fail_on,

@@ -58,7 +58,7 @@ class Jobs:
         store.execute("INSERT INTO screen_jobs (job_id, key_id, created_at, status, filename, run_id)"
                       " VALUES (?, ?, ?, 'queued', ?, ?)",
                       [job_id, key.key_id, _now(), (filename or "")[:200] or None, run_id])
-        self._pool.submit(self._run, job_id, src, address_column, run_id)
+        self._pool.submit(self._run, job_id, src, address_column, run_id, key.role)
         return self.get(store, job_id, key)
 
     def get(self, store: Store, job_id: str, key: ApiKey) -> dict[str, Any]:
@@ -79,7 +79,7 @@ class Jobs:
             raise ApiError("job_not_ready", f"screening job {job_id} is {d['status']}; poll its status")
         return self.folder / f"{job_id}.out.csv", d
 
-    def _run(self, job_id: str, src: Path, address_column: str, run_id: str) -> None:
+    def _run(self, job_id: str, src: Path, address_column: str, run_id: str, role: str) -> None:
         from ..answers.screen import screen
         from ..errors import ChainriskError
 
@@ -87,7 +87,7 @@ class Jobs:
         store = self._open_store()
         try:
             store.execute("UPDATE screen_jobs SET status = 'running' WHERE job_id = ?", [job_id])
-            res = screen(store, src, address_column=address_column, run_id=run_id, output=dst,
+            res = screen(store, src, address_column=address_column, run_id=run_id, output=dst, role=role,
                          report_path=self.folder / f"{job_id}.report.json")
             counts = res.report["counts"]
             store.execute("UPDATE screen_jobs SET status = 'complete', finished_at = ?, rows_in = ?, rows_out = ?"

@@ -90,8 +90,10 @@ def test_read_role_sees_verdicts_not_label_internals(srv: Server) -> None:
     assert r.status_code == 200
     red = r.json()
     assert set(red) == set(full)
-    for k in ("status", "risk_score", "risk_band", "reason", "categories", "exposures", "min_hops"):
+    for k in ("status", "risk_score", "risk_band", "categories", "exposures", "min_hops"):
         assert red[k] == full[k]
+    # the reason is rebuilt from categories: the engine's names the label and its source (issue 13, item 8)
+    assert "test-labels" in full["reason"] and red["reason"] == "labelled mixer" and "test-labels" not in r.text
     assert full["labels"][0]["source"] == "test-labels" and full["labels"][0]["name"]
     assert red["labels"] == [{"category": lab["category"], "active": lab["active"]} for lab in full["labels"]]
     assert "label_sources" in full["provenance"] and "label_sources" not in red["provenance"]

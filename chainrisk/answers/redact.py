@@ -1,0 +1,84 @@
+"""What each role may see: the one redaction step for every answer a read key gets (no tipping-off).
+
+``admin`` (compliance officers, investigators): the full lookup contract, evidence paths (``explain``), key and
+audit management, scoring runs.
+
+``read`` (onboarding and payment systems): the verdict and its reasons — status, score, band, categories,
+exposure figures per category/direction/hop, behavioural indicator names and severities, and the run that
+answered — but nothing of the label intelligence behind it: label entries carry only their category and whether
+they are active (no entity name, source, version or confidence), indicator evidence is withheld, evidence paths
+are refused, the provenance omits the label-source inventory and engine parameters, and the ``reason`` is built
+again from categories only (:func:`read_reason`): the engine's sentence names the label (``labelled scam
+Operation Nightjar suspect (case 2024-118) by bank-internal-investigations``) and is never shown. The keys of the
+JSON stay the same for both roles, so one client parses both.
+
+:func:`redact` turns a full lookup answer (``LookupResult.to_dict()``) into what ``role`` may see;
+:func:`read_reason_sql` is the same sentence as a SQL expression, for screening results built in the store
+(tests check that the two agree).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROLES = ("read", "admin")
+READ_PROVENANCE = ("run_id", "profile", "created_at", "finished_at", "as_of_block", "as_of_time")
+LABELS_CLAUSE = "; it carries labels: "   # how an unknown answer's sentence lists labels (see lookup.unknown_reason)
+NO_EXPOSURE = "no exposure to risky categories"
+
+
+def redact(result: dict[str, Any], role: str) -> dict[str, Any]:
+    """``result`` (a lookup contract dict) as ``role`` may see it: itself for ``admin``, a new dict otherwise (any
+    role that is not ``admin`` gets the read view)."""
+    if role == "admin":
+        return result
+    out = dict(result)
+    out["reason"] = read_reason(result)
+    out["labels"] = [{"category": lab.get("category"), "active": lab.get("active")} for lab in result["labels"]]
+    out["indicators"] = [
+        {"indicator": i.get("indicator"), "severity": i.get("severity"), "evidence": None}
+        for i in result["indicators"]
+    ]
+    out["evidence"] = None
+    prov = result.get("provenance") or {}
+    out["provenance"] = {k: prov.get(k) for k in READ_PROVENANCE}
+    return out
+
+
+def read_reason(result: dict[str, Any]) -> str:
+    """The reason a read key sees, from the answer's categories and hop counts only.
+
+    ``ok``: ``labelled CATEGORY`` (the address's own label), ``exposed to CATEGORY; the nearest risky
+    counterparty is a direct one`` / ``is N hops away``, or ``no exposure to risky categories``. ``unknown``: the
+    sentence up to its label list (chain and run only), then the active labels' categories. ``invalid``: the
+    parser's reason, which is about the caller's own input."""
+    status = result.get("status")
+    if status == "ok":
+        return _ok_reason(result.get("top_category"), result.get("min_hops"))
+    if status == "unknown":
+        base = str(result.get("reason") or "").split(LABELS_CLAUSE, 1)[0]
+        cats = sorted({str(lab.get("category")) for lab in result.get("labels") or [] if lab.get("active")})
+        return base + (LABELS_CLAUSE + ", ".join(cats) if cats else "")
+    return str(result.get("reason") or "")
+
+
+def _ok_reason(top: str | None, min_hops: int | None) -> str:
+    if top is None:
+        return NO_EXPOSURE
+    if min_hops == 0:
+        return f"labelled {top}"
+    if min_hops is None:
+        return f"exposed to {top}"
+    if min_hops == 1:
+        return f"exposed to {top}; the nearest risky counterparty is a direct one"
+    return f"exposed to {top}; the nearest risky counterparty is {min_hops} hops away"
+
+
+def read_reason_sql(top: str, min_hops: str) -> str:
+    """:func:`read_reason` of a scored (``ok``) row as a SQL expression over the columns ``top`` and ``min_hops``."""
+    return (f"CASE WHEN {top} IS NULL THEN '{NO_EXPOSURE}'"
+            f" WHEN {min_hops} = 0 THEN 'labelled ' || {top}"
+            f" WHEN {min_hops} IS NULL THEN 'exposed to ' || {top}"
+            f" WHEN {min_hops} = 1 THEN 'exposed to ' || {top} || '; the nearest risky counterparty is a direct one'"
+            f" ELSE 'exposed to ' || {top} || '; the nearest risky counterparty is ' || {min_hops} || ' hops away'"
+            " END")
