@@ -57,12 +57,15 @@ def _report(results: list[Any], fmt: str, strict: bool) -> None:
 @click.option("--chain", help="Chain of list addresses (default: recognised from each address).")
 @click.option("--version", "version", help="Source version (default: the data's own date, else its hash).")
 @click.option("--strict", is_flag=True, help="Exit 3 when any input row was skipped.")
+@click.option("--allow-mass-removal", is_flag=True,
+              help="Accept a version that ends more than 20% of the source's active labels (or an SDN.CSV without "
+                   "its end marker): refused by default, as a truncated list looks like that.")
 @click.option("--output-format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
               show_default=True, help="Format of the import report on stdout.")
 @click.pass_context
 def import_cmd(ctx: click.Context, paths: tuple[str, ...], in_format: str, source: str | None,
                category: str | None, confidence: int | None, chain: str | None, version: str | None,
-               strict: bool, fmt: str) -> None:
+               strict: bool, allow_mass_removal: bool, fmt: str) -> None:
     """Import PATH... as one version of a label source, replacing its previous version.
 
     Prints added / removed / unchanged / updated counts per source; rows with invalid addresses are skipped
@@ -78,7 +81,8 @@ def import_cmd(ctx: click.Context, paths: tuple[str, ...], in_format: str, sourc
 
     with open_store(ctx) as st:
         results = import_labels(st, list(paths), in_format, source=source, category=category,
-                                confidence=confidence, chain=chain, version=version)
+                                confidence=confidence, chain=chain, version=version,
+                                allow_mass_removal=allow_mass_removal)
     _report(results, fmt, strict)
 
 

@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..store import Store
 from .importers import FORMAT_NAMES, NO_PATHS, Options, formats
 from .model import ParsedSource
-from .store import SourceResult, replace_sources
+from .store import MAX_REMOVAL_SHARE, SourceResult, replace_sources
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def parse_labels(
     store: Store, paths: Sequence[str | os.PathLike[str]], format: str, *, source: str | None = None,
     category: str | None = None, confidence: int | None = None, chain: str | None = None,
-    version: str | None = None,
+    version: str | None = None, allow_missing_end_marker: bool = False,
 ) -> list[ParsedSource]:
     """Read ``paths`` in ``format`` without writing anything (a dry run of :func:`import_labels`)."""
     if format not in FORMAT_NAMES:
@@ -36,7 +36,8 @@ def parse_labels(
         from ..taxonomy import check_category
 
         category = check_category(category)
-    opts = Options(source=source, category=category, confidence=confidence, chain=chain, version=version)
+    opts = Options(source=source, category=category, confidence=confidence, chain=chain, version=version,
+                   allow_missing_end_marker=allow_missing_end_marker)
     return merge_same_source(formats()[format](ps, opts, store))
 
 
@@ -64,7 +65,8 @@ def merge_same_source(parsed: list[ParsedSource]) -> list[ParsedSource]:
 def import_labels(
     store: Store, paths: Sequence[str | os.PathLike[str]], format: str, *, source: str | None = None,
     category: str | None = None, confidence: int | None = None, chain: str | None = None,
-    version: str | None = None,
+    version: str | None = None, allow_mass_removal: bool = False, max_removal_share: float = MAX_REMOVAL_SHARE,
+    allow_missing_end_marker: bool | None = None,
 ) -> list[SourceResult]:
     """Import label files and replace each source they make, atomically (all or nothing).
 
@@ -73,10 +75,18 @@ def import_labels(
     default, ``chain`` names the chain of list addresses, ``version`` overrides the source version. Rows with an
     invalid address are skipped and counted per reason in the result; a file that is not of the format raises
     :class:`~chainrisk.errors.InputError` and changes nothing.
+
+    A version that would end more than ``max_removal_share`` (default 20%) of a source's active labels is refused
+    (InputError, nothing changes) unless ``allow_mass_removal``: that is what a truncated list looks like. The
+    legacy ``SDN.CSV`` must end with its end-of-file marker unless ``allow_missing_end_marker`` (which defaults to
+    ``allow_mass_removal``).
     """
+    if allow_missing_end_marker is None:
+        allow_missing_end_marker = allow_mass_removal
     parsed = parse_labels(store, paths, format, source=source, category=category, confidence=confidence,
-                          chain=chain, version=version)
-    results = replace_sources(store, parsed)
+                          chain=chain, version=version, allow_missing_end_marker=allow_missing_end_marker)
+    results = replace_sources(store, parsed, allow_mass_removal=allow_mass_removal,
+                              max_removal_share=max_removal_share)
     for r in results:
         log.info("labels %s (%s, version %s): %d labels, +%d -%d =%d ~%d, %d rows skipped", r.source, r.format,
                  r.version, r.labels, r.added, r.removed, r.unchanged, r.updated, r.skipped)

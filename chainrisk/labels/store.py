@@ -70,17 +70,27 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def replace_sources(store: Store, parsed: Sequence[ParsedSource], *, now: datetime | None = None) -> list[SourceResult]:
-    """Replace each parsed source's stored version, all in one transaction. Returns one result per source."""
+MAX_REMOVAL_SHARE = 0.20
+
+
+def replace_sources(store: Store, parsed: Sequence[ParsedSource], *, now: datetime | None = None,
+                    allow_mass_removal: bool = False, max_removal_share: float = MAX_REMOVAL_SHARE,
+                    ) -> list[SourceResult]:
+    """Replace each parsed source's stored version, all in one transaction. Returns one result per source.
+
+    A version that would end more than ``max_removal_share`` of a source's active labels (they are missing from
+    it) is refused with :class:`~chainrisk.errors.InputError` and nothing changes, unless ``allow_mass_removal``:
+    a truncated or partial download of an authoritative list reads as a valid, shorter list."""
     now = now or _now()
+    limit = None if allow_mass_removal else max_removal_share
     results = []
     with store.transaction() as con:
         for ps in parsed:
-            results.append(_replace_one(con, ps, now))
+            results.append(_replace_one(con, ps, now, limit))
     return results
 
 
-def _replace_one(con: Any, ps: ParsedSource, now: datetime) -> SourceResult:
+def _replace_one(con: Any, ps: ParsedSource, now: datetime, limit: float | None = None) -> SourceResult:
     recs = [r for r in ps.records if r.source == ps.source]
     cols: dict[str, list[Any]] = {c: [getattr(r, c) for r in recs] for c in _COLUMNS}
     cols["ord"] = list(range(len(recs)))
@@ -105,6 +115,8 @@ def _replace_one(con: Any, ps: ParsedSource, now: datetime) -> SourceResult:
     (removed,) = con.execute(
         f"SELECT count(*) {cur} AND NOT EXISTS (SELECT 1 FROM _ls s WHERE {_KEY})", [ps.source]
     ).fetchone()
+    if limit is not None and removed:
+        _check_removal_share(con, ps.source, limit)
     if updated:
         con.execute(
             f"""UPDATE labels AS l SET valid_to = s.valid_to, confidence = s.confidence, details = s.details
@@ -153,6 +165,22 @@ def _replace_one(con: Any, ps: ParsedSource, now: datetime) -> SourceResult:
 
 LABEL_FIELDS = ("chain", "address", "category", "name", "source", "source_version", "confidence", "valid_from",
                 "valid_to", "asset", "details", "imported_at", "retired_at")
+
+
+def _check_removal_share(con: Any, source: str, limit: float) -> None:
+    """Refuse a version that ends more than ``limit`` of the source's active labels (missing from it)."""
+    from ..errors import InputError
+
+    (before, ending) = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM _ls s WHERE {_KEY}))
+            FROM labels l WHERE l.source = ? AND l.retired_at IS NULL AND l.valid_to IS NULL""", [source]
+    ).fetchone()
+    if before and ending / before > limit:
+        con.execute("DROP TABLE IF EXISTS _ls")
+        raise InputError(
+            f"importing {source} would end {ending:,} of its {before:,} active labels ({ending / before:.0%}, more "
+            f"than the {limit:.0%} allowed): a truncated or partial list does this, so nothing was changed; check "
+            "the file, or pass --allow-mass-removal (allow_mass_removal=True) if the list really shrank")
 
 
 def _rows(store: Store, query: str, params: list[Any]) -> list[dict[str, Any]]:

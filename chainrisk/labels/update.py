@@ -103,9 +103,11 @@ def update_labels(
     store: Store, *, bundled: bool = True, ofac: bool = True, ofac_url: str = OFAC_URL, onchain: bool = True,
     rpc_url: str | None = None, tokens: Sequence[str] | None = None, from_block: int = 0,
     to_block: int | None = None, confirmations: int = 12, timeout: float = 60.0, session: Any = None,
-    progress: Callable[..., Any] | None = None,
+    progress: Callable[..., Any] | None = None, allow_mass_removal: bool = False,
 ) -> UpdateReport:
-    """Refresh the bundled registry, OFAC's SDN list and the on-chain issuer freezes; all or nothing."""
+    """Refresh the bundled registry, OFAC's SDN list and the on-chain issuer freezes; all or nothing. A refresh
+    that would end more than 20% of a source's active labels (a cut download) is refused unless
+    ``allow_mass_removal``."""
     report = UpdateReport()
     parsed: list[ParsedSource] = []
     if bundled:
@@ -124,5 +126,5 @@ def update_labels(
         else:
             report.notes.append("no issuer blacklist events in the store (give --rpc-url to fetch them from a "
                                 "node); the onchain-blacklist source was left as it was")
-    report.results = replace_sources(store, parsed)
+    report.results = replace_sources(store, parsed, allow_mass_removal=allow_mass_removal)
     return report

@@ -91,9 +91,12 @@ def test_ofac_lists_and_the_2024_snapshot_diff(store: Store, shared: Path) -> No
     assert r.rows_read == total == 758 and r.labels == 758 and r.skipped == 0
     eth24 = shared / "ofac_sdn/lists_2024-09-27_0xB10C/sanctioned_addresses_ETH.txt"
     eth25 = shared / LISTS_2025 / "sanctioned_addresses_ETH.txt"
-    # a list source replaced by a newer list: the difference shows as added/removed (Tornado Cash delisted)
+    # a list source replaced by a newer list: the difference shows as added/removed (Tornado Cash delisted);
+    # ending that many labels (>20%) needs allow_mass_removal, as a truncated list would look the same
     import_labels(store, [eth24], "list", category="sanctions", source="ofac-eth")
-    [r] = import_labels(store, [eth25], "list", category="sanctions", source="ofac-eth")
+    with pytest.raises(InputError, match="allow-mass-removal"):
+        import_labels(store, [eth25], "list", category="sanctions", source="ofac-eth")
+    [r] = import_labels(store, [eth25], "list", category="sanctions", source="ofac-eth", allow_mass_removal=True)
     old = {a.lower() for a in eth24.read_text().split()}
     new = {a.lower() for a in eth25.read_text().split()}
     assert (r.added, r.removed, r.unchanged) == (len(new - old), len(old - new), len(old & new))
@@ -101,7 +104,9 @@ def test_ofac_lists_and_the_2024_snapshot_diff(store: Store, shared: Path) -> No
 
 
 def test_ofac_legacy_csv(store: Store, shared: Path) -> None:
-    [r] = import_labels(store, [shared / "ofac_sdn/sdn_csv_legacy_sample_2022-01-31.csv"], "ofac-csv")
+    # the shared sample is trimmed from the real file and lacks its 0x1A end marker (see test_labels_mass_removal)
+    [r] = import_labels(store, [shared / "ofac_sdn/sdn_csv_legacy_sample_2022-01-31.csv"], "ofac-csv",
+                        allow_missing_end_marker=True)
     # PROVENANCE: 127 embedded addresses across 11 tickers; SDN.CSV cuts long Remarks short (3 here)
     assert r.rows_read == 127
     assert r.skip_reasons == {"cut short (SDN.CSV truncates long Remarks; the advanced XML has it)": 3}
@@ -113,7 +118,7 @@ def test_ofac_legacy_csv(store: Store, shared: Path) -> None:
     both = [(x["address"], json.loads(x["details"])["sdn_id"]) for x in got]
     assert sum(1 for b in both if b in flat) > 100
     with pytest.raises(InputError, match=r"not an SDN\.CSV row"):
-        import_labels(store, [shared / SDN_FLAT], "ofac-csv")
+        import_labels(store, [shared / SDN_FLAT], "ofac-csv", allow_missing_end_marker=True)
 
 
 def test_tether_blacklist_csv(store: Store, shared: Path) -> None:

@@ -34,7 +34,9 @@ def test_reimport_reports_added_removed_unchanged_and_keeps_history(store: Store
     assert (r.source, r.added, r.removed, r.unchanged, r.labels, r.active) == ("acme", 2, 0, 0, 2, 2)
 
     v2 = write(tmp_path, "v2.csv", HEADER + f"{B},phishing,Drainer,acme,20,\n{C},hack,Exploiter,acme,20,\n")
-    [r] = import_labels(store, [v2], "csv")
+    with pytest.raises(InputError, match="would end 1 of its 2 active labels"):   # 50% > 20%: a cut list?
+        import_labels(store, [v2], "csv")
+    [r] = import_labels(store, [v2], "csv", allow_mass_removal=True)
     assert (r.added, r.removed, r.unchanged, r.updated, r.active) == (1, 1, 1, 0, 2)
 
     # A's label is ended, not deleted: valid_to and retired_at set, still answerable
@@ -49,7 +51,7 @@ def test_reimport_reports_added_removed_unchanged_and_keeps_history(store: Store
     assert (r.added, r.removed, r.unchanged, r.updated) == (0, 0, 2, 0)
 
     # A comes back: a new label (new period), the retired one stays as history
-    [r] = import_labels(store, [v1], "csv")
+    [r] = import_labels(store, [v1], "csv", allow_mass_removal=True)
     assert (r.added, r.removed, r.unchanged) == (1, 1, 1)
     assert [x["status"] for x in labels_for(store, A)] == ["active", "retired"]
     [src] = [s for s in list_sources(store) if s["source"] == "acme"]
@@ -161,7 +163,7 @@ def test_failure_midway_through_several_sources_rolls_all_back(store: Store, tmp
     assert rec is not None
     rec.confidence = 101  # violates the table's CHECK: the database refuses the second source
     with pytest.raises(Exception, match=r"(?i)constraint"):
-        replace_sources(store, [good, bad])
+        replace_sources(store, [good, bad], allow_mass_removal=True)
     assert snapshot(store) == before
 
 

@@ -38,6 +38,7 @@ class Options:
     confidence: int | None = None    # override the format's default confidence
     chain: str | None = None         # for list formats: the chain of the addresses
     version: str | None = None       # override the source version (default: the file's own date or hash)
+    allow_missing_end_marker: bool = False   # legacy SDN.CSV: accept a file without its 0x1A end marker
 
 
 Importer = Callable[[list[Path], Options, Any], list[ParsedSource]]

@@ -210,7 +210,14 @@ def import_legacy_csv(paths: list[Path], opts: Options, store: Any = None) -> li
     ps = one_source(paths, opts, "ofac-csv", "ofac-sdn-legacy", None)
     confidence = conf(opts, CONFIDENCE)
     for path in paths:
-        text = read_text(path, "OFAC SDN.CSV").replace("\x1a", "")
+        raw = read_text(path, "OFAC SDN.CSV")
+        if not raw.rstrip("\r\n \t").endswith("\x1a") and not opts.allow_missing_end_marker:
+            # a cut download or a `head` of the file reads as a valid, shorter list: its labels would end
+            raise InputError(
+                f"{path.name} does not end with OFAC's end-of-file marker (the 0x1A byte after the last row), so it "
+                "may be cut short; download SDN.CSV again (or pass --allow-mass-removal if you know it is complete); "
+                "the store is unchanged")
+        text = raw.replace("\x1a", "")
         for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):
             if not row or not any(c.strip() for c in row):
                 continue
