@@ -24,10 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 
 ENGINE_VERSION = "2"
 MAX_HOPS_LIMIT = 10
+RUN_LEASE = timedelta(hours=1)   # renewed at each stage; a run past it is stale (Store.fail_stale_runs)
 
 
 def load_inputs(store: Any) -> Inputs:
@@ -161,11 +164,13 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
     as_of_block, as_of_time = (asof[0], asof[1]) if asof else (None, None)
     srcs = [{"source": s, "version": v, "rows": n, "imported_at": t} for s, v, n, t in store.execute(
         "SELECT source, version, rows, imported_at FROM label_sources ORDER BY source").fetchall()]
+    # the run records its process and a lease renewed at each stage: a killed run is found stale and failed
     store.execute(
         "INSERT INTO scoring_runs (run_id, created_at, status, profile, profile_json, params_json, as_of_block,"
-        " as_of_time, label_sources_json) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+        " as_of_time, label_sources_json, pid, host, lease_until) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [run_id, now, prof.name, json.dumps(prof.to_dict(), sort_keys=True), json.dumps(params, sort_keys=True),
-         as_of_block, as_of_time, json.dumps(srcs, sort_keys=True, default=str)])
+         as_of_block, as_of_time, json.dumps(srcs, sort_keys=True, default=str), os.getpid(), socket.gethostname(),
+         now + RUN_LEASE])
     timings: dict[str, float] = {}
     mark = _time.perf_counter()
 
@@ -174,6 +179,8 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
         now_ = _time.perf_counter()
         timings[name] = round(now_ - mark, 3)
         mark = now_
+        store.execute("UPDATE scoring_runs SET lease_until = ? WHERE run_id = ?",
+                      [datetime.now(UTC).replace(tzinfo=None) + RUN_LEASE, run_id])
 
     try:
         say("loading transfers and labels")
@@ -299,7 +306,8 @@ def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> No
 
 
 def runs(store: Any, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest scoring runs, newest first."""
+    """The latest scoring runs, newest first (runs left ``running`` by a dead process are marked failed first)."""
+    store.fail_stale_runs()
     cols = ["run_id", "status", "profile", "created_at", "finished_at", "as_of_block", "n_addresses",
             "duration_s", "params_json"]
     rows = store.execute(

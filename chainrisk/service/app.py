@@ -480,6 +480,7 @@ def create_app(settings: Settings) -> FastAPI:
         if not 1 <= limit <= 1000:
             raise ApiError("invalid_request", "limit is 1..1000")
         st = svc.thread_store()
+        st.fail_stale_runs()   # a run left 'running' by a killed process is reported failed, not running
         rows = st.execute(
             "SELECT run_id, status, profile, created_at, finished_at, as_of_block, as_of_time, n_addresses"
             " FROM scoring_runs ORDER BY created_at DESC, run_id DESC LIMIT ?", [limit]).fetchall()

@@ -6,11 +6,14 @@ analysts, :meth:`Store.sql`). The schema is versioned per component (see :mod:`c
 
 from __future__ import annotations
 
+import builtins
 import csv
 import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -67,6 +70,7 @@ class Store:
         if not read_only:
             self._migrate()
             self._seed_tokens()
+            self.fail_stale_runs()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -129,6 +133,32 @@ class Store:
                     con.execute(
                         "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [name, version]
                     )
+
+    def fail_stale_runs(self) -> list[str]:
+        """Mark ``failed`` the scoring runs left ``running`` by a process that is gone: on this host, a process
+        (not this one) that no longer runs; anywhere, a run whose lease expired. Returns their ids. Runs written
+        before runs recorded their process (no pid) are left as they are."""
+        if self.read_only:
+            return []
+        try:
+            rows = self.con.execute(
+                "SELECT run_id, pid, host, lease_until FROM scoring_runs WHERE status = 'running' AND pid IS NOT NULL"
+            ).fetchall()
+        except duckdb.CatalogException:   # a store without the scoring schema
+            return []
+        me, now = socket.gethostname(), datetime.now(UTC).replace(tzinfo=None)
+        stale: list[tuple[str, str]] = []
+        for run_id, pid, host, lease in rows:
+            if host == me and pid != os.getpid() and not _alive(pid):
+                stale.append((run_id, f"the scoring process (pid {pid} on {host}) is no longer running"))
+            elif lease is not None and lease < now and not (host == me and pid == os.getpid()):
+                stale.append((run_id, f"the scoring process (pid {pid} on {host}) let its lease expire at "
+                                      f"{lease:%Y-%m-%d %H:%M:%S} UTC"))
+        for run_id, why in stale:
+            self.con.execute(
+                "UPDATE scoring_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?"
+                " AND status = 'running'", [now, f"stale run: {why}; run 'chainrisk score' again", run_id])
+        return [r for r, _ in stale]
 
     def schema_versions(self) -> dict[str, int]:
         return dict(self.con.execute("SELECT component, max(version) FROM schema_migrations GROUP BY 1").fetchall())
@@ -275,6 +305,21 @@ class Store:
             "transfers": row[0], "addresses": addresses, "first_block": row[1], "last_block": row[2],
             "first_time": row[3], "last_time": row[4], "schema": self.schema_versions(),
         }
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with builtins.open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def open(path: str | os.PathLike[str] | None = None, *, read_only: bool = False, create: bool = True) -> Store:
