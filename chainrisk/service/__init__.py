@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["Settings", "create_app"]
+__all__ = ["Settings", "create_app", "serve"]
 
 if TYPE_CHECKING:
-    from .app import create_app
+    from .app import create_app, serve
     from .state import Settings
 
 

@@ -33,7 +33,7 @@ from .http import json_response
 from .routes import ROUTERS
 from .state import ServiceState, Settings
 
-__all__ = ["Settings", "create_app"]
+__all__ = ["Settings", "create_app", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,24 @@ def create_app(settings: Settings) -> Gate:
     for router in ROUTERS:
         api.include_router(router)
     return Gate(api, state)
+
+
+def serve(app: Gate, *, host: str, port: int, threads: int) -> None:
+    """Run ``app`` over HTTP until Ctrl-C or SIGTERM, answering with up to ``threads`` worker threads; at shutdown
+    the lifespan closes the state (audit log flushed)."""
+    import anyio
+    import anyio.to_thread
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            proxy_headers=False, server_header=False)
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        await server.serve()
+
+    anyio.run(main)
 
 
 @contextlib.asynccontextmanager
