@@ -70,6 +70,16 @@ def import_events(paths: list[Path], opts: Options, store: Any) -> list[ParsedSo
     return [finish(ps, "blacklist event")]
 
 
+def open_freezes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The freezes still in force after ``events`` (as :func:`~chainrisk.labels.store.blacklist_events` returns
+    them): per (chain, token, address) the last event, when it is an addition. Each carries ``event``, which
+    names the issuer's style (see :data:`chainrisk.ingest.node.FREEZE_FUNCTION`)."""
+    last: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for e in events:
+        last[(e["chain"], int(e["token_id"]), e["address"])] = e
+    return [e for e in last.values() if e["action"] == "added"]
+
+
 _TETHER_COLUMNS = ("chain", "address_hex", "address_tron_base58", "blacklisted_at_utc")
 
 
