@@ -147,9 +147,9 @@ def ingest_file(
     if chain == "tron":
         raise UsageError("file import supports EVM chains only (TRON addresses are base58); use --chain ethereum")
     if mapping and format != "csv":
-        raise UsageError(f"a column mapping applies to --format csv only, not {format}")
+        raise UsageError(f"a column mapping applies to --input-format csv only, not {format}")
     if blocks_file is not None and format != "ethereum-etl":
-        raise UsageError(f"a blocks file applies to --format ethereum-etl only, not {format}")
+        raise UsageError(f"a blocks file applies to --input-format ethereum-etl only, not {format}")
     if reject_path is not None and not skip_bad:
         raise UsageError("a reject file needs skip_bad (--skip-bad): without it a bad row fails the import")
     path_list = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]

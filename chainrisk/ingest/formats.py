@@ -132,7 +132,7 @@ def source_for(store: Store, path: Path, fmt: str, mapping: Mapping[str, str], c
             return _csv(store, path, ETHERSCAN, REQUIRED[fmt], fmt, strict=True)
         if fmt == "csv":
             if _is_parquet(path):
-                raise InputError(f"{path} is a Parquet file, not CSV; use --format bigquery or ethereum-etl")
+                raise InputError(f"{path} is a Parquet file, not CSV; use --input-format bigquery or ethereum-etl")
             return _csv(store, path, dict(mapping), REQUIRED[fmt], fmt, strict=False)
     except QueryError as e:
         raise InputError(f"cannot read {path} as {fmt}: {first_line(e)}; check that it is a {fmt} export") from None
@@ -174,7 +174,7 @@ def _resolve(columns: list[str], wanted: Mapping[str, str], required: list[str],
         names = ", ".join(wanted.get(c, c) for c in missing)
         raise InputError(
             f"{path} does not look like a {fmt} export: missing column(s) {names} "
-            f"(its columns are: {', '.join(columns[:20])}); check --format"
+            f"(its columns are: {', '.join(columns[:20])}); check --input-format"
         )
     return out
 
@@ -188,14 +188,14 @@ def _head(path: Path, size: int = 65536) -> str:
     except UnicodeDecodeError as e:
         if e.start > size - 4:  # a multi-byte character cut at the end of the sample
             return data[: e.start].decode("utf-8-sig")
-        raise InputError(f"cannot read {path} as CSV: it is not UTF-8 text; check the file and --format") from None
+        raise InputError(f"cannot read {path} as CSV: it is not UTF-8 text; check the file and --input-format") from None
 
 
 def _csv(store: Store, path: Path, wanted: Mapping[str, str], required: list[str], fmt: str,
          strict: bool) -> Source:
     head = _head(path)
     if "\x00" in head:
-        raise InputError(f"cannot read {path} as CSV: it is a binary file; check the file and --format")
+        raise InputError(f"cannot read {path} as CSV: it is a binary file; check the file and --input-format")
     delim = ","
     if not strict:
         try:
@@ -206,7 +206,7 @@ def _csv(store: Store, path: Path, wanted: Mapping[str, str], required: list[str
     cols = next(csv.reader([first], delimiter=delim), []) if first else []
     cols = [c.strip() for c in cols]
     if len(cols) < 2:
-        raise InputError(f"cannot read {path} as CSV: it has no delimited header line; check the file and --format")
+        raise InputError(f"cannot read {path} as CSV: it has no delimited header line; check the file and --input-format")
     names = _resolve(cols, wanted, required, fmt, path, aliases=not strict)
     rej = "_cr_csv_rejects"
     store.execute(f"DROP TABLE IF EXISTS {rej}")

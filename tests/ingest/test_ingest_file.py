@@ -431,7 +431,7 @@ def test_usage_errors(tmp_path, store):
     p = write_csv(tmp_path / "x.csv", ETL_HEADER, [etl_row(0)])
     with pytest.raises(UsageError, match="unknown file format"):
         chainrisk.ingest_file(store, [p], "cryo")
-    with pytest.raises(UsageError, match="--format csv only"):
+    with pytest.raises(UsageError, match="--input-format csv only"):
         chainrisk.ingest_file(store, [p], "bigquery", mapping={"value": "v"})
     with pytest.raises(UsageError, match="needs skip_bad"):
         chainrisk.ingest_file(store, [p], "ethereum-etl", reject_path=tmp_path / "r.csv")
