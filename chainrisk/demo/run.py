@@ -29,11 +29,11 @@ import numpy as np
 from ..answers.lookup import lookup
 from ..answers.screen import screen
 from ..engine.score import score
-from ..errors import UsageError
+from ..errors import NoScoringRun, UsageError
 from ..ingest.file import ingest_file
 from ..labels import import_labels
 from ..store import Store
-from ..taxonomy import ILLICIT
+from ..taxonomy import BANDS, ILLICIT
 from .economy import (
     CLEAN_ROLES,
     ILLICIT_EXPOSED_ROLES,
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = "chainrisk-demo.duckdb"
 MARKER = "demo.json"
 TRUTH_VIEW = "_demo_truth"
-BANDS = ("none", "low", "medium", "high", "severe")
 HIGH_BANDS = ("high", "severe")
 VC_CATEGORIES = frozenset({"exchange", "p2p_otc", "rwa_issuer", "stablecoin_issuer", "mining", "gambling"})
 
@@ -287,7 +286,7 @@ def _truth_rows(store: Store, eco: Economy) -> dict[str, np.ndarray]:
             {"run": _run_id(store), "illicit": sorted(ILLICIT)},
         ).fetchall()
     finally:
-        store.con.unregister(TRUTH_VIEW)
+        store.unregister(TRUTH_VIEW)
     cols: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in range(8)]
     # the category that answers "links to illegal activity?": the top one if illicit, else any illicit one reached;
     # a score driven by a behavioural indicator (a FATF red flag of laundering) answers "indicator:<name>"
@@ -303,16 +302,14 @@ def _truth_rows(store: Store, eco: Economy) -> dict[str, np.ndarray]:
 
 
 def _register_truth(store: Store, eco: Economy) -> None:
-    # finish any result a previous fetchone() left open (DuckDB 2.0 refuses to register a view meanwhile)
-    store.execute("SELECT 1").fetchall()
-    store.con.register(TRUTH_VIEW, eco.truth)
+    store.register(TRUTH_VIEW, eco.truth)
 
 
 def _run_id(store: Store) -> str | None:
-    rows = store.execute(
-        "SELECT run_id FROM scoring_runs WHERE status = 'complete' ORDER BY created_at DESC LIMIT 1"
-    ).fetchall()
-    return rows[0][0] if rows else None
+    try:
+        return store.run().run_id   # the latest complete run, as the run registry defines it
+    except NoScoringRun:
+        return None
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
@@ -432,7 +429,7 @@ def demo_examples(store: Store, eco: Economy) -> list[tuple[str, str]]:
             out.append(("a busy merchant that never paid an exchange", merchant[0][0]))
         return out
     finally:
-        store.con.unregister(TRUTH_VIEW)
+        store.unregister(TRUTH_VIEW)
 
 
 def _lookups(store: Store, summary: DemoSummary, eco: Economy, say: Callable[[str], None]) -> None:
