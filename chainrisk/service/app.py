@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import __version__
 from ..errors import ChainriskError, InputError, NoScoringRun, StoreError
 from .errors import ERROR_SCHEMA, ApiError
 from .gate import PUBLIC_PATHS, Gate
@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> Gate:
     """The ASGI app: the gate in front of the endpoints. The store opens now and closes, with the audit log
     flushed, at shutdown (lifespan). ``app.service`` is the :class:`~.state.ServiceState`."""
     state = ServiceState(settings)
-    api = ServiceAPI(title="chainrisk screening service", version=version("chainrisk"), description=DESCRIPTION,
+    api = ServiceAPI(title="chainrisk screening service", version=__version__, description=DESCRIPTION,
                      lifespan=_lifespan, docs_url=None, redoc_url=None, exception_handlers=EXCEPTION_HANDLERS)
     api.state.service = state
     for router in ROUTERS:

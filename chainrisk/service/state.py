@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import store as store_mod
-from ..answers.lookup import ensure_indexes
 from ..engine.score import score
 from ..errors import ChainriskError
 from ..profiles import Profile, load_profile
@@ -52,7 +51,7 @@ class ServiceState:
         self.settings = settings
         self.store = store_mod.open(settings.db)   # migrates (incl. the service tables); holds the write lock
         try:
-            made = ensure_indexes(self.store)
+            made = self.store.ensure_indexes()
             if made:
                 log.info("created lookup indexes: %s", ", ".join(made))
         except Exception:

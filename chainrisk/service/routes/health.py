@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from ...answers.lookup import resolve_run
 from ..errors import ApiError
 from ..http import State, error_response, json_response
 
@@ -23,7 +22,7 @@ def healthz(state: State) -> Response:
 
 @router.get("/readyz", summary="Ready when a complete scoring run exists", responses=error_response(503))
 def readyz(state: State) -> Response:
-    run = resolve_run(state.thread_store())
+    run = state.thread_store().run()
     cache = state.cache.get(run.run_id)
     status = "off" if not state.cache.enabled else ("ready" if cache is not None else "building")
     return json_response({"status": "ready", "run_id": run.run_id, "as_of_block": run.as_of_block,

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ...answers.lookup import resolve_run
 from ...errors import NoScoringRun
 from ..errors import ApiError
 from ..http import State, caller, error_responses, json_body, json_response, require_admin
@@ -35,7 +34,7 @@ def get_runs(request: Request, state: State, limit: int = 20) -> Response:
         f"SELECT {', '.join(_RUN_COLUMNS)} FROM scoring_runs ORDER BY created_at DESC, run_id DESC LIMIT ?",
         [limit]).fetchall()
     try:
-        current: str | None = resolve_run(st).run_id
+        current: str | None = st.run().run_id
     except NoScoringRun:
         current = None
     admin = caller(request).role == "admin"

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ...answers.lookup import resolve_run
 from ..answers import answer_many
 from ..errors import ApiError
 from ..http import (
@@ -105,7 +104,7 @@ async def submit_job(request: Request, state: State, address_column: str = "addr
 
     def submit() -> dict[str, Any]:
         st = state.thread_store()
-        run = resolve_run(st)  # fail now (503 no_scoring_run) rather than in the background; pins the run
+        run = st.run()  # fail now (503 no_scoring_run) rather than in the background; pins the run
         return state.jobs.submit(st, key, data, filename, address_column, run.run_id)
 
     job = await run_in_threadpool(submit)
