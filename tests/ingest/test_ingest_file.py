@@ -284,6 +284,7 @@ def test_skip_bad_keeps_good_rows_and_writes_rejects(tmp_path, store):
     assert json.loads(rejects[1]["row_text"])["log_index"] == "2"
 
 
+@pytest.mark.slow
 def test_lines_stay_right_past_unsplittable_rows_in_a_big_file(tmp_path, store):
     p = tmp_path / "big.csv"
     bad_at = {5, 70_001, 149_999}  # lines with a bad value
