@@ -58,7 +58,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, lazy=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.option("--db", "db", envvar="CHAINRISK_DB", default="chainrisk.duckdb", show_default=True,
+@click.option("--db", "db", envvar="CHAINRISK_DB", default="chainrisk.duckdb", show_default=True, metavar="PATH",
               help="The DuckDB store file (env CHAINRISK_DB).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")

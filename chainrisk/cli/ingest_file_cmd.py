@@ -49,7 +49,7 @@ def _parse_mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict[str
 
 @click.command("file")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--input-format", type=click.Choice(INPUT_FORMATS), metavar="|".join(INPUT_FORMATS),
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS),
               help="The export format of the files (required).")
 @click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN",
               help="csv: take canonical FIELD from COLUMN (repeatable). Fields: tx_hash, log_index, block_number, "

@@ -95,9 +95,12 @@ def import_cmd(ctx: click.Context, paths: tuple[str, ...], input_format: str | N
               help="Node to fetch new freeze events from first (env CHAINRISK_RPC_URL); without it the labels are "
                    "rebuilt from the events already ingested.")
 @click.option("--token", "tokens", multiple=True, help="Token to fetch from the node (default: all registered).")
-@click.option("--from-block", type=int, default=0, show_default=True)
-@click.option("--to-block", type=int, default=None)
-@click.option("--confirmations", type=int, default=12, show_default=True)
+@click.option("--from-block", type=int, default=0, show_default=True,
+              help="With --rpc-url: the first block to fetch (ranges fetched before are skipped).")
+@click.option("--to-block", type=int, default=None,
+              help="With --rpc-url: the last block (default: the latest minus --confirmations).")
+@click.option("--confirmations", type=int, default=12, show_default=True,
+              help="With --rpc-url: blocks below the node's latest treated as final; nothing above is fetched.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per HTTP request.")
 @OUT
 @click.pass_context
