@@ -1,4 +1,5 @@
-"""The one label taxonomy: categories, the confidence scale, and addresses the system knows by nature.
+"""The one label taxonomy: categories, the confidence scale, the risk bands, and addresses the system knows by
+nature.
 
 Categories (an import naming any other is an error that lists these):
 
@@ -61,6 +62,9 @@ DESCRIPTIONS: dict[str, str] = {
 ILLICIT: frozenset[str] = frozenset({
     "sanctions", "blacklist", "mixer", "scam", "phishing", "hack", "ransomware", "darknet", "terrorism_financing",
 })
+
+#: The risk bands of a score, lowest first (a profile gives the score at which each band from "low" up starts).
+BANDS: tuple[str, ...] = ("none", "low", "medium", "high", "severe")
 
 CONFIDENCE = {
     "ledger": 100,      # ledger-immanent: the chain itself says so

@@ -25,11 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..address import try_parse
 from ..errors import UsageError
-from ..store import Store
+from ..store import Provenance, Store, read_arrow, resolve_run
+from ..taxonomy import BANDS
 from .bank_file import ERROR_TABLE, SOURCE_TABLE, InputInfo, load, quote_ident, sha256_file
-from .lookup import BANDS, Provenance, resolve_run
 from .redact import READ_PROVENANCE, ROLES, read_reason_sql
 
 log = logging.getLogger(__name__)
@@ -67,17 +68,11 @@ class ScreenResult:
     def arrow(self) -> Any:
         """The output rows as a pyarrow Table (read back from the output file when one was written)."""
         if self._table is None and self.output is not None:
-            import duckdb
-
-            con = duckdb.connect()
-            try:
-                p = "'" + str(self.output).replace("'", "''") + "'"
-                reader = {"parquet": f"read_parquet({p})", "csv": f"read_csv({p}, all_varchar = true)",
-                          "jsonl": f"read_json({p}, format = 'newline_delimited')",
-                          "json": f"read_json({p}, format = 'array')"}[self.format or "csv"]
-                self._table = con.sql(f"SELECT * FROM {reader}").to_arrow_table()
-            finally:
-                con.close()
+            p = "'" + str(self.output).replace("'", "''") + "'"
+            reader = {"parquet": f"read_parquet({p})", "csv": f"read_csv({p}, all_varchar = true)",
+                      "jsonl": f"read_json({p}, format = 'newline_delimited')",
+                      "json": f"read_json({p}, format = 'array')"}[self.format or "csv"]
+            self._table = read_arrow(f"SELECT * FROM {reader}")
         return self._table
 
     def df(self) -> Any:
@@ -88,15 +83,6 @@ class ScreenResult:
         """Rows (with status ok) at or above ``band``."""
         by_band = self.report["counts"]["band"]
         return int(sum(n for b, n in by_band.items() if band_rank(b) >= band_rank(band)))
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("chainrisk")
-    except PackageNotFoundError:
-        return "0.0.0+local"
 
 
 def _normalise(store: Store, address_column: str, run: Provenance, since: Provenance | None) -> dict[str, int]:
@@ -164,9 +150,7 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         params["since"] = since.run_id
         since_sel = ", p.band AS prev_band, p.score AS prev_score"
         since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
-    store.con.register(_FIX, fix)
-    store.con.register(_GOOD, good)
-    try:
+    with store.registered(**{_FIX: fix, _GOOD: good}):
         store.execute(f"DROP TABLE IF EXISTS {_RES}")
         # first_row: the first input row of the normalised address (different spellings of one address are
         # duplicates too); grouped only where an address has several spellings, to keep it a small join
@@ -193,9 +177,6 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
             {since_join}
             """, params,
         )
-    finally:
-        store.con.unregister(_FIX)
-        store.con.unregister(_GOOD)
     return {"distinct_values": _scalar(store, f"SELECT count(*) FROM {_NORM}"), "checked_in_python": n_python,
             "eip55_checked": mixed.num_rows}
 
@@ -389,7 +370,7 @@ def screen(
             store.execute(f"DROP TABLE IF EXISTS {tbl}")
     timings["total_s"] = time.perf_counter() - t0
     report: dict[str, Any] = {
-        "chainrisk_version": _version(),
+        "chainrisk_version": __version__,
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "input": {"path": info.path, "format": info.format, "reader": info.reader, "sha256": info.sha256,

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..profiles import BANDS, Profile
-from ..taxonomy import CATEGORIES, ILLICIT
+from ..profiles import Profile
+from ..taxonomy import BANDS, CATEGORIES, ILLICIT
 from .propagate import (
     B1,
     I64,

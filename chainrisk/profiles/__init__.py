@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..taxonomy import CATEGORIES
+from ..taxonomy import BANDS, CATEGORIES
 
-BANDS = ("none", "low", "medium", "high", "severe")
 _DIR = Path(__file__).resolve().parent
 
 

@@ -86,7 +86,7 @@ def test_cli_flag(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
     head = tmp_path / "head" / full.name
     head.parent.mkdir()
     head.write_text("".join(full.read_text(encoding="utf-8").splitlines(keepends=True)[:10]), encoding="utf-8")
-    base = ["--db", str(db), "labels", "import", "--format", "list", "--category", "sanctions", "--source", "e"]
+    base = ["--db", str(db), "labels", "import", "--input-format", "list", "--category", "sanctions", "--source", "e"]
     assert code_of([*base, str(full)]) == 0
     assert code_of([*base, str(head)]) == 4
     assert "--allow-mass-removal" in capsys.readouterr().err
