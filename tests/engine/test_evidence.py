@@ -67,7 +67,7 @@ def test_five_hop_chain_is_beyond_four_hops(store):
     label(store, "M", "mixer", MIXER)
     add(store, [(1, "M", "c1", 1_000), (2, "c1", "c2", 990), (3, "c2", "c3", 980), (4, "c3", "c4", 970),
                 (5, "c4", "Y", 960), (6, "c3", "Z", 500)])
-    scored(store)
+    scored(store, max_hops=4)
     assert evidence_paths(store, addr("Y"), category="mixer", direction="in") == []
     [p] = evidence_paths(store, addr("Z"), category="mixer", direction="in")
     assert p.n_hops == 4 and p.bottleneck_usd == 500
