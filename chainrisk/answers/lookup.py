@@ -238,7 +238,9 @@ def why(labels: Iterable[Label], exposures: Iterable[Exposure], indicators: Iter
     rest = [e for _share, e in lines if e not in shown]
     if rest:
         usd = sum(e.usd for e in rest)
-        cats = sorted({e.category.replace("_", " ") for e in rest})
+        named = {e.category for e in shown}   # a category also shown above is named with its direction here
+        cats = sorted({e.category.replace("_", " ") + (f" ({'incoming' if e.direction == 'in' else 'outgoing'})"
+                                                       if e.category in named else "") for e in rest})
         n = len(rest)
         out.append(f"and {n} smaller exposure{'s' if n > 1 else ''} ({', '.join(cats)}; {usd:,.0f} USD in all)")
     for ind in indicators:

@@ -73,7 +73,7 @@ def test_why_is_a_short_summary_with_small_categories_folded():
     exps = [Exposure("scam", "in", "direct", 6_000.0, 0.6, 1), Exposure("scam", "in", "indirect", 1_000.0, 0.1, 3),
             Exposure("mixer", "in", "indirect", 2_000.0, 0.2, 2), Exposure("exchange", "out", "direct", 900.0, 0.09, 1),
             Exposure("hack", "in", "indirect", 300.0, 0.03, 4), Exposure("gambling", "out", "direct", 200.0, 0.02, 1),
-            Exposure("defi", "out", "indirect", 100.0, 0.01, 2)]
+            Exposure("defi", "out", "indirect", 100.0, 0.01, 2), Exposure("mixer", "out", "direct", 10.0, 0.001, 1)]
     labels = [Label("sanctions", "SDN", "ofac", "v1", 60, None, None),
               Label("scam", "old", "crawl", "v0", 20, None, datetime(2022, 1, 1))]
     lines = why(labels, exps, [Indicator("pass_through", 40, {})])
@@ -81,7 +81,8 @@ def test_why_is_a_short_summary_with_small_categories_folded():
     # scam's two hop classes are one line: 70% of incoming, nearest hop 1
     assert lines[1] == "received 7,000 USD from scam directly (70.0% of incoming)"
     assert lines[2].startswith("received 2,000 USD from mixer") and lines[3].startswith("sent 900 USD to exchange")
-    assert lines[4] == "and 3 smaller exposures (defi, gambling, hack; 600 USD in all)"
+    # folded: a category also shown above (mixer, incoming) is named with its direction
+    assert lines[4] == "and 4 smaller exposures (defi, gambling, hack, mixer (outgoing); 610 USD in all)"
     assert lines[5] == "behaviour: pass through (severity 40)" and len(lines) == 6
     assert why(labels, exps, [], sources=False)[0] == "labelled sanctions, confidence 60"
 
