@@ -69,8 +69,10 @@ VC_BUSINESS: frozenset[str] = frozenset({
     "gambling", "exchange", "p2p_otc", "rwa_issuer", "stablecoin_issuer", "mining", "bridge", "defi", "rwa_investor",
 })
 
-# Outgoing exposure to these alone marks a possible victim (a payer of a fraud), not a perpetrator.
-VICTIM_CATEGORIES: frozenset[str] = frozenset({"scam", "phishing"})
+# Outgoing exposure to these alone marks a possible victim (a payer of a fraud), not a perpetrator. An issuer's
+# freeze (blacklist) names no crime, and issuers freeze mostly on law-enforcement requests about frauds: its payers
+# are most plausibly victims too. Paying sanctions, mixers, ransomware, darknet or hack addresses keeps full weight.
+VICTIM_CATEGORIES: frozenset[str] = frozenset({"scam", "phishing", "blacklist"})
 
 # Labels that score their holder but are never a source of exposure (holding an RWA token taints nobody).
 OWN_ONLY: frozenset[str] = frozenset({"rwa_investor"})

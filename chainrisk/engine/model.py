@@ -460,10 +460,13 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     cf = np.concatenate([lconf, hop_level(gmh, gi == 1)])
     cl = np.concatenate([np.arange(la.size, dtype=np.int64), np.full(ga.size, -1, np.int64)])
 
+    # one sort for every axis: address, highest value, own label first, category order, labelled first, 'in' first
+    pos = np.flatnonzero(cv > 0)
+    ranked = pos[np.lexsort((((cko[pos] * 64 + cc[pos]) * 2 + ci[pos]) * 2 + cd[pos], -cv[pos], ca[pos]))]
+
     def best(mask: B1) -> dict[str, Any]:
-        """Per address, the best candidate in ``mask``: highest value, own label first, category order."""
-        idx = np.flatnonzero(mask & (cv > 0))
-        o = idx[np.lexsort((cd[idx], ci[idx], cc[idx], cko[idx], -cv[idx], ca[idx]))]
+        """Per address, the best candidate in ``mask`` (the first in ``ranked`` order)."""
+        o = ranked[mask[ranked]]
         f = o[_firsts(ca[o])]
         out = {"val": np.zeros(n), "kind": np.full(n, -1, np.int64), "cat": np.full(n, -1, np.int64),
                "dir": np.zeros(n, np.int64), "share": np.zeros(n), "hop": np.zeros(n, np.int64),

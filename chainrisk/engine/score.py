@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..profiles import Profile, load_profile
-from ..taxonomy import CATEGORIES, inert_keys
+from ..taxonomy import CATEGORIES, VICTIM_CATEGORIES, inert_keys
 from .model import (
     DEPOSIT_CATEGORY,
     DEPOSIT_CONFIDENCE,
@@ -159,7 +159,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
                           "confidence": DEPOSIT_CONFIDENCE},
               "inferred_sources": {"indicator": "collector", "category": INFERRED_CATEGORY,
                                    "confidence": INFERRED_CONFIDENCE, "alone_at_most": "medium"},
-              "victim": {"outgoing_to": ["phishing", "scam"], "at_most": "medium",
+              "victim": {"outgoing_to": sorted(VICTIM_CATEGORIES), "at_most": "medium",
                          "corroborated_by": sorted(VICTIM_CORROBORATORS)},
               "forwarding": ForwardingParams().__dict__ | {"categories": "illicit, labelled sources"}}
     params["max_hops"] = hops

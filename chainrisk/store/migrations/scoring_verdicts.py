@@ -14,7 +14,7 @@ the two axes and of any category on neither axis, e.g. ``other``), for existing 
   at hop 1 to a labelled source), ``medium`` (hops 2-3, a web-crawl label, exposure corroborated by an indicator),
   ``low`` (hop >= 4, a heuristic label, a source the engine inferred, an indicator alone); NULL when the illicit
   score is 0. Hops lower this, never the traced amount;
-* ``possible_victim``: true when the illicit verdict rests on *outgoing* funds to fraud/phishing (scam, phishing)
+* ``possible_victim``: true when the illicit verdict rests on *outgoing* funds to fraud/phishing (scam, phishing, blacklist)
   without a corroborating indicator (a payer, not a perpetrator); such an illicit score is at most ``medium`` and
   the reason starts "possible victim: ...";
 * ``vc_score``, ``vc_band``, ``vc_reason``, ``vc_top_category``: involvement with virtual-currency business, over
