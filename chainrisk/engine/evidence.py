@@ -259,9 +259,14 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
                 SELECT address_id, 'deposit_address', NULL FROM inferred_labels
                 WHERE run_id = $run AND method = 'deposit_sweep'
                 UNION ALL
+                SELECT address_id, 'derived:' || category, NULL FROM inferred_labels
+                WHERE run_id = $run AND method NOT IN ('deposit_sweep', 'collector')
+                  AND list_contains($stops, category)
+                UNION ALL
                 SELECT x, 'hub', degree FROM deg
                 WHERE degree > $hub
-                  AND x NOT IN (SELECT address_id FROM evidence_labels WHERE NOT starts_with(source, 'chainrisk:')))
+                  AND x NOT IN (SELECT address_id FROM evidence_labels
+                                WHERE source NOT IN ('chainrisk:deposit_sweep', 'chainrisk:collector')))
             GROUP BY address_id ORDER BY address_id
             """, {"stops": list(run.stop_categories), "run": run.run_id, "hub": run.hub_degree})
         con.execute(

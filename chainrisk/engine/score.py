@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import InputError
 from ..profiles import Profile, load_profile
 from ..taxonomy import CATEGORIES, VICTIM_CATEGORIES, inert_keys
+from .ledger import INFERRED_SOURCE, LEDGER_SOURCE, derive_ledger_labels
 from .model import (
     DEPOSIT_CATEGORY,
     DEPOSIT_CONFIDENCE,
@@ -188,6 +189,11 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
         say("loading transfers and labels")
         inp = load_inputs(store)
         stage("load")
+        say("deriving RWA investors and issuer operations addresses from the ledger")
+        derived = derive_ledger_labels(store)
+        inp.labels.extend(Label(a, c, nm, conf, LEDGER_SOURCE if conf >= 100 else INFERRED_SOURCE)
+                          for a, c, nm, conf, _ in derived)
+        stage("ledger")
         say(f"{inp.src.size:,} transfers with a USD value among {inp.active.size:,} addresses; indicators")
         n_ind = _compute_indicators(store, run_id, prof, as_of_time) if indicators else 0
         ind: dict[int, list[tuple[str, int]]] = {}
@@ -198,6 +204,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
         stage("indicators")
         say(f"propagating (K = {hops})")
         res = compute(inp, prof, hops, ind, forwarding=indicators)
+        res.inferred.extend(derived)
         stage("propagate_and_score")
         say("writing the run")
         _write(store, run_id, res, t0, hops)

@@ -110,9 +110,13 @@ def test_null_address_never_carries_or_receives_risk(store):
     run(store)
     n = score_of(store, null, raw=True)
     assert n["score"] == 0.0 and n["band"] == "none" and "not a counterparty" in n["reason"]
-    assert score_of(store, "a")["score"] == 0.0 and exposures_of(store, "a") == {}
-    # b: scam exposure only; the burn to the null address is volume but no exposure
-    assert exposures_of(store, "b") == {("scam", "in", "direct"): (10.0, 10 / 110, 1)}
+    a = score_of(store, "a")
+    assert a["illicit_score"] == 0.0 and exposures_of(store, "a") == {}
+    # a received a mint without paying for it: the ledger makes it an issuer operations address (heuristic)
+    assert a["own_categories"] == "stablecoin_issuer" and a["vc_score"] == 70 * 0.6
+    # b: scam exposure (and the issuer's money) only; the burn to the null address is volume but no exposure
+    assert exposures_of(store, "b") == {("scam", "in", "direct"): (10.0, 10 / 110, 1),
+                                        ("stablecoin_issuer", "in", "direct"): (100.0, 100 / 110, 1)}
     assert score_of(store, "b")["volume_out_usd"] == 50.0
 
 
@@ -327,7 +331,8 @@ def test_tron_null_address_is_inert_on_tron(store):
     run(store)
     n = score_of(store, TRON_NULL_ADDRESS, raw=True)
     assert n["score"] == 0.0 and "not a counterparty" in n["reason"]
-    for x in (a, b):
+    for x in (a, b):   # (a received the mint unpaid: the ledger calls it an issuer operations address)
         s = score_of(store, x, raw=True)
-        assert s["score"] == 0.0 and s["categories"] is None
-    assert store.execute("SELECT count(*) FROM exposures WHERE run_id = ?", [latest(store)]).fetchone()[0] == 0
+        assert s["illicit_score"] == 0.0 and "blacklist" not in (s["categories"] or "")
+    assert store.execute("SELECT count(*) FROM exposures WHERE run_id = ? AND category = 'blacklist'",
+                         [latest(store)]).fetchone()[0] == 0

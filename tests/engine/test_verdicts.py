@@ -206,3 +206,33 @@ def test_profile_axes_and_action_are_validated(tmp_path):
     p = load_profile("cn")
     assert p.action.decide("high", "medium") == "sever_and_report" and p.action.decide("medium", "low") == "review"
     assert load_profile("fatf").action.decide("low", "severe") == "review"
+
+
+# -- RWA and issuers from the ledger ------------------------------------------------------------------------
+
+def test_an_rwa_subscription_names_the_issuer_operations_address_and_its_investors(store):
+    subs = [(0, "inv1", "ops", 100_000), (30, "inv2", "ops", 50_000)]           # USDC paid to the fund ...
+    add(store, subs, token="USDC")
+    add(store, [(2, "NULL", "inv1", 100_000), (31, "NULL", "inv2", 50_000),     # ... BUIDL minted to the payer
+                (50, "inv1", "friend", 1_000)], token="BUIDL")
+    add(store, [(1, "NULL", "treasury", 1_000_000), (3, "treasury", "shop", 10_000)])   # a USDT mint, unpaid
+    add(store, [(0, "payer", "someone", 500)], token="USDC")                            # one payment is no pattern
+    run = score(store, profile="cn")
+    derived = {(r[0], r[1]): (r[2], r[3], r[4], json.loads(r[5])) for r in store.execute(
+        "SELECT a.address, l.category, l.confidence, l.method, l.source, l.evidence FROM inferred_labels l"
+        " JOIN addresses a ON a.id = l.address_id WHERE l.run_id = ?", [run.run_id]).fetchall()}
+    conf, method, source, ev = derived[(addr("ops"), "rwa_issuer")]
+    assert (conf, method, source, ev["subscribers"]) == (10, "subscription", "chainrisk:inferred", 2)
+    assert ev["token"] == "USDC" and ev["mint"]["token"] == "BUIDL"
+    for who in ("inv1", "inv2", "friend"):                     # holders: a mint or a transfer gave them BUIDL
+        conf, method, source, ev = derived[(addr(who), "rwa_investor")]
+        assert (conf, method, source, ev["token"]) == (100, "rwa_holder", "chainrisk:ledger", "BUIDL")
+    assert derived[(addr("treasury"), "stablecoin_issuer")][:3] == (10, "issuer_mint", "chainrisk:inferred")
+    assert not any(a in (addr("someone"), addr("shop")) for a, _ in derived)
+    inv = verdict(store, "inv1")
+    assert inv["vc_band"] == "high" and inv["illicit_band"] == "none" and inv["action"] == "sever"
+    assert "rwa_investor" in inv["own_categories"]
+    ops = verdict(store, "ops")
+    assert ops["vc_top_category"] == "rwa_issuer" and ops["action"] == "sever"
+    score(store, profile="fatf")
+    assert verdict(store, "inv1")["action"] == "none"
