@@ -584,7 +584,7 @@ def _paths(store: Store, run: _Run, address: str | int, category: str | None, di
                 " GROUP BY category ORDER BY sum(usd) DESC, category", [run.run_id, x, d]).fetchall()]
             if cs:
                 wanted[d] = cs
-    found: list[tuple[str, str, float, tuple[Any, ...]]] = []
+    found: list[tuple[str, str, float, tuple[Any, ...], bool]] = []
     all_labels: dict[int, list[LabelRef]] = {}
     for d, cats in wanted.items():
         loc = _subgraph(store, x, d, k, cats)
@@ -592,11 +592,13 @@ def _paths(store: Store, run: _Run, address: str | int, category: str | None, di
         claimed = dict(store.execute(
             "SELECT category, min_hop FROM evidence_reach WHERE address_id = ? AND direction = ?", [x, d]).fetchall())
         for c in cats:
-            routes = [(bn, edges, False) for bn, _rec, edges in _search(loc, x, c, k, top)]
+            routes: list[tuple[float, tuple[Any, ...], bool]] = [
+                (bn, edges, False) for bn, _rec, edges in _search(loc, x, c, k, top)]
             h = claimed.get(c)
             if h is not None and h <= k:
                 # the nearest route (exactly the claimed hop count) leads; the same receipt is not shown twice
                 at_h = [r for r in routes if len(r[1]) == h]
+                lead: tuple[float, tuple[Any, ...], bool] | None
                 if at_h:
                     lead = at_h[0]
                 else:

@@ -557,20 +557,26 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
         out[f"{prefix}source"] = lab_src[li]
         out[f"{prefix}conf"] = lab_conf[li]
         ik = ax["kind"][act]
-        out[f"{prefix}ind"] = np.where((ik == 2) | (ik == 4), ind_name[act], None)
+        shown = (ik == 2) | (ik == 4)
+        names_ = np.full(act.size, None, dtype=object)
+        names_[shown] = ind_name[act][shown]
+        out[f"{prefix}ind"] = names_
         out[f"{prefix}ind_sev"] = np.where((ik == 2) | (ik == 4), ind_sev[act], 0)
     conf_names = np.array(CONF_NAMES, dtype=object)
-    out["illicit_confidence"] = np.where(out["illicit_score"] > 0, conf_names[ill["conf"][act]], None)
+    iconf = np.full(act.size, None, dtype=object)
+    pos_ill = out["illicit_score"] > 0
+    iconf[pos_ill] = conf_names[ill["conf"][act]][pos_ill]
+    out["illicit_confidence"] = iconf
     out["possible_victim"] = ill["kind"][act] == 5
-    a = profile.action
+    rule = profile.action
     never = len(BANDS)
 
     def th(band: str) -> int:
         return never if band == "never" else BANDS.index(band)
 
-    report = bix["illicit_"] >= th(a.report_illicit_at)
-    sever = bix["vc_"] >= th(a.sever_vc_at)
-    review = (bix["illicit_"] >= th(a.review_illicit_at)) | (bix["vc_"] >= th(a.review_vc_at))
+    report = bix["illicit_"] >= th(rule.report_illicit_at)
+    sever = bix["vc_"] >= th(rule.sever_vc_at)
+    review = (bix["illicit_"] >= th(rule.review_illicit_at)) | (bix["vc_"] >= th(rule.review_vc_at))
     out["action"] = np.where(report & sever, "sever_and_report", np.where(report, "report", np.where(
         sever, "sever", np.where(review, "review", "none")))).astype(object)
     return out
