@@ -520,8 +520,15 @@ def _search(loc: _Local, x: int, category: str, k: int, top: int
                     if r2 not in best or _better(rank, best[r2]):
                         best[r2] = rank
                 continue
-            if p not in relay or r_left < 1 or reach.get(p, _INF) > r_left \
-                    or min(nb, ub[r_left].get(p, -_INF)) < floor_():
+            if p not in relay or r_left < 1 or reach.get(p, _INF) > r_left:
+                continue
+            cap = min(nb, ub[r_left].get(p, -_INF))
+            if cap < floor_():
+                continue
+            # this receipt's best route so far cannot be beaten: not by a smaller bottleneck, nor by a longer
+            # route with the same one
+            have = best.get(edges[0] if depth else (p, node, key[0], key[1]))
+            if have is not None and (have[0] > cap or (have[0] == cap and -have[2] <= depth + 2)):
                 continue
             states += 1
             if states > MAX_STATES:
