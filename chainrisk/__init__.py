@@ -10,6 +10,8 @@ hierarchy in :mod:`chainrisk.errors`. Heavy modules are imported on first use.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
 from typing import TYPE_CHECKING, Any
 
 from .address import Address, parse_address
@@ -26,6 +28,11 @@ from .errors import (
 )
 from .store import Store, open
 
+try:
+    __version__ = _dist_version("chainrisk")
+except PackageNotFoundError:  # running from a checkout that was never installed
+    __version__ = "0.0.0+local"
+
 __all__ = [
     "Address",
     "ChainriskError",
@@ -38,6 +45,7 @@ __all__ = [
     "Store",
     "StoreError",
     "UsageError",
+    "__version__",
     "evaluate",
     "import_labels",
     "ingest_file",

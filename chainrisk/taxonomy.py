@@ -1,4 +1,5 @@
-"""The one label taxonomy: categories, the confidence scale, and addresses the system knows by nature.
+"""The one label taxonomy: categories, the confidence scale, the risk bands, and addresses the system knows by
+nature.
 
 Categories (an import naming any other is an error that lists these):
 
@@ -63,6 +64,9 @@ DESCRIPTIONS: dict[str, str] = {
 ILLICIT: frozenset[str] = frozenset({
     "sanctions", "blacklist", "mixer", "scam", "phishing", "hack", "ransomware", "darknet", "terrorism_financing",
 })
+
+#: The risk bands of a score, lowest first (a profile gives the score at which each band from "low" up starts).
+BANDS: tuple[str, ...] = ("none", "low", "medium", "high", "severe")
 
 # Involvement with virtual-currency business (the second verdict axis; the 2025 rules' "sever" side).
 VC_BUSINESS: frozenset[str] = frozenset({

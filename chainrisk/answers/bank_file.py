@@ -18,7 +18,7 @@ from typing import Any
 
 from ..address import Address, try_parse
 from ..errors import InputError, UsageError
-from ..store import Store
+from ..store import FileReadErrors, QueryError, Store, first_line
 
 SOURCE_TABLE = "__chainrisk_screen_src"
 _LIST_SUFFIXES = {".txt", ".lst", ".list"}
@@ -76,12 +76,8 @@ def load(store: Store, source: Any, address_column: str) -> InputInfo:
 
 def _from_arrow(store: Store, table: Any) -> list[str]:
     """Create SOURCE_TABLE from an Arrow table, casting every column to text."""
-    con = store.con
-    con.register("__chainrisk_screen_arrow", table)
-    try:
+    with store.registered(__chainrisk_screen_arrow=table):
         store.execute(f"CREATE TEMP TABLE {SOURCE_TABLE} AS SELECT COLUMNS(*)::VARCHAR FROM __chainrisk_screen_arrow")
-    finally:
-        con.unregister("__chainrisk_screen_arrow")
     return _columns(store)
 
 
@@ -182,19 +178,14 @@ def _lit(path: Path) -> str:
 
 
 def _try_duckdb(store: Store, path: Path, select: str, what: str) -> None:
-    import duckdb
-
     try:
         store.execute(f"CREATE TEMP TABLE {SOURCE_TABLE} AS {select}")
-    except duckdb.Error as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"cannot read {path} as {what}: {first}") from None
+    except QueryError as e:
+        raise InputError(f"cannot read {path} as {what}: {first_line(e)}") from None
 
 
 def _read_csv(store: Store, path: Path, head: bytes, address_column: str) -> str:
     """CSV with a header through DuckDB; a one-column file without a header is a list. Returns the reader used."""
-    import duckdb
-
     delim = ", delim = '\\t'" if path.suffix.lower() in (".tsv", ".tab") else ""
     plain_utf8 = not head.startswith((b"\xff\xfe", b"\xfe\xff"))
     if plain_utf8:
@@ -211,9 +202,10 @@ def _read_csv(store: Store, path: Path, head: bytes, address_column: str) -> str
             )
             # the sniffer can settle on another dialect for an irregular file: trust it only when it agrees with
             # the header line
-            if len(_columns(store)) != len(_header_fields(head, "\t" if delim else None)):
-                raise duckdb.InvalidInputException("the CSV sniffer disagrees with the header line")
-        except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException):
+            agrees = len(_columns(store)) == len(_header_fields(head, "\t" if delim else None))
+        except FileReadErrors:
+            agrees = False
+        if not agrees:
             store.execute(f"DROP TABLE IF EXISTS {SOURCE_TABLE}")
             plain_utf8 = False
     if not plain_utf8:
@@ -319,8 +311,6 @@ def _read_list(store: Store, path: Path, address_column: str) -> None:
 
 
 def _read_json(store: Store, path: Path, kind: str) -> None:
-    import duckdb
-
     fmt = "array" if kind == "json" else "newline_delimited"
     try:
         desc = store.execute(f"DESCRIBE SELECT * FROM read_json({_lit(path)}, format = '{fmt}')").fetchall()
@@ -330,7 +320,7 @@ def _read_json(store: Store, path: Path, kind: str) -> None:
             f" columns = {{{cols}}})"
         )
         return
-    except duckdb.Error:
+    except QueryError:
         store.execute(f"DROP TABLE IF EXISTS {SOURCE_TABLE}")
     _read_json_python(store, path, kind)
 

@@ -141,9 +141,7 @@ def demo_figures(store: Store, run_id: str, truth_csv: str | os.PathLike[str]) -
 
     truth = pacsv.read_csv(str(truth_csv))
     sel, axes = _axes_sql(store, run_id)
-    store.execute("SELECT 1").fetchall()
-    store.con.register("_eval_truth", truth)
-    try:
+    with store.registered(_eval_truth=truth):
         rows = store.execute(
             f"""
             WITH t AS (SELECT t.address, t.role, CAST(t.labelled AS BOOLEAN) AS labelled, a.id
@@ -166,8 +164,6 @@ def demo_figures(store: Store, run_id: str, truth_csv: str | os.PathLike[str]) -
             FROM r LEFT JOIN s ON s.address_id = r.id
             GROUP BY r.role ORDER BY r.role
             """, {"run": run_id}).fetchall()
-    finally:
-        store.con.unregister("_eval_truth")
     out = []
     for role, n, lab, scored, hi, ill_hi, ill_med, vc_med, sever, report, sever_low in rows:
         d = max(1, scored)

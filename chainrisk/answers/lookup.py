@@ -17,7 +17,6 @@ as-of block and time, label source versions). The JSON contract (``to_dict``) is
 
 from __future__ import annotations
 
-import json
 import logging
 import weakref
 from collections.abc import Iterable, Sequence
@@ -26,12 +25,19 @@ from datetime import datetime
 from typing import Any
 
 from ..address import Address, try_parse
-from ..errors import NoScoringRun, UsageError
 from ..store import Store
+from ..store.indexes import INDEXES, ensure_indexes, ensure_indexes_once
+from ..store.runs import Provenance, resolve_run
+from ..store.runs import loads as _loads
+from ..taxonomy import BANDS
+
+# BANDS, INDEXES, Provenance, resolve_run and ensure_indexes are owned by chainrisk.taxonomy and chainrisk.store;
+# they are named here too because lookup is where callers have always found them.
+__all__ = ["BANDS", "INDEXES", "STATUSES", "Exposure", "Indicator", "Label", "LookupResult", "Provenance",
+           "ensure_indexes", "explain_paths", "lookup", "lookup_one", "resolve_run", "unknown_reason"]
 
 log = logging.getLogger(__name__)
 
-BANDS = ("none", "low", "medium", "high", "severe")
 STATUSES = ("ok", "unknown", "invalid")
 ACTIONS = ("none", "review", "sever", "report", "sever_and_report")
 # the two verdict columns of ``scores`` (migration ``scoring_verdicts``); NULL in runs of an older engine
@@ -39,15 +45,6 @@ VERDICT_COLUMNS = ("illicit_score", "illicit_band", "illicit_reason", "illicit_t
                    "vc_score", "vc_band", "vc_reason", "vc_top_category", "action")
 WHY_TOP = 3            # the "Why" summary names at most this many exposure categories ...
 WHY_MIN_SHARE = 0.05   # ... each with at least this share of a direction's volume; the rest are folded
-
-# ART indexes that make per-address queries selective (point lookups instead of scans); see ensure_indexes.
-INDEXES = (
-    ("chainrisk_addresses_address_idx", "addresses", "address"),
-    ("chainrisk_scores_address_idx", "scores", "address_id"),
-    ("chainrisk_exposures_address_idx", "exposures", "address_id"),
-    ("chainrisk_indicators_address_idx", "indicators", "address_id"),
-    ("chainrisk_labels_address_idx", "labels", "address"),
-)
 
 
 def _iso(v: Any) -> Any:
@@ -136,25 +133,6 @@ class Indicator:
 
     def to_dict(self) -> dict[str, Any]:
         return {"indicator": self.indicator, "severity": self.severity, "evidence": self.evidence}
-
-
-@dataclass(frozen=True, slots=True)
-class Provenance:
-    run_id: str
-    profile: str
-    created_at: datetime | None
-    finished_at: datetime | None
-    as_of_block: int | None
-    as_of_time: datetime | None
-    label_sources: list[dict[str, Any]]
-    params: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id, "profile": self.profile, "created_at": _iso(self.created_at),
-            "finished_at": _iso(self.finished_at), "as_of_block": self.as_of_block,
-            "as_of_time": _iso(self.as_of_time), "label_sources": self.label_sources, "params": self.params,
-        }
 
 
 @dataclass(slots=True)
@@ -246,86 +224,6 @@ def why(labels: Iterable[Label], exposures: Iterable[Exposure], indicators: Iter
     for ind in indicators:
         out.append(f"behaviour: {ind.indicator.replace('_', ' ')} (severity {ind.severity})")
     return out
-
-
-# -- runs -----------------------------------------------------------------------------------------------------
-
-
-def _missing_table(e: Exception) -> bool:
-    import duckdb
-
-    return isinstance(e, duckdb.CatalogException)
-
-
-_RUNS: weakref.WeakKeyDictionary[Store, dict[str, Provenance]] = weakref.WeakKeyDictionary()
-
-
-def resolve_run(store: Store, run_id: str | None = None) -> Provenance:
-    """The provenance of ``run_id``, or of the latest complete scoring run; :class:`NoScoringRun` when none.
-
-    A named complete run is immutable, so its provenance is remembered per store (a warm process passing
-    ``run_id`` saves a query per lookup); the latest run is looked up on every call."""
-    if run_id is not None:
-        cached = _RUNS.get(store, {}).get(run_id)
-        if cached is not None:     # a complete run never changes
-            return cached
-    q = ("SELECT run_id, profile, created_at, finished_at, as_of_block, as_of_time, label_sources_json, params_json"
-         " FROM scoring_runs WHERE status = 'complete'")
-    try:
-        # fetchall, not fetchone: a half-read result blocks the next relation on this connection (DuckDB 2)
-        if run_id is None:
-            rows = store.execute(q + " ORDER BY finished_at DESC NULLS LAST, created_at DESC, run_id DESC LIMIT 1",
-                                 []).fetchall()
-        else:
-            rows = store.execute(q + " AND run_id = ?", [run_id]).fetchall()
-        row = rows[0] if rows else None
-    except Exception as e:
-        if _missing_table(e):
-            raise NoScoringRun(f"the store {store.path} has no scoring tables; run 'chainrisk score' first") from None
-        raise
-    if row is None:
-        if run_id is None:
-            raise NoScoringRun(f"no complete scoring run in {store.path}; run 'chainrisk score' first")
-        known = [r[0] for r in store.execute(
-            "SELECT run_id FROM scoring_runs WHERE status = 'complete' ORDER BY created_at DESC LIMIT 5", []
-        ).fetchall()]
-        hint = f"complete runs: {', '.join(known)}" if known else "run 'chainrisk score' first"
-        raise NoScoringRun(f"no complete scoring run {run_id!r} in {store.path}; {hint}")
-    prov = Provenance(
-        run_id=row[0], profile=row[1], created_at=row[2], finished_at=row[3], as_of_block=row[4],
-        as_of_time=row[5], label_sources=_loads(row[6], []), params=_loads(row[7], {}),
-    )
-    _RUNS.setdefault(store, {})[prov.run_id] = prov
-    return prov
-
-
-def _loads(text: str | None, default: Any) -> Any:
-    if not text:
-        return default
-    try:
-        return json.loads(text)
-    except ValueError:
-        return default
-
-
-_INDEXED: weakref.WeakSet[Store] = weakref.WeakSet()   # stores whose indexes this process has ensured
-
-
-def ensure_indexes(store: Store) -> list[str]:
-    """Create the ART indexes that make lookups point queries (idempotent; needs a writable store).
-
-    Measured on 1M scored addresses: a lookup drops from ~9 ms (scan of ``addresses``) to ~2 ms. Returns the
-    names of the indexes created now. :func:`lookup` calls it once per writable store; for read-only use call it
-    once after a scoring run (or when a service starts). The index on ``addresses`` makes bulk address encoding
-    about 1.3x slower (measured: 1M new addresses 1.5 s -> 1.9 s).
-    """
-    existing = {r[0] for r in store.execute("SELECT index_name FROM duckdb_indexes()", []).fetchall()}
-    made = []
-    for name, table, column in INDEXES:
-        if name not in existing:
-            store.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table}({column})")
-            made.append(name)
-    return made
 
 
 # -- lookup ---------------------------------------------------------------------------------------------------
@@ -451,13 +349,8 @@ def explain_paths(store: Store, address: str, run_id: str, top: int = 3) -> list
     """Evidence paths (hop by hop) from :mod:`chainrisk.engine.evidence`, each as a dict with its plain ``sentence``.
 
     The store must be writable the first time a run is explained (the evidence module builds helper tables)."""
-    try:  # imported at call time: keeps lookup light, and works as soon as the evidence module is installed
-        from ..engine import evidence
-    except ModuleNotFoundError as e:
-        if e.name != "chainrisk.engine.evidence":
-            raise
-        raise UsageError("evidence paths (--explain) need chainrisk.engine.evidence, which this installation lacks; "
-                         "upgrade chainrisk") from None
+    from ..engine import evidence  # at call time: networkx only for --explain, not for every lookup
+
     out = []
     for p in evidence.evidence_paths(store, address, run_id=run_id, top=top):
         d = p.to_dict()
@@ -476,11 +369,9 @@ def lookup(store: Store, addresses: Iterable[str] | str, *, run_id: str | None =
     if isinstance(addresses, str):
         addresses = [addresses]
     run = resolve_run(store, run_id)
-    if not store.read_only and store not in _INDEXED:
-        made = ensure_indexes(store)
-        if made:
-            log.info("created lookup indexes %s", ", ".join(made))
-        _INDEXED.add(store)
+    made = ensure_indexes_once(store)
+    if made:
+        log.info("created lookup indexes %s", ", ".join(made))
     return [lookup_one(store, a, run, explain=explain) for a in addresses]
 
 

@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..address import Address, try_parse
 from ..errors import InvalidAddress, UsageError
-from ..store import Store
-from .lookup import LookupResult, lookup_one, resolve_run
+from ..store import Store, resolve_run
+from .lookup import LookupResult, lookup_one
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,6 @@ class ReportData:
     evidence_note: str | None              # why there are no evidence paths, when there are none
     generated_at: str
     version: str
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("chainrisk")
-    except PackageNotFoundError:
-        return "0.0.0+local"
 
 
 def collect(store: Store, address: str, *, run_id: str | None = None, top: int = 3,
@@ -77,7 +69,7 @@ def collect(store: Store, address: str, *, run_id: str | None = None, top: int =
     transfers = sorted(seen.values(), key=lambda t: (t.get("block_number") or 0, t.get("log_index") or 0))
     largest = _largest(store, parsed) if res.status != "invalid" else []
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    return ReportData(res, transfers, largest, note, when, _version())
+    return ReportData(res, transfers, largest, note, when, __version__)
 
 
 def _largest(store: Store, a: Address, limit: int = 20) -> list[dict[str, Any]]:

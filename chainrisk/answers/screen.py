@@ -25,11 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..address import try_parse
 from ..errors import UsageError
-from ..store import Store
+from ..store import Provenance, Store, read_arrow, resolve_run
+from ..taxonomy import BANDS
 from .bank_file import SOURCE_TABLE, InputInfo, load, quote_ident, sha256_file
-from .lookup import ACTIONS, BANDS, Provenance, has_column, resolve_run
+from .lookup import ACTIONS, has_column
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +70,11 @@ class ScreenResult:
     def arrow(self) -> Any:
         """The output rows as a pyarrow Table (read back from the output file when one was written)."""
         if self._table is None and self.output is not None:
-            import duckdb
-
-            con = duckdb.connect()
-            try:
-                p = "'" + str(self.output).replace("'", "''") + "'"
-                reader = {"parquet": f"read_parquet({p})", "csv": f"read_csv({p}, all_varchar = true)",
-                          "jsonl": f"read_json({p}, format = 'newline_delimited')",
-                          "json": f"read_json({p}, format = 'array')"}[self.format or "csv"]
-                self._table = con.sql(f"SELECT * FROM {reader}").to_arrow_table()
-            finally:
-                con.close()
+            p = "'" + str(self.output).replace("'", "''") + "'"
+            reader = {"parquet": f"read_parquet({p})", "csv": f"read_csv({p}, all_varchar = true)",
+                      "jsonl": f"read_json({p}, format = 'newline_delimited')",
+                      "json": f"read_json({p}, format = 'array')"}[self.format or "csv"]
+            self._table = read_arrow(f"SELECT * FROM {reader}")
         return self._table
 
     def df(self) -> Any:
@@ -89,15 +85,6 @@ class ScreenResult:
         """Rows (with status ok) at or above ``band``."""
         by_band = self.report["counts"]["band"]
         return int(sum(n for b, n in by_band.items() if band_rank(b) >= band_rank(band)))
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("chainrisk")
-    except PackageNotFoundError:
-        return "0.0.0+local"
 
 
 def _normalise(store: Store, address_column: str, run: Provenance, since: Provenance | None) -> dict[str, int]:
@@ -166,9 +153,7 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
     verdict = ", ".join(f"s.{c}" if has_column(store, "scores", c) else f"NULL AS {c}"
                         for c in ("illicit_score", "illicit_band", "vc_score", "vc_band", "action"))
-    store.con.register(_FIX, fix)
-    store.con.register(_GOOD, good)
-    try:
+    with store.registered(**{_FIX: fix, _GOOD: good}):
         store.execute(f"DROP TABLE IF EXISTS {_RES}")
         # first_row: the first input row of the normalised address (different spellings of one address are
         # duplicates too); grouped only where an address has several spellings, to keep it a small join
@@ -195,9 +180,6 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
             {since_join}
             """, params,
         )
-    finally:
-        store.con.unregister(_FIX)
-        store.con.unregister(_GOOD)
     return {"distinct_values": _scalar(store, f"SELECT count(*) FROM {_NORM}"), "checked_in_python": n_python,
             "eip55_checked": mixed.num_rows}
 
@@ -384,7 +366,7 @@ def screen(
             store.execute(f"DROP TABLE IF EXISTS {tbl}")
     timings["total_s"] = time.perf_counter() - t0
     report: dict[str, Any] = {
-        "chainrisk_version": _version(),
+        "chainrisk_version": __version__,
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "input": {"path": info.path, "format": info.format, "reader": info.reader, "sha256": info.sha256,

@@ -14,7 +14,11 @@ from typing import Any
 
 import click
 
+from .. import __version__
 from ..errors import ChainriskError
+
+# exit code of Ctrl-C (128 + SIGINT), the one code outside chainrisk.errors
+INTERRUPTED = 130
 
 # command name -> "module:attribute" (relative to chainrisk.cli)
 COMMANDS: dict[str, str] = {
@@ -34,11 +38,18 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use: ``lazy`` maps a command name to
+    "module:attribute" in chainrisk.cli."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(self.lazy)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = self.lazy.get(cmd_name)
         if target is None:
             return None
         module, attr = target.split(":")
@@ -46,21 +57,13 @@ class LazyGroup(click.Group):
         return cmd
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("chainrisk")
-    except PackageNotFoundError:  # running from a checkout without install
-        return "0.0.0+local"
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.option("--db", "db", envvar="CHAINRISK_DB", default="chainrisk.duckdb", show_default=True,
+@click.group(cls=LazyGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--db", "db", envvar="CHAINRISK_DB", default="chainrisk.duckdb", show_default=True, metavar="PATH",
               help="The DuckDB store file (env CHAINRISK_DB).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
-@click.version_option(_version(), prog_name="chainrisk")
+@click.version_option(__version__, prog_name="chainrisk")
 @click.pass_context
 def cli(ctx: click.Context, db: str, quiet: bool, verbose: int) -> None:
     """chainrisk: does this address link to virtual-currency business or to illegal activity?
@@ -74,12 +77,13 @@ def cli(ctx: click.Context, db: str, quiet: bool, verbose: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: run the CLI and map errors to exit codes (see chainrisk.errors)."""
+    """Entry point: run the CLI and map errors to exit codes: a ChainriskError's own (see chainrisk.errors), click's
+    usage errors 2 (= UsageError's), Ctrl-C 130."""
     try:
         return cli.main(args=argv, prog_name="chainrisk", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
@@ -88,4 +92,4 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted; work committed so far is kept, rerun to resume.", err=True)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from ._common import emit
+from ._common import SUMMARY, format_option, write
 
 
 @click.command()
@@ -21,8 +19,7 @@ from ._common import emit
               help="Send a smaller economy as real ERC-20 transactions to a local anvil node and ingest it by RPC.")
 @click.option("--out", "out_dir", default=None, metavar="DIR",
               help="Folder for the generated files (default <db>.files).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Summary format on stdout.")
+@format_option(SUMMARY, hints={"text": "'text' is named 'table' (the summary for a person): use --format table"})
 @click.pass_context
 def demo(ctx: click.Context, db_path: str | None, scale: float, seed: int, profile: str, via_node: bool,
          out_dir: str | None, fmt: str) -> None:
@@ -47,7 +44,4 @@ def demo(ctx: click.Context, db_path: str | None, scale: float, seed: int, profi
         db_path = parent.params["db"]
     summary = run_demo(db_path or DEFAULT_DB, scale=scale, seed=seed, profile=profile, via_node=via_node,
                        out=out_dir, on_progress=say)
-    if fmt == "json":
-        emit(summary.to_dict(), "json")
-    else:
-        sys.stdout.write(summary.to_text())
+    write(fmt, summary.to_dict(), table=summary.to_text())

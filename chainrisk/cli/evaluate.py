@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
+
+from ._common import SUMMARY, format_option, write
 
 
 @click.command(short_help="Measure accuracy on the demo's ground truth and the phishing dev graph.")
@@ -21,8 +21,8 @@ import click
               help="Profiles to score under; repeat for several. Default: fatf and cn.")
 @click.option("--write-doc", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
               help="Write the Markdown report (docs/accuracy.md) to PATH instead of printing it.")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True,
-              help="What goes to stdout (when not writing the doc).")
+@format_option(SUMMARY, help="Format on stdout when not writing the doc: table is the Markdown for a person, json the "
+                             "figures.", hints={"markdown": "the Markdown is --format table (the default)"})
 @click.pass_context
 def evaluate(ctx: click.Context, scale: float, seeds: tuple[int, ...], no_demo: bool, datasets: Path | None,
              profiles: tuple[str, ...], write_doc: Path | None, fmt: str) -> None:
@@ -51,7 +51,5 @@ def evaluate(ctx: click.Context, scale: float, seeds: tuple[int, ...], no_demo: 
     if write_doc is not None:
         write_doc.write_text(text, encoding="utf-8")
         say(f"wrote {write_doc}")
-    elif fmt == "json":
-        sys.stdout.write(json.dumps(ev.to_dict(), indent=2, default=str) + "\n")
     else:
-        sys.stdout.write(text)
+        write(fmt, ev.to_dict(), table=text)

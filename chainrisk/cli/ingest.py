@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
-_SUB = {"rpc": "ingest_rpc_cmd:rpc", "file": "ingest_file_cmd:file"}
+from . import LazyGroup
 
 
-class _Lazy(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_SUB)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in _SUB:
-            return None
-        mod, attr = _SUB[name].split(":")
-        try:
-            m = importlib.import_module(f"chainrisk.cli.{mod}")
-        except ModuleNotFoundError:
-            return None
-        cmd: click.Command = getattr(m, attr)
-        return cmd
-
-
-@click.group(cls=_Lazy)
+@click.group(cls=LazyGroup, lazy={"rpc": "ingest_rpc_cmd:rpc", "file": "ingest_file_cmd:file"})
 def ingest() -> None:
     """Load stablecoin transfers into the store: from a node (rpc) or from bulk exports (file)."""

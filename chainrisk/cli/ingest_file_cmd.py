@@ -10,7 +10,16 @@ from typing import Any
 import click
 
 from ..errors import PartialError, UsageError
-from ._common import emit, open_store, progress_enabled
+from ..ingest.formats import FORMATS as INPUT_FORMATS
+from ._common import (
+    RECORDS,
+    format_option,
+    input_format_hints,
+    open_store,
+    progress_enabled,
+    require_input_format,
+    write,
+)
 
 
 def _parse_mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict[str, str]:
@@ -40,8 +49,8 @@ def _parse_mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict[str
 
 @click.command("file")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", required=True, type=click.Choice(["bigquery", "ethereum-etl", "etherscan", "csv"]),
-              help="The export format of the files.")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS),
+              help="The export format of the files (required).")
 @click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN",
               help="csv: take canonical FIELD from COLUMN (repeatable). Fields: tx_hash, log_index, block_number, "
                    "block_time, token_address, from_address, to_address, value, amount, token_symbol, "
@@ -61,18 +70,18 @@ def _parse_mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict[str
               help="Keep only tokens already in the registry (default: register tokens whose decimals the file gives).")
 @click.option("--memory-limit", default="1GB", show_default=True,
               help="DuckDB memory cap during the import; bigger files spill to disk instead of growing memory.")
-@click.option("--report", "report_fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
-              show_default=True, help="Format of the import report on stdout.")
+@format_option(RECORDS, help="Format of the import report on stdout (json: the totals and every file; the "
+                             "others: one row per file).", hints=input_format_hints(INPUT_FORMATS, RECORDS))
 @click.pass_context
 def file(
-    ctx: click.Context, paths: tuple[str, ...], fmt: str, pairs: tuple[str, ...], mapping_file: str | None,
-    blocks_file: str | None, skip_bad: bool, reject_file: str | None, chain: str, force: bool,
-    no_register_tokens: bool, memory_limit: str, report_fmt: str,
+    ctx: click.Context, paths: tuple[str, ...], input_format: str | None, pairs: tuple[str, ...],
+    mapping_file: str | None, blocks_file: str | None, skip_bad: bool, reject_file: str | None, chain: str,
+    force: bool, no_register_tokens: bool, memory_limit: str, fmt: str,
 ) -> None:
     """Import token transfers from bulk export files (all-or-nothing per file; re-importing adds nothing).
 
     \b
-    Formats:
+    Input formats (--input-format):
       bigquery      crypto_ethereum.token_transfers (CSV or Parquet)
       ethereum-etl  token_transfers.csv or .json lines (--blocks blocks.csv for times)
       etherscan     tokentx API response (JSON) or its CSV
@@ -80,8 +89,9 @@ def file(
     """
     from ..ingest.file import FileReport, ingest_file
 
-    if (pairs or mapping_file) and fmt != "csv":
-        raise UsageError(f"--map/--mapping apply to --format csv only, not {fmt}")
+    input_format = require_input_format(ctx, input_format, fmt, INPUT_FORMATS)
+    if (pairs or mapping_file) and input_format != "csv":
+        raise UsageError(f"--map/--mapping apply to --input-format csv only, not {input_format}")
     if reject_file and not skip_bad:
         raise UsageError("--reject-file needs --skip-bad (without it a bad row fails the file)")
     mapping = _parse_mapping(pairs, mapping_file)
@@ -93,20 +103,17 @@ def file(
             click.echo(f"{rep.path}: {rep.status}, {rep.rows_added:,} added of {rep.rows_read:,} rows "
                        f"({rep.seconds:.1f} s)", err=True)
 
-    with open_store(ctx) as st:
+    with open_store(ctx, create=True) as st:
         report = ingest_file(
-            st, list(paths), fmt, mapping=mapping or None, blocks_file=blocks_file, skip_bad=skip_bad,
+            st, list(paths), input_format, mapping=mapping or None, blocks_file=blocks_file, skip_bad=skip_bad,
             reject_path=(reject_file or "rejects.csv") if skip_bad else None, chain=chain, force=force,
             register_tokens=not no_register_tokens, memory_limit=memory_limit, progress=progress,
         )
-    if report_fmt == "json":
-        emit(report.to_dict(), "json")
-    else:
-        rows = [{"file": f.path, "status": f.status, "read": f.rows_read, "added": f.rows_added,
-                 "duplicate": f.rows_duplicate, "rejected": f.rows_rejected,
-                 "unregistered_token": f.rows_unregistered_token, "no_time": f.rows_without_time,
-                 "seconds": round(f.seconds, 2)} for f in report.files]
-        emit(rows, report_fmt)
+    rows = [{"file": f.path, "status": f.status, "read": f.rows_read, "added": f.rows_added,
+             "duplicate": f.rows_duplicate, "rejected": f.rows_rejected,
+             "unregistered_token": f.rows_unregistered_token, "no_time": f.rows_without_time,
+             "seconds": round(f.seconds, 2)} for f in report.files]
+    write(fmt, report.to_dict(), table=rows, jsonl=rows, csv=rows)
     if report.rows_unregistered_token and not quiet:
         click.echo(f"{report.rows_unregistered_token:,} rows of tokens outside the registry were not stored "
                    "(the file gives no decimals for them); add the tokens to the registry to keep them", err=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._common import open_store, progress_enabled
+from ._common import SUMMARY, field_rows, format_option, open_store, progress_enabled, write
 
 
 @click.command("rpc")
@@ -30,8 +30,7 @@ from ._common import open_store, progress_enabled
 @click.option("--commit-interval", type=click.FloatRange(min=0.0), default=5.0, show_default=True,
               help="Seconds between commits of fetched ranges; a killed run redoes at most this much work.")
 @click.option("--chain", default="ethereum", show_default=True, help="Chain name the tokens are registered under.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="Format of the final report on stdout.")
+@format_option(SUMMARY, help="Format of the final report on stdout.")
 @click.pass_context
 def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: int, to_block: int | None,
         confirmations: int, concurrency: int, timeout: float, max_retries: int, commit_interval: float, chain: str,
@@ -42,7 +41,6 @@ def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: i
     kill) fetches only what is missing. A reorg below the stored tip is detected and repaired on the next run.
     """
     from ..ingest.rpc import Progress, ingest_rpc
-    from ._common import emit
 
     bar: Any = None
 
@@ -55,7 +53,7 @@ def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: i
         bar.label = f"{p.logs:,} logs"
         bar.update(p.blocks_done - bar.pos)
 
-    with open_store(ctx) as store:
+    with open_store(ctx, create=True) as store:
         try:
             report = ingest_rpc(
                 store, rpc_url, tokens=list(tokens) or None, from_block=from_block, to_block=to_block,
@@ -68,9 +66,6 @@ def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: i
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     d = report.to_dict()
-    if fmt == "json":
-        emit(d, "json")
-    else:
-        rows = [{"field": k, "value": ", ".join(map(str, v)) if isinstance(v, list) else v}
-                for k, v in d.items() if k != "notes" and v is not None]
-        emit(rows, "table")
+    shown = {k: ", ".join(map(str, v)) if isinstance(v, list) else v
+             for k, v in d.items() if k != "notes" and v is not None}
+    write(fmt, d, table=field_rows(shown))

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import sys
+from datetime import datetime
 from typing import Any
 
 import click
 
-from ._common import emit, open_store
+from ..labels.importers import FORMAT_NAMES
+from ._common import (
+    RECORDS,
+    format_option,
+    input_format_hints,
+    open_store,
+    require_input_format,
+    table_text,
+    write,
+)
 
-OUT = click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
-                   show_default=True, help="Output format on stdout.")
+OUT = format_option(RECORDS)
 PROFILE = click.option("--profile", metavar="NAME|PATH",
                        help="Add each label's severity under this profile (cn, fatf, or a tuned TOML file).")
 
@@ -29,12 +36,9 @@ def labels() -> None:
 def _report(results: list[Any], fmt: str, strict: bool) -> None:
     from ..errors import PartialError
 
-    rows = [{k: v for k, v in r.to_dict().items() if k not in ("skip_reasons", "skip_examples", "origin")}
-            for r in results]
-    if fmt in ("json", "jsonl"):
-        emit([r.to_dict() for r in results], fmt)
-    else:
-        emit(rows, fmt)
+    full = [r.to_dict() for r in results]
+    rows = [{k: v for k, v in d.items() if k not in ("skip_reasons", "skip_examples", "origin")} for d in full]
+    write(fmt, full, table=rows, csv=rows)
     skipped = 0
     for r in results:
         for reason, n in sorted(r.skip_reasons.items(), key=lambda kv: -kv[1]):
@@ -48,19 +52,18 @@ def _report(results: list[Any], fmt: str, strict: bool) -> None:
 
 @labels.command("import")
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--format", "in_format", required=True, metavar="FORMAT",
-              help="Input format: csv, list, ofac-xml, ofac-csv, tagpack, blacklist-events, tether-csv, "
-                   "mew-darklist, scamsniffer, cryptoscamdb, etherscan, etherscan-tokens, spellbook, bundled.")
+@click.option("--input-format", type=click.Choice(FORMAT_NAMES), metavar="FORMAT",
+              help=f"The format of PATH... (required): {', '.join(FORMAT_NAMES)}.")
 @click.option("--source", help="Source name (default: per format, e.g. ofac-sdn; for list: the file stem).")
 @click.option("--category", help="Category for list formats (required there); overrides elsewhere.")
 @click.option("--confidence", type=click.IntRange(0, 100), help="Override the format's default confidence.")
 @click.option("--chain", help="Chain of list addresses (default: recognised from each address).")
 @click.option("--version", "version", help="Source version (default: the data's own date, else its hash).")
 @click.option("--strict", is_flag=True, help="Exit 3 when any input row was skipped.")
-@click.option("--output-format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
-              show_default=True, help="Format of the import report on stdout.")
+@format_option(RECORDS, help="Format of the import report on stdout.",
+               hints=input_format_hints(FORMAT_NAMES, RECORDS))
 @click.pass_context
-def import_cmd(ctx: click.Context, paths: tuple[str, ...], in_format: str, source: str | None,
+def import_cmd(ctx: click.Context, paths: tuple[str, ...], input_format: str | None, source: str | None,
                category: str | None, confidence: int | None, chain: str | None, version: str | None,
                strict: bool, fmt: str) -> None:
     """Import PATH... as one version of a label source, replacing its previous version.
@@ -70,14 +73,15 @@ def import_cmd(ctx: click.Context, paths: tuple[str, ...], in_format: str, sourc
     Examples:
 
     \b
-      chainrisk labels import --format bundled
-      chainrisk labels import sdn_advanced.xml --format ofac-xml
-      chainrisk labels import sanctioned_addresses_ETH.txt --format list --category sanctions --confidence 60
+      chainrisk labels import --input-format bundled
+      chainrisk labels import sdn_advanced.xml --input-format ofac-xml
+      chainrisk labels import sanctioned_addresses_ETH.txt --input-format list --category sanctions --confidence 60
     """
     from ..labels import import_labels
 
-    with open_store(ctx) as st:
-        results = import_labels(st, list(paths), in_format, source=source, category=category,
+    input_format = require_input_format(ctx, input_format, fmt, FORMAT_NAMES)
+    with open_store(ctx, create=True) as st:
+        results = import_labels(st, list(paths), input_format, source=source, category=category,
                                 confidence=confidence, chain=chain, version=version)
     _report(results, fmt, strict)
 
@@ -91,9 +95,12 @@ def import_cmd(ctx: click.Context, paths: tuple[str, ...], in_format: str, sourc
               help="Node to fetch new freeze events from first (env CHAINRISK_RPC_URL); without it the labels are "
                    "rebuilt from the events already ingested.")
 @click.option("--token", "tokens", multiple=True, help="Token to fetch from the node (default: all registered).")
-@click.option("--from-block", type=int, default=0, show_default=True)
-@click.option("--to-block", type=int, default=None)
-@click.option("--confirmations", type=int, default=12, show_default=True)
+@click.option("--from-block", type=int, default=0, show_default=True,
+              help="With --rpc-url: the first block to fetch (ranges fetched before are skipped).")
+@click.option("--to-block", type=int, default=None,
+              help="With --rpc-url: the last block (default: the latest minus --confirmations).")
+@click.option("--confirmations", type=int, default=12, show_default=True,
+              help="With --rpc-url: blocks below the node's latest treated as final; nothing above is fetched.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per HTTP request.")
 @OUT
 @click.pass_context
@@ -106,7 +113,7 @@ def update(ctx: click.Context, ofac_url: str | None, no_ofac: bool, no_bundled: 
     """
     from ..labels.update import OFAC_URL, update_labels
 
-    with open_store(ctx) as st:
+    with open_store(ctx, create=True) as st:
         rep = update_labels(st, bundled=not no_bundled, ofac=not no_ofac, ofac_url=ofac_url or OFAC_URL,
                             onchain=not no_onchain, rpc_url=rpc_url, tokens=list(tokens) or None,
                             from_block=from_block, to_block=to_block, confirmations=confirmations, timeout=timeout)
@@ -154,9 +161,8 @@ def list_cmd(ctx: click.Context, source: str | None, category: str | None, chain
     with open_store(ctx, read_only=True) as st:
         rows = list_labels(st, source=source, category=category, chain=chain, include_history=include_history,
                            limit=limit)
-    if fmt == "table":
-        rows = [{k: r[k] for k in _LIST_COLUMNS} for r in rows]
-    emit(_with_severity(rows, profile), fmt)
+    table = [{k: r[k] for k in _LIST_COLUMNS} for r in rows]
+    write(fmt, _with_severity(rows, profile), table=_with_severity(table, profile))
 
 
 @labels.command("show")
@@ -183,20 +189,14 @@ def show(ctx: click.Context, address: str, active_only: bool, profile: str | Non
     with open_store(ctx, read_only=True) as st:
         rows = _with_severity(labels_for(st, key, include_history=not active_only), profile)
         notes = special_notes(st, key)
-    if fmt == "json":
-        click.echo(json.dumps({"address": key, "chain": a.chain if a else None, "notes": notes, "labels": rows},
-                              indent=2, default=str, ensure_ascii=False))
-        return
-    if fmt == "table":
-        for n in notes:
-            click.echo(f"# {n}")
-        if not rows:
-            click.echo(f"# no labels on {key}")
-            return
-        cols = ["status", "category", *(["severity"] if profile else []), "name", "source", "confidence",
-                "valid_from", "valid_to", "details"]
-        rows = [{c: r.get(c) for c in cols} for r in rows]
-    emit(rows, fmt, sys.stdout)
+    cols = ["status", "category", *(["severity"] if profile else []), "name", "source", "confidence",
+            "valid_from", "valid_to", "details"]
+    text = "".join(f"# {n}\n" for n in notes)
+    text += table_text([{c: r.get(c) for c in cols} for r in rows]) if rows else f"# no labels on {key}\n"
+    # the JSON document writes times as str() does ('2024-01-02 03:04:05'), as it always has
+    doc = {"address": key, "chain": a.chain if a else None, "notes": notes,
+           "labels": [{k: str(v) if isinstance(v, datetime) else v for k, v in r.items()} for r in rows]}
+    write(fmt, rows, json=doc, table=text, unicode=("json",))
 
 
 @labels.command("sources")
@@ -208,9 +208,7 @@ def sources(ctx: click.Context, fmt: str) -> None:
 
     with open_store(ctx, read_only=True) as st:
         rows = list_sources(st)
-    if fmt == "table":
-        rows = [{k: v for k, v in r.items() if k not in ("sha256", "origin")} for r in rows]
-    emit(rows, fmt)
+    write(fmt, rows, table=[{k: v for k, v in r.items() if k not in ("sha256", "origin")} for r in rows])
 
 
 @labels.command("retire")
@@ -226,7 +224,7 @@ def retire(ctx: click.Context, source: str, fmt: str) -> None:
 
     with open_store(ctx) as st:
         res = retire_source(st, source)
-    emit({k: v for k, v in res.to_dict().items() if k in ("source", "format", "removed")}, fmt)
+    write(fmt, {k: v for k, v in res.to_dict().items() if k in ("source", "format", "removed")})
 
 
 @labels.command("categories")
@@ -237,4 +235,4 @@ def categories(profile: str | None, fmt: str) -> None:
     from ..taxonomy import CATEGORIES, DESCRIPTIONS, ILLICIT
 
     rows = [{"category": c, "illicit": c in ILLICIT, "description": DESCRIPTIONS[c]} for c in CATEGORIES]
-    emit(_with_severity(rows, profile), fmt)
+    write(fmt, _with_severity(rows, profile))

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
-from ._common import open_store
+from ..errors import EXIT_CODES
+from ._common import DOCUMENTS, fail_on_option, format_option, open_store, write
 
 _BAND_COLOUR = {"severe": "red", "high": "red", "medium": "yellow", "low": "cyan", "none": "green"}
 
 
 @click.command(short_help="Explain addresses: verdict, labels, exposures, evidence paths, provenance.")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl"]), default="table", show_default=True,
-              help="table: for a person; json: the machine contract (an array, one object per address).")
+@format_option(DOCUMENTS, help="table: for a person; json: the machine contract (an array, one object per address); "
+                               "jsonl: one object per line.",
+               hints={"csv": "lookup answers are nested documents; for CSV rows, one per address, use "
+                             "'chainrisk screen FILE --format csv'"})
 @click.option("--explain", is_flag=True, help="Add the evidence paths (hop by hop: tx hash, time, token, amount).")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Scoring run to read (default: the latest complete run).")
-@click.option("--fail-on", type=click.Choice(["low", "medium", "high", "severe"]), metavar="BAND",
-              help="Exit 1 when an address is at or above BAND (low|medium|high|severe).")
+@fail_on_option("an address")
 @click.pass_context
 def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bool, run_id: str | None,
            fail_on: str | None) -> None:
@@ -31,8 +32,8 @@ def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bo
     sources). Exit 0; 1 with --fail-on when an address is at or above the band; 4 when an address is invalid;
     7 when the store has no scoring run.
     """
-    from ..answers.lookup import BANDS
     from ..answers.lookup import lookup as do_lookup
+    from ..taxonomy import BANDS
 
     items: list[str] = []
     for a in addresses:
@@ -43,20 +44,12 @@ def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bo
     # read-only unless explaining: the first explanation of a run builds the evidence helper tables
     with open_store(ctx, read_only=not explain) as st:
         results = do_lookup(st, items, run_id=run_id, explain=explain)
-    if fmt == "json":
-        click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
-    elif fmt == "jsonl":
-        for r in results:
-            click.echo(json.dumps(r.to_dict(), ensure_ascii=False))
-    else:
-        for i, r in enumerate(results):
-            if i:
-                click.echo("")
-            _table(r)
+    write(fmt, [r.to_dict() for r in results], table="\n".join(_table(r) for r in results),
+          unicode=("json", "jsonl"))
     if any(r.status == "invalid" for r in results):
-        ctx.exit(4)
+        ctx.exit(EXIT_CODES["bad_input"])
     if fail_on and any(r.risk_band and BANDS.index(r.risk_band) >= BANDS.index(fail_on) for r in results):
-        ctx.exit(1)
+        ctx.exit(EXIT_CODES["hits"])
 
 
 def _verdict(r: Any) -> str:
@@ -90,45 +83,52 @@ def _axes(r: Any) -> list[str]:
     return lines
 
 
-def _table(r: Any) -> None:
-    click.echo(_verdict(r))
+def _table(r: Any) -> str:
+    """The person's view of one answer (styled; click drops the colours off a terminal)."""
+    lines: list[str] = []
+    out = lines.append
+    out(_verdict(r))
     if r.status == "invalid":
-        return
+        return _text(lines)
     axes = _axes(r)
-    for line in axes:
-        click.echo(line)
+    lines.extend(axes)
     if r.reason and not axes:
-        click.echo(f"  {r.reason}")
+        out(f"  {r.reason}")
     reasons = r.reasons()
     if reasons:
-        click.echo("Why:")
+        out("Why:")
         for line in reasons:
-            click.echo(f"  - {line}")
+            out(f"  - {line}")
     ended = [lab for lab in r.labels if not lab.active]
     if ended:
-        click.echo("Ended labels (history):")
+        out("Ended labels (history):")
         for lab in ended:
-            click.echo(f"  - {lab.category} ({lab.name or '-'}) by {lab.source}, "
-                       f"{_d(lab.valid_from)} to {_d(lab.valid_to)}")
+            out(f"  - {lab.category} ({lab.name or '-'}) by {lab.source}, "
+                f"{_d(lab.valid_from)} to {_d(lab.valid_to)}")
     if r.exposures:
-        click.echo("Exposure:")
+        out("Exposure:")
         rows = [("category", "direction", "hops", "USD", "share", "min hop")]
         rows += [(e.category + (" (inferred)" if e.inferred else ""), "incoming" if e.direction == "in" else "outgoing", e.hop_class, f"{e.usd:,.2f}",
                   f"{e.share:.1%}", str(e.min_hop)) for e in r.exposures]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
-            click.echo("  " + "  ".join(c.rjust(w) if i >= 3 else c.ljust(w)
-                                         for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+            out("  " + "  ".join(c.rjust(w) if i >= 3 else c.ljust(w)
+                                 for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
     if r.evidence:
-        click.echo("Evidence paths:")
+        out("Evidence paths:")
         for p in r.evidence:
-            click.echo(f"  - {p.get('sentence', '')}")
+            out(f"  - {p.get('sentence', '')}")
             for hop in p.get("transfers", []) or []:
-                click.echo("      " + _hop(hop))
+                out("      " + _hop(hop))
     pv = r.provenance
     sources = ", ".join(f"{s.get('source')} {s.get('version') or ''}".strip() for s in pv.label_sources) or "none"
-    click.echo(f"Source: run {pv.run_id} (profile {pv.profile}); data as of block {pv.as_of_block} "
-               f"({_d(pv.as_of_time)} UTC); labels: {sources}")
+    out(f"Source: run {pv.run_id} (profile {pv.profile}); data as of block {pv.as_of_block} "
+        f"({_d(pv.as_of_time)} UTC); labels: {sources}")
+    return _text(lines)
+
+
+def _text(lines: list[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _hop(hop: dict[str, Any]) -> str:

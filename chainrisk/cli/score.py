@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ._common import FORMAT_OPTION, emit, open_store, progress_enabled
+from ._common import RECORDS, SUMMARY, field_rows, format_option, open_store, progress_enabled, write
 
 
 @click.command()
@@ -16,8 +16,7 @@ from ._common import FORMAT_OPTION, emit, open_store, progress_enabled
               help="Hops to propagate (default: the profile's, 4).")
 @click.option("--indicators/--no-indicators", default=True, show_default=True,
               help="Fold the behavioural indicators (FATF red flags) into the scores.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="Output format on stdout.")
+@format_option(SUMMARY)
 @click.pass_context
 def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bool, fmt: str) -> None:
     """Score every address in the store: exposures per category and direction, score, band; kept as one run."""
@@ -30,23 +29,18 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bo
     with open_store(ctx) as st:
         summary = run_score(st, profile=profile, max_hops=max_hops, indicators=indicators, on_progress=progress)
     d: dict[str, Any] = summary.to_dict()
-    if fmt == "table":
-        d["label_sources"] = ", ".join(f"{s['source']} {s['version'] or ''}".strip() for s in d["label_sources"]) \
-            or "(none)"
-        d["bands"] = ", ".join(f"{b}={n}" for b, n in d["bands"].items())
-        rows = [{"field": k, "value": v} for k, v in d.items()]
-        emit(rows, "table")
-    else:
-        emit(d, "json")
+    sources = ", ".join(f"{s['source']} {s['version'] or ''}".strip() for s in d["label_sources"]) or "(none)"
+    bands = ", ".join(f"{b}={n}" for b, n in d["bands"].items())
+    write(fmt, d, table=field_rows(d | {"label_sources": sources, "bands": bands}))
 
 
 @click.command()
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="How many runs, newest first.")
-@FORMAT_OPTION
+@format_option(RECORDS)
 @click.pass_context
 def runs(ctx: click.Context, limit: int, fmt: str) -> None:
     """List the scoring runs kept in the store, newest first."""
     from ..engine.score import runs as list_runs
 
     with open_store(ctx, read_only=True) as st:
-        emit(list_runs(st, limit), fmt)
+        write(fmt, list_runs(st, limit))

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from ._common import open_store
+from ..errors import EXIT_CODES, UsageError
+from ._common import FILES, fail_on_option, format_option, open_store, write
 
 
 @click.command(short_help="Screen a file of declared addresses: one row per input row, plus an audit report.")
@@ -19,10 +20,9 @@ from ._common import open_store
               help="The input column holding the addresses.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the rows here (default: stdout, CSV/JSONL/JSON only).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "json", "parquet"]),
-              help="Output format (default: from the --output suffix, else csv).")
-@click.option("--fail-on", type=click.Choice(["low", "medium", "high", "severe"]), metavar="BAND",
-              help="Exit 1 when any row is at or above BAND (low|medium|high|severe).")
+@format_option(FILES, default=None, help="Format of the rows (default: from the --output suffix, else csv; "
+                                         "parquet needs --output).")
+@fail_on_option("any row")
 @click.option("--since", metavar="RUN_ID", help="Only rows whose band changed since this earlier scoring run.")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Scoring run to screen against (default: latest complete).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -40,7 +40,7 @@ def screen(ctx: click.Context, input_path: str, address_column: str, output: Pat
     from ..answers.screen import screen as do_screen
 
     if output is None and fmt == "parquet":
-        raise click.UsageError("parquet output needs --output FILE")
+        raise UsageError("parquet output needs --output FILE (stdout takes csv, jsonl or json)")
     tmpdir = tempfile.mkdtemp(prefix="chainrisk-screen-")
     try:
         source: Any = input_path
@@ -59,16 +59,13 @@ def screen(ctx: click.Context, input_path: str, address_column: str, output: Pat
                 progress=progress,
             )
         if output is None:
-            sys.stdout.flush()
-            with open(target, "rb") as f:
-                shutil.copyfileobj(f, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
+            write(fmt or "csv", target)
         if not quiet:
             click.echo(_summary(res.report, output is not None or report_path is not None), err=True)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     if fail_on and res.report.get("hits"):
-        ctx.exit(1)
+        ctx.exit(EXIT_CODES["hits"])
 
 
 def _summary(rep: dict[str, Any], report_written: bool) -> str:

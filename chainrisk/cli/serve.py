@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from ._common import FORMAT_OPTION, emit, open_store
+from ._common import RECORDS, format_option, open_store, write
 
 
 @click.command()
@@ -34,26 +34,16 @@ def serve(ctx: click.Context, host: str, port: int, rate_limit: float, burst: in
     of 'chainrisk score', and manage keys with /v1/keys. Create the first admin key with 'chainrisk keys create'
     before starting it. Stops cleanly (audit log flushed) on Ctrl-C or SIGTERM.
     """
-    import anyio.to_thread
-    import uvicorn
-
     from ..service import Settings, create_app
+    from ..service import serve as run_service
 
     settings = Settings(db=ctx.obj["db"], rate_limit=rate_limit, burst=burst, max_items=max_items,
                         max_body_bytes=max(4 * 1024 * 1024, max_items * 420),
                         max_upload_bytes=max_upload_mb * 1024 * 1024, jobs_dir=jobs_dir,
                         cache_max_addresses=cache_max_addresses)
     app = create_app(settings)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            proxy_headers=False, server_header=False)
-    server = uvicorn.Server(config)
     logging.getLogger(__name__).warning("chainrisk serve: %s on http://%s:%d", ctx.obj["db"], host, port)
-
-    async def main() -> None:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        await server.serve()
-
-    anyio.run(main)
+    run_service(app, host=host, port=port, threads=threads)
 
 
 @click.group()
@@ -63,21 +53,22 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--name", required=True, help="Who or what holds the key, e.g. 'onboarding-system'.")
-@click.option("--role", type=click.Choice(["read", "admin"]), default="read", show_default=True)
-@FORMAT_OPTION
+@click.option("--role", type=click.Choice(["read", "admin"]), default="read", show_default=True,
+              help="read: lookups and screening; admin: also evidence paths, scoring runs and keys.")
+@format_option(RECORDS)
 @click.pass_context
 def keys_create(ctx: click.Context, name: str, role: str, fmt: str) -> None:
     """Create a key and print its token (keep it secret: it is not stored and cannot be shown again)."""
     from ..service.keys import create_key
 
-    with open_store(ctx) as st:
+    with open_store(ctx, create=True) as st:
         key, token = create_key(st, name, role)
-    emit({**key.to_dict(), "token": token}, fmt)
+    write(fmt, {**key.to_dict(), "token": token})
 
 
 @keys.command("revoke")
 @click.argument("key_id")
-@FORMAT_OPTION
+@format_option(RECORDS)
 @click.pass_context
 def keys_revoke(ctx: click.Context, key_id: str, fmt: str) -> None:
     """Revoke the key KEY_ID (e.g. k3f9a1c2d). A running service sees it at once when revoked via its API;
@@ -85,16 +76,16 @@ def keys_revoke(ctx: click.Context, key_id: str, fmt: str) -> None:
     from ..service.keys import revoke_key
 
     with open_store(ctx) as st:
-        emit(revoke_key(st, key_id).to_dict(), fmt)
+        write(fmt, revoke_key(st, key_id).to_dict())
 
 
 @keys.command("list")
 @click.option("--active", is_flag=True, help="Only keys that are not revoked.")
-@FORMAT_OPTION
+@format_option(RECORDS)
 @click.pass_context
 def keys_list(ctx: click.Context, active: bool, fmt: str) -> None:
     """List keys (ids, roles, names, dates; never secrets)."""
     from ..service.keys import list_keys
 
     with open_store(ctx) as st:
-        emit([k.to_dict() for k in list_keys(st, include_revoked=not active)], fmt)
+        write(fmt, [k.to_dict() for k in list_keys(st, include_revoked=not active)])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ._common import FORMAT_OPTION, emit, open_store
+from ._common import RECORDS, format_option, open_store, write
 
 
 @click.command()
-@FORMAT_OPTION
+@format_option(RECORDS)
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Show what the store holds: transfers, addresses, block range, schema versions."""
     with open_store(ctx) as st:
-        emit(st.stats() | {"db": st.path}, fmt)
+        write(fmt, st.stats() | {"db": st.path})

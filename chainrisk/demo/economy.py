@@ -390,21 +390,119 @@ def _weights(r: np.random.Generator, n: int, alpha: float = 1.1) -> np.ndarray:
     return w / w.sum()
 
 
+class _World:
+    """The economy under construction: the builder and the structures the later steps build on. Each step of
+    :func:`generate_economy` adds one structure of the economy and its transfers, drawing from its own random
+    streams in a fixed order (the output is byte-identical for a given scale and seed)."""
+
+    span: float
+    null: Any                   # an address id (a numpy integer)
+    tok_ids: np.ndarray
+    issuer_of: dict[int, int]
+    n_ex: int
+    ex_w: np.ndarray
+    hots: list[np.ndarray]
+    colds: list[int]
+    hot_first: np.ndarray
+    roles_ex: np.ndarray
+    users: np.ndarray
+    user_w: np.ndarray
+    n_users: int
+    cust: np.ndarray
+    dep_user: np.ndarray
+    dep_ex: np.ndarray
+    dep_addr: np.ndarray
+    otc: np.ndarray
+    mixer: Any
+    mix_users: np.ndarray
+
+    def __init__(self, b: _Builder) -> None:
+        self.b = b
+        self.span = SPAN_DAYS * DAY
+        self.dep_of_new: dict[int, int] = {}    # deposit address id -> exchange index, for later deposit addresses
+
+    def hot_of(self, rr: np.random.Generator, ex: np.ndarray) -> np.ndarray:
+        pick = rr.integers(0, 3, len(ex))
+        sizes = np.array([len(h) for h in self.hots])
+        flat = np.concatenate(self.hots)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        return flat[starts[ex] + pick % sizes[ex]]
+
+    def deposit_address(self, owners: np.ndarray, rr: np.random.Generator) -> np.ndarray:
+        """A fresh deposit address at a random exchange for each owner (e.g. a mule's account)."""
+        ex = rr.choice(self.n_ex, len(owners), p=self.ex_w)
+        ids = self.b.alloc("exchange_deposit", len(owners))
+        self.b.entity_chunks[-1] = self.roles_ex[ex]
+        self.dep_of_new.update(dict(zip(ids.tolist(), ex.tolist(), strict=True)))
+        return ids
+
+    def exchange_of(self, deposits: np.ndarray) -> np.ndarray:
+        return np.array([self.dep_of_new[int(x)] for x in deposits], dtype=np.int64)
+
+    def sweep(self, t: np.ndarray, dep: np.ndarray, ex: np.ndarray, usd_tok: np.ndarray, amt: np.ndarray,
+              rr: np.random.Generator) -> None:
+        """Deposit address -> exchange hot wallet, 1 to 30 minutes after each deposit."""
+        self.b.add(t + rr.uniform(60, 1800, len(t)), usd_tok, dep, self.hot_of(rr, ex), amt)
+
+    def mix(self, t: np.ndarray, src: np.ndarray, usd: np.ndarray, recipients: np.ndarray, rr: np.random.Generator
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Deposit ``usd`` (rounded down to denominations) into the mixer; withdraw 1-10 days later to
+        ``recipients``. Returns (withdrawal time, recipient, usd) per note."""
+        b = self.b
+        d = MIXER_DENOMINATIONS[np.clip(np.searchsorted(MIXER_DENOMINATIONS, usd, side="right") - 1, 0, 3)]
+        tok = np.where(rr.random(len(t)) < 0.5, b.by_symbol["USDT"].index, b.by_symbol["USDC"].index)
+        b.add(t, tok, src, self.mixer, d)
+        tw = t + rr.uniform(DAY, 10 * DAY, len(t))
+        rc = recipients[rr.integers(0, len(recipients), len(t))]
+        b.add(tw, tok, self.mixer, rc, d * 0.997)
+        return tw, rc, d * 0.997
+
+
+MIXER_DENOMINATIONS = np.array([100.0, 1_000.0, 10_000.0, 100_000.0])
+DEX_PAIRS = [("USDC", "USDT"), ("DAI", "USDC"), ("USDT", "DAI"), ("USDe", "USDT"), ("FDUSD", "USDT"),
+             ("PYUSD", "USDC"), ("USDC", "USDe"), ("FRAX", "USDC"), ("LUSD", "USDC"), ("TUSD", "USDT"),
+             ("PAXG", "USDC"), ("XAUT", "USDT")]
+
+
 def generate_economy(scale: float = 1.0, seed: int = 7) -> Economy:
-    """Generate the economy: about ``1_000_000 * scale`` transfers, deterministic in (``scale``, ``seed``)."""
+    """Generate the economy: about ``1_000_000 * scale`` transfers, deterministic in (``scale``, ``seed``).
+
+    One step per structure, in this order (each takes the next random streams of the builder)."""
     if not scale > 0:
         raise ValueError("scale must be positive")
-    b = _Builder(scale, seed)
-    span = SPAN_DAYS * DAY
-    null = b.alloc("null", 1)[0]
-    b.fixed[int(null)] = NULL_ADDRESS
+    w = _World(_Builder(scale, seed))
+    _token_contracts_and_issuers(w)
+    r = w.b.rng()
+    _exchanges(w, r)
+    _users_and_exchange_accounts(w, r)
+    _exchange_flows(w, w.b.rng())
+    _mints_and_burns(w, w.b.rng())
+    _p2p_payments(w, w.b.rng())
+    _merchants(w, w.b.rng())
+    r = w.b.rng()
+    _dex_pools(w, r)
+    _bridges(w, r)
+    r = w.b.rng()
+    _otc_desks(w, r)
+    _casino(w, r)
+    _rwa_funds(w, w.b.rng())
+    _mixer(w, w.b.rng())
+    _sanctioned_payers(w, w.b.rng())
+    _scam_operations(w, w.b.rng())
+    _address_poisoning(w, w.b.rng())
+    return _finish(w.b, w.span)
 
-    # -- token contracts and issuers ---------------------------------------------------------------------------
-    tok_ids = b.alloc("token_contract", len(b.tokens))
-    for tk, i in zip(b.tokens, tok_ids, strict=True):
+
+def _token_contracts_and_issuers(w: _World) -> None:
+    """The null address, the token contracts and one issuer treasury per token (stablecoin or RWA fund)."""
+    b = w.b
+    w.null = b.alloc("null", 1)[0]
+    b.fixed[int(w.null)] = NULL_ADDRESS
+    w.tok_ids = b.alloc("token_contract", len(b.tokens))
+    for tk, i in zip(b.tokens, w.tok_ids, strict=True):
         b.fixed[int(i)] = tk.contract
         b.label(i, "token_contract", f"{tk.symbol} token contract", "demo-issuers", 50)
-    issuer_of: dict[int, int] = {}
+    w.issuer_of = {}
     for tk in b.tokens:
         if tk.kind == "stablecoin":
             (i,) = b.alloc("stablecoin_issuer", 1, entity=f"issuer:{tk.symbol}")
@@ -412,121 +510,109 @@ def generate_economy(scale: float = 1.0, seed: int = 7) -> Economy:
         else:
             (i,) = b.alloc("rwa_issuer", 1, entity=f"issuer:{tk.symbol}")
             b.label(i, "rwa_issuer", f"{tk.symbol} fund: subscriptions and redemptions", "demo-issuers", 50)
-        issuer_of[tk.index] = int(i)
+        w.issuer_of[tk.index] = int(i)
 
-    # -- exchanges ---------------------------------------------------------------------------------------------
-    r = b.rng()
-    n_ex = len(_EXCHANGES)
-    ex_w = _weights(r, n_ex, 0.8)
-    hots: list[np.ndarray] = []
-    colds: list[int] = []
+
+def _exchanges(w: _World, r: np.random.Generator) -> None:
+    """Exchanges: 1-3 labelled hot wallets and a cold wallet each, and their market shares."""
+    b = w.b
+    w.n_ex = len(_EXCHANGES)
+    w.ex_w = _weights(r, w.n_ex, 0.8)
+    w.hots, w.colds = [], []
     for name in _EXCHANGES:
         h = b.alloc("exchange_hot", int(r.integers(1, 4)), entity=f"exchange:{name}")
         for hk, i in enumerate(h, 1):
             b.label(i, "exchange", f"{name}: Hot Wallet {hk}", "demo-exchange-attribution", 50)
         (c,) = b.alloc("exchange_cold", 1, entity=f"exchange:{name}")
         b.label(c, "exchange", f"{name}: Cold Wallet", "demo-exchange-attribution", 50)
-        hots.append(h)
-        colds.append(int(c))
-    hot_first = np.array([h[0] for h in hots])
+        w.hots.append(h)
+        w.colds.append(int(c))
+    w.hot_first = np.array([h[0] for h in w.hots])
 
-    def hot_of(rr: np.random.Generator, ex: np.ndarray) -> np.ndarray:
-        pick = rr.integers(0, 3, len(ex))
-        sizes = np.array([len(h) for h in hots])
-        flat = np.concatenate(hots)
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        return flat[starts[ex] + pick % sizes[ex]]
 
-    # -- users, their exchange accounts ----------------------------------------------------------------------------
-    n_users = b.n(60_000, 50)
-    users = b.alloc("p2p_user", n_users)
-    user_w = _weights(r, n_users)
-    n_cust = int(n_users * 0.55)
-    cust = np.sort(r.choice(users, n_cust, replace=False))
+def _users_and_exchange_accounts(w: _World, r: np.random.Generator) -> None:
+    """Users (activity weights), and an unlabelled deposit address per exchange account of the customers."""
+    b = w.b
+    w.n_users = b.n(60_000, 50)
+    w.users = b.alloc("p2p_user", w.n_users)
+    w.user_w = _weights(r, w.n_users)
+    n_cust = int(w.n_users * 0.55)
+    w.cust = np.sort(r.choice(w.users, n_cust, replace=False))
     second = r.random(n_cust) < 0.25
-    dep_user = np.concatenate([cust, cust[second]])
-    dep_ex = r.choice(n_ex, len(dep_user), p=ex_w)
-    dep_addr = b.alloc("exchange_deposit", len(dep_user))
-    dep_ent: list[np.ndarray] = []
-    roles_ex = np.array([b.entities.index(f"exchange:{name}") for name in _EXCHANGES], dtype=np.int32)
-    dep_ent.append(roles_ex[dep_ex])
-    b.entity_chunks[-1] = dep_ent[0]
+    w.dep_user = np.concatenate([w.cust, w.cust[second]])
+    w.dep_ex = r.choice(w.n_ex, len(w.dep_user), p=w.ex_w)
+    w.dep_addr = b.alloc("exchange_deposit", len(w.dep_user))
+    w.roles_ex = np.array([b.entities.index(f"exchange:{name}") for name in _EXCHANGES], dtype=np.int32)
+    b.entity_chunks[-1] = w.roles_ex[w.dep_ex]
 
-    def deposit_address(owners: np.ndarray, rr: np.random.Generator, entity_role: str = "") -> np.ndarray:
-        """A fresh deposit address at a random exchange for each owner (e.g. a mule's account)."""
-        ex = rr.choice(n_ex, len(owners), p=ex_w)
-        ids = b.alloc("exchange_deposit", len(owners))
-        b.entity_chunks[-1] = roles_ex[ex]
-        dep_of_new.update(dict(zip(ids.tolist(), ex.tolist(), strict=True)))
-        return ids
 
-    dep_of_new: dict[int, int] = {}
-
-    def sweep(t: np.ndarray, dep: np.ndarray, ex: np.ndarray, usd_tok: np.ndarray, amt: np.ndarray,
-              rr: np.random.Generator) -> None:
-        """Deposit address -> exchange hot wallet, 1 to 30 minutes after each deposit."""
-        b.add(t + rr.uniform(60, 1800, len(t)), usd_tok, dep, hot_of(rr, ex), amt)
-
-    # deposits and sweeps
-    r = b.rng()
+def _exchange_flows(w: _World, r: np.random.Generator) -> None:
+    """Deposits and their sweeps to hot wallets, withdrawals to users, hot <-> cold moves."""
+    b, span = w.b, w.span
     n_dep = b.n(150_000)
-    dw = user_w[np.searchsorted(users, dep_user)]
-    di = r.choice(len(dep_user), n_dep, p=dw / dw.sum())
+    dw = w.user_w[np.searchsorted(w.users, w.dep_user)]
+    di = r.choice(len(w.dep_user), n_dep, p=dw / dw.sum())
     t = r.uniform(0, span, n_dep)
     tok = b.stable(r, n_dep)
     amt = b.usd_to_units(tok, _lognormal_usd(r, n_dep, 600, 1.6))
-    b.add(t, tok, dep_user[di], dep_addr[di], amt)
-    sweep(t, dep_addr[di], dep_ex[di], tok, amt, r)
+    b.add(t, tok, w.dep_user[di], w.dep_addr[di], amt)
+    w.sweep(t, w.dep_addr[di], w.dep_ex[di], tok, amt, r)
     # withdrawals: hot wallet -> user (mostly customers)
     n_wd = b.n(120_000)
     to_cust = r.random(n_wd) < 0.8
-    cw = user_w[np.searchsorted(users, cust)]
-    dst = np.where(to_cust, r.choice(cust, n_wd, p=cw / cw.sum()), r.choice(users, n_wd, p=user_w))
+    cw = w.user_w[np.searchsorted(w.users, w.cust)]
+    dst = np.where(to_cust, r.choice(w.cust, n_wd, p=cw / cw.sum()), r.choice(w.users, n_wd, p=w.user_w))
     tok = b.stable(r, n_wd)
-    b.add(r.uniform(0, span, n_wd), tok, hot_of(r, r.choice(n_ex, n_wd, p=ex_w)), dst,
+    b.add(r.uniform(0, span, n_wd), tok, w.hot_of(r, r.choice(w.n_ex, n_wd, p=w.ex_w)), dst,
           b.usd_to_units(tok, _lognormal_usd(r, n_wd, 500, 1.6)))
     # hot <-> cold
     n_hc = b.n(600, 10)
-    ex = r.choice(n_ex, n_hc, p=ex_w)
+    ex = r.choice(w.n_ex, n_hc, p=w.ex_w)
     out = r.random(n_hc) < 0.5
     tok = b.stable(r, n_hc)
     amt = b.usd_to_units(tok, _lognormal_usd(r, n_hc, 2e6, 1.0))
-    b.add(r.uniform(0, span, n_hc), tok, np.where(out, hot_first[ex], np.array(colds)[ex]),
-          np.where(out, np.array(colds)[ex], hot_first[ex]), amt)
+    colds = np.array(w.colds)
+    b.add(r.uniform(0, span, n_hc), tok, np.where(out, w.hot_first[ex], colds[ex]),
+          np.where(out, colds[ex], w.hot_first[ex]), amt)
 
-    # -- issuers: mints and burns through the null address; treasury <-> exchanges ----------------------------------
-    r = b.rng()
+
+def _mints_and_burns(w: _World, r: np.random.Generator) -> None:
+    """Issuers mint and burn through the null address; treasury <-> exchanges."""
+    b, span = w.b, w.span
     n_mint = b.n(400, 20)
     tok = b.stable(r, n_mint)
     amt = b.usd_to_units(tok, np.round(_lognormal_usd(r, n_mint, 2e7, 1.0, 1e9), -3))
     t = r.uniform(0, span, n_mint)
-    treas = np.array([issuer_of[int(k)] for k in tok])
-    b.add(t, tok, null, treas, amt)
-    b.add(t + r.uniform(600, 7200, n_mint), tok, treas, hot_first[r.choice(n_ex, n_mint, p=ex_w)], amt)
+    treas = np.array([w.issuer_of[int(k)] for k in tok])
+    b.add(t, tok, w.null, treas, amt)
+    b.add(t + r.uniform(600, 7200, n_mint), tok, treas, w.hot_first[r.choice(w.n_ex, n_mint, p=w.ex_w)], amt)
     n_burn = b.n(250, 10)
     tok = b.stable(r, n_burn)
     amt = b.usd_to_units(tok, np.round(_lognormal_usd(r, n_burn, 1e7, 1.0, 1e9), -3))
     t = r.uniform(0, span, n_burn)
-    treas = np.array([issuer_of[int(k)] for k in tok])
-    b.add(t, tok, hot_first[r.choice(n_ex, n_burn, p=ex_w)], treas, amt)
-    b.add(t + r.uniform(600, 86_400, n_burn), tok, treas, null, amt)
+    treas = np.array([w.issuer_of[int(k)] for k in tok])
+    b.add(t, tok, w.hot_first[r.choice(w.n_ex, n_burn, p=w.ex_w)], treas, amt)
+    b.add(t + r.uniform(600, 86_400, n_burn), tok, treas, w.null, amt)
 
-    # -- ordinary peer-to-peer payments ----------------------------------------------------------------------------
-    r = b.rng()
+
+def _p2p_payments(w: _World, r: np.random.Generator) -> None:
+    """Ordinary peer-to-peer payments, and a few mistaken sends to a token's own contract."""
+    b, span, users, user_w = w.b, w.span, w.users, w.user_w
     n_p2p = b.n(350_000)
     src = r.choice(users, n_p2p, p=user_w)
     dst = r.choice(users, n_p2p, p=user_w)
-    dst = np.where(dst == src, users[(np.searchsorted(users, dst) + 1) % n_users], dst)
+    dst = np.where(dst == src, users[(np.searchsorted(users, dst) + 1) % w.n_users], dst)
     tok = b.stable(r, n_p2p)
     b.add(r.uniform(0, span, n_p2p), tok, src, dst, b.usd_to_units(tok, _lognormal_usd(r, n_p2p, 150, 1.5)))
-    # a few mistaken sends to a token's own contract
     n_mis = b.n(300, 2)
     tok = b.stable(r, n_mis)
-    b.add(r.uniform(0, span, n_mis), tok, r.choice(users, n_mis, p=user_w), tok_ids[tok],
+    b.add(r.uniform(0, span, n_mis), tok, r.choice(users, n_mis, p=user_w), w.tok_ids[tok],
           b.usd_to_units(tok, _lognormal_usd(r, n_mis, 300, 1.2)))
 
-    # -- merchants ---------------------------------------------------------------------------------------------
-    r = b.rng()
+
+def _merchants(w: _World, r: np.random.Generator) -> None:
+    """Merchants: customer payments, payroll and suppliers; half of them cash out at an exchange."""
+    b, span, users, user_w = w.b, w.span, w.users, w.user_w
     n_mer = b.n(600, 5)
     merchants = b.alloc("merchant", n_mer)
     mw = _weights(r, n_mer, 1.3)
@@ -540,98 +626,107 @@ def generate_economy(scale: float = 1.0, seed: int = 7) -> Economy:
     b.add(r.uniform(0, span, n_sup), tok, r.choice(merchants, n_sup, p=mw),
           np.where(to_m, r.choice(merchants, n_sup), r.choice(users, n_sup)),
           b.usd_to_units(tok, _lognormal_usd(r, n_sup, 1500, 1.0)))
-    # half the merchants cash out at an exchange
     cash = merchants[r.random(n_mer) < 0.5]
     if len(cash):
-        mdep = deposit_address(cash, r)
+        mdep = w.deposit_address(cash, r)
         n_mc = b.n(3_000, 2)
         k = r.integers(0, len(cash), n_mc)
         t = r.uniform(0, span, n_mc)
         tok = b.stable(r, n_mc)
         amt = b.usd_to_units(tok, _lognormal_usd(r, n_mc, 4000, 1.0))
         b.add(t, tok, cash[k], mdep[k], amt)
-        sweep(t, mdep[k], np.array([dep_of_new[int(x)] for x in mdep[k]]), tok, amt, r)
+        w.sweep(t, mdep[k], np.array([w.dep_of_new[int(x)] for x in mdep[k]]), tok, amt, r)
 
-    # -- DEX pools: swaps are two transfers in one transaction ------------------------------------------------------
-    r = b.rng()
-    pairs = [("USDC", "USDT"), ("DAI", "USDC"), ("USDT", "DAI"), ("USDe", "USDT"), ("FDUSD", "USDT"),
-             ("PYUSD", "USDC"), ("USDC", "USDe"), ("FRAX", "USDC"), ("LUSD", "USDC"), ("TUSD", "USDT"),
-             ("PAXG", "USDC"), ("XAUT", "USDT")]
-    pools = b.alloc("dex_pool", len(pairs), entity="dex")
-    for p, (x, y) in zip(pools, pairs, strict=True):
+
+def _dex_pools(w: _World, r: np.random.Generator) -> None:
+    """DEX pools: a swap is two transfers in one transaction."""
+    b = w.b
+    pools = b.alloc("dex_pool", len(DEX_PAIRS), entity="dex")
+    for p, (x, y) in zip(pools, DEX_PAIRS, strict=True):
         b.label(p, "defi", f"DEX pool {x}/{y}", "demo-etherscan-labels", 20)
-    pw = _weights(r, len(pairs), 1.0)
+    pw = _weights(r, len(DEX_PAIRS), 1.0)
     n_sw = b.n(40_000)
-    pi = r.choice(len(pairs), n_sw, p=pw)
+    pi = r.choice(len(DEX_PAIRS), n_sw, p=pw)
     flip = r.random(n_sw) < 0.5
-    a = np.array([b.by_symbol[x].index for x, _ in pairs])[pi]
-    c = np.array([b.by_symbol[y].index for _, y in pairs])[pi]
+    a = np.array([b.by_symbol[x].index for x, _ in DEX_PAIRS])[pi]
+    c = np.array([b.by_symbol[y].index for _, y in DEX_PAIRS])[pi]
     tin, tout = np.where(flip, c, a), np.where(flip, a, c)
-    who = r.choice(users, n_sw, p=user_w)
+    who = r.choice(w.users, n_sw, p=w.user_w)
     usd = _lognormal_usd(r, n_sw, 2000, 1.6)
-    t = r.uniform(0, span, n_sw)
+    t = r.uniform(0, w.span, n_sw)
     local = np.arange(n_sw)
     b.add(np.concatenate([t, t]), np.concatenate([tin, tout]), np.concatenate([who, pools[pi]]),
           np.concatenate([pools[pi], who]),
           np.concatenate([b.usd_to_units(tin, usd), b.usd_to_units(tout, usd * 0.997)]),
           tx=np.concatenate([local, local]))
 
-    # -- bridges -------------------------------------------------------------------------------------------------
+
+def _bridges(w: _World, r: np.random.Generator) -> None:
+    """Bridge escrows: users lock and release stablecoins."""
+    b = w.b
     bridges = b.alloc("bridge", 3, entity="bridges")
     for bk, i in enumerate(bridges):
         b.label(i, "bridge", f"Bridge {'ABC'[bk]}: escrow", "demo-etherscan-labels", 20)
     n_br = b.n(10_000)
     tok = b.stable(r, n_br)
     out = r.random(n_br) < 0.5
-    who = r.choice(users, n_br, p=user_w)
+    who = r.choice(w.users, n_br, p=w.user_w)
     br = r.choice(bridges, n_br)
-    b.add(r.uniform(0, span, n_br), tok, np.where(out, who, br), np.where(out, br, who),
+    b.add(r.uniform(0, w.span, n_br), tok, np.where(out, who, br), np.where(out, br, who),
           b.usd_to_units(tok, _lognormal_usd(r, n_br, 1500, 1.4)))
 
-    # -- OTC desks (two publicly known, four not) and a casino ------------------------------------------------------
-    r = b.rng()
-    otc = b.alloc("otc_desk", 6, entity="otc")
+
+def _otc_desks(w: _World, r: np.random.Generator) -> None:
+    """OTC desks (two publicly known, four not) trading with users and settling at exchanges."""
+    b, span = w.b, w.span
+    otc = w.otc = b.alloc("otc_desk", 6, entity="otc")
     b.label(otc[:2], "p2p_otc", "OTC desk (publicly listed)", "demo-etherscan-labels", 20)
     n_otc = b.n(20_000)
     tok = b.stable(r, n_otc)
     out = r.random(n_otc) < 0.5
-    who = r.choice(users, n_otc, p=user_w)
+    who = r.choice(w.users, n_otc, p=w.user_w)
     desk = r.choice(otc, n_otc, p=_weights(r, 6, 1.0))
     b.add(r.uniform(0, span, n_otc), tok, np.where(out, who, desk), np.where(out, desk, who),
           b.usd_to_units(tok, _lognormal_usd(r, n_otc, 3000, 1.3)))
     n_ot = b.n(2_000, 6)           # desks fund and settle at exchanges
     tok = b.stable(r, n_ot)
-    ex = r.choice(n_ex, n_ot, p=ex_w)
+    ex = r.choice(w.n_ex, n_ot, p=w.ex_w)
     desk = r.choice(otc, n_ot)
     out = r.random(n_ot) < 0.5
-    otc_dep = deposit_address(otc, r)
+    otc_dep = w.deposit_address(otc, r)
     amt = b.usd_to_units(tok, _lognormal_usd(r, n_ot, 50_000, 1.0))
     t = r.uniform(0, span, n_ot)
     dsel = otc_dep[desk - otc[0]]
-    b.add(t, tok, np.where(out, desk, hot_of(r, ex)), np.where(out, dsel, desk), amt)
+    b.add(t, tok, np.where(out, desk, w.hot_of(r, ex)), np.where(out, dsel, desk), amt)
     o = np.flatnonzero(out)
-    sweep(t[o], dsel[o], np.array([dep_of_new[int(x)] for x in dsel[o]], dtype=np.int64), tok[o], amt[o], r)
+    w.sweep(t[o], dsel[o], w.exchange_of(dsel[o]), tok[o], amt[o], r)
+
+
+def _casino(w: _World, r: np.random.Generator) -> None:
+    """A casino: one labelled deposit address, one unlabelled payout address."""
+    b = w.b
     casino = b.alloc("casino", 2, entity="casino")
     b.label(casino[0], "gambling", "Casino Royale-ish: deposits", "demo-etherscan-labels", 20)
     n_cas = b.n(10_000)
     tok = b.stable(r, n_cas)
     out = r.random(n_cas) < 0.6
-    who = r.choice(users, n_cas, p=user_w)
+    who = r.choice(w.users, n_cas, p=w.user_w)
     cs = casino[(r.random(n_cas) < 0.6).astype(int)]
-    b.add(r.uniform(0, span, n_cas), tok, np.where(out, who, cs), np.where(out, cs, who),
+    b.add(r.uniform(0, w.span, n_cas), tok, np.where(out, who, cs), np.where(out, cs, who),
           b.usd_to_units(tok, _lognormal_usd(r, n_cas, 120, 1.3)))
 
-    # -- RWA funds: subscriptions and redemptions -------------------------------------------------------------------
-    r = b.rng()
+
+def _rwa_funds(w: _World, r: np.random.Generator) -> None:
+    """RWA fund investors: funded from exchanges, subscriptions and redemptions, secondary transfers."""
+    b, span, null = w.b, w.span, w.null
     n_inv = b.n(800, 5)
     inv = b.alloc("rwa_investor", n_inv)
     rwa = [tk for tk in b.tokens if tk.kind == "rwa"]
     inv_fund = np.array([rwa[k].index for k in r.integers(0, len(rwa), n_inv)])
-    # investors are funded from exchanges
-    n_f = b.n(1_500, 5)
+    n_f = b.n(1_500, 5)             # investors are funded from exchanges
     k = r.integers(0, n_inv, n_f)
     tok = b.stable(r, n_f)
-    b.add(r.uniform(0, span * 0.3, n_f), tok, hot_of(r, r.choice(n_ex, n_f, p=ex_w)), inv[k],
+    b.add(r.uniform(0, span * 0.3, n_f), tok, w.hot_of(r, r.choice(w.n_ex, n_f, p=w.ex_w)), inv[k],
           b.usd_to_units(tok, _lognormal_usd(r, n_f, 150_000, 1.0)))
     n_sub = b.n(3_000, 5)
     k = r.integers(0, n_inv, n_sub)
@@ -639,7 +734,7 @@ def generate_economy(scale: float = 1.0, seed: int = 7) -> Economy:
     usd = np.round(_lognormal_usd(r, n_sub, 100_000, 1.0), -2) + 1000
     pay = np.where(r.random(n_sub) < 0.8, b.by_symbol["USDC"].index, b.by_symbol["USDT"].index)
     t = r.uniform(span * 0.2, span, n_sub)
-    iss = np.array([issuer_of[int(f)] for f in fund])
+    iss = np.array([w.issuer_of[int(f)] for f in fund])
     b.add(t, pay, inv[k], iss, usd)
     b.add(t + r.uniform(3600, 2 * DAY, n_sub), fund, null, inv[k], b.usd_to_units(fund, usd))
     n_red = b.n(1_000, 3)
@@ -647,7 +742,7 @@ def generate_economy(scale: float = 1.0, seed: int = 7) -> Economy:
     fund = inv_fund[k]
     usd = np.round(_lognormal_usd(r, n_red, 50_000, 1.0), -2) + 1000
     t = r.uniform(span * 0.4, span, n_red)
-    iss = np.array([issuer_of[int(f)] for f in fund])
+    iss = np.array([w.issuer_of[int(f)] for f in fund])
     b.add(t, fund, inv[k], null, b.usd_to_units(fund, usd))
     b.add(t + r.uniform(3600, 3 * DAY, n_red), b.by_symbol["USDC"].index, iss, inv[k], usd)
     n_rt = b.n(2_000, 3)           # secondary transfers of fund tokens between investors
@@ -655,48 +750,37 @@ def generate_economy(scale: float = 1.0, seed: int = 7) -> Economy:
     b.add(r.uniform(span * 0.3, span, n_rt), inv_fund[k], inv[k], inv[r.integers(0, n_inv, n_rt)],
           b.usd_to_units(inv_fund[k], _lognormal_usd(r, n_rt, 20_000, 1.0)))
 
-    # -- the mixer ---------------------------------------------------------------------------------------------
-    r = b.rng()
-    (mixer,) = b.alloc("mixer_pool", 1, entity="mixer")
-    b.label(mixer, "mixer", "Mixer pool (Tornado-like, fixed denominations)", "demo-etherscan-labels", 20)
-    denoms = np.array([100.0, 1_000.0, 10_000.0, 100_000.0])
 
-    def mix(t: np.ndarray, src: np.ndarray, usd: np.ndarray, recipients: np.ndarray, rr: np.random.Generator
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Deposit ``usd`` (rounded down to denominations) into the mixer; withdraw 1-10 days later to
-        ``recipients``. Returns (withdrawal time, recipient, usd) per note."""
-        d = denoms[np.clip(np.searchsorted(denoms, usd, side="right") - 1, 0, 3)]
-        tok = np.where(rr.random(len(t)) < 0.5, b.by_symbol["USDT"].index, b.by_symbol["USDC"].index)
-        b.add(t, tok, src, mixer, d)
-        tw = t + rr.uniform(DAY, 10 * DAY, len(t))
-        rc = recipients[rr.integers(0, len(recipients), len(t))]
-        b.add(tw, tok, mixer, rc, d * 0.997)
-        return tw, rc, d * 0.997
-
+def _mixer(w: _World, r: np.random.Generator) -> None:
+    """The mixer pool, its users, and the fresh addresses its withdrawals fund (which spend at exchanges)."""
+    b, span = w.b, w.span
+    (w.mixer,) = b.alloc("mixer_pool", 1, entity="mixer")
+    b.label(w.mixer, "mixer", "Mixer pool (Tornado-like, fixed denominations)", "demo-etherscan-labels", 20)
     n_mu = b.n(300, 3)
-    mix_users = r.choice(users, n_mu, replace=False)
-    b.set_role(mix_users, "mixer_user")
+    w.mix_users = r.choice(w.users, n_mu, replace=False)
+    b.set_role(w.mix_users, "mixer_user")
     n_md = b.n(2_000, 3)
     fresh = b.alloc("mixer_recipient", b.n(600, 3), entity="mixer-recipients")
-    tw, rc, usd = mix(r.uniform(0, span * 0.9, n_md), r.choice(mix_users, n_md), _lognormal_usd(r, n_md, 3000, 1.5),
-                      fresh, r)
+    tw, rc, usd = w.mix(r.uniform(0, span * 0.9, n_md), r.choice(w.mix_users, n_md),
+                        _lognormal_usd(r, n_md, 3000, 1.5), fresh, r)
     # fresh addresses spend at exchanges and with other users
-    fdep = deposit_address(fresh, r)
+    fdep = w.deposit_address(fresh, r)
     to_ex = r.random(len(tw)) < 0.6
     t2 = tw + r.uniform(3600, 3 * DAY, len(tw))
     tok = np.full(len(tw), b.by_symbol["USDT"].index)
     idx = rc - fresh[0]
-    dst = np.where(to_ex, fdep[idx], r.choice(users, len(tw), p=user_w))
+    dst = np.where(to_ex, fdep[idx], r.choice(w.users, len(tw), p=w.user_w))
     b.add(t2, tok, rc, dst, usd * 0.99)
     o = np.flatnonzero(to_ex)
-    sweep(t2[o], fdep[idx][o], np.array([dep_of_new[int(x)] for x in fdep[idx][o]], dtype=np.int64), tok[o],
-          usd[o] * 0.99, r)
+    w.sweep(t2[o], fdep[idx][o], w.exchange_of(fdep[idx][o]), tok[o], usd[o] * 0.99, r)
 
-    # -- sanctioned payers ----------------------------------------------------------------------------------------
-    r = b.rng()
+
+def _sanctioned_payers(w: _World, r: np.random.Generator) -> None:
+    """Sanctioned entities (most addresses listed) paying counterparties, who cash out at exchanges."""
+    b, span = w.b, w.span
     n_ent = b.n(12, 2)
     cparties = b.alloc("sanctions_counterparty", b.n(400, 4))
-    cdep = deposit_address(cparties, r)
+    cdep = w.deposit_address(cparties, r)
     for e in range(n_ent):
         addrs = b.alloc("sanctioned_payer", int(r.integers(2, 6)), entity=f"sanctioned:{e}")
         listed = addrs[: max(1, int(len(addrs) * 0.7))]
@@ -713,112 +797,124 @@ def generate_economy(scale: float = 1.0, seed: int = 7) -> Economy:
         t2 = t[o] + r.uniform(1800, DAY, len(o))
         dd = cdep[recv[o] - cparties[0]]
         b.add(t2, tok[o], recv[o], dd, amt[o] * 0.995)
-        sweep(t2, dd, np.array([dep_of_new[int(x)] for x in dd], dtype=np.int64), tok[o], amt[o] * 0.995, r)
+        w.sweep(t2, dd, w.exchange_of(dd), tok[o], amt[o] * 0.995, r)
         # and the entity is funded by transfers from OTC desks
         n_in = b.n(40, 2)
         tok = b.stable(r, n_in)
-        b.add(r.uniform(0, span, n_in), tok, r.choice(otc, n_in), r.choice(addrs, n_in),
+        b.add(r.uniform(0, span, n_in), tok, r.choice(w.otc, n_in), r.choice(addrs, n_in),
               b.usd_to_units(tok, _lognormal_usd(r, n_in, 80_000, 1.0)))
 
-    # -- scam operations: victims -> collectors -> layering hops -> mules -> exchange deposits ----------------------
-    r = b.rng()
+
+def _scam_operations(w: _World, r: np.random.Generator) -> None:
+    """Scam operations: victims -> collectors -> layering hops -> mules -> exchange deposits."""
+    b = w.b
     n_ops = b.n(15, 2)
-    pool = users[np.isin(users, mix_users, invert=True)]
-    victims_per_op = max(3, round(1_500 * scale / n_ops))
+    pool = w.users[np.isin(w.users, w.mix_users, invert=True)]
+    victims_per_op = max(3, round(1_500 * b.scale / n_ops))
     victims_all = r.choice(pool, min(len(pool), n_ops * victims_per_op), replace=False)
     for op in range(n_ops):
-        ent = f"scam-op:{op}"
         vict = victims_all[op * victims_per_op:(op + 1) * victims_per_op]
         if len(vict) == 0:
             break
-        b.set_role(vict, "victim", entity=ent)
-        coll = b.alloc("collector", int(r.integers(2, 6)), entity=ent)
-        hop1 = b.alloc("layering_hop", int(r.integers(2, 5)), entity=ent)
-        hop2 = b.alloc("layering_hop", int(r.integers(2, 5)), entity=ent)
-        mules = b.alloc("mule", int(r.integers(4, 15)), entity=ent)
-        mdep = deposit_address(mules, r)
-        # public knowledge: some collectors reported by victims, some of those frozen by Tether
-        reported = coll[r.random(len(coll)) < 0.4]
-        b.label(reported, "scam", f"Reported scam: investment fraud op {op}", "demo-scam-reports", 20)
-        frozen = reported[r.random(len(reported)) < 0.5]
-        b.label(frozen, "blacklist", "USDT AddedBlackList (simulated)", "demo-tether-blacklist", 100)
-        start = r.uniform(0, span * 0.6)
-        length = r.uniform(30, 90) * DAY
-        # victims pay growing amounts (pig-butchering), each to one collector
-        k = r.integers(1, 9, len(vict))
-        v = np.repeat(vict, k)
-        t = start + r.uniform(0, length, len(v))
-        order = np.lexsort((t, v))
-        v, t = v[order], t[order]
-        step = np.arange(len(v)) - np.searchsorted(v, v, side="left")
-        usd = np.round(r.lognormal(np.log(800), 0.8, len(v)) * (1.6 ** np.minimum(step, 8)), 2)
-        tok = np.where(r.random(len(v)) < 0.85, b.by_symbol["USDT"].index, b.by_symbol["USDC"].index)
-        cv = _map(vict, coll[r.integers(0, len(coll), len(vict))], v)
-        b.add(t, tok, v, cv, usd)
-        # collectors forward their daily takings to a first-level hop (a quarter of ops use the mixer for part)
-        day = np.floor((t - start) / DAY).astype(np.int64)
-        key = cv * 10_000 + day
-        uk, inv_k = np.unique(key, return_inverse=True)
-        tot = np.bincount(inv_k, weights=usd)
-        tlast = np.zeros(len(uk))
-        np.maximum.at(tlast, inv_k, t)
-        fsrc = uk // 10_000
-        tf = tlast + r.uniform(1800, 6 * 3600, len(uk))
-        fw_usd = np.round(tot * 0.98, 2)
-        uses_mixer = r.random() < 0.25
-        via_mix = (r.random(len(uk)) < 0.33) & uses_mixer & (fw_usd >= 100)
-        h1 = hop1[r.integers(0, len(hop1), len(uk))]
-        keep = ~via_mix
-        b.add(tf[keep], b.by_symbol["USDT"].index, fsrc[keep], h1[keep], fw_usd[keep])
-        mix_t = np.empty(0)
-        mix_rc = np.empty(0, dtype=np.int64)
-        mix_usd = np.empty(0)
-        if via_mix.any():
-            recips = b.alloc("mixer_recipient", 3, entity=ent)
-            mix_t, mix_rc, mix_usd = mix(tf[via_mix], fsrc[via_mix], fw_usd[via_mix], recips, r)
-        # hop1 -> hop2 (peel: 85% on, 15% straight to a mule)
-        n1 = int(keep.sum())
-        t1 = tf[keep] + r.uniform(600, 4 * 3600, n1)
-        h2 = hop2[r.integers(0, len(hop2), n1)]
-        b.add(t1, b.by_symbol["USDT"].index, h1[keep], h2, np.round(fw_usd[keep] * 0.85, 2))
-        m0 = mules[r.integers(0, len(mules), n1)]
-        b.add(t1 + 30, b.by_symbol["USDT"].index, h1[keep], m0, np.round(fw_usd[keep] * 0.15, 2))
-        # hop2 -> 2..4 mules
-        parts = r.integers(2, 5, n1)
-        src2 = np.repeat(h2, parts)
-        t2 = np.repeat(t1, parts) + r.uniform(600, 6 * 3600, parts.sum())
-        u2 = np.round(np.repeat(fw_usd[keep] * 0.85 / parts, parts), 2)
-        m2 = mules[r.integers(0, len(mules), parts.sum())]
-        b.add(t2, b.by_symbol["USDT"].index, src2, m2, u2)
-        # mixer recipients pay mules too
-        if len(mix_t):
-            m3 = mules[r.integers(0, len(mules), len(mix_t))]
-            t3 = mix_t + r.uniform(3600, DAY, len(mix_t))
-            b.add(t3, b.by_symbol["USDT"].index, mix_rc, m3, np.round(mix_usd * 0.99, 2))
-        else:
-            m3, t3 = np.empty(0, dtype=np.int64), np.empty(0)
-        # mules cash out at their exchange deposit addresses
-        mm = np.concatenate([m0, m2, m3])
-        tm = np.concatenate([t1 + 30, t2, t3]) + r.uniform(1800, 2 * DAY, len(mm))
-        um = np.round(np.concatenate([fw_usd[keep] * 0.15, u2, mix_usd * 0.99]) * 0.99, 2)
-        dd = mdep[mm - mules[0]]
-        tok = np.full(len(mm), b.by_symbol["USDT"].index)
-        b.add(tm, tok, mm, dd, um)
-        sweep(tm, dd, np.array([dep_of_new[int(x)] for x in dd], dtype=np.int64), tok, um, r)
+        _scam_operation(w, r, op, vict)
 
-    # -- address poisoning: look-alike dust after a real transfer; a few victims fall for it ----------------------
-    r = b.rng()
+
+def _scam_operation(w: _World, r: np.random.Generator, op: int, vict: np.ndarray) -> None:
+    """One operation: its victims pay growing amounts to collectors, who forward daily takings through two
+    layers of hops (a quarter of operations partly through the mixer) to mules who cash out at exchanges."""
+    b, span = w.b, w.span
+    usdt = b.by_symbol["USDT"].index
+    ent = f"scam-op:{op}"
+    b.set_role(vict, "victim", entity=ent)
+    coll = b.alloc("collector", int(r.integers(2, 6)), entity=ent)
+    hop1 = b.alloc("layering_hop", int(r.integers(2, 5)), entity=ent)
+    hop2 = b.alloc("layering_hop", int(r.integers(2, 5)), entity=ent)
+    mules = b.alloc("mule", int(r.integers(4, 15)), entity=ent)
+    mdep = w.deposit_address(mules, r)
+    # public knowledge: some collectors reported by victims, some of those frozen by Tether
+    reported = coll[r.random(len(coll)) < 0.4]
+    b.label(reported, "scam", f"Reported scam: investment fraud op {op}", "demo-scam-reports", 20)
+    frozen = reported[r.random(len(reported)) < 0.5]
+    b.label(frozen, "blacklist", "USDT AddedBlackList (simulated)", "demo-tether-blacklist", 100)
+    start = r.uniform(0, span * 0.6)
+    length = r.uniform(30, 90) * DAY
+    # victims pay growing amounts (pig-butchering), each to one collector
+    k = r.integers(1, 9, len(vict))
+    v = np.repeat(vict, k)
+    t = start + r.uniform(0, length, len(v))
+    order = np.lexsort((t, v))
+    v, t = v[order], t[order]
+    step = np.arange(len(v)) - np.searchsorted(v, v, side="left")
+    usd = np.round(r.lognormal(np.log(800), 0.8, len(v)) * (1.6 ** np.minimum(step, 8)), 2)
+    tok = np.where(r.random(len(v)) < 0.85, usdt, b.by_symbol["USDC"].index)
+    cv = _map(vict, coll[r.integers(0, len(coll), len(vict))], v)
+    b.add(t, tok, v, cv, usd)
+    # collectors forward their daily takings to a first-level hop (a quarter of ops use the mixer for part)
+    day = np.floor((t - start) / DAY).astype(np.int64)
+    key = cv * 10_000 + day
+    uk, inv_k = np.unique(key, return_inverse=True)
+    tot = np.bincount(inv_k, weights=usd)
+    tlast = np.zeros(len(uk))
+    np.maximum.at(tlast, inv_k, t)
+    fsrc = uk // 10_000
+    tf = tlast + r.uniform(1800, 6 * 3600, len(uk))
+    fw_usd = np.round(tot * 0.98, 2)
+    uses_mixer = r.random() < 0.25
+    via_mix = (r.random(len(uk)) < 0.33) & uses_mixer & (fw_usd >= 100)
+    h1 = hop1[r.integers(0, len(hop1), len(uk))]
+    keep = ~via_mix
+    b.add(tf[keep], usdt, fsrc[keep], h1[keep], fw_usd[keep])
+    mix_t = np.empty(0)
+    mix_rc = np.empty(0, dtype=np.int64)
+    mix_usd = np.empty(0)
+    if via_mix.any():
+        recips = b.alloc("mixer_recipient", 3, entity=ent)
+        mix_t, mix_rc, mix_usd = w.mix(tf[via_mix], fsrc[via_mix], fw_usd[via_mix], recips, r)
+    # hop1 -> hop2 (peel: 85% on, 15% straight to a mule)
+    n1 = int(keep.sum())
+    t1 = tf[keep] + r.uniform(600, 4 * 3600, n1)
+    h2 = hop2[r.integers(0, len(hop2), n1)]
+    b.add(t1, usdt, h1[keep], h2, np.round(fw_usd[keep] * 0.85, 2))
+    m0 = mules[r.integers(0, len(mules), n1)]
+    b.add(t1 + 30, usdt, h1[keep], m0, np.round(fw_usd[keep] * 0.15, 2))
+    # hop2 -> 2..4 mules
+    parts = r.integers(2, 5, n1)
+    src2 = np.repeat(h2, parts)
+    t2 = np.repeat(t1, parts) + r.uniform(600, 6 * 3600, parts.sum())
+    u2 = np.round(np.repeat(fw_usd[keep] * 0.85 / parts, parts), 2)
+    m2 = mules[r.integers(0, len(mules), parts.sum())]
+    b.add(t2, usdt, src2, m2, u2)
+    # mixer recipients pay mules too
+    if len(mix_t):
+        m3 = mules[r.integers(0, len(mules), len(mix_t))]
+        t3 = mix_t + r.uniform(3600, DAY, len(mix_t))
+        b.add(t3, usdt, mix_rc, m3, np.round(mix_usd * 0.99, 2))
+    else:
+        m3, t3 = np.empty(0, dtype=np.int64), np.empty(0)
+    # mules cash out at their exchange deposit addresses
+    mm = np.concatenate([m0, m2, m3])
+    tm = np.concatenate([t1 + 30, t2, t3]) + r.uniform(1800, 2 * DAY, len(mm))
+    um = np.round(np.concatenate([fw_usd[keep] * 0.15, u2, mix_usd * 0.99]) * 0.99, 2)
+    dd = mdep[mm - mules[0]]
+    tok = np.full(len(mm), usdt)
+    b.add(tm, tok, mm, dd, um)
+    w.sweep(tm, dd, w.exchange_of(dd), tok, um, r)
+
+
+def _address_poisoning(w: _World, r: np.random.Generator) -> None:
+    """Address poisoning: look-alike dust after a real transfer; a few targets fall for it."""
+    b, span, users = w.b, w.span, w.users
     gang = b.alloc("poisoner", 3, entity="poisoning-gang")
     b.label(gang[:1], "phishing", "Fake_Phishing (address poisoning gang)", "demo-scam-reports", 20)
     n_poison = b.n(30_000)
-    k = r.integers(0, n_users, n_poison)
+    k = r.integers(0, w.n_users, n_poison)
     target_user = users[k]
     # the counterparty the target pays often: a random exchange deposit or a user
-    has_dep = np.isin(target_user, dep_user)
-    dep_pos = np.searchsorted(dep_user, target_user, sorter=np.argsort(dep_user, kind="stable"))
-    dep_sorted = dep_addr[np.argsort(dep_user, kind="stable")]
+    has_dep = np.isin(target_user, w.dep_user)
+    dep_pos = np.searchsorted(w.dep_user, target_user, sorter=np.argsort(w.dep_user, kind="stable"))
+    dep_sorted = w.dep_addr[np.argsort(w.dep_user, kind="stable")]
     mimic = np.where(has_dep, dep_sorted[np.minimum(dep_pos, len(dep_sorted) - 1)],
-                     r.choice(users, n_poison, p=user_w))
+                     r.choice(users, n_poison, p=w.user_w))
     looks = b.alloc("poisoner", n_poison, entity="poisoning-gang")
     b.lookalike.append((looks, mimic))
     b.label(looks[r.random(n_poison) < 0.3], "phishing", "Fake_Phishing (address poisoning)",
@@ -836,13 +932,11 @@ def generate_economy(scale: float = 1.0, seed: int = 7) -> Economy:
         tg = tf + r.uniform(60, 3600, len(fell))
         g = gang[r.integers(0, 3, len(fell))]
         b.add(tg, tok[fell], looks[fell], g, usd)
-        gdep = deposit_address(gang, r)
+        gdep = w.deposit_address(gang, r)
         tc = tg + r.uniform(DAY, 3 * DAY, len(fell))
         dd = gdep[g - gang[0]]
         b.add(tc, tok[fell], g, dd, usd * 0.99)
-        sweep(tc, dd, np.array([dep_of_new[int(x)] for x in dd], dtype=np.int64), tok[fell], usd * 0.99, r)
-
-    return _finish(b, span)
+        w.sweep(tc, dd, w.exchange_of(dd), tok[fell], usd * 0.99, r)
 
 
 def _map(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:

@@ -1,26 +1,24 @@
 """``chainrisk demo --via-node``: replay a simulated economy as real ERC-20 transactions on a local anvil node,
 then ingest it back with :func:`chainrisk.ingest_rpc`, so the demo exercises the real node path.
 
-The node runs the test token of ``tests/contracts`` (USDC-like: ``transfer``, ``mint`` emitting
+The node runs the USDC-like test token (``chainrisk/demo/contracts/CircleLike.json``, compiled from
+``tests/contracts/CircleLike.sol``: ``transfer``, ``mint`` emitting
 ``Transfer(0x0, to, value)``) placed at the real token addresses (``anvil_setCode``), every sender gets a balance
 by ``anvil_setStorageAt`` (no extra Transfer events), and transactions are sent from the simulated addresses
 themselves (``anvil_autoImpersonateAccount``, zero base fee). Transfers go out in the economy's order, a few
-hundred per block, with block timestamps taken from the economy. This needs a source checkout with ``npm ci``
-done (anvil and ``tests/support/anvil.py``); otherwise it says so.
+hundred per block, with block timestamps taken from the economy. This needs the anvil binary (see
+:func:`chainrisk.demo.anvil.find_anvil`); when it is missing, one sentence says how to install it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SourceUnavailable
+from ..errors import RpcError, SourceUnavailable
 from ..taxonomy import NULL_ADDRESS
+from .anvil import TRANSFER_TOPIC, Anvil, require_anvil
 from .economy import START_TIME
 
 if TYPE_CHECKING:
@@ -29,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
 NODE_SCALE_FACTOR = 0.01          # --via-node runs scale/100: about 10,000 transfers at --scale 1
 PER_BLOCK = 250
 # storage layout of tests/contracts/CircleLike.sol
@@ -40,28 +37,6 @@ def node_economy_scale(scale: float) -> float:
     return scale * NODE_SCALE_FACTOR
 
 
-def _anvil_helpers() -> ModuleType:
-    path = ROOT / "tests" / "support" / "anvil.py"
-    if not path.is_file():
-        raise SourceUnavailable(
-            "--via-node needs a source checkout (tests/support/anvil.py and tests/contracts); run it from the repository"
-        )
-    spec = importlib.util.spec_from_file_location("chainrisk_demo_anvil", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    try:
-        spec.loader.exec_module(mod)
-    except ImportError as e:
-        del sys.modules[spec.name]
-        raise SourceUnavailable(
-            f"--via-node needs the development install ({e.name} is missing); run `pip install -e '.[dev]'`"
-        ) from None
-    if not mod.available():
-        raise SourceUnavailable("--via-node needs the anvil test node; run `npm ci` in the repository root")
-    return mod
-
-
 def _word(x: int | str) -> str:
     if isinstance(x, str):
         return "0x" + bytes.fromhex(x[2:]).rjust(32, b"\0").hex()
@@ -69,39 +44,30 @@ def _word(x: int | str) -> str:
 
 
 def _balance_slot(holder: str) -> str:
-    from eth_hash.auto import keccak
+    from ..address import keccak
 
     return "0x" + keccak(bytes.fromhex(holder[2:]).rjust(32, b"\0") + SLOT_BALANCES.to_bytes(32, "big")).hex()
 
 
-def _batch(node: Any, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-    """One JSON-RPC batch; any error is a SourceUnavailable naming the first one."""
-    if not calls:
-        return []
-    body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-    r = node.session.post(node.url, json=body, timeout=300)
-    r.raise_for_status()
-    answers = sorted(r.json(), key=lambda a: a["id"])
-    bad = [a for a in answers if "error" in a]
-    if bad:
-        raise SourceUnavailable(f"the anvil node refused {len(bad)} of {len(calls)} calls: {bad[0]['error']}")
-    return [a["result"] for a in answers]
+def _batch(node: Anvil, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+    """One JSON-RPC batch; a refused call is a SourceUnavailable."""
+    try:
+        return node.rpc_batch(calls)
+    except RpcError as e:
+        raise SourceUnavailable(f"the anvil node refused a call of a batch of {len(calls)} ({e})") from None
 
 
 def ingest_via_node(store: Store, eco: Economy, say: Callable[[str], None]) -> str:
     """Replay ``eco`` on a fresh anvil node and ingest it with ``ingest_rpc``; returns a one-line detail."""
-    from eth_abi import encode
-    from eth_utils import function_signature_to_4byte_selector
-
     from ..ingest.rpc import ingest_rpc
 
-    anvil = _anvil_helpers()
+    require_anvil()
     tab = eco.transfers
     n = tab.num_rows
     tokens = sorted(set(tab["token_address"].to_pylist()))
     decimals = {t.contract: t.decimals for t in eco.tokens}
-    node = anvil.Anvil.start("--gas-limit", "2000000000", "--block-base-fee-per-gas", "0", "--chain-id", "1",
-                             "--timestamp", str(int(START_TIME.timestamp()) - 60))
+    node = Anvil.start("--gas-limit", "2000000000", "--block-base-fee-per-gas", "0", "--chain-id", "1",
+                       "--timestamp", str(int(START_TIME.timestamp()) - 60))
     try:
         owner = node.accounts[0]
         code = node.rpc("eth_getCode", [node.deploy("CircleLike"), "latest"])
@@ -118,8 +84,8 @@ def ingest_via_node(store: Store, eco: Economy, say: Callable[[str], None]) -> s
             _batch(node, setup[i:i + 2000])
         say(f"  node: {len(tokens)} token contracts at their real addresses, {len(senders):,} funded senders")
         node.automine(False)
-        sel_transfer = function_signature_to_4byte_selector("transfer(address,uint256)")
-        sel_mint = function_signature_to_4byte_selector("mint(address,uint256)")
+        sel_transfer = node.selector("transfer(address,uint256)")
+        sel_mint = node.selector("mint(address,uint256)")
         nonces: dict[str, int] = {owner: int(node.rpc("eth_getTransactionCount", [owner, "pending"]), 16)}
         cols = [tab[c].to_pylist() for c in ("token_address", "from_address", "to_address", "value")]
         times = tab["block_time"].to_pylist()
@@ -129,9 +95,9 @@ def ingest_via_node(store: Store, eco: Economy, say: Callable[[str], None]) -> s
             for i in range(lo, min(lo + PER_BLOCK, n)):
                 token, frm, to, value = cols[0][i], cols[1][i], cols[2][i], int(cols[3][i])
                 if frm == NULL_ADDRESS:
-                    sender, data = owner, sel_mint + encode(["address", "uint256"], [to, value])
+                    sender, data = owner, sel_mint + node.encode(["address", "uint256"], [to, value])
                 else:
-                    sender, data = frm, sel_transfer + encode(["address", "uint256"], [to, value])
+                    sender, data = frm, sel_transfer + node.encode(["address", "uint256"], [to, value])
                 nonce = nonces.get(sender, 0)     # simulated addresses have never sent a transaction
                 nonces[sender] = nonce + 1
                 calls.append(("eth_sendTransaction", [{"from": sender, "to": token, "data": "0x" + data.hex(),
@@ -145,7 +111,7 @@ def ingest_via_node(store: Store, eco: Economy, say: Callable[[str], None]) -> s
         tip = node.block_number()
         node.automine(True)
         logs = node.rpc("eth_getLogs", [{"fromBlock": "0x0", "toBlock": hex(tip), "address": tokens,
-                                         "topics": [anvil.TRANSFER_TOPIC]}])
+                                         "topics": [TRANSFER_TOPIC]}])
         if len(logs) != n:
             raise SourceUnavailable(f"the node holds {len(logs):,} Transfer logs, expected {n:,}; "
                                     "some transactions failed")

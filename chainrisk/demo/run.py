@@ -7,8 +7,7 @@
 Stages: generate (:func:`chainrisk.demo.economy.generate_economy`) -> ingest (the transfers written as a BigQuery-shaped
 Parquet file and imported with :func:`chainrisk.ingest_file`) -> labels (the public labels written as a generic
 label CSV and imported with ``chainrisk.labels.import_labels``) -> score -> screen (the bank's declared-address
-file) -> evaluate (the scoring run against the ground truth) -> explained lookups. A stage whose module is not
-installed is reported as not available; nothing is faked.
+file) -> evaluate (the scoring run against the ground truth) -> explained lookups.
 
 The generated files (transfers, labels, declared addresses, ground truth) are kept next to the store in
 ``<db>.files/`` so analysts can reopen them.
@@ -27,9 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..answers.lookup import lookup
+from ..answers.screen import screen
+from ..engine.score import score
+from ..errors import NoScoringRun, UsageError
+from ..ingest.file import ingest_file
+from ..labels import import_labels
 from ..store import Store
-from ..taxonomy import ILLICIT
+from ..taxonomy import BANDS, ILLICIT
 from .economy import (
     CLEAN_ROLES,
     ILLICIT_EXPOSED_ROLES,
@@ -44,7 +48,6 @@ log = logging.getLogger(__name__)
 DEFAULT_DB = "chainrisk-demo.duckdb"
 MARKER = "demo.json"
 TRUTH_VIEW = "_demo_truth"
-BANDS = ("none", "low", "medium", "high", "severe")
 HIGH_BANDS = ("high", "severe")
 VC_CATEGORIES = frozenset({"exchange", "p2p_otc", "rwa_issuer", "stablecoin_issuer", "mining", "gambling"})
 
@@ -52,7 +55,7 @@ VC_CATEGORIES = frozenset({"exchange", "p2p_otc", "rwa_issuer", "stablecoin_issu
 @dataclass
 class Stage:
     name: str
-    status: str = "done"           # done | not available | skipped
+    status: str = "done"
     seconds: float = 0.0
     detail: str = ""
 
@@ -81,10 +84,6 @@ class DemoSummary:
     @property
     def seconds(self) -> float:
         return sum(s.seconds for s in self.stages)
-
-    @property
-    def unavailable(self) -> list[str]:
-        return [s.name for s in self.stages if s.status == "not available"]
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -141,20 +140,6 @@ class _Timer:
                      + (f" ({self.stage.detail})" if self.stage.detail else ""))
 
 
-def _optional(module: str, attr: str) -> Any:
-    """``module.attr`` if that part of chainrisk is installed, else None."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as e:
-        if e.name and (e.name == module or module.startswith(e.name + ".")):
-            return None
-        raise
-    except AttributeError:
-        return None
-
-
 def run_demo(
     db_path: str | Path = DEFAULT_DB,
     scale: float = 1.0,
@@ -182,10 +167,11 @@ def run_demo(
 
     with _Timer(summary, "generate", say) as st:
         if via_node:
-            node_scale = _optional("chainrisk.demo.node", "node_economy_scale")
-            if node_scale is None:
-                raise UsageError("--via-node is not available in this installation; run the demo without it")
-            scale = node_scale(scale)
+            from .anvil import require_anvil
+            from .node import node_economy_scale
+
+            require_anvil()             # before generating: a missing node is one sentence, at once
+            scale = node_economy_scale(scale)
             summary.scale = scale
         eco = generate_economy(scale, seed)
         transfers_path = eco.write_transfers(files / "token_transfers.parquet", format="bigquery")
@@ -201,12 +187,11 @@ def run_demo(
     with Store(db) as store:
         _ingest(store, summary, eco, transfers_path, via_node, say)
         _labels(store, summary, eco, labels_path, say)
-        scored = _score(store, summary, profile, say)
-        _screen(store, summary, declared_path, files, scored, say)
-        if scored:
-            with _Timer(summary, "evaluate", say) as st:
-                _evaluate(store, summary, eco)
-        if scored and lookups:
+        _score(store, summary, profile, say)
+        _screen(store, summary, declared_path, files, say)
+        with _Timer(summary, "evaluate", say):
+            _evaluate(store, summary, eco)
+        if lookups:
             _lookups(store, summary, eco, say)
     return summary
 
@@ -215,76 +200,35 @@ def _ingest(store: Store, summary: DemoSummary, eco: Economy, path: Path, via_no
             say: Callable[[str], None]) -> None:
     with _Timer(summary, "ingest", say) as st:
         if via_node:
-            st.detail = _optional("chainrisk.demo.node", "ingest_via_node")(store, eco, say)
+            from .node import ingest_via_node  # web3 and the node launcher load only for --via-node
+
+            st.detail = ingest_via_node(store, eco, say)
         else:
-            ingest_file = _optional("chainrisk.ingest.file", "ingest_file")
-            if ingest_file is not None:
-                rep = ingest_file(store, [path], format="bigquery")
-                st.detail = f"{rep.rows_added:,} transfers via ingest_file (bigquery Parquet)"
-            else:
-                n = _insert_transfers(store, eco)
-                st.detail = f"{n:,} transfers via Store.add_transfers (chainrisk.ingest.file not available yet)"
+            rep = ingest_file(store, [path], format="bigquery")
+            st.detail = f"{rep.rows_added:,} transfers via ingest_file (bigquery Parquet)"
         summary.counts["stored_transfers"] = _count(store, "SELECT count(*) FROM transfers")
         summary.counts["stored_addresses"] = _count(store, "SELECT count(*) FROM addresses")
 
 
-def _insert_transfers(store: Store, eco: Economy) -> int:
-    """Load the transfers with the store's bulk insert (used until file ingestion is installed)."""
-    tab = eco.transfers
-    store.con.register("_demo_arrow", tab)
-    try:
-        with store.transaction():
-            store.execute(
-                "CREATE OR REPLACE TEMP TABLE _demo_stage AS SELECT s.chain, s.tx_hash, s.log_index, s.block_number,"
-                " CAST(s.block_time AS TIMESTAMP) AS block_time, k.id AS token_id, s.from_address, s.to_address,"
-                " TRY_CAST(s.value AS HUGEINT) AS value, s.value AS value_raw, 'file:demo' AS source"
-                " FROM _demo_arrow s JOIN tokens k ON k.chain = s.chain AND k.contract = s.token_address"
-            )
-            n = store.add_transfers("_demo_stage")
-        store.execute("DROP TABLE IF EXISTS _demo_stage")
-    finally:
-        store.con.unregister("_demo_arrow")
-    return n
-
-
 def _labels(store: Store, summary: DemoSummary, eco: Economy, path: Path, say: Callable[[str], None]) -> None:
     with _Timer(summary, "labels", say) as st:
-        import_labels = _optional("chainrisk.labels", "import_labels")
-        if import_labels is None:
-            st.status = "not available"
-            st.detail = "chainrisk.labels.import_labels is not installed yet"
-            return
         results = import_labels(store, [path], format="csv", version=f"demo-seed-{summary.seed}")
         n = _count(store, "SELECT count(*) FROM active_labels")
         st.detail = f"{n:,} active labels in {len(results)} sources via import_labels (generic CSV)"
         summary.counts["stored_labels"] = n
 
 
-def _score(store: Store, summary: DemoSummary, profile: str, say: Callable[[str], None]) -> bool:
+def _score(store: Store, summary: DemoSummary, profile: str, say: Callable[[str], None]) -> None:
     with _Timer(summary, "score", say) as st:
-        score = _optional("chainrisk.engine.score", "score")
-        if score is None:
-            st.status = "not available"
-            st.detail = "chainrisk.engine.score is not installed yet"
-            return False
-        if summary.stage("labels") and summary.stage("labels").status != "done":  # type: ignore[union-attr]
-            st.detail = "scored without labels"
         run = score(store, profile=profile, on_progress=lambda m: say(f"  score: {m}"))
         summary.run_id = run.run_id
         summary.run_bands = dict(run.bands)
         st.detail = f"run {run.run_id}, profile {run.profile}, {run.n_addresses:,} addresses"
-    return True
 
 
-def _screen(store: Store, summary: DemoSummary, declared: Path, files: Path, scored: bool,
+def _screen(store: Store, summary: DemoSummary, declared: Path, files: Path,
             say: Callable[[str], None]) -> None:
     with _Timer(summary, "screen", say) as st:
-        screen = _optional("chainrisk.answers.screen", "screen")
-        if screen is None or not scored:
-            st.status = "not available"
-            st.detail = ("chainrisk.answers.screen is not installed yet" if screen is None
-                         else "needs a scoring run, and scoring is not available yet")
-            return
         out = files / "screening_results.csv"
         res = screen(store, declared, output=out, address_column="address")
         summary.screen_output = str(out)
@@ -342,7 +286,7 @@ def _truth_rows(store: Store, eco: Economy) -> dict[str, np.ndarray]:
             {"run": _run_id(store), "illicit": sorted(ILLICIT)},
         ).fetchall()
     finally:
-        store.con.unregister(TRUTH_VIEW)
+        store.unregister(TRUTH_VIEW)
     cols: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in range(8)]
     # the category that answers "links to illegal activity?": the top one if illicit, else any illicit one reached;
     # a score driven by a behavioural indicator (a FATF red flag of laundering) answers "indicator:<name>"
@@ -358,16 +302,14 @@ def _truth_rows(store: Store, eco: Economy) -> dict[str, np.ndarray]:
 
 
 def _register_truth(store: Store, eco: Economy) -> None:
-    # finish any result a previous fetchone() left open (DuckDB 2.0 refuses to register a view meanwhile)
-    store.execute("SELECT 1").fetchall()
-    store.con.register(TRUTH_VIEW, eco.truth)
+    store.register(TRUTH_VIEW, eco.truth)
 
 
 def _run_id(store: Store) -> str | None:
-    rows = store.execute(
-        "SELECT run_id FROM scoring_runs WHERE status = 'complete' ORDER BY created_at DESC LIMIT 1"
-    ).fetchall()
-    return rows[0][0] if rows else None
+    try:
+        return store.run().run_id   # the latest complete run, as the run registry defines it
+    except NoScoringRun:
+        return None
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
@@ -487,28 +429,19 @@ def demo_examples(store: Store, eco: Economy) -> list[tuple[str, str]]:
             out.append(("a busy merchant that never paid an exchange", merchant[0][0]))
         return out
     finally:
-        store.con.unregister(TRUTH_VIEW)
+        store.unregister(TRUTH_VIEW)
 
 
 def _lookups(store: Store, summary: DemoSummary, eco: Economy, say: Callable[[str], None]) -> None:
     with _Timer(summary, "lookups", say) as st:
-        lookup = _optional("chainrisk.answers.lookup", "lookup")
-        if lookup is None:
-            st.status = "not available"
-            st.detail = "chainrisk.answers.lookup is not installed yet"
-            return
-        import importlib.util
-
-        explain = importlib.util.find_spec("chainrisk.engine.evidence") is not None
         truth = dict(zip(eco.truth["address"].to_pylist(), eco.truth["role"].to_pylist(), strict=True))
         for why, addr in demo_examples(store, eco):
-            [res] = lookup(store, [addr], explain=explain)
+            [res] = lookup(store, [addr], explain=True)
             summary.lookups.append({
                 "why": why, "address": addr, "true_role": truth.get(addr), "band": res.risk_band,
                 "score": res.risk_score, "reason": res.reason, "reasons": res.reasons()[:4],
             })
-        st.detail = f"{len(summary.lookups)} addresses explained" + (
-            "" if explain else " (evidence paths: chainrisk.engine.evidence not available yet)")
+        st.detail = f"{len(summary.lookups)} addresses explained"
 
 
 # -- the text a person reads ---------------------------------------------------------------------------------------
@@ -534,10 +467,6 @@ def _render(s: DemoSummary) -> str:
     for st in s.stages:
         w(f"{st.name:<10} {st.status:<14} {st.seconds:5.1f}s  {st.detail}")
     w(f"{'total':<10} {'':<14} {s.seconds:5.1f}s")
-    if s.unavailable:
-        w("")
-        w(f"not available yet: {', '.join(s.unavailable)} (those parts of chainrisk are not installed); "
-          "the stages after them were not run.")
     if s.run_bands:
         w("")
         w("all scored addresses by band: " + ", ".join(f"{b} {s.run_bands.get(b, 0):,}" for b in BANDS))

@@ -43,7 +43,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..address import parse_address
-from ..errors import InputError, NoScoringRun, UsageError
+from ..errors import InputError, UsageError
+from ..store.runs import resolve_run
 from ..taxonomy import inert_keys
 
 if TYPE_CHECKING:
@@ -173,19 +174,14 @@ class _Run:
 
 
 def _load_run(store: Store, run_id: str | None) -> _Run:
-    q = ("SELECT run_id, profile_json, params_json, as_of_block FROM scoring_runs WHERE status = 'complete'")
-    row = (store.execute(q + " AND run_id = ?", [run_id]).fetchone() if run_id else
-           store.execute(q + " ORDER BY created_at DESC, run_id DESC LIMIT 1").fetchone())
-    if row is None:
-        if run_id:
-            raise InputError(f"no complete scoring run {run_id!r} in {store.path}; list runs with 'chainrisk runs'")
-        raise NoScoringRun(f"no scoring run in {store.path}; run 'chainrisk score' first")
-    prof, params = json.loads(row[1]), json.loads(row[2])
+    """The run's search parameters (the run registry, :mod:`chainrisk.store.runs`, says which run that is)."""
+    prov = resolve_run(store, run_id)
+    prof, params = prov.profile_settings, prov.params
     prop = {**prof.get("propagation", {}), **{k: v for k, v in params.items() if k in (
         "max_hops", "dust_usd", "hub_degree", "stop_categories")}}
-    return _Run(row[0], int(prop.get("max_hops", 4)), float(prop.get("dust_usd", 1.0)),
+    return _Run(prov.run_id, int(prop.get("max_hops", 4)), float(prop.get("dust_usd", 1.0)),
                 int(prop.get("hub_degree", 500)), tuple(prop.get("stop_categories", ())),
-                dict(prof.get("severity", {})), row[3])
+                dict(prof.get("severity", {})), prov.as_of_block)
 
 
 def refresh_evidence_index(store: Store, run_id: str | None = None, *, force: bool = False) -> bool:
@@ -208,12 +204,11 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
         raise UsageError(
             f"the evidence tables of {store.path} are not built for run {run.run_id}; open the store writable "
             "once (e.g. run 'chainrisk evidence' without read-only) or rerun 'chainrisk score'")
-    con = store.con
     system = inert_keys()
     with store.transaction():
         for ix in _INDEXES[2:]:
-            con.execute(f"DROP INDEX IF EXISTS {ix[0]}")
-        con.execute(
+            store.execute(f"DROP INDEX IF EXISTS {ix[0]}")
+        store.execute(
             """
             CREATE OR REPLACE TEMP TABLE _ev_inert AS SELECT a.id FROM addresses a
             WHERE list_contains($sys, a.chain || ':' || a.address)
@@ -223,7 +218,7 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
             """, {"sys": system})
         # The transfer tables depend only on the data, the dust threshold, the as-of block and the inert set: a
         # run after a label import (same transfers) reuses them and rebuilds just the small per-run tables.
-        row2 = con.execute(
+        row2 = store.execute(
             "SELECT (SELECT count(*) FROM _ev_inert), (SELECT coalesce(sum(id), 0) FROM _ev_inert),"
             " (SELECT coalesce(bit_xor(hash(block_number, log_index, token_id, from_id, to_id, amount)), 0)"
             "  FROM transfers)").fetchone()
@@ -232,8 +227,8 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
                 "cap": MAX_TRANSFER_USD, "inert": [int(row2[0]), int(row2[1])]}
         reuse = not force and stored.get("data") == data
         if not reuse:
-            _build_transfer_tables(con, run)
-        con.execute(
+            _build_transfer_tables(store, run)
+        store.execute(
             """
             CREATE OR REPLACE TABLE evidence_labels AS
             SELECT * FROM (
@@ -245,7 +240,7 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
                 FROM inferred_labels WHERE run_id = $run)
             ORDER BY address_id, category, confidence DESC, source, name
             """, {"run": run.run_id})
-        con.execute(
+        store.execute(
             """
             CREATE OR REPLACE TABLE evidence_stops AS
             WITH pairs AS (SELECT DISTINCT least(src, dst) AS lo, greatest(src, dst) AS hi FROM evidence_in),
@@ -269,17 +264,17 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
                                 WHERE source NOT IN ('chainrisk:deposit_sweep', 'chainrisk:collector')))
             GROUP BY address_id ORDER BY address_id
             """, {"stops": list(run.stop_categories), "run": run.run_id, "hub": run.hub_degree})
-        con.execute(
+        store.execute(
             """
             CREATE OR REPLACE TABLE evidence_reach AS
             SELECT address_id, category, direction, min(min_hop) AS min_hop FROM exposures WHERE run_id = $run
             GROUP BY ALL ORDER BY address_id, category, direction
             """, {"run": run.run_id})
         for name, table, col in _INDEXES[2:]:
-            con.execute(f"CREATE INDEX {name} ON {table} ({col})")
-        con.execute("DROP TABLE IF EXISTS _ev_inert")
-        con.execute("DELETE FROM evidence_meta")
-        con.execute("INSERT INTO evidence_meta VALUES (?, now()::TIMESTAMP, ?, ?, ?)",
+            store.execute(f"CREATE INDEX {name} ON {table} ({col})")
+        store.execute("DROP TABLE IF EXISTS _ev_inert")
+        store.execute("DELETE FROM evidence_meta")
+        store.execute("INSERT INTO evidence_meta VALUES (?, now()::TIMESTAMP, ?, ?, ?)",
                     [run.run_id, nt, nl, json.dumps({"run": json.loads(run.fingerprint()), "data": data},
                                                     sort_keys=True)])
     return True
@@ -293,11 +288,11 @@ def _stored_meta(params_json: str | None) -> dict[str, Any]:
     return out if isinstance(out, dict) else {}
 
 
-def _build_transfer_tables(con: Any, run: _Run) -> None:
+def _build_transfer_tables(store: Store, run: _Run) -> None:
     """evidence_in (by receiver) and evidence_out (by sender), the run's carrying transfers, with their indexes."""
     for ix in _INDEXES[:2]:
-        con.execute(f"DROP INDEX IF EXISTS {ix[0]}")
-    con.execute(
+        store.execute(f"DROP INDEX IF EXISTS {ix[0]}")
+    store.execute(
         """
         CREATE OR REPLACE TABLE evidence_in AS
         WITH c AS (
@@ -311,10 +306,10 @@ def _build_transfer_tables(con: Any, run: _Run) -> None:
           AND src NOT IN (SELECT id FROM _ev_inert) AND dst NOT IN (SELECT id FROM _ev_inert)
         ORDER BY dst, block_number, log_index, src
         """, {"cap": MAX_TRANSFER_USD, "dust": run.dust_usd, "asof": run.as_of_block})
-    con.execute("CREATE OR REPLACE TABLE evidence_out AS SELECT * FROM evidence_in"
+    store.execute("CREATE OR REPLACE TABLE evidence_out AS SELECT * FROM evidence_in"
                 " ORDER BY src, block_number, log_index, dst")
     for name, table, col in _INDEXES[:2]:
-        con.execute(f"CREATE INDEX {name} ON {table} ({col})")
+        store.execute(f"CREATE INDEX {name} ON {table} ({col})")
 
 
 # -- search ---------------------------------------------------------------------------------------------------
@@ -567,7 +562,7 @@ def evidence_paths(
     _ensure(store, run)
     # Let DuckDB answer the IN-lists of a search level from the ART indexes even when they match a few thousand
     # rows (its default switches to a full scan above 2,048); the previous value is restored.
-    key = id(store.con)
+    key = id(store)
     if key not in _PREV_SETTING:
         (_PREV_SETTING[key],) = store.execute("SELECT current_setting('index_scan_max_count')").fetchone() or (2048,)
     prev = _PREV_SETTING[key]

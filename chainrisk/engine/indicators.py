@@ -119,15 +119,14 @@ def compute_indicators(
     into ``indicators``. Returns the number of rows inserted. Deterministic for the same store and inputs."""
     prop = profile.propagation
     p: dict[str, Any] = {"dust": float(prop.dust_usd), "as_of": as_of}
-    con = store.con
     # Inert addresses (as in the engine): null/burn, precompiles, the tokens' own contracts.
-    con.execute(
+    store.execute(
         """CREATE OR REPLACE TEMP TABLE _ind_burn AS SELECT a.id FROM addresses a
         WHERE list_contains($sys, a.chain || ':' || a.address)
            OR (a.chain, a.address) IN (SELECT (chain, contract) FROM tokens)""", {"sys": inert_keys()}
     )
     # Usable transfers: priced, timed, not dust, not to/from an inert address, not self-transfers.
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_t AS
         SELECT t.from_id, t.to_id, t.block_time AS ts, t.block_number, t.log_index, t.amount * k.usd_peg AS usd
@@ -139,7 +138,7 @@ def compute_indicators(
         """, p,
     )
     # Services: stop-category labels, and hubs by distinct counterparties.
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_svc AS
         WITH p AS (SELECT DISTINCT least(from_id, to_id) AS lo, greatest(from_id, to_id) AS hi FROM _ind_t)
@@ -151,7 +150,7 @@ def compute_indicators(
         GROUP BY x HAVING count(*) > $hub
         """, {"stops": list(prop.stop_categories), "hub": int(prop.hub_degree)},
     )
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_mixer AS
         SELECT DISTINCT a.id AS address_id, first(l.name ORDER BY l.source, l.name) OVER (PARTITION BY a.id) AS name
@@ -159,22 +158,22 @@ def compute_indicators(
         WHERE l.category = 'mixer'
         """
     )
-    _flows(con, params)
-    con.execute(
+    _flows(store, params)
+    store.execute(
         "CREATE OR REPLACE TEMP TABLE _ind_hits (address_id BIGINT, indicator VARCHAR, severity INTEGER,"
         " evidence JSON)"
     )
-    con.execute(
+    store.execute(
         "CREATE OR REPLACE TEMP TABLE _ind_ex (address_id BIGINT, indicator VARCHAR, block_number BIGINT,"
         " log_index INTEGER, from_id BIGINT, to_id BIGINT, ts TIMESTAMP, usd DOUBLE)"
     )
-    _collector(con, params)
-    _pass_through(con, params)
-    _short_lived(con, params)
-    _mixer_funded_fresh(con, params)
-    _structuring(con, params)
+    _collector(store, params)
+    _pass_through(store, params)
+    _short_lived(store, params)
+    _mixer_funded_fresh(store, params)
+    _structuring(store, params)
     # Attach up to `examples` tx hashes per hit, largest first then earliest (deterministic).
-    row = con.execute(
+    row = store.execute(
         """
         INSERT INTO indicators
         WITH tx AS (
@@ -196,15 +195,15 @@ def compute_indicators(
     for t in ("_ind_burn", "_ind_t", "_ind_svc", "_ind_mixer", "_ind_outd", "_ind_in", "_ind_out", "_ind_out0",
               "_ind_cand",
               "_ind_ccand", "_ind_hold", "_ind_hits", "_ind_ex"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+        store.execute(f"DROP TABLE IF EXISTS {t}")
     return int(row[0]) if row else 0
 
 
-def _flows(con: Any, q: IndicatorParams) -> None:
+def _flows(store: Store, q: IndicatorParams) -> None:
     """Per-address inflow and outflow aggregates; then, only for addresses whose totals could satisfy the collector
     or pass-through conditions, each outflow's delay since the latest inflow before it (an ASOF join), and for the
     collector candidates the mean holding time."""
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_in AS
         WITH ps AS (  -- per (receiver, sender)
@@ -222,7 +221,7 @@ def _flows(con: Any, q: IndicatorParams) -> None:
         FROM ps GROUP BY 1
         """
     )
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_out0 AS
         SELECT t.from_id AS address_id, count(*) AS n_out, sum(t.usd) AS out_usd,
@@ -235,7 +234,7 @@ def _flows(con: Any, q: IndicatorParams) -> None:
         """
     )
     # Collector candidates by their totals (the holding time is computed for these only).
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_ccand AS
         SELECT address_id FROM _ind_in i JOIN _ind_out0 o USING (address_id)
@@ -252,7 +251,7 @@ def _flows(con: Any, q: IndicatorParams) -> None:
     )
     # Mean holding time (Little's law): the time-weighted positive balance over the active period / the inflow.
     # Events at the same instant are netted first, so the result does not depend on their order.
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_hold AS
         WITH ev AS (
@@ -273,7 +272,7 @@ def _flows(con: Any, q: IndicatorParams) -> None:
         FROM b GROUP BY 1
         """
     )
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_cand AS
         SELECT address_id FROM _ind_ccand
@@ -286,7 +285,7 @@ def _flows(con: Any, q: IndicatorParams) -> None:
         {"sweep": q.deposit_sweep_share, "min_usd": q.pass_through_min_usd, "fwd_p": q.pass_through_min_forward_share,
          "resid": q.pass_through_max_residual_share},
     )
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_outd AS
         SELECT o.from_id AS address_id, o.to_id, o.ts, o.usd, o.block_number, o.log_index,
@@ -296,7 +295,7 @@ def _flows(con: Any, q: IndicatorParams) -> None:
           ON o.from_id = i.to_id AND o.ts >= i.ts
         """
     )
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_out AS
         SELECT o.*, f.fast_p_usd
@@ -314,9 +313,9 @@ def _ts(col: str) -> str:
     return _TS.format(col)
 
 
-def _collector(con: Any, q: IndicatorParams) -> None:
+def _collector(store: Store, q: IndicatorParams) -> None:
     lo, hi = SEVERITY["collector"]
-    con.execute(
+    store.execute(
         f"""
         INSERT INTO _ind_hits
         WITH c AS (
@@ -342,7 +341,7 @@ def _collector(con: Any, q: IndicatorParams) -> None:
         {"min_senders": q.collector_min_senders, "cw_h": q.collector_window_h, "fast_h": q.collector_fast_hold_h},
     )
     # Examples: the largest inflows from non-service senders.
-    con.execute(
+    store.execute(
         """
         INSERT INTO _ind_ex
         SELECT t.to_id, 'collector', t.block_number, t.log_index, t.from_id, t.to_id, t.ts, t.usd
@@ -354,9 +353,9 @@ def _collector(con: Any, q: IndicatorParams) -> None:
     )
 
 
-def _pass_through(con: Any, q: IndicatorParams) -> None:
+def _pass_through(store: Store, q: IndicatorParams) -> None:
     lo, hi = SEVERITY["pass_through"]
-    con.execute(
+    store.execute(
         f"""
         INSERT INTO _ind_hits
         WITH hits AS (
@@ -393,7 +392,7 @@ def _pass_through(con: Any, q: IndicatorParams) -> None:
          "pw_h": q.pass_through_window_h},
     )
     # Examples: the largest fast outflows.
-    con.execute(
+    store.execute(
         """
         INSERT INTO _ind_ex
         SELECT o.address_id, 'pass_through', o.block_number, o.log_index, o.address_id, o.to_id, o.ts, o.usd
@@ -406,9 +405,9 @@ def _pass_through(con: Any, q: IndicatorParams) -> None:
     )
 
 
-def _short_lived(con: Any, q: IndicatorParams) -> None:
+def _short_lived(store: Store, q: IndicatorParams) -> None:
     lo, hi = SEVERITY["short_lived"]
-    con.execute(
+    store.execute(
         f"""
         INSERT INTO _ind_hits
         WITH span AS (SELECT min(ts) AS d0, max(ts) AS d1 FROM _ind_t),
@@ -438,7 +437,7 @@ def _short_lived(con: Any, q: IndicatorParams) -> None:
          "max_d": q.short_lived_max_days},
     )
     # Examples: the largest outflows.
-    con.execute(
+    store.execute(
         """
         INSERT INTO _ind_ex
         SELECT t.from_id, 'short_lived', t.block_number, t.log_index, t.from_id, t.to_id, t.ts, t.usd
@@ -450,9 +449,9 @@ def _short_lived(con: Any, q: IndicatorParams) -> None:
     )
 
 
-def _mixer_funded_fresh(con: Any, q: IndicatorParams) -> None:
+def _mixer_funded_fresh(store: Store, q: IndicatorParams) -> None:
     lo, hi = SEVERITY["mixer_funded_fresh"]
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_mx AS
         WITH r AS (  -- only receivers of mixer money can fire
@@ -478,7 +477,7 @@ def _mixer_funded_fresh(con: Any, q: IndicatorParams) -> None:
         GROUP BY 1
         """, {"fw_s": q.fresh_window_h * 3600},
     )
-    con.execute(
+    store.execute(
         f"""
         INSERT INTO _ind_hits
         SELECT address_id, 'mixer_funded_fresh', CASE WHEN first_is_mixer THEN {hi} ELSE {lo} END,
@@ -489,7 +488,7 @@ def _mixer_funded_fresh(con: Any, q: IndicatorParams) -> None:
         FROM _ind_mx
         """, {"fw_h": q.fresh_window_h},
     )
-    con.execute(
+    store.execute(
         """
         INSERT INTO _ind_ex
         SELECT t.to_id, 'mixer_funded_fresh', t.block_number, t.log_index, t.from_id, t.to_id, t.ts, t.usd
@@ -498,13 +497,13 @@ def _mixer_funded_fresh(con: Any, q: IndicatorParams) -> None:
         QUALIFY row_number() OVER (PARTITION BY t.to_id ORDER BY t.usd DESC, t.ts, t.block_number, t.log_index) <= $n
         """, {"fw_s": q.fresh_window_h * 3600, "n": q.examples},
     )
-    con.execute("DROP TABLE IF EXISTS _ind_mx")
+    store.execute("DROP TABLE IF EXISTS _ind_mx")
 
 
-def _structuring(con: Any, q: IndicatorParams) -> None:
+def _structuring(store: Store, q: IndicatorParams) -> None:
     lo, hi = SEVERITY["structuring"]
     # Directed view: each transfer seen by its sender ('out') and its receiver ('in'), services excluded.
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_st AS
         WITH th AS (SELECT unnest($ths::DOUBLE[]) AS thr),
@@ -524,7 +523,7 @@ def _structuring(con: Any, q: IndicatorParams) -> None:
         """, {"ths": list(q.structuring_thresholds_usd), "margin": q.structuring_margin,
               "win_s": q.structuring_window_days * 86400},
     )
-    con.execute(
+    store.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ind_sh AS
         WITH g AS (
@@ -542,7 +541,7 @@ def _structuring(con: Any, q: IndicatorParams) -> None:
                                    ORDER BY max_in_window DESC, n_under DESC, thr DESC, direction) = 1
         """, {"min_count": q.structuring_min_count, "share": q.structuring_min_share},
     )
-    con.execute(
+    store.execute(
         f"""
         INSERT INTO _ind_hits
         SELECT address_id, 'structuring', least({hi}, {lo} + 5 * (max_in_window - $min_count)),
@@ -556,7 +555,7 @@ def _structuring(con: Any, q: IndicatorParams) -> None:
         """, {"min_count": q.structuring_min_count, "margin": q.structuring_margin,
               "win_d": q.structuring_window_days},
     )
-    con.execute(
+    store.execute(
         """
         INSERT INTO _ind_ex
         SELECT s.address_id, 'structuring', s.block_number, s.log_index,
@@ -568,7 +567,7 @@ def _structuring(con: Any, q: IndicatorParams) -> None:
                 <= $n
         """, {"n": q.examples},
     )
-    con.execute("DROP TABLE IF EXISTS _ind_st; DROP TABLE IF EXISTS _ind_sh")
+    store.execute("DROP TABLE IF EXISTS _ind_st; DROP TABLE IF EXISTS _ind_sh")
 
 
 def evidence_of(row_evidence: str) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..profiles import BANDS, Profile
-from ..taxonomy import CATEGORIES, ILLICIT, OWN_ONLY, VICTIM_CATEGORIES
+from ..profiles import Profile
+from ..taxonomy import BANDS, CATEGORIES, ILLICIT, OWN_ONLY, VICTIM_CATEGORIES
 from .propagate import (
     B1,
     I64,

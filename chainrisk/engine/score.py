@@ -12,8 +12,8 @@ Pipeline (see ``docs/scoring.md`` for the exact definitions):
 2. :func:`~chainrisk.engine.model.compute` (pure, no I/O) finds inert addresses (null/burn, precompiles, token contracts), hubs,
    exchange deposit addresses, stop nodes and sources; runs :func:`chainrisk.engine.propagate.propagate`; aggregates the
    exposures per category x direction x hop class; and scores every address.
-3. :func:`score` records the run (profile, parameters, data as-of, label sources), calls the behavioural
-   indicators when that module is installed, and writes scores, exposures and inferred labels, flipping the run
+3. :func:`score` records the run (profile, parameters, data as-of, label sources), computes the behavioural
+   indicators (:mod:`chainrisk.engine.indicators`, unless ``indicators=False``), and writes scores, exposures and inferred labels, flipping the run
    to ``complete`` in the same transaction (a failure marks it ``failed`` and leaves earlier runs intact).
 
 The pure core (inputs, roles, aggregation, the score formula) is :mod:`chainrisk.engine.model`.
@@ -34,7 +34,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..profiles import Profile, load_profile
-from ..taxonomy import CATEGORIES, VICTIM_CATEGORIES, inert_keys
+from ..store.runs import list_runs as runs
+from ..taxonomy import BANDS, CATEGORIES, VICTIM_CATEGORIES, inert_keys
+from .indicators import compute_indicators
 from .ledger import INFERRED_SOURCE, LEDGER_SOURCE, derive_ledger_labels
 from .model import (
     DEPOSIT_CATEGORY,
@@ -124,17 +126,6 @@ def _new_run_id(now: datetime, seed: str) -> str:
     return f"r{now:%Y%m%d-%H%M%S}-{h}"
 
 
-def _compute_indicators(store: Any, run_id: str, profile: Profile, as_of: Any) -> int:
-    try:
-        from .indicators import compute_indicators
-    except ModuleNotFoundError as e:
-        if e.name != f"{__package__}.indicators":
-            raise
-        log.info("behavioural indicators are not installed; scoring on the graph and labels only")
-        return 0
-    return int(compute_indicators(store, run_id, profile, as_of))
-
-
 def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *, indicators: bool = True,
           on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True) -> RunSummary:
     """Score every address with activity in ``store`` and keep the result as one complete scoring run.
@@ -195,7 +186,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
                           for a, c, nm, conf, _ in derived)
         stage("ledger")
         say(f"{inp.src.size:,} transfers with a USD value among {inp.active.size:,} addresses; indicators")
-        n_ind = _compute_indicators(store, run_id, prof, as_of_time) if indicators else 0
+        n_ind = int(compute_indicators(store, run_id, prof, as_of_time)) if indicators else 0
         ind: dict[int, list[tuple[str, int]]] = {}
         for a, i, sv in store.execute(
                 "SELECT address_id, indicator, max(severity) FROM indicators WHERE run_id = ?"
@@ -220,13 +211,12 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
     # would build them lazily.
     if prepare_reads:
         say("preparing lookups and evidence")
-        from ..answers.lookup import ensure_indexes
-        from .evidence import refresh_evidence_index
+        from .evidence import refresh_evidence_index  # at call time: networkx only when evidence is prepared
 
-        ensure_indexes(store)
+        store.ensure_indexes()
         refresh_evidence_index(store, run_id)
         stage("fast_reads")
-    bands = {b: 0 for b in ("none", "low", "medium", "high", "severe")}
+    bands = {b: 0 for b in BANDS}
     for b in res.scores["band"]:
         bands[b] += 1
     return RunSummary(run_id, "complete", prof.name, hops, int(inp.active.size), int(res.exposures["addr"].size),
@@ -303,57 +293,33 @@ def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> No
         "indicator": pa.array([x[1] for x in res.indicators], pa.string()),
         "severity": pa.array([x[2] for x in res.indicators], pa.int32()),
         "evidence": pa.array([x[3] for x in res.indicators], pa.string())})
-    con = store.con
-    con.register("_cr_scores", scores)
-    con.register("_cr_exposures", exposures)
-    con.register("_cr_inferred", inferred)
-    con.register("_cr_indicators", engine_ind)
     reasons = ", ".join(f"{_reason_sql(p, key + 'top_category', nothing)} AS r{i}"
                         for i, (p, key, nothing) in enumerate(_AXES, start=1))
-    try:
-        with store.transaction():
-            store.execute(
-                "INSERT INTO scores (run_id, address_id, score, band, top_category, categories, own_categories,"
-                " min_hops, direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason, illicit_score,"
-                " illicit_band, illicit_top_category, illicit_reason, illicit_confidence, possible_victim, vc_score,"
-                " vc_band, vc_top_category, vc_reason, action)"
-                " SELECT ?, address_id, score, band, top_category, categories, own_categories, min_hops,"
-                " direct_usd, indirect_usd, volume_in_usd, volume_out_usd, r1, illicit_score, illicit_band,"
-                " illicit_top_category, r2, illicit_confidence, possible_victim, vc_score, vc_band, vc_top_category,"
-                f" r3, action FROM (SELECT *, {reasons} FROM _cr_scores)",
-                [run_id, max_hops, max_hops, max_hops])
-            store.execute(
-                "INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop,"
-                " weighted_usd, inferred) SELECT ?, address_id, category::VARCHAR, direction::VARCHAR,"
-                " hop_class::VARCHAR, usd, share, min_hop, weighted_usd, inferred FROM _cr_exposures", [run_id])
-            store.execute(
-                "INSERT INTO inferred_labels (run_id, address_id, category, name, confidence, method, evidence, source)"
-                " SELECT ?, address_id, category, name, confidence, method, evidence, source FROM _cr_inferred",
-                [run_id])
-            store.execute(
-                "INSERT INTO indicators (run_id, address_id, indicator, severity, evidence)"
-                " SELECT ?, address_id, indicator, severity, evidence FROM _cr_indicators", [run_id])
-            store.execute(
-                "UPDATE scoring_runs SET status = 'complete', finished_at = ?, n_addresses = ?, duration_s = ?"
-                " WHERE run_id = ?",
-                [datetime.now(UTC).replace(tzinfo=None), m, round(_time.perf_counter() - t0, 3), run_id])
-    finally:
-        for name in ("_cr_scores", "_cr_exposures", "_cr_inferred", "_cr_indicators"):
-            con.unregister(name)
-
-
-def runs(store: Any, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest scoring runs, newest first."""
-    cols = ["run_id", "status", "profile", "created_at", "finished_at", "as_of_block", "n_addresses",
-            "duration_s", "params_json"]
-    rows = store.execute(
-        f"SELECT {', '.join(cols)} FROM scoring_runs ORDER BY created_at DESC, run_id DESC LIMIT ?", [limit]
-    ).fetchall()
-    out = []
-    for r in rows:
-        d = dict(zip(cols, r, strict=True))
-        d["max_hops"] = json.loads(d.pop("params_json")).get("max_hops")
-        out.append(d)
-    return out
-
+    with store.registered(_cr_scores=scores, _cr_exposures=exposures, _cr_inferred=inferred,
+                          _cr_indicators=engine_ind), store.transaction():
+        store.execute(
+            "INSERT INTO scores (run_id, address_id, score, band, top_category, categories, own_categories,"
+            " min_hops, direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason, illicit_score,"
+            " illicit_band, illicit_top_category, illicit_reason, illicit_confidence, possible_victim, vc_score,"
+            " vc_band, vc_top_category, vc_reason, action)"
+            " SELECT ?, address_id, score, band, top_category, categories, own_categories, min_hops,"
+            " direct_usd, indirect_usd, volume_in_usd, volume_out_usd, r1, illicit_score, illicit_band,"
+            " illicit_top_category, r2, illicit_confidence, possible_victim, vc_score, vc_band, vc_top_category,"
+            f" r3, action FROM (SELECT *, {reasons} FROM _cr_scores)",
+            [run_id, max_hops, max_hops, max_hops])
+        store.execute(
+            "INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop,"
+            " weighted_usd, inferred) SELECT ?, address_id, category::VARCHAR, direction::VARCHAR,"
+            " hop_class::VARCHAR, usd, share, min_hop, weighted_usd, inferred FROM _cr_exposures", [run_id])
+        store.execute(
+            "INSERT INTO inferred_labels (run_id, address_id, category, name, confidence, method, evidence, source)"
+            " SELECT ?, address_id, category, name, confidence, method, evidence, source FROM _cr_inferred",
+            [run_id])
+        store.execute(
+            "INSERT INTO indicators (run_id, address_id, indicator, severity, evidence)"
+            " SELECT ?, address_id, indicator, severity, evidence FROM _cr_indicators", [run_id])
+        store.execute(
+            "UPDATE scoring_runs SET status = 'complete', finished_at = ?, n_addresses = ?, duration_s = ?"
+            " WHERE run_id = ?",
+            [datetime.now(UTC).replace(tzinfo=None), m, round(_time.perf_counter() - t0, 3), run_id])
 

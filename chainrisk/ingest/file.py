@@ -26,9 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from ..errors import InputError, UsageError
+from ..store import QueryError, first_line
 from . import formats as sources
 from . import staging as staging
 from .staging import BLOCKS, READY, REJECTS, STAGE, TOKENS
@@ -148,9 +147,9 @@ def ingest_file(
     if chain == "tron":
         raise UsageError("file import supports EVM chains only (TRON addresses are base58); use --chain ethereum")
     if mapping and format != "csv":
-        raise UsageError(f"a column mapping applies to --format csv only, not {format}")
+        raise UsageError(f"a column mapping applies to --input-format csv only, not {format}")
     if blocks_file is not None and format != "ethereum-etl":
-        raise UsageError(f"a blocks file applies to --format ethereum-etl only, not {format}")
+        raise UsageError(f"a blocks file applies to --input-format ethereum-etl only, not {format}")
     if reject_path is not None and not skip_bad:
         raise UsageError("a reject file needs skip_bad (--skip-bad): without it a bad row fails the import")
     path_list = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
@@ -166,42 +165,28 @@ def ingest_file(
     if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit.strip()):
         raise UsageError(f"bad memory limit {memory_limit!r}; give a size such as 1GB or 512MiB")
     report = ImportReport(reject_path=str(reject_path) if reject_path is not None else None)
-    con = store.con
-    (previous_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone() or ("",)
-    if memory_limit is not None:
-        con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTS} (file VARCHAR, line BIGINT, reason VARCHAR, row_text VARCHAR)")
-    try:
-        if blocks_file is not None:
-            _load_blocks(store, Path(blocks_file))
-        for path in path_list:
-            rep = _import_one(store, path, format, dict(mapping or {}), blocks_file is not None,
-                              skip_bad, chain, force, register_tokens)
-            report.files.append(rep)
-            if progress is not None:
-                progress(rep)
-    finally:
-        if reject_path is not None:
-            _write_rejects(store, Path(reject_path))
-        for t in (STAGE, TOKENS, REJECTS, BLOCKS):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
-        con.execute(f"DROP VIEW IF EXISTS {READY}")
-        if memory_limit is not None:
-            _restore_memory_limit(store, str(previous_limit))
+    with store.memory_limit(memory_limit):
+        store.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTS} (file VARCHAR, line BIGINT, reason VARCHAR,"
+                      " row_text VARCHAR)")
+        try:
+            if blocks_file is not None:
+                _load_blocks(store, Path(blocks_file))
+            for path in path_list:
+                rep = _import_one(store, path, format, dict(mapping or {}), blocks_file is not None,
+                                  skip_bad, chain, force, register_tokens)
+                report.files.append(rep)
+                if progress is not None:
+                    progress(rep)
+        finally:
+            if reject_path is not None:
+                _write_rejects(store, Path(reject_path))
+            for t in (STAGE, TOKENS, REJECTS, BLOCKS):
+                store.execute(f"DROP TABLE IF EXISTS {t}")
+            store.execute(f"DROP VIEW IF EXISTS {READY}")
     return report
 
 
 # -- one file ------------------------------------------------------------------------------------------------
-
-
-def _restore_memory_limit(store: Store, previous: str) -> None:
-    # The setting reads back rounded ('18.8 GiB'); RESET when it was DuckDB's default so nothing drifts.
-    with duckdb.connect() as fresh:
-        (default,) = fresh.execute("SELECT current_setting('memory_limit')").fetchone() or ("",)
-    if previous == default or not previous:
-        store.con.execute("RESET memory_limit")
-    else:
-        store.con.execute(f"SET memory_limit = '{previous}'")
 
 
 def file_sha256(path: Path) -> str:
@@ -226,18 +211,17 @@ def _import_one(
         return rep
 
     src = sources.source_for(store, path, fmt, mapping, chain)
-    con = store.con
     log.info("%s: reading as %s (%s)", path, fmt, src.kind)
     # The staging table is temporary and outside the store's transaction (its rowid is then the row's
     # position in the file); everything that changes the store happens in one transaction below.
     try:
         staging.stage(store, src)
-    except duckdb.Error as e:
+    except QueryError as e:
         raise InputError(
-            f"cannot read {path} as {fmt}: {sources.first_line(e)}; check that it is a {fmt} export"
+            f"cannot read {path} as {fmt}: {first_line(e)}; check that it is a {fmt} export"
         ) from None
     if have_blocks:
-        con.execute(
+        store.execute(
             f"UPDATE {STAGE} SET block_time = b.time FROM {BLOCKS} b"
             f" WHERE {STAGE}.block_time IS NULL AND b.number = {STAGE}.block_number"
         )
@@ -247,7 +231,7 @@ def _import_one(
             staging.amount_to_value(store)
         if "log_index" not in src.fields:
             staging.content_keys(store)
-        row = con.execute(f"SELECT count(*), count(reason) FROM {STAGE}").fetchone()
+        row = store.execute(f"SELECT count(*), count(reason) FROM {STAGE}").fetchone()
         assert row is not None
         n_struct = staging.structural_errors(store, src)
         rep.rows_read = int(row[0]) + n_struct
@@ -256,7 +240,7 @@ def _import_one(
         if n_bad:
             staging.collect_rejects(store, src)
             if not skip_bad:
-                first = con.execute(
+                first = store.execute(
                     f"SELECT line, reason FROM {REJECTS} WHERE file = ? ORDER BY line LIMIT 1", [src.display]
                 ).fetchone()
                 assert first is not None
@@ -269,7 +253,7 @@ def _import_one(
                 )
             rep.rows_rejected = n_bad
         staging.ready_view(store, chain, fmt)
-        row = con.execute(
+        row = store.execute(
             f"SELECT count(*) FILTER (WHERE k.id IS NULL), count(k.id), count(k.id) FILTER (WHERE s.block_time IS NULL)"
             f" FROM {STAGE} s LEFT JOIN {TOKENS} k ON k.contract = s.token_address WHERE s.reason IS NULL"
         ).fetchone()
@@ -278,7 +262,7 @@ def _import_one(
         rep.rows_added = store.add_transfers(READY) if n_ready else 0
         rep.rows_duplicate = n_ready - rep.rows_added
         rep.rows_without_time = no_time
-        con.execute(
+        store.execute(
             "INSERT INTO file_imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
             [digest, fmt, str(path), rep.rows_read, rep.rows_added, rep.rows_rejected],
         )
@@ -295,7 +279,7 @@ def _load_blocks(store: Store, path: Path) -> None:
 
 def _write_rejects(store: Store, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    store.con.execute(
+    store.execute(
         f"COPY (SELECT file, line, reason, row_text FROM {REJECTS} ORDER BY file, line) TO '{_sql_path(path)}'"
         " (HEADER, DELIMITER ',')"
     )

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from ..errors import InputError, UsageError
+from ..store import QueryError, first_line
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -133,16 +132,13 @@ def source_for(store: Store, path: Path, fmt: str, mapping: Mapping[str, str], c
             return _csv(store, path, ETHERSCAN, REQUIRED[fmt], fmt, strict=True)
         if fmt == "csv":
             if _is_parquet(path):
-                raise InputError(f"{path} is a Parquet file, not CSV; use --format bigquery or ethereum-etl")
+                raise InputError(f"{path} is a Parquet file, not CSV; use --input-format bigquery or ethereum-etl")
             return _csv(store, path, dict(mapping), REQUIRED[fmt], fmt, strict=False)
-    except duckdb.Error as e:
+    except QueryError as e:
         raise InputError(f"cannot read {path} as {fmt}: {first_line(e)}; check that it is a {fmt} export") from None
     raise UsageError(f"unknown file format {fmt!r}")
 
 
-def first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 def _resolve(columns: list[str], wanted: Mapping[str, str], required: list[str], fmt: str, path: Path,
@@ -178,7 +174,7 @@ def _resolve(columns: list[str], wanted: Mapping[str, str], required: list[str],
         names = ", ".join(wanted.get(c, c) for c in missing)
         raise InputError(
             f"{path} does not look like a {fmt} export: missing column(s) {names} "
-            f"(its columns are: {', '.join(columns[:20])}); check --format"
+            f"(its columns are: {', '.join(columns[:20])}); check --input-format"
         )
     return out
 
@@ -192,14 +188,14 @@ def _head(path: Path, size: int = 65536) -> str:
     except UnicodeDecodeError as e:
         if e.start > size - 4:  # a multi-byte character cut at the end of the sample
             return data[: e.start].decode("utf-8-sig")
-        raise InputError(f"cannot read {path} as CSV: it is not UTF-8 text; check the file and --format") from None
+        raise InputError(f"cannot read {path} as CSV: it is not UTF-8 text; check the file and --input-format") from None
 
 
 def _csv(store: Store, path: Path, wanted: Mapping[str, str], required: list[str], fmt: str,
          strict: bool) -> Source:
     head = _head(path)
     if "\x00" in head:
-        raise InputError(f"cannot read {path} as CSV: it is a binary file; check the file and --format")
+        raise InputError(f"cannot read {path} as CSV: it is a binary file; check the file and --input-format")
     delim = ","
     if not strict:
         try:
@@ -210,11 +206,11 @@ def _csv(store: Store, path: Path, wanted: Mapping[str, str], required: list[str
     cols = next(csv.reader([first], delimiter=delim), []) if first else []
     cols = [c.strip() for c in cols]
     if len(cols) < 2:
-        raise InputError(f"cannot read {path} as CSV: it has no delimited header line; check the file and --format")
+        raise InputError(f"cannot read {path} as CSV: it has no delimited header line; check the file and --input-format")
     names = _resolve(cols, wanted, required, fmt, path, aliases=not strict)
     rej = "_cr_csv_rejects"
-    store.con.execute(f"DROP TABLE IF EXISTS {rej}")
-    store.con.execute(f"DROP TABLE IF EXISTS {rej}_scan")
+    store.execute(f"DROP TABLE IF EXISTS {rej}")
+    store.execute(f"DROP TABLE IF EXISTS {rej}_scan")
     # Every column is read as text under the header's own names; types are checked in SQL, row by row.
     types = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for c in cols) + "}"
     relation = (
@@ -228,8 +224,7 @@ def _csv(store: Store, path: Path, wanted: Mapping[str, str], required: list[str
 
 
 def _parquet(store: Store, path: Path, wanted: Mapping[str, str], required: list[str], fmt: str) -> Source:
-    con = store.con
-    schema = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    schema = store.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
     types = {r[0]: str(r[1]) for r in schema}
     names = _resolve(list(types), wanted, required, fmt, path, aliases=False)
     vtype = types[names["value"]].upper()
@@ -239,7 +234,7 @@ def _parquet(store: Store, path: Path, wanted: Mapping[str, str], required: list
             "export value as a string or an integer type"
         )
     # Count the rows cheaply now: a truncated file fails here, before anything is staged.
-    con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
+    store.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
     return Source(
         path=path, kind="parquet", unit="row", relation="read_parquet(?)", params=[str(path)],
         fields={k: (quote_ident(v), types[v]) for k, v in names.items()}, first_line=1,
@@ -247,7 +242,7 @@ def _parquet(store: Store, path: Path, wanted: Mapping[str, str], required: list
 
 
 def _json_keys(store: Store, path: Path) -> list[str]:
-    row = store.con.execute(
+    row = store.execute(
         "SELECT json_keys(json) FROM read_json_objects(?, format = 'newline_delimited') LIMIT 1", [str(path)]
     ).fetchone()
     return list(row[0]) if row and row[0] else []
@@ -271,10 +266,9 @@ _JSON_MAX = 134217728  # DuckDB's largest single JSON value here (an Etherscan r
 def _etherscan_json(store: Store, path: Path) -> Source:
     """An Etherscan API response ``{"status", "message", "result": [...]}``, or just its result list, or one
     transfer object per line. Read with typed columns, so a response of 10^5 records needs ~100 MB."""
-    con = store.con
     fields = "{" + ", ".join(f"'{f}': 'VARCHAR'" for f in ETHERSCAN_FIELDS) + "}"
     records = "STRUCT(" + ", ".join(f'"{f}" VARCHAR' for f in ETHERSCAN_FIELDS) + ")[]"
-    rows = con.execute(
+    rows = store.execute(
         "SELECT status, message, json_type(result), left(CAST(result AS VARCHAR), 200)"
         " FROM read_json(?, columns = {'status': 'VARCHAR', 'message': 'VARCHAR', 'result': 'JSON'},"
         f" format = 'auto', maximum_object_size = {_JSON_MAX}) LIMIT 2",
@@ -304,7 +298,6 @@ def _etherscan_json(store: Store, path: Path) -> Source:
 
 def load_blocks(store: Store, path: Path, table: str) -> None:
     """ethereum-etl ``blocks.csv`` (or JSON lines) -> temp ``table(number BIGINT, time TIMESTAMP)``."""
-    con = store.con
     if not path.is_file():
         raise InputError(f"cannot read the blocks file {path}: no such file; check --blocks")
     try:
@@ -312,7 +305,7 @@ def load_blocks(store: Store, path: Path, table: str) -> None:
             keys = _json_keys(store, path)
             rel = "read_json(?, format = 'newline_delimited', columns = {'number': 'VARCHAR', 'timestamp': 'VARCHAR'})"
         else:
-            keys = [r[0] for r in con.execute(
+            keys = [r[0] for r in store.execute(
                 "DESCRIBE SELECT * FROM read_csv(?, header = true, all_varchar = true)", [str(path)]).fetchall()]
             rel = "read_csv(?, header = true, all_varchar = true)"
         if "number" not in keys or "timestamp" not in keys:
@@ -320,12 +313,12 @@ def load_blocks(store: Store, path: Path, table: str) -> None:
                 f"the blocks file {path} has no number and timestamp columns (it has: {', '.join(keys[:20])}); "
                 "give ethereum-etl's blocks.csv"
             )
-        con.execute(
+        store.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS"
             " SELECT DISTINCT ON (number) TRY_CAST(number AS BIGINT) AS number,"
             " make_timestamp(TRY_CAST(timestamp AS BIGINT) * 1000000) AS time"
             f" FROM {rel} WHERE TRY_CAST(number AS BIGINT) IS NOT NULL AND TRY_CAST(timestamp AS BIGINT) IS NOT NULL",
             [str(path)],
         )
-    except duckdb.Error as e:
+    except QueryError as e:
         raise InputError(f"cannot read the blocks file {path}: {first_line(e)}; give ethereum-etl's blocks.csv") from None

@@ -1,4 +1,4 @@
-"""The Ethereum JSON-RPC client: the only module that talks HTTP to a node.
+"""The Ethereum JSON-RPC client: the only module that talks HTTP to a node, and the only importer of web3.
 
 Built for bulk ``eth_getLogs``: raw JSON bodies posted over one keep-alive ``requests.Session`` per thread and
 parsed with ``orjson`` (no per-log formatting), batched requests for block headers, and one retry policy:
@@ -12,10 +12,19 @@ parsed with ``orjson`` (no per-log formatting), batched requests for block heade
   be split, so there these answers are retried like a rate limit (Infura uses -32005 for both).
 
 URLs carry API keys: :func:`mask_url` keeps scheme, host and port only, and every message uses it.
+
+web3 is used where its ABI machinery is the right tool: :meth:`RpcClient.web3` is a ``Web3`` whose requests go
+through this client (same retries, same masked errors), for the chain id, the ``finalized`` block, contract
+reads (an issuer's ``isBlackListed``/``isBlacklisted`` to confirm a freeze: :meth:`RpcClient.frozen`, ERC-20
+``decimals``/``symbol``) and ABI encoding (:data:`ISSUER_ABI`, the demo's and tests' contracts). It is imported
+lazily (importing it takes a second or two). The ``eth_getLogs`` hot path stays raw on purpose: web3 turns every
+log into formatted ``AttributeDict`` objects, about 10x slower than the column-wise decoding of
+:mod:`chainrisk.ingest.rpc_store` (figures in docs/ingest-rpc.md).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import random
@@ -24,7 +33,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -32,9 +41,11 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import requests
 import urllib3
-from eth_abi import decode as abi_decode
 
 from ..errors import RpcError, SourceUnavailable, UsageError
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +58,38 @@ SPLIT_CODES = frozenset({-32005, -32602, -32614, -32062, -32701, -32000})
 RETRY_CODES = frozenset({-32005, -32603, -32016, -32090, -32098, 429})
 #: HTTP statuses retried with backoff.
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+
+
+def _fn(name: str, inputs: Sequence[tuple[str, str]], outputs: Sequence[str]) -> dict[str, Any]:
+    return {"type": "function", "name": name, "stateMutability": "view",
+            "inputs": [{"name": n, "type": t} for n, t in inputs],
+            "outputs": [{"name": "", "type": t} for t in outputs]}
+
+
+def _event(name: str, inputs: Sequence[tuple[str, str, bool]]) -> dict[str, Any]:
+    return {"type": "event", "name": name, "anonymous": False,
+            "inputs": [{"name": n, "type": t, "indexed": i} for n, t, i in inputs]}
+
+
+#: The ERC-20 reads chainrisk makes and the Transfer event (the ingestion's topics are checked against it).
+ERC20_ABI = [
+    _fn("decimals", [], ["uint8"]), _fn("symbol", [], ["string"]),
+    _event("Transfer", [("from", "address", True), ("to", "address", True), ("value", "uint256", False)]),
+]
+#: The issuers' freeze functions and events, as the real contracts declare them: Tether (USDT) emits
+#: ``AddedBlackList``/``RemovedBlackList`` with the address in the data and answers ``isBlackListed``; Circle's
+#: FiatToken (USDC) emits ``Blacklisted``/``UnBlacklisted`` with the address indexed and answers ``isBlacklisted``.
+ISSUER_ABI = [
+    _fn("isBlackListed", [("_maker", "address")], ["bool"]),
+    _fn("isBlacklisted", [("_account", "address")], ["bool"]),
+    _event("AddedBlackList", [("_user", "address", False)]),
+    _event("RemovedBlackList", [("_user", "address", False)]),
+    _event("Blacklisted", [("_account", "address", True)]),
+    _event("UnBlacklisted", [("_account", "address", True)]),
+]
+#: the freeze check of each blacklist event style: the events an issuer emits -> the function answering it.
+FREEZE_FUNCTION = {"AddedBlackList": "isBlackListed", "RemovedBlackList": "isBlackListed",
+                   "Blacklisted": "isBlacklisted", "UnBlacklisted": "isBlacklisted"}
 
 
 def mask_url(url: str) -> str:
@@ -352,7 +395,17 @@ class RpcClient:
         return int(self.call("eth_blockNumber"), 16)
 
     def chain_id(self) -> int:
-        return int(self.call("eth_chainId"), 16)
+        return int(self.web3().eth.chain_id)
+
+    def finalized_block(self) -> int | None:
+        """The number of the node's ``finalized`` block (proof-of-stake finality: it will not be reorganised), or
+        None when the node does not know the tag (a pre-merge chain, an old client)."""
+        try:
+            blk = self.web3().eth.get_block("finalized")
+        except RpcError:
+            return None
+        number = blk.get("number")
+        return int(number) if number is not None else None
 
     def block_headers(self, numbers: Sequence[int], batch_size: int = 200) -> dict[int, tuple[str, int]]:
         """``{number: (hash, timestamp)}`` of blocks, fetched with batched ``eth_getBlockByNumber``."""
@@ -369,9 +422,9 @@ class RpcClient:
         return out
 
     def erc20_decimals(self, contract: str) -> int:
-        out = self.call("eth_call", [{"to": contract, "data": "0x313ce567"}, "latest"])
-        raw = bytes.fromhex(out[2:]) if isinstance(out, str) and out.startswith("0x") else b""
-        if len(raw) < 32:
+        # read as uint256: some tokens declare decimals() as uint256; anything above 77 is not an ERC-20 value
+        raw = self._read(contract, "decimals", [])
+        if raw is None:
             raise RpcError(f"the contract {contract} has no decimals() at the node {self.masked}; is it an "
                            "ERC-20 token on this chain?")
         value = int.from_bytes(raw[:32], "big")
@@ -381,16 +434,80 @@ class RpcClient:
 
     def erc20_symbol(self, contract: str) -> str | None:
         try:
-            out = self.call("eth_call", [{"to": contract, "data": "0x95d89b41"}, "latest"])
-            raw = bytes.fromhex(out[2:])
-            if len(raw) == 32:  # bytes32 symbols (MKR-style)
-                return raw.rstrip(b"\0").decode("utf-8", "replace") or None
-            (sym,) = abi_decode(["string"], raw)
-            return str(sym) or None
-        except (RpcError, ValueError, TypeError):
+            raw = self._read(contract, "symbol", [])
+        except RpcError:
             return None
-        except Exception:  # eth_abi decoding errors of non-standard tokens
+        if raw is None:
             return None
+        if len(raw) == 32:  # bytes32 symbols (MKR-style)
+            return raw.rstrip(b"\0").decode("utf-8", "replace") or None
+        try:
+            (sym,) = self.web3().codec.decode(["string"], raw)
+        except Exception:  # eth_abi's decoding errors of non-standard tokens have no common public base
+            return None
+        return str(sym) or None
+
+    def frozen(self, contract: str, function: str, addresses: Sequence[str], block: int | str = "latest",
+               batch_size: int = 200) -> list[bool | None]:
+        """Whether the issuer contract says each address is frozen now (``function``: ``isBlackListed`` for
+        Tether, ``isBlacklisted`` for Circle; see :data:`FREEZE_FUNCTION`), read with batched ``eth_call`` at
+        ``block``. None for an address the contract gave no answer for (no such function, a revert)."""
+        if function not in ("isBlackListed", "isBlacklisted"):
+            raise UsageError(f"{function} is not an issuer freeze function (isBlackListed or isBlacklisted)")
+        w3 = self.web3()
+        issuer = w3.eth.contract(address=w3.to_checksum_address(contract), abi=ISSUER_ABI)
+        tag = hex(block) if isinstance(block, int) else block
+        calls = [("eth_call", [{"to": issuer.address, "data": issuer.encode_abi(function, [w3.to_checksum_address(a)])},
+                               tag]) for a in addresses]
+        out: list[bool | None] = []
+        for i in range(0, len(calls), batch_size):
+            for res in self.batch(calls[i:i + batch_size]):
+                raw = bytes.fromhex(res[2:]) if isinstance(res, str) and res.startswith("0x") else b""
+                out.append(bool(w3.codec.decode(["bool"], raw[:32])[0]) if len(raw) >= 32 else None)
+        return out
+
+    def _read(self, contract: str, function: str, args: Sequence[Any]) -> bytes | None:
+        """The raw answer of a view function of :data:`ERC20_ABI` at the latest block (None when empty)."""
+        w3 = self.web3()
+        token = w3.eth.contract(address=w3.to_checksum_address(contract), abi=ERC20_ABI)
+        out = self.call("eth_call", [{"to": token.address, "data": token.encode_abi(function, list(args))},
+                                     "latest"])
+        raw = bytes.fromhex(out[2:]) if isinstance(out, str) and out.startswith("0x") else b""
+        return raw if len(raw) >= 32 else None
+
+    def web3(self) -> Web3:
+        """A ``Web3`` whose requests go through this client (its retries and masked errors); one per client."""
+        w3: Web3 | None = getattr(self, "_web3", None)
+        if w3 is None:
+            from web3 import Web3
+
+            w3 = self._web3 = Web3(_provider_class()(self), middleware=[])
+        return w3
+
+
+@functools.cache
+def _provider_class() -> type:
+    """The web3 provider class, built on first use (web3 is imported lazily)."""
+    from web3.providers.base import JSONBaseProvider
+
+    class ClientProvider(JSONBaseProvider):
+        """A web3 provider that sends through an :class:`RpcClient` (JSON-RPC errors raise :class:`RpcError`)."""
+
+        def __init__(self, client: RpcClient) -> None:
+            super().__init__()
+            self.client = client
+
+        def make_request(self, method: Any, params: Any) -> Any:
+            return {"jsonrpc": "2.0", "id": 0, "result": self.client.call(str(method), list(params))}
+
+        def make_batch_request(self, requests: Any) -> Any:
+            results = self.client.batch([(str(m), list(p)) for m, p in requests])
+            return [{"jsonrpc": "2.0", "id": i, "result": r} for i, r in enumerate(results)]
+
+        def is_connected(self, show_traceback: bool = False) -> bool:
+            return True
+
+    return ClientProvider
 
 
 def _code(err: Any) -> int | None:

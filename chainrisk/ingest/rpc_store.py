@@ -203,41 +203,32 @@ def commit_chunks(store: Store, chain: str, chunks: list[Chunk], tokens: dict[st
                        enumerate(["chain", "contract", "stream", "from_block", "to_block", "logs"])})
     lo, hi = min(c.lo for c in chunks), max(c.hi for c in chunks)
     params = {"chain": chain}
-    con = store.con
-    con.register("_rpc_tr", tr)
-    con.register("_rpc_raw", raw)
-    con.register("_rpc_blocks", blk)
-    con.register("_rpc_tokens", toks)
-    con.register("_rpc_ranges", ranges)
-    try:
-        with store.transaction():
-            (n_blocks,) = con.execute(
-                "INSERT OR IGNORE INTO blocks SELECT $chain, number, hash, ts FROM _rpc_blocks", params
-            ).fetchone() or (0,)
-            added = _insert_transfers(store, chain, lo, hi) if tr.num_rows else 0
-            n_bl_seen = n_bl = 0
-            if raw.num_rows:
-                con.execute(
-                    """
-                    CREATE OR REPLACE TEMP VIEW _rpc_logs AS
-                    SELECT lower(address) AS contract, len(topics) AS nt, lower(topics[1]) AS t0,
-                           topics[2] AS t1, topics[3] AS t2, data,
-                           TRY_CAST(blockNumber AS BIGINT) AS block_number, transactionHash AS tx_hash,
-                           TRY_CAST(logIndex AS INTEGER) AS log_index
-                    FROM _rpc_raw
-                    """
-                )
-                con.execute("CREATE OR REPLACE TEMP TABLE _rpc_blacklist AS " + _BLACKLIST_SELECT, params)
-                (n_bl_seen,) = con.execute("SELECT count(*) FROM _rpc_blacklist").fetchone() or (0,)
-                (n_bl,) = con.execute("INSERT OR IGNORE INTO blacklist_events SELECT * FROM _rpc_blacklist"
-                                      ).fetchone() or (0,)
-                con.execute("DROP VIEW _rpc_logs")
-                con.execute("DROP TABLE _rpc_blacklist")
-            con.execute("INSERT INTO ingest_ranges SELECT chain, contract, stream, from_block, to_block, logs,"
-                        " now()::TIMESTAMP FROM _rpc_ranges")
-    finally:
-        for name in ("_rpc_tr", "_rpc_raw", "_rpc_blocks", "_rpc_tokens", "_rpc_ranges"):
-            con.unregister(name)
+    with (store.registered(_rpc_tr=tr, _rpc_raw=raw, _rpc_blocks=blk, _rpc_tokens=toks, _rpc_ranges=ranges),
+          store.transaction()):
+        (n_blocks,) = store.execute(
+            "INSERT OR IGNORE INTO blocks SELECT $chain, number, hash, ts FROM _rpc_blocks", params
+        ).fetchone() or (0,)
+        added = _insert_transfers(store, chain, lo, hi) if tr.num_rows else 0
+        n_bl_seen = n_bl = 0
+        if raw.num_rows:
+            store.execute(
+                """
+                CREATE OR REPLACE TEMP VIEW _rpc_logs AS
+                SELECT lower(address) AS contract, len(topics) AS nt, lower(topics[1]) AS t0,
+                       topics[2] AS t1, topics[3] AS t2, data,
+                       TRY_CAST(blockNumber AS BIGINT) AS block_number, transactionHash AS tx_hash,
+                       TRY_CAST(logIndex AS INTEGER) AS log_index
+                FROM _rpc_raw
+                """
+            )
+            store.execute("CREATE OR REPLACE TEMP TABLE _rpc_blacklist AS " + _BLACKLIST_SELECT, params)
+            (n_bl_seen,) = store.execute("SELECT count(*) FROM _rpc_blacklist").fetchone() or (0,)
+            (n_bl,) = store.execute("INSERT OR IGNORE INTO blacklist_events SELECT * FROM _rpc_blacklist"
+                                    ).fetchone() or (0,)
+            store.execute("DROP VIEW _rpc_logs")
+            store.execute("DROP TABLE _rpc_blacklist")
+        store.execute("INSERT INTO ingest_ranges SELECT chain, contract, stream, from_block, to_block, logs,"
+                      " now()::TIMESTAMP FROM _rpc_ranges")
     return CommitCounts(transfers_added=added, blacklist_events_added=int(n_bl), blocks_added=int(n_blocks),
                         logs_skipped=n_logs - tr.num_rows - int(n_bl_seen))
 
@@ -252,40 +243,19 @@ _STAGING = f"""
 
 
 def _insert_transfers(store: Store, chain: str, lo: int, hi: int) -> int:
-    """Insert the registered decoded transfers (``_rpc_tr``), encoding addresses. The NOT EXISTS guard of
-    :meth:`Store.add_transfers` against keys already stored is needed only when the store already holds
-    transfers in these blocks (imported from files, or a range read twice); planned ranges are otherwise new,
-    so the common case inserts directly. Keys repeated inside the batch also take the guarded path."""
-    con = store.con
-    con.execute("CREATE OR REPLACE TEMP VIEW _rpc_transfers AS " + _STAGING)
+    """Insert the registered decoded transfers (``_rpc_tr``) through the store's one transfers insert. Its NOT
+    EXISTS guard against keys already stored is needed only when the store already holds transfers in these
+    blocks (imported from files, or a range read twice), or when a key repeats inside the batch; planned ranges
+    are otherwise new, so the common case inserts unguarded."""
+    store.execute("CREATE OR REPLACE TEMP VIEW _rpc_transfers AS " + _STAGING)
     try:
-        existing = con.execute("SELECT 1 FROM transfers WHERE chain = ? AND block_number BETWEEN ? AND ? LIMIT 1",
-                               [chain, lo, hi]).fetchone()
-        (dups,) = con.execute(
+        existing = store.execute("SELECT 1 FROM transfers WHERE chain = ? AND block_number BETWEEN ? AND ? LIMIT 1",
+                                 [chain, lo, hi]).fetchone()
+        (dups,) = store.execute(
             "SELECT count(*) - count(DISTINCT (tx_hash, log_index)) FROM _rpc_tr").fetchone() or (0,)
-        if existing is not None or dups:
-            return store.add_transfers("_rpc_transfers")
-        store.encode_addresses("_rpc_transfers", ["from_address", "to_address"])
-        row = con.execute(
-            """
-            INSERT INTO transfers
-            SELECT s.chain, s.tx_hash, s.log_index, s.block_number, s.block_time, s.token_id,
-                   s._from_id, s._to_id, s.value, CASE WHEN s.value IS NULL THEN s.value_raw END,
-                   coalesce(CAST(s.value AS DOUBLE), CAST(s.value_raw AS DOUBLE)) / pow(10, k.decimals),
-                   s.source
-            FROM (
-                WITH f AS MATERIALIZED (
-                    SELECT s.*, fa.id AS _from_id FROM _rpc_transfers s
-                    JOIN addresses fa ON fa.chain = s.chain AND fa.address = s.from_address)
-                SELECT f.*, ta.id AS _to_id FROM f
-                JOIN addresses ta ON ta.chain = f.chain AND ta.address = f.to_address
-            ) s
-            JOIN tokens k ON k.id = s.token_id
-            """
-        ).fetchone()
-        return int(row[0]) if row else 0
+        return store.add_transfers("_rpc_transfers", guard=existing is not None or bool(dups))
     finally:
-        con.execute("DROP VIEW _rpc_transfers")
+        store.execute("DROP VIEW _rpc_transfers")
 
 
 _BLACKLIST_SELECT = f"""
@@ -311,9 +281,9 @@ _BLACKLIST_SELECT = f"""
 
 def compact_ranges(store: Store, chain: str) -> None:
     """Merge adjacent completed ranges of each (contract, stream) into one row."""
-    with store.transaction() as con:
-        (before,) = con.execute("SELECT count(*) FROM ingest_ranges WHERE chain = ?", [chain]).fetchone() or (0,)
-        con.execute(
+    with store.transaction() as tx:
+        (before,) = tx.execute("SELECT count(*) FROM ingest_ranges WHERE chain = ?", [chain]).fetchone() or (0,)
+        tx.execute(
             """
             CREATE OR REPLACE TEMP TABLE _rpc_merged AS
             WITH r AS (
@@ -329,11 +299,11 @@ def compact_ranges(store: Store, chain: str) -> None:
             FROM g GROUP BY chain, contract, stream, grp
             """, [chain],
         )
-        (after,) = con.execute("SELECT count(*) FROM _rpc_merged").fetchone() or (0,)
+        (after,) = tx.execute("SELECT count(*) FROM _rpc_merged").fetchone() or (0,)
         if after < before:
-            con.execute("DELETE FROM ingest_ranges WHERE chain = ?", [chain])
-            con.execute("INSERT INTO ingest_ranges SELECT * FROM _rpc_merged")
-        con.execute("DROP TABLE _rpc_merged")
+            tx.execute("DELETE FROM ingest_ranges WHERE chain = ?", [chain])
+            tx.execute("INSERT INTO ingest_ranges SELECT * FROM _rpc_merged")
+        tx.execute("DROP TABLE _rpc_merged")
 
 
 # -- reorgs -------------------------------------------------------------------------------------------------
@@ -363,14 +333,14 @@ def check_reorg(store: Store, client: RpcClient, chain: str, latest: int) -> tup
         if match is not None:
             fork = match
             break
-    with store.transaction() as con:
-        (deleted,) = con.execute(
+    with store.transaction() as tx:
+        (deleted,) = tx.execute(
             "DELETE FROM transfers WHERE chain = ? AND source = 'rpc' AND block_number > ?", [chain, fork]
         ).fetchone() or (0,)
-        con.execute("DELETE FROM blacklist_events WHERE chain = ? AND source = 'rpc' AND block_number > ?", [chain, fork])
-        con.execute("DELETE FROM blocks WHERE chain = ? AND number > ?", [chain, fork])
-        con.execute("DELETE FROM ingest_ranges WHERE chain = ? AND from_block > ?", [chain, fork])
-        con.execute("UPDATE ingest_ranges SET to_block = ? WHERE chain = ? AND to_block > ?", [fork, chain, fork])
+        tx.execute("DELETE FROM blacklist_events WHERE chain = ? AND source = 'rpc' AND block_number > ?", [chain, fork])
+        tx.execute("DELETE FROM blocks WHERE chain = ? AND number > ?", [chain, fork])
+        tx.execute("DELETE FROM ingest_ranges WHERE chain = ? AND from_block > ?", [chain, fork])
+        tx.execute("UPDATE ingest_ranges SET to_block = ? WHERE chain = ? AND to_block > ?", [fork, chain, fork])
     log.warning("reorg: the node's chain differs from the store above block %d; deleted %d transfers above it "
                 "and will read those blocks again", fork, deleted)
     return fork, int(deleted)

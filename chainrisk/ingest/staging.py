@@ -142,7 +142,7 @@ def stage(store: Store, src: sources.Source) -> None:
                      "token_decimals": "INTEGER"}.get(name, "VARCHAR")
             out.append(f"CAST(NULL AS {sql_t}) AS {name}")
     raw = ", ".join(f"'{n}', CAST(\"r_{n}\" AS VARCHAR)" for n in sources.CANONICAL if n in src.fields)
-    store.con.execute(
+    store.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {STAGE} AS
         SELECT {', '.join(out)}, reason,
@@ -158,18 +158,17 @@ def stage(store: Store, src: sources.Source) -> None:
 def check_addresses(store: Store) -> None:
     """Validate and lower-case the addresses on the file's distinct values rather than on every row (a file
     of N transfers has far fewer distinct addresses than 3N); only rows with a non-canonical one are touched."""
-    con = store.con
-    con.execute(f"""
+    store.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cr_file_addrs AS
         SELECT DISTINCT a FROM (SELECT token_address AS a FROM {STAGE} UNION ALL SELECT from_address FROM {STAGE}
                                 UNION ALL SELECT to_address FROM {STAGE})
     """)
-    con.execute("""
+    store.execute("""
         CREATE OR REPLACE TEMP TABLE _cr_file_badaddrs AS
         SELECT a, CASE WHEN regexp_full_match(a, '0x[0-9a-fA-F]{40}') THEN lower(a) END AS canonical
         FROM _cr_file_addrs WHERE a IS NULL OR NOT regexp_full_match(a, '0x[0-9a-f]{40}')
     """)
-    (n,) = con.execute("SELECT count(*) FROM _cr_file_badaddrs").fetchone() or (0,)
+    (n,) = store.execute("SELECT count(*) FROM _cr_file_badaddrs").fetchone() or (0,)
     if n:
         fix = []
         why = []
@@ -181,24 +180,24 @@ def check_addresses(store: Store) -> None:
                 f" WHEN {col} IN (SELECT a FROM _cr_file_badaddrs WHERE canonical IS NULL)"
                 f" THEN {_sql_str(col + ' ' + _DESC[col] + ': ')} || left({col}, 80)"
             )
-        con.execute(f"""
+        store.execute(f"""
             UPDATE {STAGE} SET reason = coalesce(reason, CASE {' '.join(why)} END), {', '.join(fix)}
             WHERE token_address IN (SELECT a FROM _cr_file_badaddrs) OR from_address IN (SELECT a FROM _cr_file_badaddrs)
                OR to_address IN (SELECT a FROM _cr_file_badaddrs) OR token_address IS NULL OR from_address IS NULL
                OR to_address IS NULL
         """)
-        con.execute(f"""
+        store.execute(f"""
             UPDATE {STAGE} SET row_text = json_object('tx_hash', tx_hash, 'from_address', from_address,
                 'to_address', to_address, 'token_address', token_address, 'value', value)
             WHERE reason IS NOT NULL AND row_text IS NULL
         """)
-    con.execute("DROP TABLE IF EXISTS _cr_file_addrs")
-    con.execute("DROP TABLE IF EXISTS _cr_file_badaddrs")
+    store.execute("DROP TABLE IF EXISTS _cr_file_addrs")
+    store.execute("DROP TABLE IF EXISTS _cr_file_badaddrs")
 
 
 def amount_to_value(store: Store) -> None:
     """value = amount * 10^decimals, exactly, in text; decimals from the registry, else from the file."""
-    store.con.execute(f"""
+    store.execute(f"""
         UPDATE {STAGE} SET
             value = CASE WHEN length(rtrim(split_part(amount, '.', 2), '0')) <= k.decimals
                          THEN coalesce(nullif(ltrim(split_part(amount, '.', 1)
@@ -219,7 +218,7 @@ def content_keys(store: Store) -> None:
 
     Rows identical in (tx, token, from, to, value) are interchangeable, so numbering them in any order gives
     the same set of keys: re-importing, or importing an overlapping export, adds nothing twice."""
-    store.con.execute(f"""
+    store.execute(f"""
         UPDATE {STAGE} SET log_index = k.key
         FROM (SELECT rowid AS rid,
                      -1 - CAST(md5_number(concat_ws('|', token_address, from_address, to_address, value,
@@ -234,21 +233,20 @@ def structural_errors(store: Store, src: sources.Source) -> int:
     """Lines DuckDB's CSV reader could not split into the header's columns (kept aside in its rejects table)."""
     if not src.rejects:
         return 0
-    row = store.con.execute(f"SELECT count(DISTINCT line) FROM {src.rejects}").fetchone()
+    row = store.execute(f"SELECT count(DISTINCT line) FROM {src.rejects}").fetchone()
     return int(row[0]) if row else 0
 
 
 def collect_rejects(store: Store, src: sources.Source) -> None:
-    con = store.con
     if src.rejects:
         # rowid counts the rows DuckDB kept; rows it rejected are missing in between: shift lines past them.
-        con.execute(f"""
+        store.execute(f"""
             CREATE OR REPLACE TEMP TABLE _cr_rej_lines AS
             SELECT line AS r, row_number() OVER (ORDER BY line) AS j FROM (SELECT DISTINCT line FROM {src.rejects})
         """)
         line = (f"s.rowid + {src.first_line} + (SELECT count(*) FROM _cr_rej_lines x"
                 " WHERE x.r - 1 - x.j < s.rowid + 1)")
-        con.execute(f"""
+        store.execute(f"""
             INSERT INTO {REJECTS}
             SELECT ?, line, 'cannot split into the header''s columns: ' || any_value(error_message),
                    any_value(csv_line)
@@ -256,7 +254,7 @@ def collect_rejects(store: Store, src: sources.Source) -> None:
         """, [src.display])
     else:
         line = f"s.rowid + {src.first_line}"
-    con.execute(
+    store.execute(
         f"INSERT INTO {REJECTS} SELECT ?, {line}, s.reason, s.row_text FROM {STAGE} s WHERE s.reason IS NOT NULL",
         [src.display],
     )
@@ -264,8 +262,7 @@ def collect_rejects(store: Store, src: sources.Source) -> None:
 
 def resolve_tokens(store: Store, chain: str, register: bool) -> list[str]:
     """Fill the token lookup for the staged rows; register unknown tokens whose decimals the file gives."""
-    con = store.con
-    unknown = con.execute(
+    unknown = store.execute(
         f"""SELECT s.token_address, min(s.token_symbol), min(s.token_decimals)
             FROM {STAGE} s
             WHERE s.reason IS NULL AND s.token_decimals IS NOT NULL
@@ -278,7 +275,7 @@ def resolve_tokens(store: Store, chain: str, register: bool) -> list[str]:
         for contract, symbol, decimals in unknown:
             store.ensure_token(chain, contract, symbol, int(decimals))
             added.append(contract)
-    con.execute(
+    store.execute(
         f"CREATE OR REPLACE TEMP TABLE {TOKENS} AS SELECT id, contract, decimals FROM tokens WHERE chain = ?",
         [chain],
     )
@@ -286,7 +283,7 @@ def resolve_tokens(store: Store, chain: str, register: bool) -> list[str]:
 
 
 def ready_view(store: Store, chain: str, fmt: str) -> None:
-    store.con.execute(f"""
+    store.execute(f"""
         CREATE OR REPLACE TEMP VIEW {READY} AS
         SELECT {_sql_str(chain)} AS chain, s.tx_hash, s.log_index, s.block_number, s.block_time,
                k.id AS token_id, s.from_address, s.to_address, TRY_CAST(s.value AS HUGEINT) AS value,

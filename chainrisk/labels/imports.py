@@ -26,7 +26,7 @@ def parse_labels(
         raise UsageError(f"unknown label format {format!r}; accepted: {', '.join(FORMAT_NAMES)}")
     ps = [Path(p) for p in paths]
     if not ps and format not in NO_PATHS:
-        raise UsageError(f"--format {format} needs at least one file")
+        raise UsageError(f"--input-format {format} needs at least one file")
     for p in ps:
         if not p.is_file():
             from ..errors import InputError

@@ -147,7 +147,7 @@ def read_text(path: Path, what: str) -> str:
     except FileNotFoundError:
         raise InputError(f"{path.name}: no such file; check the path") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path.name} is not UTF-8 text, so it is not a {what} file; check --format") from None
+        raise InputError(f"{path.name} is not UTF-8 text, so it is not a {what} file; check --input-format") from None
     except OSError as e:
         raise InputError(f"cannot read {path.name}: {e.strerror}") from None
 

@@ -74,51 +74,48 @@ def replace_sources(store: Store, parsed: Sequence[ParsedSource], *, now: dateti
     """Replace each parsed source's stored version, all in one transaction. Returns one result per source."""
     now = now or _now()
     results = []
-    with store.transaction() as con:
+    with store.transaction():
         for ps in parsed:
-            results.append(_replace_one(con, ps, now))
+            results.append(_replace_one(store, ps, now))
     return results
 
 
-def _replace_one(con: Any, ps: ParsedSource, now: datetime) -> SourceResult:
+def _replace_one(store: Store, ps: ParsedSource, now: datetime) -> SourceResult:
     recs = [r for r in ps.records if r.source == ps.source]
     cols: dict[str, list[Any]] = {c: [getattr(r, c) for r in recs] for c in _COLUMNS}
     cols["ord"] = list(range(len(recs)))
     table = pa.table(cols, schema=_SCHEMA)
-    con.register("_label_arrow", table)
-    try:
-        con.execute("DROP TABLE IF EXISTS _ls")
-        con.execute(
+    with store.registered(_label_arrow=table):
+        store.execute("DROP TABLE IF EXISTS _ls")
+        store.execute(
             "CREATE TEMP TABLE _ls AS SELECT * EXCLUDE (ord) FROM _label_arrow QUALIFY row_number() OVER ("
             " PARTITION BY chain, address, category, name, asset, valid_from ORDER BY ord) = 1"
         )
-    finally:
-        con.unregister("_label_arrow")
     cur = "FROM labels l WHERE l.source = ? AND l.retired_at IS NULL"
-    (n_new,) = con.execute("SELECT count(*) FROM _ls").fetchone()
-    (unchanged,) = con.execute(
+    (n_new,) = store.execute("SELECT count(*) FROM _ls").fetchall()[0]
+    (unchanged,) = store.execute(
         f"SELECT count(*) {cur} AND EXISTS (SELECT 1 FROM _ls s WHERE {_KEY} AND {_SAME})", [ps.source]
-    ).fetchone()
-    (updated,) = con.execute(
+    ).fetchall()[0]
+    (updated,) = store.execute(
         f"SELECT count(*) {cur} AND EXISTS (SELECT 1 FROM _ls s WHERE {_KEY} AND NOT ({_SAME}))", [ps.source]
-    ).fetchone()
-    (removed,) = con.execute(
+    ).fetchall()[0]
+    (removed,) = store.execute(
         f"SELECT count(*) {cur} AND NOT EXISTS (SELECT 1 FROM _ls s WHERE {_KEY})", [ps.source]
-    ).fetchone()
+    ).fetchall()[0]
     if updated:
-        con.execute(
+        store.execute(
             f"""UPDATE labels AS l SET valid_to = s.valid_to, confidence = s.confidence, details = s.details
                 FROM _ls s WHERE l.source = ? AND l.retired_at IS NULL AND {_KEY} AND NOT ({_SAME})""",
             [ps.source],
         )
     if removed:
-        con.execute(
+        store.execute(
             f"""UPDATE labels AS l SET retired_at = ?, valid_to = coalesce(l.valid_to, ?)
                 WHERE l.source = ? AND l.retired_at IS NULL
                   AND NOT EXISTS (SELECT 1 FROM _ls s WHERE {_KEY})""",
             [now, now, ps.source],
         )
-    added = con.execute(
+    added = store.execute(
         f"""INSERT INTO labels (chain, address, category, name, source, source_version, confidence, valid_from,
                                 valid_to, asset, details, imported_at, retired_at)
             SELECT s.chain, s.address, s.category, s.name, s.source, ?, s.confidence, s.valid_from, s.valid_to,
@@ -126,17 +123,17 @@ def _replace_one(con: Any, ps: ParsedSource, now: datetime) -> SourceResult:
             FROM _ls s
             WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.source = ? AND l.retired_at IS NULL AND {_KEY})""",
         [ps.version, now, ps.source],
-    ).fetchone()[0]
-    con.execute("DROP TABLE _ls")
-    (active,) = con.execute(
+    ).fetchall()[0][0]
+    store.execute("DROP TABLE _ls")
+    (active,) = store.execute(
         "SELECT count(*) FROM labels WHERE source = ? AND retired_at IS NULL AND valid_to IS NULL", [ps.source]
-    ).fetchone()
-    con.execute("DELETE FROM label_sources WHERE source = ?", [ps.source])
-    con.execute(
+    ).fetchall()[0]
+    store.execute("DELETE FROM label_sources WHERE source = ?", [ps.source])
+    store.execute(
         "INSERT INTO label_sources VALUES (?, ?, ?, ?, ?, ?, ?)",
         [ps.source, ps.format, ps.version, ps.origin, ps.sha256, n_new, now],
     )
-    con.execute(
+    store.execute(
         "INSERT INTO label_imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [ps.source, ps.format, ps.version, ps.origin, ps.sha256, ps.rows_read, n_new, added, removed, unchanged,
          updated, ps.skipped_total, now],
@@ -281,8 +278,8 @@ def retire_source(store: Store, source: str, *, now: datetime | None = None) -> 
         raise InputError(f"no label source {source!r} in the store; known: {', '.join(known) or '(none)'}")
     now = now or _now()
     (fmt,) = store.execute("SELECT format FROM label_sources WHERE source = ?", [source]).fetchone() or ("",)
-    with store.transaction() as con:
-        res = _replace_one(con, ParsedSource(source, "retired", None, "retired by the user"), now)
-        con.execute("DELETE FROM label_sources WHERE source = ?", [source])
+    with store.transaction():
+        res = _replace_one(store, ParsedSource(source, "retired", None, "retired by the user"), now)
+        store.execute("DELETE FROM label_sources WHERE source = ?", [source])
     res.format = fmt
     return res

@@ -5,7 +5,11 @@
    be given) into a temporary file and streamed through the ``ofac-xml`` importer;
 3. the issuer freezes on chain: with an RPC URL, the node ingestion (:func:`chainrisk.ingest_rpc.ingest_rpc`)
    first fetches new Transfer/blacklist logs of the registered stablecoins; then the ``blacklist-events``
-   importer rebuilds the ``onchain-blacklist`` source from everything ingested.
+   importer rebuilds the ``onchain-blacklist`` source from everything ingested, and every freeze still in force
+   is confirmed with a contract read of the issuer (Tether's ``isBlackListed``, Circle's ``isBlacklisted``, via
+   web3 in :meth:`chainrisk.ingest.node.RpcClient.frozen`) at the last ingested block. A freeze the contract
+   does not confirm (a release outside the ingested range, a state change without an event) is named in the
+   report's notes; the labels stay as the events say.
 
 Everything is fetched and parsed before the store is touched, and all sources are replaced in one transaction:
 an unreachable server, an HTTP error, a timeout or a truncated download raises
@@ -23,10 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import InputError, SourceUnavailable
+from ..errors import InputError, RpcError, SourceUnavailable
 from ..store import Store
 from .importers import Options
-from .importers.blacklist import import_events
+from .importers.blacklist import import_events, open_freezes
 from .importers.bundled import import_bundled
 from .importers.ofac import CONFIDENCE as OFAC_CONFIDENCE
 from .importers.ofac import open_maybe_compressed, parse_sdn_xml, records_from_features
@@ -43,9 +47,12 @@ class UpdateReport:
     results: list[SourceResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ingest: dict[str, Any] | None = None
+    #: the contract-read check of the freezes in force: block, checked, confirmed, not_confirmed, unanswered
+    freezes: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"results": [r.to_dict() for r in self.results], "notes": list(self.notes), "ingest": self.ingest}
+        return {"results": [r.to_dict() for r in self.results], "notes": list(self.notes), "ingest": self.ingest,
+                "freezes": self.freezes}
 
 
 def _host(url: str) -> str:
@@ -119,10 +126,58 @@ def update_labels(
             rep = ingest_rpc(store, rpc_url, tokens=tokens, from_block=from_block, to_block=to_block,
                              confirmations=confirmations, timeout=timeout, progress=progress)
             report.ingest = {k: v for k, v in vars(rep).items() if not k.startswith("_")}
-        if blacklist_events(store):
+        events = blacklist_events(store)
+        if events:
             parsed += import_events([], Options(), store)
+            ing = report.ingest
+            if rpc_url and ing is not None and isinstance(ing.get("to_block"), int):
+                ingested = set(ing.get("tokens") or [])
+                confirm_freezes(report, rpc_url, [e for e in open_freezes(events) if e["symbol"] in ingested],
+                                ing["to_block"], timeout=timeout)
         else:
             report.notes.append("no issuer blacklist events in the store (give --rpc-url to fetch them from a "
                                 "node); the onchain-blacklist source was left as it was")
     report.results = replace_sources(store, parsed)
     return report
+
+
+def confirm_freezes(report: UpdateReport, rpc_url: str, freezes: list[dict[str, Any]], block: int, *,
+                    timeout: float = 60.0) -> None:
+    """Ask each issuer contract whether the ``freezes`` (open freeze events, Ethereum) are in force at ``block``;
+    fills ``report.freezes`` and adds one note per token with freezes the contract does not confirm."""
+    from ..ingest.node import FREEZE_FUNCTION, RpcClient
+
+    todo = [e for e in freezes if e["chain"] == "ethereum" and e.get("event") in FREEZE_FUNCTION]
+    check = {"block": block, "checked": 0, "confirmed": 0, "not_confirmed": 0, "unanswered": 0}
+    report.freezes = check
+    if not todo:
+        return
+    client = RpcClient(rpc_url, timeout=timeout)
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for e in todo:
+        groups.setdefault((e["contract"], e["symbol"], FREEZE_FUNCTION[e["event"]]), []).append(e["address"])
+    try:
+        for (contract, symbol, function), addresses in sorted(groups.items()):
+            try:
+                answers = client.frozen(contract, function, addresses, block)
+            except RpcError:
+                report.notes.append(f"could not read {symbol}'s {function} at block {block:,} (the node may "
+                                    f"keep no state that old); its {len(addresses):,} freezes are not confirmed")
+                check["checked"] += len(addresses)
+                check["unanswered"] += len(addresses)
+                continue
+            check["checked"] += len(addresses)
+            check["confirmed"] += sum(1 for a in answers if a is True)
+            check["unanswered"] += sum(1 for a in answers if a is None)
+            lifted = [addr for addr, a in zip(addresses, answers, strict=True) if a is False]
+            check["not_confirmed"] += len(lifted)
+            if lifted:
+                report.notes.append(
+                    f"{len(lifted):,} of {len(addresses):,} {symbol} freezes are not confirmed by {function} at "
+                    f"block {block:,} (e.g. {lifted[0]}): a release may lie outside the ingested blocks; the labels "
+                    "stay as the events say")
+            if any(a is None for a in answers):
+                report.notes.append(f"{symbol}'s contract gave no answer to {function} for "
+                                    f"{sum(1 for a in answers if a is None):,} freezes; they are not confirmed")
+    finally:
+        client.close()

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..taxonomy import CATEGORIES, ILLICIT, LATER_CATEGORIES, VC_BUSINESS
+from ..taxonomy import BANDS, CATEGORIES, ILLICIT, LATER_CATEGORIES, VC_BUSINESS
 
-BANDS = ("none", "low", "medium", "high", "severe")
 ACTIONS = ("none", "review", "sever", "report", "sever_and_report")
 NEVER = "never"
 _DIR = Path(__file__).resolve().parent

@@ -23,13 +23,13 @@ import pyarrow as pa
 
 from ..address import Address, try_parse
 from ..errors import NoScoringRun
+from ..store.runs import LATEST
 
 if TYPE_CHECKING:
     from ..store import Store
 
 _LOWER_HEX = re.compile(r"0x[0-9a-f]{40}")
-LATEST_RUN = ("SELECT run_id FROM scoring_runs WHERE status = 'complete'"
-              " ORDER BY finished_at DESC NULLS LAST, created_at DESC, run_id DESC LIMIT 1")
+LATEST_RUN = f"SELECT run_id FROM scoring_runs WHERE status = 'complete' ORDER BY {LATEST} LIMIT 1"
 
 
 def _iso(c: str) -> str:
@@ -163,12 +163,10 @@ class Provenances:
         return self._objects.get(run_id)
 
     def provenance(self, store: Store, run_id: str) -> Any:
-        """The :class:`~chainrisk.answers.lookup.Provenance` of a complete run."""
+        """The :class:`~chainrisk.store.runs.Provenance` of a complete run."""
         hit = self._objects.get(run_id)
         if hit is None:
-            from ..answers.lookup import resolve_run
-
-            hit = resolve_run(store, run_id)
+            hit = store.run(run_id)
             with self._lock:
                 self._objects[run_id] = hit
         return hit
@@ -322,13 +320,8 @@ def answer_many(store: Store, values: list[str], admin: bool, provs: Provenances
         keys = list(index)
         table = pa.table({"pos": pa.array(range(len(keys)), pa.int64()), "chain": [k[0] for k in keys],
                           "address": [k[1] for k in keys]})
-        con = store.con
-        con.execute("SELECT 1").fetchall()  # DuckDB 2 refuses register() while an earlier result is unfetched
-        con.register("_svc_batch", table)
-        try:
+        with store.registered(_svc_batch=table):
             rows = store.execute(_sql("many", admin)).fetchall()
-        finally:
-            con.unregister("_svc_batch")
         run_id = rows[0][1] if rows else None
         for pos, _rid, body in rows:
             bodies[pos] = body.encode()[1:-1]
@@ -372,12 +365,9 @@ class RunCache:
         import numpy as np
 
         self.run_id = run_id
-        con = store.con
-        con.execute("SELECT 1").fetchall()
-        t: Any = con.sql(
+        t = store.arrow(
             "SELECT a.chain, a.address, s.address_id, " + ", ".join(f"s.{c}" for c in self.COLUMNS)
-            + " FROM scores s JOIN addresses a ON a.id = s.address_id WHERE s.run_id = $run", params={"run": run_id}
-        ).to_arrow_table()
+            + " FROM scores s JOIN addresses a ON a.id = s.address_id WHERE s.run_id = $run", {"run": run_id})
         chains, addrs = t.column("chain").to_pylist(), t.column("address").to_pylist()
         keys = np.fromiter((hash(k) for k in zip(chains, addrs, strict=True)), dtype=np.int64, count=t.num_rows)
         self._order = np.argsort(keys, kind="stable")
@@ -385,13 +375,13 @@ class RunCache:
         self._chain, self._address = t.column("chain"), t.column("address")
         self._ids = t.column("address_id").to_numpy()
         self._cols = {c: t.column(c) for c in self.COLUMNS}
-        ids_with = con.execute(
+        ids_with = store.execute(
             "SELECT DISTINCT address_id, 1 FROM exposures WHERE run_id = ?"
             " UNION ALL SELECT DISTINCT address_id, 2 FROM indicators WHERE run_id = ?", [run_id, run_id]
         ).fetchall()
         self._exposed = {i for i, k in ids_with if k == 1}
         self._flagged = {i for i, k in ids_with if k == 2}
-        self._labelled = {hash(k) for k in con.execute("SELECT DISTINCT chain, address FROM labels").fetchall()}
+        self._labelled = {hash(k) for k in store.execute("SELECT DISTINCT chain, address FROM labels").fetchall()}
         self.size = t.num_rows
 
     def find(self, address: Address) -> int | None:

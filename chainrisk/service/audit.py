@@ -89,13 +89,8 @@ class AuditLog:
                     cols[name].append(value)
             table = pa.table(cols, schema=_SCHEMA)
             try:
-                con = self._store.con
-                con.execute("SELECT 1").fetchall()  # DuckDB 2: no register() while a result is unfetched
-                con.register("_audit_batch", table)
-                try:
-                    con.execute("INSERT INTO audit_log SELECT * FROM _audit_batch")
-                finally:
-                    con.unregister("_audit_batch")
+                with self._store.registered(_audit_batch=table):
+                    self._store.execute("INSERT INTO audit_log SELECT * FROM _audit_batch")
             except BaseException:
                 with self._lock:
                     self._buf[:0] = batch

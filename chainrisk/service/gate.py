@@ -10,15 +10,13 @@ import logging
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from .audit import AuditEntry
 from .errors import ApiError
-
-if TYPE_CHECKING:
-    from .app import Service
+from .state import ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +40,11 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 
 class Gate:
-    def __init__(self, app: Any, service: Service) -> None:
+    """The ASGI app the server runs: admits each request, then hands it to ``app`` (the endpoints).
+
+    ``service`` is the state the gate checks keys and limits against and records audit rows in."""
+
+    def __init__(self, app: Any, service: ServiceState) -> None:
         self.app = app
         self.service = service
 

@@ -180,7 +180,6 @@ def test_cli_no_scoring_run_exit_7(tmp_path, capsys):
 
 
 def test_cli_explain_prints_hops_with_tx_hashes(db):
-    pytest.importorskip("chainrisk.engine.evidence")
     r = run_cli(db, "lookup", "--explain", S.SUBJECT)
     assert r.exit_code == 0, r.output
     assert "Evidence paths:" in r.output

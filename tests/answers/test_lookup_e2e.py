@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from support import scored_store as S
 
+import chainrisk.engine.score as score_mod
 from chainrisk.answers.lookup import BANDS, lookup
 from chainrisk.answers.screen import screen
-
-score_mod = pytest.importorskip("chainrisk.engine.score")
 
 
 @pytest.fixture
@@ -53,7 +52,6 @@ def test_screen_agrees_with_lookup(engine_scored, tmp_path):
 
 
 def test_explain_and_report_after_a_real_scoring_run(engine_scored, tmp_path):
-    pytest.importorskip("chainrisk.engine.evidence")
     from chainrisk.answers.report import report
 
     st, _ = engine_scored

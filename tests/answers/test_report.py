@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support import scored_store as S
+from support.env import need
 
 import chainrisk
 from chainrisk.answers.report import report
@@ -151,9 +152,8 @@ def png_pixels(path: Path, max_rows: int = 400) -> tuple[int, int, list[bytes]]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium); "
-                                             ".ci/run installs it")
 def test_html_renders_in_headless_chromium(scored, tmp_path):
+    need(CHROMIUM, "headless Chromium is not installed (apt-get install chromium); .ci/run installs it")
     out = report(scored, S.SUBJECT, tmp_path / "report.html", generated_at=WHEN)
     png = tmp_path / "report.png"
     proc = subprocess.run(

@@ -1,5 +1,6 @@
-// Regenerate <Name>.json (ABI + bytecode) beside each .sol file in this folder with the npm solc package
-// pinned in package.json. Run from the repository root after `npm ci`:  node tests/contracts/compile.js
+// Regenerate chainrisk/demo/contracts/<Name>.json (ABI + bytecode, package data: the demo's --via-node deploys
+// them) from each .sol file in this folder with the npm solc package pinned in package.json.
+// Run from the repository root after `npm ci`:  node tests/contracts/compile.js
 // Output goes to files (piped solc output is cut at 64 KiB).
 "use strict";
 const fs = require("fs");
@@ -26,7 +27,7 @@ for (const e of out.errors || []) process.stderr.write(e.formattedMessage + "\n"
 if (errors.length) process.exit(1);
 for (const [file, contracts] of Object.entries(out.contracts)) {
   for (const [name, c] of Object.entries(contracts)) {
-    const target = path.join(dir, name + ".json");
+    const target = path.join(dir, "..", "..", "chainrisk", "demo", "contracts", name + ".json");
     const doc = { contract: name, source: file, compiler: "solc " + solc.version(), abi: c.abi,
       bytecode: "0x" + c.evm.bytecode.object };
     fs.writeFileSync(target, JSON.stringify(doc, null, 1) + "\n");

@@ -94,11 +94,12 @@ def test_auc_counts_ties_half():
 
 
 @pytest.mark.anvil
+@pytest.mark.slow
 def test_demo_via_node_round_trips_the_economy_through_a_real_node(tmp_path: Path):
-    from support.anvil import available
+    from support.anvil import INSTALL_HINT, available
+    from support.env import need
 
-    if not available():
-        pytest.skip("anvil is not installed; run `npm ci` in the repository root")
+    need(available(), f"anvil is not installed; {INSTALL_HINT}")
     from chainrisk.demo.node import node_economy_scale
     from chainrisk.demo.run import run_demo
 
@@ -115,3 +116,16 @@ def test_demo_via_node_round_trips_the_economy_through_a_real_node(tmp_path: Pat
                             ("token_address", "from_address", "to_address", "value")), strict=True))
     assert stored == expected
     assert sources == [("rpc",)]
+
+
+def test_demo_via_node_without_anvil_says_how_to_install_it(tmp_path: Path, monkeypatch):
+    from chainrisk.demo.run import run_demo
+    from chainrisk.errors import SourceUnavailable
+
+    monkeypatch.setenv("CHAINRISK_ANVIL", str(tmp_path / "no-anvil-here"))
+    with pytest.raises(SourceUnavailable) as e:
+        run_demo(tmp_path / "n.duckdb", scale=0.01, via_node=True)
+    msg = str(e.value)
+    assert "CHAINRISK_ANVIL=" in msg and "npm install @foundry-rs/anvil-linux-amd64@1.7.1" in msg
+    assert "\n" not in msg
+    assert not (tmp_path / "n.duckdb").exists()      # refused before any store was made

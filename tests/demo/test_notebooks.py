@@ -1,18 +1,16 @@
 """The analyst notebooks execute from top to bottom (with nbclient) against the current code, so they never rot.
 
 Each notebook builds its own small demo store (a few seconds); together they take about a minute, so they are
-marked ``slow`` (deselect with ``-m 'not slow'``)."""
+marked ``slow`` (``scripts/test.sh --fast`` leaves them out). They need ``pip install -e '.[dev]'`` (nbclient,
+nbformat, ipykernel, matplotlib, pandas: the ``notebooks`` extra)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import nbclient
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("matplotlib")
-pytest.importorskip("ipykernel")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))

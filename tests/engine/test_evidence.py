@@ -8,11 +8,11 @@ import dataclasses
 import pytest
 from support.graphs import add, addr, label
 
-from chainrisk.answers.lookup import INDEXES as LOOKUP_INDEXES
 from chainrisk.engine.evidence import describe_path, evidence_paths, refresh_evidence_index
 from chainrisk.engine.score import score
 from chainrisk.errors import NoScoringRun, UsageError
 from chainrisk.profiles import load_profile
+from chainrisk.store import INDEXES as LOOKUP_INDEXES
 
 MIXER = "Tornado Cash: USDT pool"
 

@@ -287,7 +287,7 @@ def test_python_api_is_exported(store):
     import chainrisk.engine.score as mod  # importing the module keeps chainrisk.engine.score callable
 
     assert chainrisk.score(store, "fatf", indicators=False).profile == "fatf"
-    assert mod.runs(store)[0]["profile"] == "fatf"
+    assert mod.runs(store)[0]["profile"] == "fatf" and mod.runs(store) == store.runs()   # the store owns the registry
 
 
 def test_cli_score_and_runs(tmp_path):

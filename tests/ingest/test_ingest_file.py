@@ -284,6 +284,7 @@ def test_skip_bad_keeps_good_rows_and_writes_rejects(tmp_path, store):
     assert json.loads(rejects[1]["row_text"])["log_index"] == "2"
 
 
+@pytest.mark.slow
 def test_lines_stay_right_past_unsplittable_rows_in_a_big_file(tmp_path, store):
     p = tmp_path / "big.csv"
     bad_at = {5, 70_001, 149_999}  # lines with a bad value
@@ -431,7 +432,7 @@ def test_usage_errors(tmp_path, store):
     p = write_csv(tmp_path / "x.csv", ETL_HEADER, [etl_row(0)])
     with pytest.raises(UsageError, match="unknown file format"):
         chainrisk.ingest_file(store, [p], "cryo")
-    with pytest.raises(UsageError, match="--format csv only"):
+    with pytest.raises(UsageError, match="--input-format csv only"):
         chainrisk.ingest_file(store, [p], "bigquery", mapping={"value": "v"})
     with pytest.raises(UsageError, match="needs skip_bad"):
         chainrisk.ingest_file(store, [p], "ethereum-etl", reject_path=tmp_path / "r.csv")

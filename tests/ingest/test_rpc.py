@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support.anvil import Anvil, Workload, anvil, chain  # noqa: F401
+from support.anvil import Anvil, Workload, anvil, chain, fresh_anvil  # noqa: F401
 from support.rpc_proxy import RpcProxy
 
 from chainrisk.errors import RpcError, SourceUnavailable, UsageError
@@ -44,6 +44,32 @@ def test_basic_calls_and_batched_headers(anvil: Anvil, chain: Workload) -> None:
     assert heads[chain.tip] == (blk["hash"], int(blk["timestamp"], 16))
     assert c.erc20_decimals(chain.usdc) == 6
     assert c.erc20_symbol(chain.usdt) == "USDT"
+    assert c.erc20_symbol("0x" + "5" * 40) is None          # no contract there
+    with pytest.raises(RpcError, match="has no decimals"):
+        c.erc20_decimals("0x" + "5" * 40)
+
+
+def test_finalized_block_through_web3(fresh_anvil: Anvil) -> None:  # noqa: F811
+    c = RpcClient(fresh_anvil.url)
+    fresh_anvil.mine(100)
+    fin = c.finalized_block()
+    # anvil finalizes all but its most recent blocks; the finalized block exists and is at most the tip
+    assert fin is not None and 0 <= fin < c.block_number() == 100
+    assert fresh_anvil.rpc("eth_getBlockByNumber", ["finalized", False])["number"] == hex(fin)
+
+
+def test_event_topics_of_the_raw_hot_path_are_the_abi_definitions() -> None:
+    """The eth_getLogs decoding matches hard-coded topics (no web3 per log); they must be the ABI's events."""
+    from web3 import Web3
+
+    from chainrisk.ingest import rpc_store
+    from chainrisk.ingest.node import ERC20_ABI, ISSUER_ABI
+
+    ev = Web3().eth.contract(abi=[*ERC20_ABI, *ISSUER_ABI]).events
+    from_abi = [ev.Transfer.topic, ev.AddedBlackList.topic, ev.RemovedBlackList.topic, ev.Blacklisted.topic,
+                ev.UnBlacklisted.topic]
+    assert from_abi == [rpc_store.TRANSFER, rpc_store.ADDED_BLACK_LIST, rpc_store.REMOVED_BLACK_LIST,
+                        rpc_store.BLACKLISTED, rpc_store.UN_BLACKLISTED]
 
 
 def test_429_and_5xx_and_dropped_connections_are_retried(proxy: RpcProxy, chain: Workload) -> None:  # noqa: F811

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from support.anvil import Anvil, Workload, anvil, chain  # noqa: F401
+from support.anvil import Anvil, Workload, anvil, chain, deploy_tokens, fresh_anvil  # noqa: F401
 
 import chainrisk
 from chainrisk.errors import InputError
@@ -109,3 +109,53 @@ def test_cli_update_through_the_node(tmp_path: Path, anvil: Anvil, chain: Worklo
     [res] = json.loads(out.out)
     assert res["source"] == "onchain-blacklist" and res["added"] == res["labels"] > 0
     assert f"{len(chain.blacklist):,} freeze events" in out.err
+
+
+@pytest.mark.anvil
+def test_update_confirms_open_freezes_with_the_issuers_contract_reads(tmp_path: Path,
+                                                                      fresh_anvil: Anvil) -> None:  # noqa: F811
+    """isBlackListed (Tether) / isBlacklisted (Circle) read at the last ingested block: a freeze whose state was
+    changed without an event (as a proxy upgrade can) is named in the notes; the labels stay as the events say."""
+    from chainrisk.address import keccak
+
+    node = fresh_anvil
+    usdt, usdc = deploy_tokens(node)
+    a, b, c = ("0x" + ch * 40 for ch in "abc")
+    node.batch([(usdt, "addBlackList(address)", [a], None), (usdt, "addBlackList(address)", [b], None),
+                (usdt, "removeBlackList(address)", [b], None), (usdc, "blacklist(address)", [c], None)],
+               per_block=2)
+    assert node.call(usdt, "isBlackListed(address)", [a]) == "0x" + "0" * 63 + "1"
+    # TetherLike's isBlackListed mapping is storage slot 7: clear a's entry without an event
+    slot = "0x" + keccak(bytes.fromhex(a[2:]).rjust(32, b"\0") + (7).to_bytes(32, "big")).hex()
+    node.rpc("anvil_setStorageAt", [usdt, slot, "0x" + "0" * 64])
+    node.mine()
+    s = chainrisk.open(tmp_path / "confirm.duckdb")
+    try:
+        s.ensure_token("ethereum", usdt, "USDT-T", 6, "stablecoin", source="test")
+        s.ensure_token("ethereum", usdc, "USDC-T", 6, "stablecoin", source="test")
+        rep = update_labels(s, bundled=False, ofac=False, rpc_url=node.url, tokens=[usdt, usdc], confirmations=0)
+        tip = node.block_number()
+        assert rep.freezes == {"block": tip, "checked": 2, "confirmed": 1, "not_confirmed": 1, "unanswered": 0}
+        [note] = [n for n in rep.notes if "not confirmed" in n]
+        assert "1 of 1 USDT-T freezes" in note and "isBlackListed" in note and a in note
+        assert rep.to_dict()["freezes"] == rep.freezes
+        active = {x["address"] for x in list_labels(s, source="onchain-blacklist")}
+        assert active == {a, c}
+    finally:
+        s.close()
+
+
+@pytest.mark.anvil
+def test_issuer_freeze_reads(anvil: Anvil, chain: Workload) -> None:  # noqa: F811
+    from chainrisk.ingest.node import RpcClient
+
+    c = RpcClient(anvil.url)
+    frozen_now: dict[tuple[str, str], bool] = {}
+    for contract, action, address, _event in chain.blacklist:
+        frozen_now[(contract, address.lower())] = action == "added"
+    for contract, function in ((chain.usdt, "isBlackListed"), (chain.usdc, "isBlacklisted")):
+        addrs = [*sorted(a for k, a in frozen_now if k == contract), "0x" + "9" * 40]
+        expect = [frozen_now.get((contract, a), False) for a in addrs]
+        assert c.frozen(contract, function, addrs, batch_size=2) == expect
+        assert any(expect) and not all(expect)
+    assert c.frozen("0x" + "5" * 40, "isBlacklisted", ["0x" + "9" * 40]) == [None]  # no contract there

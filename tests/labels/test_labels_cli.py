@@ -32,13 +32,13 @@ def db(tmp_path: Path) -> Path:
 def test_import_show_list_sources(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "mine.csv"
     f.write_text(HEADER + f"{A},scam,Fake ICO,acme,20,\n{A},exchange,Deposit,other-src,50,\n0x12,scam,bad,acme,20,\n")
-    assert run(db, "labels", "import", str(f), "--format", "csv", "--output-format", "json") == 0
+    assert run(db, "labels", "import", str(f), "--input-format", "csv", "--format", "json") == 0
     out = capsys.readouterr()
     res = {r["source"]: r for r in json.loads(out.out)}
     assert (res["acme"]["added"], res["acme"]["skipped"], res["other-src"]["added"]) == (1, 1, 1)
     assert "warning: acme: skipped 1 row(s): invalid address" in out.err
 
-    assert run(db, "labels", "import", str(f), "--format", "csv", "--strict") == 3
+    assert run(db, "labels", "import", str(f), "--input-format", "csv", "--strict") == 3
     assert "skipped" in capsys.readouterr().err
 
     assert run(db, "labels", "show", A.upper().replace("0X", "0x"), "--format", "json", "--profile", "cn") == 0
@@ -61,9 +61,9 @@ def test_import_show_list_sources(db: Path, tmp_path: Path, capsys: pytest.Captu
 
 @pytest.mark.parametrize(("args", "code", "message"), [
     (("labels", "show", "0x1234"), 4, "40 hex digits"),
-    (("labels", "import", "--format", "bundled", "--confidence", "101"), 2, "101"),
-    (("labels", "import", "nothing.txt", "--format", "list", "--category", "scam"), 4, "no such file"),
-    (("labels", "import", "--format", "list"), 2, "needs at least one file"),
+    (("labels", "import", "--input-format", "bundled", "--confidence", "101"), 2, "101"),
+    (("labels", "import", "nothing.txt", "--input-format", "list", "--category", "scam"), 4, "no such file"),
+    (("labels", "import", "--input-format", "list"), 2, "needs at least one file"),
     (("labels", "list", "--category", "teleport"), 4, "accepted: sanctions"),
     (("labels", "categories", "--profile", "mars"), 4, "unknown profile 'mars'"),
 ])
@@ -77,7 +77,7 @@ def test_bad_category_in_file_exits_4_naming_the_accepted_ones(db: Path, tmp_pat
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "bad.csv"
     f.write_text(HEADER + f"{A},terror,X,s,20,\n")
-    assert run(db, "labels", "import", str(f), "--format", "csv") == 4
+    assert run(db, "labels", "import", str(f), "--input-format", "csv") == 4
     err = capsys.readouterr().err
     assert err.startswith("Error: bad.csv line 2: unknown label category 'terror'; accepted: sanctions")
 
@@ -115,7 +115,7 @@ def test_show_other_chains_and_tron_hex(db: Path, tmp_path: Path, capsys: pytest
     f.write_text("address,category,label,source,asset\n"
                  "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t,other,tron thing,s,\n"
                  "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa,scam,btc thing,s,XBT\n")
-    assert run(db, "labels", "import", str(f), "--format", "csv") == 0
+    assert run(db, "labels", "import", str(f), "--input-format", "csv") == 0
     capsys.readouterr()
     assert run(db, "labels", "show", tron_to_hex("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"), "--format", "json") == 0
     shown = json.loads(capsys.readouterr().out)

@@ -466,9 +466,9 @@ def test_lookup_paths_give_the_library_contract(tmp_path: Path, cache: bool) -> 
         admin, read = s.key("admin"), s.key("read")
         s.get(f"/v1/addresses/{S.SUBJECT}", read)
         deadline = time.monotonic() + 10
-        while cache and s.service._cache is None and time.monotonic() < deadline:
+        while cache and s.service.cache.current is None and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert (s.service._cache is not None) == cache
+        assert (s.service.cache.current is not None) == cache
         values = [S.SUBJECT, S.MULE, S.MIXER, S.CLEAN, S.EXCH, S.LATE, S.LABEL_ONLY, S.TRON,
                   S.SUBJECT.upper().replace("0X", "0x")]
         want = [json.loads(json.dumps(r.to_dict(), default=str)) for r in lookup(s.service.store, values)]
@@ -488,7 +488,7 @@ def test_job_not_ready_and_scoring_in_progress(srv: Server) -> None:
     svc.jobs._pool.submit(release.wait, 30)  # occupy the job worker: the next job stays queued
     blocker = threading.Thread(target=release.wait, args=(30,))
     blocker.start()
-    saved, svc._scoring = svc._scoring, blocker  # a scoring run "in progress"
+    saved, svc.scoring.thread = svc.scoring.thread, blocker  # a scoring run "in progress"
     try:
         r = srv.post("/v1/screen/jobs", srv.read, data=f"address\n{S.SUBJECT}\n",  # type: ignore[attr-defined]
                      headers={"Content-Type": "text/csv"})
@@ -502,7 +502,7 @@ def test_job_not_ready_and_scoring_in_progress(srv: Server) -> None:
     finally:
         release.set()
         blocker.join()
-        svc._scoring = saved
+        svc.scoring.thread = saved
     assert _wait_job(srv, job, srv.read)["status"] == "complete"  # type: ignore[attr-defined]
 
 

@@ -40,6 +40,7 @@ def _new_run(db: Path, run_id: str, created: str, subject_score: float) -> None:
                        [created, run_id])
 
 
+@pytest.mark.slow
 def test_run_replaced_under_load_no_errors_no_mixed_answers(tmp_path: Path) -> None:
     db = scored_db(tmp_path / "switch.duckdb")
     s = Server(db, rate_limit=0)
@@ -107,7 +108,6 @@ def test_run_replaced_under_load_no_errors_no_mixed_answers(tmp_path: Path) -> N
 
 
 def test_scoring_run_inside_the_service(tmp_path: Path) -> None:
-    pytest.importorskip("chainrisk.engine.score")
     s = Server(scored_db(tmp_path / "score.duckdb"), rate_limit=0)
     try:
         admin = s.key("admin")
@@ -131,6 +131,7 @@ def test_scoring_run_inside_the_service(tmp_path: Path) -> None:
         s.stop()
 
 
+@pytest.mark.slow
 def test_chainrisk_serve_process(tmp_path: Path) -> None:
     db = scored_db(tmp_path / "proc.duckdb")
     with chainrisk.open(db) as st:

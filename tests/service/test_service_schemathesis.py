@@ -24,6 +24,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory):
     s.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["positive", "negative"])
 def test_no_server_errors(fuzz_server: Server, mode: str) -> None:
     from schemathesis import GenerationMode

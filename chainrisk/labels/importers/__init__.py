@@ -103,5 +103,5 @@ def finish(ps: ParsedSource, what: str) -> ParsedSource:
             reason, n = ps.skipped.most_common(1)[0]
             detail = f" ({ps.skipped_total} rows rejected, e.g. {n} x {reason}: {ps.skipped_examples[reason]!r})"
         raise InputError(f"{ps.origin}: no usable labels found{detail}; is it really a {what} file? "
-                         "Check --format; the store is unchanged")
+                         "Check --input-format; the store is unchanged")
     return ps

@@ -28,7 +28,7 @@ CONFIDENCE = 100
 def import_events(paths: list[Path], opts: Options, store: Any) -> list[ParsedSource]:
     """Freeze periods from the store's ``blacklist_events`` (all chains and tokens: one source)."""
     if paths:
-        raise InputError("--format blacklist-events reads the store's ingested events and takes no files")
+        raise InputError("--input-format blacklist-events reads the store's ingested events and takes no files")
     events = blacklist_events(store)
     if not events:
         raise InputError("the store has no issuer blacklist events; ingest them from a node first "
@@ -70,6 +70,16 @@ def import_events(paths: list[Path], opts: Options, store: Any) -> list[ParsedSo
     return [finish(ps, "blacklist event")]
 
 
+def open_freezes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The freezes still in force after ``events`` (as :func:`~chainrisk.labels.store.blacklist_events` returns
+    them): per (chain, token, address) the last event, when it is an addition. Each carries ``event``, which
+    names the issuer's style (see :data:`chainrisk.ingest.node.FREEZE_FUNCTION`)."""
+    last: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for e in events:
+        last[(e["chain"], int(e["token_id"]), e["address"])] = e
+    return [e for e in last.values() if e["action"] == "added"]
+
+
 _TETHER_COLUMNS = ("chain", "address_hex", "address_tron_base58", "blacklisted_at_utc")
 
 
@@ -87,7 +97,7 @@ def import_tether_csv(paths: list[Path], opts: Options, store: Any = None) -> li
         missing = [c for c in ("chain", "address_hex", "blacklisted_at_utc") if c not in header]
         if missing:
             raise InputError(f"{path.name} is not a Tether blacklist export: missing column(s) {', '.join(missing)}"
-                             f" (expected {','.join(_TETHER_COLUMNS)}); check --format")
+                             f" (expected {','.join(_TETHER_COLUMNS)}); check --input-format")
         for lineno, row in enumerate(rows, start=2):
             ps.rows_read += 1
             chain = (row.get("chain") or "").strip().lower()

@@ -1,7 +1,7 @@
 """chainrisk's own registry: ``datasets/labels/*.csv`` (facts written down with their public source URL per row)
 plus one ``token_contract`` label per token of the store's token registry (``datasets/tokens.csv``).
 
-Loaded explicitly (``chainrisk labels import --format bundled``, also part of ``chainrisk labels update``), not at
+Loaded explicitly (``chainrisk labels import --input-format bundled``, also part of ``chainrisk labels update``), not at
 store open: a bank decides when a new chainrisk release's registry enters its label store, and the import is
 recorded like any other source version.
 """
@@ -26,8 +26,8 @@ def registry_files() -> list[Path]:
 
 def import_bundled(paths: list[Path], opts: Options, store: Any) -> list[ParsedSource]:
     if paths:
-        raise InputError("--format bundled loads chainrisk's own registry and takes no files; "
-                         "use --format csv for your own label files")
+        raise InputError("--input-format bundled loads chainrisk's own registry and takes no files; "
+                         "use --input-format csv for your own label files")
     files = registry_files()
     if not files:
         raise InputError(f"the bundled label registry ({REGISTRY.name}/) is missing from this installation; "

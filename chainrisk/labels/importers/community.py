@@ -23,7 +23,7 @@ def _json(path: Path, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"{path.name} is not valid JSON ({e.msg} at line {e.lineno}), so it is not a {what} file; "
-                         "check --format; the store is unchanged") from None
+                         "check --input-format; the store is unchanged") from None
 
 
 def _phishing_or_scam(text: str) -> str:
@@ -43,7 +43,7 @@ def import_mew(paths: list[Path], opts: Options, store: Any = None) -> list[Pars
         data = _json(path, "MEW darklist")
         if not isinstance(data, list) or not all(isinstance(e, dict) and "address" in e for e in data):
             raise InputError(f"{path.name} is not a MEW darklist (a JSON array of {{address, comment, date}}); "
-                             "check --format")
+                             "check --input-format")
         for e in data:
             ps.rows_read += 1
             comment = str(e.get("comment") or "").strip()
@@ -81,7 +81,7 @@ def import_scamsniffer(paths: list[Path], opts: Options, store: Any = None) -> l
                     ps.add(str(a), category, name, confidence, details=domain or None)
         else:
             raise InputError(f"{path.name} is neither ScamSniffer address.json (an array of addresses) nor "
-                             "combined.json ({domain: [addresses]}); check --format")
+                             "combined.json ({domain: [addresses]}); check --input-format")
     return [finish(ps, "ScamSniffer")]
 
 
@@ -101,7 +101,7 @@ def import_cryptoscamdb(paths: list[Path], opts: Options, store: Any = None) -> 
         missing = [c for c in _CSDB_COLUMNS if c not in header]
         if missing:
             raise InputError(f"{path.name} is not a CryptoScamDB export: missing column(s) {', '.join(missing)}; "
-                             "check --format")
+                             "check --input-format")
         for row in rows:
             ps.rows_read += 1
             raw_cat = (row.get("category") or "").strip().lower()

@@ -42,7 +42,7 @@ def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     header, rows = read_csv(path, "Etherscan label")
     if "address" not in header or not ({"name_tag", "labels"} <= set(header) or "nameTag" in header):
         raise InputError(f"{path.name} is not an Etherscan label export (expected address,name_tag,labels or "
-                         "address,nameTag); check --format")
+                         "address,nameTag); check --input-format")
     return header, rows
 
 

@@ -24,7 +24,7 @@ def read_csv(path: Path, what: str) -> tuple[list[str], list[dict[str, str]]]:
     if not text.strip():
         raise InputError(f"{path.name} is empty; nothing imported")
     if text.lstrip()[:1] in ("{", "[", "<"):
-        raise InputError(f"{path.name} looks like JSON/XML, not a {what} CSV; check --format")
+        raise InputError(f"{path.name} looks like JSON/XML, not a {what} CSV; check --input-format")
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
@@ -87,7 +87,7 @@ def import_list(paths: list[Path], opts: Options, store: Any = None) -> list[Par
     required; the source is ``--source`` or the file's stem. Files named ``sanctioned_addresses_<ASSET>.txt`` (the
     OFAC per-asset lists) record the asset and place non-EVM/TRON addresses on that asset's chain."""
     if not opts.category:
-        raise UsageError("--format list needs --category (e.g. --category sanctions)")
+        raise UsageError("--input-format list needs --category (e.g. --category sanctions)")
     category = check_category(opts.category)
     if len(paths) > 1 and not opts.source:
         raise UsageError("several list files make one source: give it a name with --source")

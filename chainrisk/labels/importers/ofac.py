@@ -71,7 +71,7 @@ def parse_sdn_xml(stream: IO[bytes], origin: str) -> tuple[str | None, list[dict
                     root_seen = True
                     if name != "Sanctions":
                         raise InputError(f"{origin} is not an OFAC sdn_advanced.xml (root element <{name}>, "
-                                         "expected <Sanctions>); check --format")
+                                         "expected <Sanctions>); check --input-format")
                 continue
             if name == "DateOfIssue":
                 date_of_issue = _date(elem)
@@ -102,7 +102,7 @@ def parse_sdn_xml(stream: IO[bytes], origin: str) -> tuple[str | None, list[dict
         raise InputError(f"{origin} is empty; nothing imported")
     if not any(t.startswith(FEATURE_PREFIX) for t in feature_types.values()):
         raise InputError(f"{origin} has no 'Digital Currency Address' feature types, so it is not an OFAC advanced "
-                         "XML (sdn_advanced.xml); check --format")
+                         "XML (sdn_advanced.xml); check --input-format")
     out = []
     for fixed_ref, profile_id, subtype, pname, feats in parties:
         programs, listed = entries.get(profile_id, ([], None))
@@ -217,7 +217,7 @@ def import_legacy_csv(paths: list[Path], opts: Options, store: Any = None) -> li
             if len(row) != _LEGACY_COLUMNS or not row[0].strip().isdigit():
                 raise InputError(
                     f"{path.name} line {lineno} is not an SDN.CSV row (expected {_LEGACY_COLUMNS} columns starting "
-                    "with the entity number, no header); check --format; the store is unchanged")
+                    "with the entity number, no header); check --input-format; the store is unchanged")
             ent_num, name, sdn_type, program = (c.strip() for c in row[:4])
             remarks = row[11]
             tail = remarks.rstrip()

@@ -50,7 +50,7 @@ def import_spellbook(paths: list[Path], opts: Options, store: Any = None) -> lis
         shape = _shape(header)
         if shape is None:
             raise InputError(f"{path.name} is not a known Dune Spellbook label table (cex addresses, label model, "
-                             "RWA tokens); check --format")
+                             "RWA tokens); check --input-format")
         ps = one_source([path], opts, "spellbook", f"spellbook:{path.stem}", None)
         c = conf(opts, CONFIDENCE)
         for row in rows:

@@ -108,10 +108,10 @@ def import_tagpack(paths: list[Path], opts: Options, store: Any = None) -> list[
             doc = yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise InputError(f"{path.name} is not valid YAML ({str(e).splitlines()[0]}); "
-                             "check --format; the store is unchanged") from None
+                             "check --input-format; the store is unchanged") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("tags"), list):
             raise InputError(f"{path.name} is not a GraphSense TagPack: it needs a header mapping with a 'tags' "
-                             "list; check --format")
+                             "list; check --input-format")
         header = {k: v for k, v in doc.items() if k not in _SKIP_HEADER}
         ps = one_source([path], opts, "tagpack", f"tagpack:{path.stem}", None)
         mods = []

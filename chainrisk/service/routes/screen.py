@@ -1,0 +1,127 @@
+"""Screening: ``POST /v1/screen`` (up to ``max_items`` addresses answered at once) and screening jobs
+(``POST /v1/screen/jobs`` uploads a file screened in the background; its status and its result CSV)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..answers import answer_many
+from ..errors import ApiError
+from ..http import (
+    MAX_ADDRESS_TEXT,
+    MAX_REFERENCE,
+    State,
+    caller,
+    error_responses,
+    json_body,
+    json_response,
+    note,
+    raw_json,
+)
+
+router = APIRouter(tags=["screening"])
+
+SCREEN_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "array", "maxItems": 10_000,
+        "items": {"type": "object", "required": ["address"], "properties": {
+            "address": {"type": "string", "maxLength": MAX_ADDRESS_TEXT},
+            "reference": {"type": ["string", "null"], "maxLength": MAX_REFERENCE},
+        }},
+    }}},
+}
+UPLOAD_TYPES = ("text/csv", "text/plain", "application/octet-stream", "application/x-ndjson",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+JOB_BODY = {
+    "required": True,
+    "content": {"text/csv": {"schema": {"type": "string"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+@router.post("/v1/screen", openapi_extra={"requestBody": SCREEN_BODY},
+             summary="Screen up to 10,000 addresses; one result per item, in order",
+             responses=error_responses(400, 413, 415, 422, 503))
+async def screen(request: Request, state: State) -> Response:
+    key = caller(request)
+    values, refs = _screen_items(await json_body(request), state.settings.max_items)
+    note(request, n_addresses=len(values))
+
+    def work() -> tuple[list[bytes], str]:
+        return answer_many(state.thread_store(), values, key.role == "admin", state.provenances)
+
+    answers, run_id = await run_in_threadpool(work)
+    note(request, run_id=run_id)
+    parts = [b'{"reference":' + orjson.dumps(ref) + b"," + a[1:] for ref, a in zip(refs, answers, strict=True)]
+    return raw_json(b'{"run_id":' + orjson.dumps(run_id) + b',"count":' + str(len(parts)).encode()
+                    + b',"results":[' + b",".join(parts) + b"]}")
+
+
+def _screen_items(body: Any, max_items: int) -> tuple[list[str], list[str | None]]:
+    """The addresses and references of a ``POST /v1/screen`` body, or ``invalid_request``/``too_many_items``
+    naming the first bad item."""
+    if not isinstance(body, list):
+        raise ApiError("invalid_request", "the body is a JSON array of {\"address\": ..., \"reference\": ...}")
+    if len(body) > max_items:
+        raise ApiError("too_many_items", f"{len(body):,} items; at most {max_items:,} per request, "
+                       "use POST /v1/screen/jobs for larger files")
+    values: list[str] = []
+    refs: list[str | None] = []
+    for i, item in enumerate(body):
+        if not isinstance(item, dict) or not isinstance(item.get("address"), str):
+            raise ApiError("invalid_request", f"item {i}: an object with a string 'address' is expected")
+        ref = item.get("reference")
+        if ref is not None and not isinstance(ref, str):
+            raise ApiError("invalid_request", f"item {i}: 'reference' is a string or null")
+        if ref is not None and len(ref) > MAX_REFERENCE:
+            raise ApiError("invalid_request", f"item {i}: 'reference' is longer than {MAX_REFERENCE}")
+        if len(item["address"]) > MAX_ADDRESS_TEXT:
+            raise ApiError("invalid_request", f"item {i}: 'address' is longer than {MAX_ADDRESS_TEXT}")
+        values.append(item["address"])
+        refs.append(ref)
+    return values, refs
+
+
+@router.post("/v1/screen/jobs", status_code=202, openapi_extra={"requestBody": JOB_BODY},
+             summary="Upload a file (CSV, XLSX, JSONL, list) to screen in the background; returns a job id",
+             responses=error_responses(413, 415, 422, 503))
+async def submit_job(request: Request, state: State, address_column: str = "address",
+                     filename: str | None = None) -> Response:
+    key = caller(request)
+    ctype = request.headers.get("content-type", "text/csv").split(";")[0].strip().lower()
+    if ctype not in UPLOAD_TYPES:
+        raise ApiError("unsupported_media_type", "send the file as the body with 'Content-Type: text/csv' "
+                       "(or application/octet-stream)")
+    if not 0 < len(address_column) <= 200:
+        raise ApiError("invalid_request", "address_column is 1 to 200 characters")
+    data = await request.body()
+
+    def submit() -> dict[str, Any]:
+        st = state.thread_store()
+        run = st.run()  # fail now (503 no_scoring_run) rather than in the background; pins the run
+        return state.jobs.submit(st, key, data, filename, address_column, run.run_id)
+
+    job = await run_in_threadpool(submit)
+    note(request, subject=job["job_id"], run_id=job["run_id"])
+    return json_response(job, 202, {"Location": f"/v1/screen/jobs/{job['job_id']}"})
+
+
+@router.get("/v1/screen/jobs/{job_id}", summary="A screening job's status", responses=error_responses(404))
+def job_status(request: Request, state: State, job_id: str) -> Response:
+    note(request, subject=job_id[:64])
+    return json_response(state.jobs.get(state.thread_store(), job_id, caller(request)))
+
+
+@router.get("/v1/screen/jobs/{job_id}/result", summary="Download a finished job's CSV",
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **error_responses(404, 409)})
+def job_result(request: Request, state: State, job_id: str) -> Response:
+    note(request, subject=job_id[:64])
+    path, job = state.jobs.result_path(state.thread_store(), job_id, caller(request))
+    note(request, run_id=job["run_id"], n_addresses=job["rows_out"] or 0)
+    return FileResponse(path, media_type="text/csv", filename=f"chainrisk-{job_id}.csv")
