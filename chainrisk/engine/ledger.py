@@ -34,22 +34,35 @@ MIN_SUBSCRIBERS = 2                # distinct payers before a payee is called an
 LEDGER_SOURCE = "chainrisk:ledger"
 INFERRED_SOURCE = "chainrisk:inferred"
 
-_BASE = """
-WITH inert AS (
+_SETUP = """
+CREATE OR REPLACE TEMP TABLE _lg_nul AS
+    SELECT id FROM addresses WHERE list_contains($nul, chain || ':' || address);
+CREATE OR REPLACE TEMP TABLE _lg_excluded AS
     SELECT a.id FROM addresses a
     WHERE list_contains($sys, a.chain || ':' || a.address)
-       OR EXISTS (SELECT 1 FROM tokens k WHERE k.chain = a.chain AND k.contract = a.address)),
-labelled AS (
-    SELECT DISTINCT a.id FROM active_labels l JOIN addresses a ON a.chain = l.chain AND a.address = l.address),
-nul AS (
-    SELECT a.id FROM addresses a WHERE list_contains($nul, a.chain || ':' || a.address)),
-tt AS (
-    SELECT t.from_id, t.to_id, t.block_number, t.log_index, t.block_time, t.tx_hash, k.kind, k.symbol
-    FROM transfers t JOIN tokens k ON k.id = t.token_id WHERE k.kind IN ('rwa', 'stablecoin')),
-mints AS (SELECT * FROM tt WHERE from_id IN (SELECT id FROM nul)),
-burns AS (SELECT * FROM tt WHERE to_id IN (SELECT id FROM nul)),
-pays AS (SELECT * FROM tt WHERE kind = 'stablecoin' AND from_id NOT IN (SELECT id FROM nul)
-                              AND to_id NOT IN (SELECT id FROM nul))
+       OR EXISTS (SELECT 1 FROM tokens k WHERE k.chain = a.chain AND k.contract = a.address)
+    UNION
+    SELECT a.id FROM active_labels l JOIN addresses a ON a.chain = l.chain AND a.address = l.address;
+CREATE OR REPLACE TEMP TABLE _lg_tok AS
+    SELECT id, kind, symbol FROM tokens WHERE kind IN ('rwa', 'stablecoin');
+-- mints (from the null address) and burns (to a null/burn address) of registered tokens
+CREATE OR REPLACE TEMP TABLE _lg_mb AS
+    SELECT t.from_id, t.to_id, t.block_number, t.log_index, t.block_time, t.tx_hash, k.kind, k.symbol,
+           t.from_id IN (SELECT id FROM _lg_nul) AS is_mint
+    FROM transfers t JOIN _lg_tok k ON k.id = t.token_id
+    WHERE t.from_id IN (SELECT id FROM _lg_nul) OR t.to_id IN (SELECT id FROM _lg_nul);
+-- the stablecoin payments that matter: made by a mint recipient, or received by a burner
+CREATE OR REPLACE TEMP TABLE _lg_pay AS
+    SELECT t.from_id, t.to_id, t.block_number, t.log_index, t.block_time, t.tx_hash, k.symbol
+    FROM transfers t JOIN _lg_tok k ON k.id = t.token_id AND k.kind = 'stablecoin'
+    WHERE (t.from_id IN (SELECT to_id FROM _lg_mb WHERE is_mint)
+           OR t.to_id IN (SELECT from_id FROM _lg_mb WHERE NOT is_mint))
+      AND t.from_id NOT IN (SELECT id FROM _lg_nul) AND t.to_id NOT IN (SELECT id FROM _lg_nul);
+"""
+_BASE = """
+WITH mints AS (SELECT * FROM _lg_mb WHERE is_mint),
+burns AS (SELECT * FROM _lg_mb WHERE NOT is_mint),
+pays AS (SELECT * FROM _lg_pay)
 """
 
 
@@ -72,7 +85,10 @@ def derive_ledger_labels(store: Any) -> list[tuple[int, str, str | None, int, st
               "nul": sorted({f"ethereum:{a}" for a in BURN_ADDRESSES} | {f"ethereum:{NULL_ADDRESS}",
                                                                         f"tron:{TRON_NULL_ADDRESS}"}),
               "sw": SUBSCRIBE_WINDOW_S, "rw": REDEEM_WINDOW_S, "k": MIN_SUBSCRIBERS}
-    excluded = "(SELECT id FROM inert UNION SELECT id FROM labelled)"
+    excluded = "(SELECT id FROM _lg_excluded)"
+    for stmt in _SETUP.split(";"):
+        if stmt.strip():
+            _q(store, stmt, params)
     out: dict[tuple[int, str], tuple[str | None, int, str]] = {}
     # subscriptions: payee of stablecoin payments shortly before an RWA mint to the payer
     for q, n, blk, tx, li, sym, mtx, mblk, mli, msym in _q(store, _BASE + f"""
@@ -129,11 +145,14 @@ def derive_ledger_labels(store: Any) -> list[tuple[int, str, str | None, int, st
     issuers = {a for a, _ in out}
     # investors: every other address that received an RWA token
     for a, blk, tx, li, sym in _q(store, _BASE + f"""
+        , tt AS (SELECT t.* , k.symbol FROM transfers t JOIN _lg_tok k ON k.id = t.token_id AND k.kind = 'rwa')
         SELECT to_id, arg_min(block_number, (block_number, log_index)), arg_min(tx_hash, (block_number, log_index)),
                arg_min(log_index, (block_number, log_index)), arg_min(symbol, (block_number, log_index))
-        FROM tt WHERE kind = 'rwa' AND to_id NOT IN {excluded} AND to_id NOT IN (SELECT id FROM nul)
+        FROM tt WHERE to_id NOT IN {excluded} AND to_id NOT IN (SELECT id FROM _lg_nul)
         GROUP BY to_id ORDER BY to_id
         """, params):
         if int(a) not in issuers:
             out[(int(a), "rwa_investor")] = (None, CONFIDENCE["ledger"], _ev("rwa_holder", (tx, blk, li, sym)))
+    for t in ("_lg_nul", "_lg_excluded", "_lg_tok", "_lg_mb", "_lg_pay"):
+        store.execute(f"DROP TABLE IF EXISTS {t}")
     return [(a, c, nm, conf, ev) for (a, c), (nm, conf, ev) in sorted(out.items())]
