@@ -229,14 +229,17 @@ def _reason_sql(p: str, top: str, nothing: str) -> str:
              f" CASE {p}dir WHEN 0 THEN 'incoming' ELSE 'outgoing' END, CASE {p}dir WHEN 0 THEN 'from' ELSE 'to' END,"
              f" {top}, CASE WHEN {p}hop = 1 THEN 'directly' ELSE printf('at %d hops', {p}hop) END)"
              f" || CASE WHEN {p}inf = 1 THEN ' (an unlabelled collector the engine inferred; heuristic)' ELSE '' END")
+    # the combined reason names the label and its source (existing callers); the two verdicts say only the
+    # category and confidence (label names and sources are not for every reader of a verdict)
+    label = (f"printf('labelled %s%s by %s (confidence %d)', {top}, coalesce(' ' || {p}name, ''), {p}source, {p}conf)"
+             if p == "r_" else f"printf('labelled %s (confidence %d)', {top}, {p}conf)")
     return f"""
     CASE {p}kind
       WHEN 3 THEN 'mint/burn, precompile or token contract: not a counterparty, carries no risk'
       WHEN 2 THEN printf('behavioural indicator %s (severity %d)', {p}ind, {p}ind_sev)
       WHEN 4 THEN {share} || printf(', with behavioural indicator %s (severity %d)', {p}ind, {p}ind_sev)
       WHEN 5 THEN 'possible victim: ' || {share} || '; no sign of a perpetrator (collector, pass-through, forwarding)'
-      WHEN 0 THEN printf('labelled %s%s by %s (confidence %d)', {top}, coalesce(' ' || {p}name, ''),
-                         {p}source, {p}conf)
+      WHEN 0 THEN {label}
       WHEN 1 THEN {share}
       ELSE printf('{nothing} within %d hops', ?::INTEGER)
     END"""
