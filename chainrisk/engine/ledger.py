@@ -90,6 +90,7 @@ def derive_ledger_labels(store: Any) -> list[tuple[int, str, str | None, int, st
         if stmt.strip():
             _q(store, stmt, params)
     out: dict[tuple[int, str], tuple[str | None, int, str]] = {}
+    excluded_ids = {int(r[0]) for r in _q(store, "SELECT id FROM _lg_excluded", {})}
     # subscriptions: payee of stablecoin payments shortly before an RWA mint to the payer
     for q, n, blk, tx, li, sym, mtx, mblk, mli, msym in _q(store, _BASE + f"""
         , sub AS (
@@ -121,27 +122,11 @@ def derive_ledger_labels(store: Any) -> list[tuple[int, str, str | None, int, st
         """, params):
         out.setdefault((int(q), "rwa_issuer"), (None, CONFIDENCE["heuristic"], _ev(
             "redemption", (tx, blk, li, sym), redeemers=int(n))))
-    # treasuries: mint recipients that had not just paid; burners that are not paid back
-    for a, kind, blk, tx, li, sym, method in _q(store, _BASE + f"""
-        , m AS (
-            SELECT * FROM mints x WHERE NOT EXISTS (
-                SELECT 1 FROM pays p WHERE p.from_id = x.to_id AND p.block_time <= x.block_time
-                  AND p.block_time >= x.block_time - to_seconds($sw))),
-        b AS (
-            SELECT * FROM burns x WHERE NOT EXISTS (
-                SELECT 1 FROM pays p WHERE p.to_id = x.from_id AND p.block_time >= x.block_time
-                  AND p.block_time <= x.block_time + to_seconds($rw))),
-        ops AS (
-            SELECT to_id AS a, kind, block_number, tx_hash, log_index, symbol, 'issuer_mint' AS method FROM m
-            UNION ALL
-            SELECT from_id, kind, block_number, tx_hash, log_index, symbol, 'issuer_burn' FROM b)
-        SELECT a, kind, arg_min(block_number, (block_number, log_index)), arg_min(tx_hash, (block_number, log_index)),
-               arg_min(log_index, (block_number, log_index)), arg_min(symbol, (block_number, log_index)),
-               arg_min(method, (block_number, log_index))
-        FROM ops WHERE a NOT IN {excluded} GROUP BY a, kind ORDER BY a, kind
-        """, params):
-        cat = "stablecoin_issuer" if kind == "stablecoin" else "rwa_issuer"
-        out.setdefault((int(a), cat), (None, CONFIDENCE["heuristic"], _ev(str(method), (tx, blk, li, sym))))
+    # treasuries: mint recipients that had not just paid; burners that are not paid back (numpy: a range
+    # condition next to the equality makes DuckDB pick a slow range join here)
+    for a, cat, ev in _treasuries(store):
+        if a not in excluded_ids:
+            out.setdefault((a, cat), (None, CONFIDENCE["heuristic"], ev))
     issuers = {a for a, _ in out}
     # investors: every other address that received an RWA token
     for a, blk, tx, li, sym in _q(store, _BASE + f"""
@@ -156,3 +141,36 @@ def derive_ledger_labels(store: Any) -> list[tuple[int, str, str | None, int, st
     for t in ("_lg_nul", "_lg_excluded", "_lg_tok", "_lg_mb", "_lg_pay"):
         store.execute(f"DROP TABLE IF EXISTS {t}")
     return [(a, c, nm, conf, ev) for (a, c), (nm, conf, ev) in sorted(out.items())]
+
+
+def _treasuries(store: Any) -> list[tuple[int, str, str]]:
+    """(address id, category, evidence) of unpaid mint recipients and unrepaid burners, earliest transfer first."""
+    import numpy as np
+
+    def keys(sql: str) -> Any:
+        cols = store.execute(sql).fetchnumpy()
+        a, t = np.asarray(cols["a"], np.int64), np.asarray(cols["t"], np.int64)
+        return np.sort((a << np.int64(32)) | t)
+
+    paid_by = keys("SELECT from_id AS a, CAST(epoch(block_time) AS BIGINT) AS t FROM _lg_pay"
+                   " WHERE block_time IS NOT NULL")
+    paid_to = keys("SELECT to_id AS a, CAST(epoch(block_time) AS BIGINT) AS t FROM _lg_pay"
+                   " WHERE block_time IS NOT NULL")
+    rows = store.execute(
+        "SELECT CASE WHEN is_mint THEN to_id ELSE from_id END, is_mint, kind,"
+        " coalesce(CAST(epoch(block_time) AS BIGINT), -1), block_number, log_index, tx_hash, symbol"
+        " FROM _lg_mb ORDER BY block_number, log_index, tx_hash").fetchall()
+    out: dict[tuple[int, str], tuple[int, str, str]] = {}
+    for a, is_mint, kind, t, blk, li, tx, sym in rows:
+        a = int(a)
+        if t >= 0:
+            # a payment by the recipient within the window before the mint / to the burner within the one after
+            lo, hi = (t - SUBSCRIBE_WINDOW_S, t) if is_mint else (t, t + REDEEM_WINDOW_S)
+            ks = paid_by if is_mint else paid_to
+            base = np.int64(a) << np.int64(32)
+            if np.searchsorted(ks, base | np.int64(hi), "right") > np.searchsorted(ks, base | np.int64(lo), "left"):
+                continue
+        cat = "stablecoin_issuer" if kind == "stablecoin" else "rwa_issuer"
+        if (a, cat) not in out:
+            out[(a, cat)] = (a, cat, _ev("issuer_mint" if is_mint else "issuer_burn", (tx, blk, li, sym)))
+    return [out[k] for k in sorted(out)]
