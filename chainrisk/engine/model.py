@@ -190,6 +190,13 @@ def _unique_ids(x: I64) -> I64:
     return np.unique(x).astype(np.int64)
 
 
+def hops_for(profile: Profile, category: str, max_hops: int) -> int:
+    """K of a category: ``max_hops``, at most ``propagation.max_hops_vc`` for virtual-currency business."""
+    if category in profile.axes.vc_business:
+        return min(max_hops, profile.propagation.max_hops_vc)
+    return max_hops
+
+
 def split_key(key: str) -> tuple[str, bool]:
     """(category, inferred) of a propagation key."""
     return (key[: -len(INFERRED_SUFFIX)], True) if key.endswith(INFERRED_SUFFIX) else (key, False)
@@ -264,7 +271,8 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
     r = roles(inp, profile, in_order, collectors)
     fwd_cats = [k for k in r.sources if forwarding and not split_key(k)[1] and k in profile.axes.illicit]
     fwd = dataclasses.replace(FORWARDING, categories=tuple(fwd_cats))
-    hops = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources, max_hops, in_order,
+    hops = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
+                     {k: hops_for(profile, split_key(k)[0], max_hops) for k in r.sources}, in_order,
                      time=inp.time, forwarding=fwd)
     del in_order
     fired = forwarding_indicators(hops, inp, fwd)

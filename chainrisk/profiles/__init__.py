@@ -22,6 +22,7 @@ _DIR = Path(__file__).resolve().parent
 @dataclass(frozen=True)
 class Propagation:
     max_hops: int = 6
+    max_hops_vc: int = 4     # virtual-currency business is involvement: farther than this is the economy
     hop_decay: float = 1.0
     dust_usd: float = 1.0
     hub_degree: int = 500

@@ -168,7 +168,8 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                     if carries(s, v, d) if direction == "in" else carries(v, s, d):
                         taint[k] = d["w"]
             layers: dict[int, dict[int, int]] = {}
-            for hop in range(1, max_hops + 1):
+            k_c = min(max_hops, p.max_hops_vc) if c in profile.axes.vc_business else max_hops
+            for hop in range(1, k_c + 1):
                 got: dict[int, int] = defaultdict(int)
                 for _u, v, k in h.edges(keys=True):
                     if k in taint:
@@ -178,7 +179,7 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                 layers[hop] = dict(got)
                 if direction == "in" and not is_inf and c in fwd_cats:
                     judge(c, hop, taint, srcs)
-                if hop == max_hops:
+                if hop == k_c:
                     break
                 nxt = {}
                 for u in h.nodes:
