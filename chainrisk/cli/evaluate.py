@@ -30,6 +30,7 @@ def evaluate(ctx: click.Context, scale: float, seeds: tuple[int, ...], no_demo: 
 
     1. The demo economy's ground truth: per role, the share at illicit >= high and >= medium, at vc_business >=
     medium, and with the actions sever and report, under each profile (medians over seeds).
+
     2. The phishing dev graph of the shared datasets (seed labels removed): ROC-AUC, the share of bad and normal
     seeds at each band, a cross-validated threshold. Absent folder: said in one sentence, the demo part still runs.
     """
