@@ -190,11 +190,11 @@ def _unique_ids(x: I64) -> I64:
     return np.unique(x).astype(np.int64)
 
 
-def hops_for(profile: Profile, category: str, max_hops: int) -> int:
-    """K of a category: ``max_hops``, at most ``propagation.max_hops_vc`` for virtual-currency business."""
-    if category in profile.axes.vc_business:
-        return min(max_hops, profile.propagation.max_hops_vc)
-    return max_hops
+def hops_for(profile: Profile, category: str, max_hops: int) -> tuple[int, int]:
+    """K of a category for ('in', 'out'): ``max_hops``; at most ``propagation.max_hops_vc`` for virtual-currency
+    business; at most ``propagation.max_hops_out`` for the destination of funds."""
+    k = min(max_hops, profile.propagation.max_hops_vc) if category in profile.axes.vc_business else max_hops
+    return k, min(k, profile.propagation.max_hops_out)
 
 
 def split_key(key: str) -> tuple[str, bool]:

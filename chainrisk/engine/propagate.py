@@ -257,7 +257,7 @@ class _Direction:
 
 def propagate(
     src: I64, dst: I64, rank: I64, usd: I64, carry: B1, stop: B1, sources: Mapping[str, B1],
-    max_hops: int | Mapping[str, int],
+    max_hops: int | Mapping[str, tuple[int, int]],
     in_order: I64 | None = None, threads: int = 2, time: I64 | None = None,
     forwarding: ForwardingParams | None = None,
 ) -> list[HopExposure]:
@@ -265,17 +265,17 @@ def propagate(
 
     ``src``/``dst``/``rank``/``usd`` describe every transfer with a USD value (self-transfers removed);
     ``carry`` marks the transfers that may carry taint; ``stop`` and each ``sources[category]`` are boolean masks
-    over address ids; ``max_hops`` is one K for all, or a K per source key. Returns :class:`HopExposure` in (category order given, 'in' then 'out', hop) order.
+    over address ids; ``max_hops`` is one K for all, or per source key the K of ('in', 'out'). Returns :class:`HopExposure` in (category order given, 'in' then 'out', hop) order.
     With ``threads=2`` the two directions run concurrently (numpy releases the GIL in its loops); the result
     does not depend on it. With ``time`` and ``forwarding``, the incoming direction also reports the forwarding
     events of the categories named (``HopExposure.fwd``).
     """
     if src.size and (int(rank.max()) > MAX_RANK or max(int(src.max()), int(dst.max())) > MAX_NODE):
         raise ValueError("graph too large for 32-bit ranks / 31-bit address ids")
-    def hops_of(key: str) -> int:
-        return max_hops if isinstance(max_hops, int) else max_hops[key]
+    def hops_of(key: str, direction: int) -> int:
+        return max_hops if isinstance(max_hops, int) else max_hops[key][direction]
 
-    sources = {k: m for k, m in sources.items() if hops_of(k) >= 1}
+    sources = {k: m for k, m in sources.items() if max(hops_of(k, 0), hops_of(k, 1)) >= 1}
     if not sources:
         return []
     n = stop.size
@@ -284,11 +284,11 @@ def propagate(
     def forward() -> list[HopExposure]:
         judge = forwarding is not None and bool(forwarding.categories) and time is not None
         fwd = _Direction(src, dst, rank, usd, carry, stop, n, in_order, time if judge else None)
-        return [h for cat, mask in sources.items() for h in fwd.run(cat, "in", mask, hops_of(cat), forwarding)]
+        return [h for cat, mask in sources.items() for h in fwd.run(cat, "in", mask, hops_of(cat, 0), forwarding)]
 
     def backward() -> list[HopExposure]:
         bwd = _Direction(dst, src, top - rank, usd, carry, stop, n)
-        return [h for cat, mask in sources.items() for h in bwd.run(cat, "out", mask, hops_of(cat))]
+        return [h for cat, mask in sources.items() for h in bwd.run(cat, "out", mask, hops_of(cat, 1))]
 
     if threads < 2:
         return forward() + backward()

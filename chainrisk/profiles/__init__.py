@@ -23,6 +23,7 @@ _DIR = Path(__file__).resolve().parent
 class Propagation:
     max_hops: int = 6
     max_hops_vc: int = 4     # virtual-currency business is involvement: farther than this is the economy
+    max_hops_out: int = 4    # destination of funds; the long K follows layering back to the source of funds
     hop_decay: float = 1.0
     dust_usd: float = 1.0
     hub_degree: int = 500

@@ -169,6 +169,8 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                         taint[k] = d["w"]
             layers: dict[int, dict[int, int]] = {}
             k_c = min(max_hops, p.max_hops_vc) if c in profile.axes.vc_business else max_hops
+            if direction == "out":
+                k_c = min(k_c, p.max_hops_out)
             for hop in range(1, k_c + 1):
                 got: dict[int, int] = defaultdict(int)
                 for _u, v, k in h.edges(keys=True):
