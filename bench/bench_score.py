@@ -1,4 +1,4 @@
-"""Benchmark of a full scoring run (K = 4) on generated power-law graphs with services, and of the engine
+"""Benchmark of a full scoring run (the profile's K: 6, and 4 for VC business and the destination of funds) on generated power-law graphs with services, and of the engine
 against the straightforward networkx reference (the reference in tests/support/reference.py) on a smaller graph, in one run.
 
     .venv/bin/python bench/bench_score.py                          # 1M and 10M transfers, reference on 20k
@@ -214,7 +214,7 @@ def main() -> None:
         return
     sizes = [(int(a.transfers), int(a.addresses))] if a.transfers else [
         (int(float(x.split(":")[0])), int(float(x.split(":")[1]))) for x in a.sizes.split(",") if x]
-    print(f"# bench_score: {os.cpu_count()} cores, K = 4, profile cn, medians of {a.repeat}", flush=True)
+    print(f"# bench_score: {os.cpu_count()} cores, K = 6 (VC and destination 4), profile cn, medians of {a.repeat}", flush=True)
     with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
         prev = None
         for n, m in sizes:
