@@ -46,6 +46,7 @@ __all__ = [
     "StoreError",
     "UsageError",
     "__version__",
+    "evaluate",
     "import_labels",
     "ingest_file",
     "ingest_rpc",
@@ -67,12 +68,14 @@ _LAZY = {
     "screen": ("chainrisk.answers.screen", "screen"),
     "report": ("chainrisk.answers.report", "report"),
     "score": ("chainrisk.engine.score", "score"),
+    "evaluate": ("chainrisk.demo.accuracy", "evaluate"),
 }
 
 if TYPE_CHECKING:
     from .answers.lookup import lookup
     from .answers.report import report
     from .answers.screen import screen
+    from .demo.accuracy import evaluate
     from .engine.score import score
     from .ingest.file import ingest_file
     from .ingest.rpc import ingest_rpc

@@ -23,6 +23,7 @@ bridge                  cross-chain bridge
 defi                    DEX pool, lending market, other DeFi contract
 token_contract          a token's own contract
 other                   anything else worth a note
+rwa_investor            holds a registered real-world-asset token (derived from the ledger; scores its holder only)
 ======================  ======================================================================================
 
 Confidence (after GraphSense's taxonomy): 100 ledger-immanent (on-chain fact, e.g. an issuer's freeze event),
@@ -34,7 +35,7 @@ from __future__ import annotations
 CATEGORIES: tuple[str, ...] = (
     "sanctions", "blacklist", "mixer", "scam", "phishing", "hack", "ransomware", "darknet",
     "terrorism_financing", "gambling", "exchange", "p2p_otc", "rwa_issuer", "stablecoin_issuer", "mining",
-    "bridge", "defi", "token_contract", "other",
+    "bridge", "defi", "token_contract", "other", "rwa_investor",
 )
 
 DESCRIPTIONS: dict[str, str] = {
@@ -57,6 +58,7 @@ DESCRIPTIONS: dict[str, str] = {
     "defi": "DEX pool, lending market, other DeFi contract",
     "token_contract": "a token's own contract",
     "other": "anything else worth a note",
+    "rwa_investor": "holds a registered real-world-asset token (derived from the ledger; scores its holder only)",
 }
 
 ILLICIT: frozenset[str] = frozenset({
@@ -65,6 +67,22 @@ ILLICIT: frozenset[str] = frozenset({
 
 #: The risk bands of a score, lowest first (a profile gives the score at which each band from "low" up starts).
 BANDS: tuple[str, ...] = ("none", "low", "medium", "high", "severe")
+
+# Involvement with virtual-currency business (the second verdict axis; the 2025 rules' "sever" side).
+VC_BUSINESS: frozenset[str] = frozenset({
+    "gambling", "exchange", "p2p_otc", "rwa_issuer", "stablecoin_issuer", "mining", "bridge", "defi", "rwa_investor",
+})
+
+# Outgoing exposure to these alone marks a possible victim (a payer of a fraud), not a perpetrator. An issuer's
+# freeze (blacklist) names no crime, and issuers freeze mostly on law-enforcement requests about frauds: its payers
+# are most plausibly victims too. Paying sanctions, mixers, ransomware, darknet or hack addresses keeps full weight.
+VICTIM_CATEGORIES: frozenset[str] = frozenset({"scam", "phishing", "blacklist"})
+
+# Labels that score their holder but are never a source of exposure (holding an RWA token taints nobody).
+OWN_ONLY: frozenset[str] = frozenset({"rwa_investor"})
+
+# Categories added after the first release: a profile that does not name them gets severity 0 for them.
+LATER_CATEGORIES: frozenset[str] = frozenset({"rwa_investor"})
 
 CONFIDENCE = {
     "ledger": 100,      # ledger-immanent: the chain itself says so

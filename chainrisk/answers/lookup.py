@@ -7,14 +7,19 @@
 
 Each answer has a ``status``: ``ok`` (scored in the run), ``unknown`` (the store has no activity for it in the run:
 unknown is not safe, it is not ``none``), or ``invalid`` (with the reason, from :func:`chainrisk.address.try_parse`).
-Every answer carries its provenance (run id, profile, data as-of block and time, label source versions). The JSON
-contract (``to_dict``) is documented in ``docs/lookup-screen-report.md``.
+Every answer carries two verdicts and an action: ``illicit`` (links to crime: sanctions, fraud, laundering, ...: the
+*report* side), ``vc_business`` (involvement with virtual-currency business: exchanges, OTC, issuers, ...: the
+*sever* side) and ``action`` (``none | review | sever | report | sever_and_report``, from the run's profile);
+``risk_score``/``risk_band`` stay as the combined view. Every answer carries its provenance (run id, profile, data
+as-of block and time, label source versions). The JSON contract (``to_dict``) is documented in
+``docs/lookup-screen-report.md``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +40,12 @@ __all__ = ["BANDS", "INDEXES", "STATUSES", "Exposure", "Indicator", "Label", "Lo
 log = logging.getLogger(__name__)
 
 STATUSES = ("ok", "unknown", "invalid")
+ACTIONS = ("none", "review", "sever", "report", "sever_and_report")
+# the two verdict columns of ``scores`` (migration ``scoring_verdicts``); NULL in runs of an older engine
+VERDICT_COLUMNS = ("illicit_score", "illicit_band", "illicit_reason", "illicit_top_category", "illicit_confidence",
+                   "vc_score", "vc_band", "vc_reason", "vc_top_category", "action")
+WHY_TOP = 3            # the "Why" summary names at most this many exposure categories ...
+WHY_MIN_SHARE = 0.05   # ... each with at least this share of a direction's volume; the rest are folded
 
 
 def _iso(v: Any) -> Any:
@@ -66,6 +77,31 @@ class Label:
 
 
 @dataclass(frozen=True, slots=True)
+class Verdict:
+    """One axis of the verdict: ``illicit`` (links to crime) or ``vc_business`` (virtual-currency business).
+
+    All fields are None when the address is not scored, or when the run was made by an engine without the two
+    axes. ``confidence`` (illicit only: high|medium|low) says how sure the engine is: hops, inferred sources and
+    heuristic labels lower it, never the traced amount."""
+
+    score: float | None = None
+    band: str | None = None
+    reason: str | None = None
+    top_category: str | None = None
+    confidence: str | None = None
+
+    def to_dict(self, *, confidence: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {"score": self.score, "band": self.band, "reason": self.reason,
+                             "top_category": self.top_category}
+        if confidence:
+            d["confidence"] = self.confidence
+        return d
+
+
+NO_VERDICT = Verdict()
+
+
+@dataclass(frozen=True, slots=True)
 class Exposure:
     category: str
     direction: str      # 'in' = source of funds, 'out' = destination
@@ -73,6 +109,7 @@ class Exposure:
     usd: float
     share: float        # of the address's volume in that direction, 0..1
     min_hop: int
+    inferred: bool = False   # the sources are addresses the engine inferred (e.g. an unlabelled collector)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,7 +122,7 @@ class Exposure:
         else:
             n = self.min_hop - 1
             how = f"via {n} intermediar{'y' if n == 1 else 'ies'}"
-        cat = self.category.replace("_", " ")
+        cat = self.category.replace("_", " ") + (" (inferred source)" if self.inferred else "")
         return f"{verb} {self.usd:,.0f} USD {prep} {cat} {how} ({self.share:.1%} of {whose})"
 
 
@@ -107,9 +144,12 @@ class LookupResult:
     chain: str | None                 # ethereum | tron
     reason: str                       # one plain sentence
     provenance: Provenance
-    risk_score: float | None = None   # 0..100; None unless status is ok
+    risk_score: float | None = None   # 0..100, the combined view (both axes); None unless status is ok
     risk_band: str | None = None      # none|low|medium|high|severe; None unless status is ok
     top_category: str | None = None
+    illicit: Verdict = NO_VERDICT     # links to crime: the report side
+    vc_business: Verdict = NO_VERDICT  # virtual-currency business: the sever side
+    action: str | None = None         # none|review|sever|report|sever_and_report; None unless scored with axes
     categories: list[str] = field(default_factory=list)
     own_categories: list[str] = field(default_factory=list)
     min_hops: int | None = None
@@ -127,7 +167,9 @@ class LookupResult:
         return {
             "input": self.input, "status": self.status, "address": self.address, "chain": self.chain,
             "risk_score": self.risk_score, "risk_band": self.risk_band, "reason": self.reason,
-            "top_category": self.top_category, "categories": list(self.categories),
+            "top_category": self.top_category, "illicit": self.illicit.to_dict(),
+            "vc_business": self.vc_business.to_dict(confidence=False), "action": self.action,
+            "categories": list(self.categories),
             "own_categories": list(self.own_categories), "min_hops": self.min_hops,
             "direct_usd": self.direct_usd, "indirect_usd": self.indirect_usd,
             "volume_in_usd": self.volume_in_usd, "volume_out_usd": self.volume_out_usd,
@@ -139,23 +181,86 @@ class LookupResult:
         }
 
     def reasons(self) -> list[str]:
-        """The reasons in plain words, most important first (for people; the JSON is for machines)."""
-        out: list[str] = []
-        for lab in self.labels:
-            if lab.active:
+        """The "Why" summary in plain words, most important first (for people; the JSON is for machines).
+
+        Own active labels, then exposure by category and direction, largest share first: at most
+        :data:`WHY_TOP` categories of at least :data:`WHY_MIN_SHARE` of a direction's volume, the others folded
+        into one "and N smaller" line, then the behavioural indicators. The evidence paths are shown apart."""
+        return why(self.labels, self.exposures, self.indicators)
+
+
+def why(labels: Iterable[Label], exposures: Iterable[Exposure], indicators: Iterable[Indicator], *,
+        sources: bool = True) -> list[str]:
+    """The short "Why" summary of an answer (see :meth:`LookupResult.reasons`). ``sources=False`` leaves out the
+    label names and sources (for a caller who may not see them)."""
+    out: list[str] = []
+    for lab in labels:
+        if lab.active:
+            if sources:
                 who = f" ({lab.name})" if lab.name else ""
                 out.append(f"labelled {lab.category.replace('_', ' ')}{who} by {lab.source}"
                            f"{' ' + lab.source_version if lab.source_version else ''}, confidence {lab.confidence}")
-        if self.evidence:
-            out.extend(str(p["sentence"]) for p in self.evidence if p.get("sentence"))
-        else:
-            out.extend(e.sentence() for e in self.exposures)
-        for ind in self.indicators:
-            out.append(f"behaviour: {ind.indicator.replace('_', ' ')} (severity {ind.severity})")
-        return out
+            else:
+                out.append(f"labelled {lab.category.replace('_', ' ')}, confidence {lab.confidence}")
+    # one line per (category, direction, inferred): hop classes summed, the nearest hop kept
+    merged: dict[tuple[str, str, bool], list[float]] = {}
+    for e in exposures:
+        m = merged.setdefault((e.category, e.direction, e.inferred), [0.0, 0.0, float(e.min_hop)])
+        m[0] += e.usd
+        m[1] += e.share
+        m[2] = min(m[2], e.min_hop)
+    lines = sorted(((min(1.0, v[1]), Exposure(c, d, "direct" if v[2] <= 1 else "indirect", v[0], min(1.0, v[1]),
+                                                int(v[2]), inf))
+                    for (c, d, inf), v in merged.items()), key=lambda t: (-t[0], t[1].category, t[1].direction))
+    shown = [e for share, e in lines if share >= WHY_MIN_SHARE][:WHY_TOP]
+    out.extend(e.sentence() for e in shown)
+    rest = [e for _share, e in lines if e not in shown]
+    if rest:
+        usd = sum(e.usd for e in rest)
+        named = {e.category for e in shown}   # a category also shown above is named with its direction here
+        cats = sorted({e.category.replace("_", " ") + (f" ({'incoming' if e.direction == 'in' else 'outgoing'})"
+                                                       if e.category in named else "") for e in rest})
+        n = len(rest)
+        out.append(f"and {n} smaller exposure{'s' if n > 1 else ''} ({', '.join(cats)}; {usd:,.0f} USD in all)")
+    for ind in indicators:
+        out.append(f"behaviour: {ind.indicator.replace('_', ' ')} (severity {ind.severity})")
+    return out
 
 
 # -- lookup ---------------------------------------------------------------------------------------------------
+
+
+_COLUMNS: weakref.WeakKeyDictionary[Store, frozenset[tuple[str, str]]] = weakref.WeakKeyDictionary()
+
+
+def has_column(store: Store, table: str, column: str) -> bool:
+    """Whether the store's ``table`` has ``column`` (a store opened read-only keeps the schema it was written
+    with, so a store scored by an older chainrisk lacks the newer columns). Remembered per store."""
+    cols = _COLUMNS.get(store)
+    if cols is None:
+        cols = frozenset((t, c) for t, c in store.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'").fetchall())
+        _COLUMNS[store] = cols
+    return (table, column) in cols
+
+
+def verdict_select(store: Store, alias: str = "") -> str:
+    """The :data:`VERDICT_COLUMNS` of ``scores`` as a select list (NULL for a column the store lacks)."""
+    p = f"{alias}." if alias else ""
+    return ", ".join(f"{p}{c}" if has_column(store, "scores", c) else f"NULL AS {c}" for c in VERDICT_COLUMNS)
+
+
+def verdicts(row: Sequence[Any]) -> tuple[Verdict, Verdict, str | None]:
+    """(illicit, vc_business, action) from the :data:`VERDICT_COLUMNS` values of one ``scores`` row."""
+    i_score, i_band, i_reason, i_top, i_conf, v_score, v_band, v_reason, v_top, action = row
+    illicit = Verdict(_r(i_score), i_band, i_reason, i_top, i_conf) if i_band is not None else NO_VERDICT
+    vc = Verdict(_r(v_score), v_band, v_reason, v_top) if v_band is not None else NO_VERDICT
+    return illicit, vc, action
+
+
+def exposure_inferred(store: Store, alias: str = "") -> str:
+    p = f"{alias}." if alias else ""
+    return f"coalesce({p}inferred, false)" if has_column(store, "exposures", "inferred") else "false"
 
 
 def _split(text: str | None) -> list[str]:
@@ -199,10 +304,11 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     if ids:
         found = store.execute(
             "SELECT score, band, top_category, categories, own_categories, min_hops, direct_usd, indirect_usd,"
-            " volume_in_usd, volume_out_usd, reason FROM scores WHERE address_id = ? AND run_id = ?",
+            f" volume_in_usd, volume_out_usd, reason, {verdict_select(store)}"
+            " FROM scores WHERE address_id = ? AND run_id = ?",
             [ids[0][0], run.run_id],
         ).fetchall()
-        row = (ids[0][0], *(found[0] if found else (None,) * 11))
+        row = (ids[0][0], *(found[0] if found else (None,) * (11 + len(VERDICT_COLUMNS))))
     base: dict[str, Any] = {"input": value, "address": parsed.address, "chain": parsed.chain, "provenance": run,
                             "labels": labels}
     if row is None or row[1] is None:
@@ -211,19 +317,21 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     aid = row[0]
     # exposures and indicators in one round trip (both point queries on address_id)
     parts = store.execute(
-        "SELECT 0 AS k, category, direction, hop_class, usd, share, min_hop, NULL AS evidence FROM exposures"
+        "SELECT 0 AS k, category, direction, hop_class, usd, share, min_hop, NULL AS evidence,"
+        f" {exposure_inferred(store)} AS inferred FROM exposures"
         " WHERE address_id = $id AND run_id = $run"
-        " UNION ALL SELECT 1, indicator, NULL, NULL, NULL, NULL, severity, evidence FROM indicators"
+        " UNION ALL SELECT 1, indicator, NULL, NULL, NULL, NULL, severity, evidence, false FROM indicators"
         " WHERE address_id = $id AND run_id = $run",
         {"id": aid, "run": run.run_id},
     ).fetchall()
-    exposures = sorted((Exposure(c, d, h, round(float(u), 2), round(float(sh), 4), int(m))
-                        for k, c, d, h, u, sh, m, _e in parts if k == 0),
-                       key=lambda e: (-e.usd, e.category, e.direction, e.hop_class))
-    indicators = sorted((Indicator(c, int(m), _loads(e, e)) for k, c, _d, _h, _u, _s, m, e in parts if k == 1),
+    exposures = sort_exposures(Exposure(c, d, h, round(float(u), 2), round(float(sh), 4), int(m), bool(inf))
+                               for k, c, d, h, u, sh, m, _e, inf in parts if k == 0)
+    indicators = sorted((Indicator(c, int(m), _loads(e, e)) for k, c, _d, _h, _u, _s, m, e, _i in parts if k == 1),
                         key=lambda i: (-i.severity, i.indicator))
+    illicit, vc, action = verdicts(row[12:])
     res = LookupResult(
         status="ok", reason=row[11] or "", risk_score=_r(row[1]), risk_band=row[2], top_category=row[3],
+        illicit=illicit, vc_business=vc, action=action,
         categories=_split(row[4]), own_categories=_split(row[5]), min_hops=row[6], direct_usd=_r(row[7]),
         indirect_usd=_r(row[8]), volume_in_usd=_r(row[9]), volume_out_usd=_r(row[10]),
         exposures=exposures, indicators=indicators, **base,
@@ -231,6 +339,11 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     if explain:
         res.evidence = explain_paths(store, parsed.address, run.run_id)
     return res
+
+
+def sort_exposures(exposures: Iterable[Exposure]) -> list[Exposure]:
+    """Largest first; ties by category, direction, hop class, labelled before inferred (the contract's order)."""
+    return sorted(exposures, key=lambda e: (-e.usd, e.category, e.direction, e.hop_class, e.inferred))
 
 
 def explain_paths(store: Store, address: str, run_id: str, top: int = 3) -> list[dict[str, Any]]:

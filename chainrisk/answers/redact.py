@@ -25,6 +25,18 @@ ROLES = ("read", "admin")
 READ_PROVENANCE = ("run_id", "profile", "created_at", "finished_at", "as_of_block", "as_of_time")
 LABELS_CLAUSE = "; it carries labels: "   # how an unknown answer's sentence lists labels (see lookup.unknown_reason)
 NO_EXPOSURE = "no exposure to risky categories"
+VERDICT_AXES = ("illicit", "vc_business")
+_LABELLED = "labelled "
+
+
+def _read_verdict(verdict: dict[str, Any]) -> dict[str, Any]:
+    """A verdict's reason as a read key sees it: an own-label sentence says the category only (the engine's says
+    the label's confidence); exposure and indicator sentences are figures and names the read view shows anyway."""
+    out = dict(verdict)
+    reason = verdict.get("reason")
+    if isinstance(reason, str) and reason.startswith(_LABELLED):
+        out["reason"] = _LABELLED + str(verdict.get("top_category"))
+    return out
 
 
 def redact(result: dict[str, Any], role: str) -> dict[str, Any]:
@@ -40,6 +52,9 @@ def redact(result: dict[str, Any], role: str) -> dict[str, Any]:
         for i in result["indicators"]
     ]
     out["evidence"] = None
+    for axis in VERDICT_AXES:
+        if isinstance(result.get(axis), dict):
+            out[axis] = _read_verdict(result[axis])
     prov = result.get("provenance") or {}
     out["provenance"] = {k: prov.get(k) for k in READ_PROVENANCE}
     return out

@@ -134,6 +134,27 @@ def _verdict_text(r: LookupResult) -> str:
     return "UNKNOWN: no data to judge this address (unknown is not safe)"
 
 
+_ACTION_TEXT = {"none": "no action", "review": "review by a compliance officer", "sever": "sever service (virtual-currency business)",
+                "report": "report (links to illegal activity)",
+                "sever_and_report": "sever service and report (virtual-currency business and illegal activity)"}
+
+
+def _axis_rows(r: LookupResult) -> list[list[str]]:
+    """One row per verdict axis: name, band, score, top category, confidence, reason (empty for an older run)."""
+    if r.action is None:
+        return []
+    rows = []
+    for name, v in (("illicit activity", r.illicit), ("virtual-currency business", r.vc_business)):
+        if v.band is not None:
+            rows.append([name, v.band, f"{v.score:g}" if v.score is not None else "-", v.top_category or "-",
+                         v.confidence or "-", v.reason or ""])
+    return rows
+
+
+def _action_text(r: LookupResult) -> str | None:
+    return None if r.action is None else f"Action: {_ACTION_TEXT.get(r.action, r.action)}"
+
+
 def _label_line(lab: dict[str, Any]) -> str:
     return lab.get("name") or lab.get("category") or ""
 
@@ -313,21 +334,26 @@ def render_html(d: ReportData) -> str:
     labels_rows = [[lab.category, lab.name or "", lab.source, lab.source_version or "", str(lab.confidence),
                     str(lab.valid_from or "-"), str(lab.valid_to or "-"), "active" if lab.active else "ended"]
                    for lab in r.labels]
-    exp_rows = [[x.category, "incoming" if x.direction == "in" else "outgoing", x.hop_class, _usd(x.usd),
+    exp_rows = [[x.category + (" (inferred)" if x.inferred else ""), "incoming" if x.direction == "in" else "outgoing", x.hop_class, _usd(x.usd),
                  f"{x.share:.1%}", str(x.min_hop)] for x in r.exposures]
     ind_rows = [[i.indicator, str(i.severity), str(i.evidence)] for i in r.indicators]
     sources = [[str(s.get("source")), str(s.get("version") or ""), str(s.get("rows") or ""),
                 str(s.get("imported_at") or "")] for s in pv.label_sources]
     reasons = "".join(f"<li>{e(x)}</li>" for x in r.reasons()) or "<li>none</li>"
+    axes = _axis_rows(r)
+    action = _action_text(r)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>chainrisk evidence report: {e(r.address or r.input)}</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Evidence report</h1>",
         f'<p class="mono">{e(r.address or r.input)} <span class="muted">({e(r.chain or "")})</span></p>',
-        f'<p><span class="verdict" style="background:{colour}">{e(_verdict_text(r))}</span></p>',
-        f"<p>{e(r.reason)}</p>",
-        "<h2>Reasons</h2>", f'<ul class="reasons">{reasons}</ul>',
+        f'<p><span class="verdict" style="background:{colour}">{e(_verdict_text(r))}</span>'
+        + (' <span class="muted">(combined view of both verdicts)</span>' if axes else "") + "</p>",
+        f"<p><strong>{e(action)}</strong></p>" if action else "",
+        _table_html(["verdict", "band", "score", "top category", "confidence", "reason"], axes, {2})
+        if axes else f"<p>{e(r.reason)}</p>",
+        "<h2>Why</h2>", f'<ul class="reasons">{reasons}</ul>',
         "<h2>Labels of this address</h2>",
         _table_html(["category", "name", "source", "source version", "confidence", "valid from", "valid to",
                      "state"], labels_rows) if labels_rows else '<p class="muted">No labels.</p>',
@@ -384,8 +410,16 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
 def render_markdown(d: ReportData) -> str:
     r = d.result
     pv = r.provenance
+    axes = _axis_rows(r)
+    action = _action_text(r)
     lines = [f"# Evidence report: `{r.address or r.input}` ({r.chain})", "",
-             f"**{_verdict_text(r)}**", "", r.reason, "", "## Reasons", ""]
+             f"**{_verdict_text(r)}**" + (" (combined view of both verdicts)" if axes else ""), ""]
+    if axes:
+        lines += [f"**{action}**", "",
+                  _md_table(["verdict", "band", "score", "top category", "confidence", "reason"], axes)]
+    else:
+        lines.append(r.reason)
+    lines += ["", "## Why", ""]
     lines += [f"- {x}" for x in r.reasons()] or ["- none"]
     lines += ["", "## Labels of this address", ""]
     lines.append(_md_table(["category", "name", "source", "version", "confidence", "valid from", "valid to", "state"],
@@ -394,7 +428,7 @@ def render_markdown(d: ReportData) -> str:
                              "active" if lab.active else "ended"] for lab in r.labels]) if r.labels else "No labels.")
     lines += ["", "## Exposure", ""]
     lines.append(_md_table(["category", "direction", "hops", "USD", "share", "min hop"],
-                           [[x.category, "incoming" if x.direction == "in" else "outgoing", x.hop_class, _usd(x.usd),
+                           [[x.category + (" (inferred)" if x.inferred else ""), "incoming" if x.direction == "in" else "outgoing", x.hop_class, _usd(x.usd),
                              f"{x.share:.1%}", str(x.min_hop)] for x in r.exposures])
                  if r.exposures else "No exposure to risky categories.")
     if r.indicators:

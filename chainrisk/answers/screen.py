@@ -31,6 +31,7 @@ from ..errors import UsageError
 from ..store import Provenance, Store, read_arrow, resolve_run
 from ..taxonomy import BANDS
 from .bank_file import ERROR_TABLE, SOURCE_TABLE, InputInfo, load, quote_ident, sha256_file
+from .lookup import ACTIONS, has_column
 from .redact import READ_PROVENANCE, ROLES, read_reason_sql
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 RESULT_COLUMNS = (
     "input_row", "status", "address_normalized", "chain", "risk_score", "risk_band", "top_category", "categories",
     "min_hops", "direct_usd", "indirect_usd", "reason", "run_id", "duplicate_of_row",
+    # the two verdicts and the action (issue 11), after the older columns so that readers by position keep working
+    "illicit_score", "illicit_band", "vc_business_score", "vc_business_band", "action",
 )
 SINCE_COLUMNS = ("previous_risk_band", "previous_risk_score", "previous_run_id")
 FORMATS = ("csv", "jsonl", "json", "parquet")
@@ -150,6 +153,8 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         params["since"] = since.run_id
         since_sel = ", p.band AS prev_band, p.score AS prev_score"
         since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
+    verdict = ", ".join(f"s.{c}" if has_column(store, "scores", c) else f"NULL AS {c}"
+                        for c in ("illicit_score", "illicit_band", "vc_score", "vc_band", "action"))
     with store.registered(**{_FIX: fix, _GOOD: good}):
         store.execute(f"DROP TABLE IF EXISTS {_RES}")
         # first_row: the first input row of the normalised address (different spellings of one address are
@@ -168,7 +173,7 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                 GROUP BY ALL HAVING count(*) > 1)
             SELECT n.raw_key, n.chain, n.address, n.reason AS invalid_reason, a.id AS address_id,
                    s.score, s.band, s.top_category, s.categories, s.min_hops, s.direct_usd, s.indirect_usd,
-                   s.reason AS score_reason, coalesce(g.first_row, n.first_raw) AS first_row
+                   s.reason AS score_reason, coalesce(g.first_row, n.first_raw) AS first_row, {verdict}
                    {since_sel}
             FROM n
             LEFT JOIN spellings g ON g.chain = n.chain AND g.address = n.address
@@ -264,7 +269,9 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
                     WHEN r.score IS NULL THEN 'not in this scoring run (its data arrived later)'
                     ELSE {scored_reason} END AS reason,
                CAST($run AS VARCHAR) AS run_id,
-               CASE WHEN r.first_row <> src.rowid THEN r.first_row + 1 END AS duplicate_of_row
+               CASE WHEN r.first_row <> src.rowid THEN r.first_row + 1 END AS duplicate_of_row,
+               round(r.illicit_score, 2) AS illicit_score, r.illicit_band,
+               round(r.vc_score, 2) AS vc_business_score, r.vc_band AS vc_business_band, r.action
                {since_sel}
         FROM {SOURCE_TABLE} src
         LEFT JOIN {ERROR_TABLE} e ON e.row = src.rowid
@@ -415,14 +422,21 @@ def _counts(store: Store, info: InputInfo, since: bool) -> dict[str, Any]:
     """Counts for the report over all input rows: by status and by band (before any --since filtering)."""
     status = {s: 0 for s in ("ok", "unknown", "invalid")}
     band = {b: 0 for b in BANDS}
-    for s, b, n in store.execute(f"SELECT status, risk_band, count(*) FROM {_OUT} GROUP BY ALL").fetchall():
+    illicit = {b: 0 for b in BANDS}
+    vc = {b: 0 for b in BANDS}
+    action = {a: 0 for a in ACTIONS}
+    for s, b, ib, vb, a, n in store.execute(
+            f"SELECT status, risk_band, illicit_band, vc_business_band, action, count(*) FROM {_OUT} GROUP BY ALL"
+    ).fetchall():
         status[s] += int(n)
-        if b is not None:
-            band[b] = band.get(b, 0) + int(n)
+        for counts, key in ((band, b), (illicit, ib), (vc, vb), (action, a)):
+            if key is not None:
+                counts[key] = counts.get(key, 0) + int(n)
     out_rows = _scalar(store, f"SELECT count(*) FROM {_OUT} WHERE __changed") if since else info.rows
     distinct = _scalar(store, f"SELECT count(DISTINCT chain || ':' || address) FROM {_RES} WHERE address IS NOT NULL")
     dup_rows = _scalar(store, f"SELECT count(*) FROM {_OUT} WHERE duplicate_of_row IS NOT NULL")
     return {"input_rows": info.rows, "output_rows": out_rows, "distinct_addresses": distinct,
-            "duplicate_rows": dup_rows, "status": status, "band": band}
+            "duplicate_rows": dup_rows, "status": status, "band": band, "illicit_band": illicit,
+            "vc_business_band": vc, "action": action}
 
 

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "score": "score:score",
     "runs": "score:runs",
     "demo": "demo:demo",
+    "evaluate": "evaluate:evaluate",
 }
 
 

@@ -59,7 +59,28 @@ def _verdict(r: Any) -> str:
     if r.status == "unknown":
         return f"{head}  " + click.style("UNKNOWN", fg="yellow", bold=True) + " (unknown is not safe: no data to judge)"
     band = click.style(f"{r.risk_band.upper()} RISK", fg=_BAND_COLOUR.get(r.risk_band), bold=True)
-    return f"{head}  {band}  score {r.risk_score:g}/100"
+    combined = " (combined)" if r.action is not None else ""
+    return f"{head}  {band}  score {r.risk_score:g}/100{combined}"
+
+
+_ACTION_COLOUR = {"sever_and_report": "red", "report": "red", "sever": "magenta", "review": "yellow", "none": "green"}
+
+
+def _axes(r: Any) -> list[str]:
+    """The action and the two verdicts, one line each (empty for a run scored without the two axes)."""
+    if r.action is None:
+        return []
+    lines = ["  action: " + click.style(r.action.replace("_", " ").upper(), fg=_ACTION_COLOUR.get(r.action),
+                                        bold=True)]
+    for name, v in (("illicit activity", r.illicit), ("virtual-currency business", r.vc_business)):
+        if v.band is None:
+            continue
+        what = f" {v.top_category}" if v.top_category else ""
+        sure = f", confidence {v.confidence}" if v.confidence else ""
+        lines.append(f"  {name + ':':<27}{v.band.upper():<7}{v.score:>5.1f}{what}{sure}")
+        if v.reason:
+            lines.append(f"  {'':<27}{v.reason}")
+    return lines
 
 
 def _table(r: Any) -> str:
@@ -69,7 +90,9 @@ def _table(r: Any) -> str:
     out(_verdict(r))
     if r.status == "invalid":
         return _text(lines)
-    if r.reason:
+    axes = _axes(r)
+    lines.extend(axes)
+    if r.reason and not axes:
         out(f"  {r.reason}")
     reasons = r.reasons()
     if reasons:
@@ -85,7 +108,7 @@ def _table(r: Any) -> str:
     if r.exposures:
         out("Exposure:")
         rows = [("category", "direction", "hops", "USD", "share", "min hop")]
-        rows += [(e.category, "incoming" if e.direction == "in" else "outgoing", e.hop_class, f"{e.usd:,.2f}",
+        rows += [(e.category + (" (inferred)" if e.inferred else ""), "incoming" if e.direction == "in" else "outgoing", e.hop_class, f"{e.usd:,.2f}",
                   f"{e.share:.1%}", str(e.min_hop)) for e in r.exposures]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:

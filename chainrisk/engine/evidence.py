@@ -116,6 +116,8 @@ class EvidencePath:
     hops: tuple[Hop, ...]
     run_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    share: float | None = None   # of the transfer at the address, the part this route carries (bottleneck / USD)
+    nearest: bool = False        # the route at the exposure's claimed nearest hop (min_hop)
 
     @property
     def n_hops(self) -> int:
@@ -131,6 +133,7 @@ class EvidencePath:
             "counterparty": self.counterparty,
             "counterparty_label": self.counterparty_label.to_dict() if self.counterparty_label else None,
             "hops": self.n_hops, "bottleneck_usd": round(self.bottleneck_usd, 2), "run_id": self.run_id,
+            "share": None if self.share is None else round(self.share, 4), "nearest": self.nearest,
             "sentence": describe_path(self), "transfers": [h.to_dict() for h in self.hops],
         }
 
@@ -251,9 +254,14 @@ def _ensure(store: Store, run: _Run, force: bool = False) -> bool:
                 SELECT address_id, 'deposit_address', NULL FROM inferred_labels
                 WHERE run_id = $run AND method = 'deposit_sweep'
                 UNION ALL
+                SELECT address_id, 'derived:' || category, NULL FROM inferred_labels
+                WHERE run_id = $run AND method NOT IN ('deposit_sweep', 'collector')
+                  AND list_contains($stops, category)
+                UNION ALL
                 SELECT x, 'hub', degree FROM deg
                 WHERE degree > $hub
-                  AND x NOT IN (SELECT address_id FROM evidence_labels WHERE NOT starts_with(source, 'chainrisk:')))
+                  AND x NOT IN (SELECT address_id FROM evidence_labels
+                                WHERE source NOT IN ('chainrisk:deposit_sweep', 'chainrisk:collector')))
             GROUP BY address_id ORDER BY address_id
             """, {"stops": list(run.stop_categories), "run": run.run_id, "hub": run.hub_degree})
         store.execute(
@@ -385,6 +393,10 @@ def _subgraph(store: Store, x: int, direction: str, k: int, cats: list[str]) -> 
             o = np.lexsort((peer[cand], -okey[cand], -usd[cand]))
             order = list(dict.fromkeys(peer[cand][o].tolist()))[: 2 * MAX_FRONTIER]
             reach = _reach(store, order, direction, cats)
+            # peers nearer to a source first (the nearest route must survive the frontier cap), then by transfer
+            near = {p: min((h for c, h in reach.get(p, {}).items() if not _has(src_ids[c], p)), default=_BIG)
+                    for p in order}
+            order = sorted(order, key=lambda p: near[p])
             for p in order:
                 pr = reach.get(p, {})
                 if any(pr.get(c, _BIG) <= left and not _has(src_ids[c], p) for c in cats):
@@ -499,12 +511,19 @@ def _search(loc: _Local, x: int, category: str, k: int, top: int
                 if nb >= floor_():
                     e2 = (*edges, (p, node, key[0], key[1]))
                     rank = (nb, rec2, -len(e2), e2)
-                    r2 = (e2[0], len(e2))
+                    r2 = e2[0]
                     if r2 not in best or _better(rank, best[r2]):
                         best[r2] = rank
                 continue
-            if p not in relay or r_left < 1 or reach.get(p, _INF) > r_left \
-                    or min(nb, ub[r_left].get(p, -_INF)) < floor_():
+            if p not in relay or r_left < 1 or reach.get(p, _INF) > r_left:
+                continue
+            cap = min(nb, ub[r_left].get(p, -_INF))
+            if cap < floor_():
+                continue
+            # this receipt's best route so far cannot be beaten: not by a smaller bottleneck, nor by a longer
+            # route with the same one
+            have = best.get(edges[0] if depth else (p, node, key[0], key[1]))
+            if have is not None and (have[0] > cap or (have[0] == cap and -have[2] <= depth + 2)):
                 continue
             states += 1
             if states > MAX_STATES:
@@ -567,19 +586,36 @@ def _paths(store: Store, run: _Run, address: str | int, category: str | None, di
                 " GROUP BY category ORDER BY sum(usd) DESC, category", [run.run_id, x, d]).fetchall()]
             if cs:
                 wanted[d] = cs
-    found: list[tuple[str, str, float, tuple[Any, ...]]] = []
+    found: list[tuple[str, str, float, tuple[Any, ...], bool]] = []
     all_labels: dict[int, list[LabelRef]] = {}
     for d, cats in wanted.items():
         loc = _subgraph(store, x, d, k, cats)
         all_labels.update(loc.labels)
+        claimed = dict(store.execute(
+            "SELECT category, min_hop FROM evidence_reach WHERE address_id = ? AND direction = ?", [x, d]).fetchall())
         for c in cats:
-            found += [(d, c, bn, edges) for bn, _rec, edges in _search(loc, x, c, k, top)]
+            routes: list[tuple[float, tuple[Any, ...], bool]] = [
+                (bn, edges, False) for bn, _rec, edges in _search(loc, x, c, k, top)]
+            h = claimed.get(c)
+            if h is not None and h <= k:
+                # the nearest route (exactly the claimed hop count) leads; the same receipt is not shown twice
+                at_h = [r for r in routes if len(r[1]) == h]
+                lead: tuple[float, tuple[Any, ...], bool] | None
+                if at_h:
+                    lead = at_h[0]
+                else:
+                    near = _search(loc, x, c, int(h), 1)
+                    lead = (near[0][0], near[0][2], True) if near else None
+                if lead is not None:
+                    rest = [r for r in routes if r[1][0] != lead[1][0]][: top - 1]
+                    routes = [(lead[0], lead[1], True), *rest]
+            found += [(d, c, bn, edges, nearest) for bn, edges, nearest in routes]
     out: list[EvidencePath] = []
     if not found:
         return out
     details = _details(store, [e for f in found for e in f[3]])
     names = _addresses(store, {n for f in found for e in f[3] for n in e[:2]})
-    for d, c, bn, edges in found:
+    for d, c, bn, edges, nearest in found:
         # edges run from x outwards; put them in money order.
         money = list(edges) if d == "out" else list(reversed(edges))
         hops = []
@@ -590,7 +626,10 @@ def _paths(store: Store, run: _Run, address: str | int, category: str | None, di
                             tuple(all_labels.get(frm, ())), tuple(all_labels.get(to, ()))))
         cp = edges[-1][0]
         cp_label = next((lab for lab in all_labels.get(cp, []) if lab.category == c), None)
-        out.append(EvidencePath(x_addr, d, c, names[cp], cp_label, bn, tuple(hops), run.run_id))
+        at_x = hops[-1] if d == "in" else hops[0]
+        share = min(1.0, bn / at_x.usd) if at_x.usd > 0 else None
+        out.append(EvidencePath(x_addr, d, c, names[cp], cp_label, bn, tuple(hops), run.run_id, share=share,
+                                nearest=nearest))
     return out
 
 

@@ -17,6 +17,7 @@ rounded half-up to 2 decimals, banded with ``profile.band``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -26,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from ..profiles import Profile
-from ..taxonomy import BANDS, CATEGORIES, ILLICIT
+from ..taxonomy import BANDS, CATEGORIES, ILLICIT, OWN_ONLY, VICTIM_CATEGORIES
 from .propagate import (
     B1,
     I64,
+    ForwardingParams,
     HopExposure,
     degrees,
     dense_sum,
@@ -48,6 +50,14 @@ DEPOSIT_CATEGORY = "exchange"    # deposit addresses sweep to wallets labelled w
 DEPOSIT_CONFIDENCE = 10          # heuristic
 SWEEP_WINDOW_S = 86_400          # a sweep follows the deposit address's latest inflow within a day
 SWEEP_SHARE = 0.9                # ... and carries at least 90% of everything it sent
+INFERRED_CATEGORY = "scam"       # an unlabelled collector flagged by the `collector` indicator: a heuristic source
+INFERRED_CONFIDENCE = 10
+INFERRED_SUFFIX = ":inferred"    # propagation key of a category's inferred sources
+# indicators that make an outgoing payment to fraud/phishing a perpetrator's, not a victim's
+VICTIM_CORROBORATORS = frozenset({"collector", "pass_through", "forwarding"})
+VICTIM_IX = np.array(sorted(CATEGORIES.index(c) for c in VICTIM_CATEGORIES), np.int64)
+CONF_NAMES = (None, "low", "medium", "high")
+FORWARDING = ForwardingParams()  # the forwarding indicator's window and thresholds (its categories set per run)
 
 
 
@@ -119,11 +129,15 @@ class Roles:
     carry: B1
     deposits: I64          # deposit address ids (sorted)
     deposit_exchange: I64  # the exchange wallet each swept most to
-    sources: dict[str, B1]
+    sources: dict[str, B1]  # propagation key (a category, or category + INFERRED_SUFFIX) -> source mask
+    inferred_sources: I64 = field(default_factory=lambda: np.empty(0, np.int64))  # inferred collectors (sorted)
 
 
-def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None) -> Roles:
-    """Inert addresses, carrying transfers, hubs, deposit addresses, stop nodes and sources of each category."""
+def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None, collectors: I64 | None = None) -> Roles:
+    """Inert addresses, carrying transfers, hubs, deposit addresses, stop nodes and sources of each category.
+
+    ``collectors``: addresses the ``collector`` indicator flagged; the unlabelled ones that are not stop nodes
+    become inferred sources of :data:`INFERRED_CATEGORY` (propagated under their own key)."""
     p = profile.propagation
     n = inp.n
     inert = np.zeros(n, bool)
@@ -157,11 +171,44 @@ def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None) -> Roles:
     sources: dict[str, B1] = {}
     for c in CATEGORIES:
         ids = by_cat.get(c, []) + (dep.tolist() if c == DEPOSIT_CATEGORY else [])
-        if profile.severity[c] > 0 and ids:
+        if profile.severity[c] > 0 and ids and c not in OWN_ONLY:
             m = np.zeros(n, bool)
             m[ids] = True
             sources[c] = m
-    return Roles(inert, labelled, hub, stop, carry, dep, dep_ex, sources)
+    inferred = np.empty(0, np.int64)
+    if collectors is not None and collectors.size and profile.severity[INFERRED_CATEGORY] > 0:
+        col = collectors[(collectors >= 0) & (collectors < n)]
+        inferred = _unique_ids(col[~labelled[col] & ~inert[col] & ~stop[col]])
+        if inferred.size:
+            m = np.zeros(n, bool)
+            m[inferred] = True
+            sources[INFERRED_CATEGORY + INFERRED_SUFFIX] = m
+    return Roles(inert, labelled, hub, stop, carry, dep, dep_ex, sources, inferred)
+
+
+def _unique_ids(x: I64) -> I64:
+    return np.unique(x).astype(np.int64)
+
+
+def hops_for(profile: Profile, category: str, max_hops: int) -> tuple[int, int]:
+    """K of a category for ('in', 'out'): ``max_hops``; at most ``propagation.max_hops_vc`` for virtual-currency
+    business; at most ``propagation.max_hops_out`` for the destination of funds."""
+    k = min(max_hops, profile.propagation.max_hops_vc) if category in profile.axes.vc_business else max_hops
+    return k, min(k, profile.propagation.max_hops_out)
+
+
+def split_key(key: str) -> tuple[str, bool]:
+    """(category, inferred) of a propagation key."""
+    return (key[: -len(INFERRED_SUFFIX)], True) if key.endswith(INFERRED_SUFFIX) else (key, False)
+
+
+def _norm_indicators(indicators: Mapping[int, Any] | None) -> dict[int, list[tuple[str, int]]]:
+    """Every indicator of each address: accepts {addr: (name, severity)} or {addr: [(name, severity), ...]}."""
+    out: dict[int, list[tuple[str, int]]] = {}
+    for a, v in (indicators or {}).items():
+        items = [v] if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) else list(v)
+        out[int(a)] = sorted((str(nm), int(sv)) for nm, sv in items)
+    return out
 
 
 @dataclass
@@ -172,24 +219,30 @@ class Result:
     (micro-USD), weighted (decayed micro-USD), share, min_hop; sorted by (addr, cat, dir, cls).
     ``scores``: one row per active address: addr, score, band, top_category, categories, own_categories,
     min_hops (-1: none), direct_usd, indirect_usd, volume_in, volume_out (micro-USD), and the reason's fields.
-    ``inferred``: (address_id, category, name, confidence, evidence JSON) of the deposit addresses.
+    ``inferred``: (address_id, category, name, confidence, evidence JSON) of the deposit addresses and inferred
+    collectors (method = the evidence's ``method``).
+    ``indicators``: (address_id, indicator, severity, evidence JSON) the engine computed (``forwarding``).
     """
 
     exposures: dict[str, Any]
     scores: dict[str, Any]
     inferred: list[tuple[int, str, str | None, int, str]]
+    indicators: list[tuple[int, str, int, str]] = field(default_factory=list)
 
     def exposure_rows(self) -> list[tuple[Any, ...]]:
         e = self.exposures
         return sorted(zip(e["addr"].tolist(), [CATEGORIES[c] for c in e["cat"].tolist()],
                           ["out" if d else "in" for d in e["dir"].tolist()],
                           ["indirect" if c else "direct" for c in e["cls"].tolist()], e["usd"].tolist(),
-                          e["weighted"].tolist(), e["share"].tolist(), e["min_hop"].tolist(), strict=True))
+                          e["weighted"].tolist(), e["share"].tolist(), e["min_hop"].tolist(),
+                          [bool(x) for x in e["inf"].tolist()], strict=True))
 
     def score_rows(self) -> list[tuple[Any, ...]]:
         s = self.scores
         keys = ("addr", "score", "band", "top_category", "categories", "own_categories", "min_hops",
-                "direct_usd", "indirect_usd", "volume_in", "volume_out")
+                "direct_usd", "indirect_usd", "volume_in", "volume_out", "illicit_score", "illicit_band",
+                "illicit_top_category", "illicit_confidence", "possible_victim", "vc_score", "vc_band",
+                "vc_top_category", "action")
         cols = [s[k].tolist() if isinstance(s[k], np.ndarray) else list(s[k]) for k in keys]
         cols[6] = [None if x is None or x < 0 else x for x in cols[6]]
         return sorted(zip(*cols, strict=True))
@@ -205,13 +258,27 @@ def corroborate(exposure: Any, indicator: Any) -> Any:
 
 
 def compute(inp: Inputs, profile: Profile, max_hops: int,
-            indicators: Mapping[int, tuple[str, int]] | None = None) -> Result:
-    """Exposures and scores for every active address. Pure and deterministic."""
+            indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True) -> Result:
+    """Exposures and scores for every active address. Pure and deterministic.
+
+    ``indicators``: the behavioural indicators of each address, ``{addr: (name, severity)}`` or
+    ``{addr: [(name, severity), ...]}``; collectors among them become inferred sources. ``forwarding`` adds the
+    engine's per-inflow ``forwarding`` indicator (``Result.indicators``)."""
     p = profile.propagation
+    ind = _norm_indicators(indicators)
+    collectors = np.array(sorted(a for a, v in ind.items() if any(nm == "collector" for nm, _ in v)), np.int64)
     in_order = inflow_order(inp.dst, inp.rank)
-    r = roles(inp, profile, in_order)
-    hops = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources, max_hops, in_order)
+    r = roles(inp, profile, in_order, collectors)
+    fwd_cats = [k for k in r.sources if forwarding and not split_key(k)[1] and k in profile.axes.illicit]
+    fwd = dataclasses.replace(FORWARDING, categories=tuple(fwd_cats))
+    hops = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
+                     {k: hops_for(profile, split_key(k)[0], max_hops) for k in r.sources}, in_order,
+                     time=inp.time, forwarding=fwd)
     del in_order
+    fired = forwarding_indicators(hops, inp, fwd)
+    for a, _name, sev, _ev in fired:
+        ind.setdefault(a, []).append(("forwarding", sev))
+        ind[a].sort()
     n = inp.n
     vin = dense_sum(inp.dst, inp.usd, n)
     vout = dense_sum(inp.src, inp.usd, n)
@@ -223,8 +290,47 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
          json.dumps({"method": "deposit_sweep", "sweeps_to": int(x), "min_share": SWEEP_SHARE,
                      "window_s": SWEEP_WINDOW_S}, sort_keys=True))
         for d, x in zip(r.deposits.tolist(), r.deposit_exchange.tolist(), strict=True)]
-    scores = _score(inp, profile, r, ex, vin, vout, inferred, indicators or {})
-    return Result(ex, scores, inferred)
+    inferred += [
+        (int(a), INFERRED_CATEGORY, None, INFERRED_CONFIDENCE,
+         json.dumps({"method": "collector", "indicator": "collector",
+                     "severity": max(sv for nm, sv in ind[int(a)] if nm == "collector")}, sort_keys=True))
+        for a in r.inferred_sources.tolist()]
+    scores = _score(inp, profile, r, ex, vin, vout, inferred, ind, max_hops)
+    return Result(ex, scores, inferred, fired)
+
+
+FORWARDING_SEVERITY = 45          # +10 from 10,000 USD of taint, +5 when >= 98% of it left again (max 60)
+
+
+def forwarding_severity(taint: Any, out: Any) -> Any:
+    """Severity of a forwarding event (taint and forwarded amount in micro-USD)."""
+    return (FORWARDING_SEVERITY + np.where(taint >= 10_000 * MICRO, 10, 0)
+            + np.where(out.astype(np.float64) >= 0.98 * taint.astype(np.float64), 5, 0))
+
+
+def forwarding_indicators(hops: list[HopExposure], inp: Inputs,
+                          fwd: ForwardingParams) -> list[tuple[int, str, int, str]]:
+    """One ``forwarding`` indicator per address with a forwarding event: the strongest event (severity, taint,
+    then the earliest transfer) as evidence, and the number of events."""
+    parts = [(h.category, h.hop, *h.fwd) for h in hops if h.fwd is not None and h.fwd[0].size]
+    if not parts:
+        return []
+    cat = np.concatenate([np.full(p[2].size, CATEGORIES.index(p[0]), np.int64) for p in parts])
+    hop = np.concatenate([np.full(p[2].size, p[1], np.int64) for p in parts])
+    addr, edge, taint, out = (np.concatenate([p[i] for p in parts]) for i in (2, 3, 4, 5))
+    sev = forwarding_severity(taint, out)
+    o = np.lexsort((cat, hop, inp.rank[edge], -taint, -sev, addr))
+    f = o[_firsts(addr[o])]
+    count = np.bincount(np.searchsorted(addr[f], addr), minlength=f.size)
+    res = []
+    for i, k in zip(f.tolist(), count.tolist(), strict=True):
+        e = int(edge[i])
+        res.append((int(addr[i]), "forwarding", int(sev[i]), json.dumps({
+            "method": "forwarding", "category": CATEGORIES[int(cat[i])], "hop": int(hop[i]),
+            "from_id": int(inp.src[e]), "rank": int(inp.rank[e]), "time": int(inp.time[e]),
+            "taint_usd": int(taint[i]) / MICRO, "usd": int(inp.usd[e]) / MICRO,
+            "forwarded_usd": int(out[i]) / MICRO, "window_s": fwd.window_s, "events": int(k)}, sort_keys=True)))
+    return res
 
 
 def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_share: float,
@@ -234,9 +340,10 @@ def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_s
     groups: dict[tuple[str, str], list[HopExposure]] = {}
     for h in hops:
         groups.setdefault((h.category, h.direction), []).append(h)
-    for (cat, direction), hs in groups.items():
+    for (key, direction), hs in groups.items():
         vol = vin if direction == "in" else vout
         allh = sorted(hs, key=lambda h: h.hop)
+        cat, inf = split_key(key)
         cat_ix = CATEGORIES.index(cat)
         seen = np.zeros(n, bool)
         for h in allh:
@@ -261,12 +368,13 @@ def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_s
             parts.append({"addr": addr[keep], "cat": np.full(k, cat_ix, np.int64),
                           "dir": np.full(k, 0 if direction == "in" else 1, np.int64), "cls": np.full(k, c, np.int64),
                           "usd": usd[c][keep], "weighted": wsum[c][keep], "share": share[keep],
-                          "min_hop": minhop[c][keep]})
-    keys = ("addr", "cat", "dir", "cls", "usd", "weighted", "share", "min_hop")
+                          "min_hop": minhop[c][keep], "inf": np.full(k, int(inf), np.int64)})
+    keys = ("addr", "cat", "dir", "cls", "usd", "weighted", "share", "min_hop", "inf")
     if not parts:
         return {k: np.empty(0, np.float64 if k in ("weighted", "share") else np.int64) for k in keys}
     out = {k: np.concatenate([q[k] for q in parts]) for k in keys}
-    o = np.argsort(((out["addr"] * 64 + out["cat"]) * 2 + out["dir"]) * 2 + out["cls"], kind="stable")
+    o = np.argsort((((out["addr"] * 64 + out["cat"]) * 2 + out["inf"]) * 2 + out["dir"]) * 2 + out["cls"],
+                   kind="stable")
     return {k: v[o] for k, v in out.items()}
 
 
@@ -282,25 +390,55 @@ def _firsts(keys: I64) -> I64:
     return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.empty(0, np.int64)
 
 
+def _conf_level(confidence: int) -> int:
+    """A label's confidence as a level: 3 high (>= 50), 2 medium (>= 20), 1 low."""
+    return 3 if confidence >= 50 else 2 if confidence >= 20 else 1
+
+
+def hop_level(min_hop: Any, inferred: Any) -> Any:
+    """Confidence level of an exposure: hop 1 high, hops 2-3 medium, farther or to an inferred source low."""
+    return np.where(inferred, 1, np.where(min_hop <= 1, 3, np.where(min_hop <= 3, 2, 1)))
+
+
+def medium_cap(profile: Profile) -> float:
+    """The largest score still in the band below ``high`` ("at most medium")."""
+    return float(profile.bands["high"]) - 0.01
+
+
+AXIS_FIELDS = ("val", "kind", "cat", "dir", "share", "hop", "inf", "conf", "lab")
+
+
 def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64, vout: I64,
            inferred: list[tuple[int, str, str | None, int, str]],
-           indicators: Mapping[int, tuple[str, int]]) -> dict[str, Any]:
+           indicators: Mapping[int, list[tuple[str, int]]], max_hops: int) -> dict[str, Any]:
     sev = np.array([profile.severity[c] for c in CATEGORIES], np.float64)
     n = inp.n
-    # own labels (not on inert addresses) and inferred ones: the best per address
+    cap = medium_cap(profile)
+    ill_ix = np.array([CATEGORIES.index(c) for c in profile.axes.illicit], np.int64)
+    vc_ix = np.array([CATEGORIES.index(c) for c in profile.axes.vc_business], np.int64)
+    # indicators: the strongest per address (severity, then name), and whether one corroborates a payer as a perpetrator
+    ind_val = np.zeros(n)
+    ind_name = np.full(n, None, dtype=object)
+    ind_sev = np.zeros(n, np.int64)
+    has_ind = np.zeros(n, bool)
+    vcorr = np.zeros(n, bool)
+    for a, lst in indicators.items():
+        if 0 <= a < n and lst:
+            sv, nm = max((sv, nm) for nm, sv in lst)
+            ind_val[a], ind_name[a], ind_sev[a], has_ind[a] = INDICATOR_WEIGHT * float(sv), nm, sv, True
+            vcorr[a] = any(x in VICTIM_CORROBORATORS for x, _ in lst)
+    # own labels (not on inert addresses) and inferred ones
     labels = [lab for lab in inp.labels if not r.inert[lab.address_id]]
-    labels += [Label(a, c, nm, conf, "chainrisk:deposit_sweep") for a, c, nm, conf, _ in inferred]
+    labels += [Label(a, c, nm, conf, "chainrisk:inferred") for a, c, nm, conf, _ in inferred]
     la = np.array([lab.address_id for lab in labels], np.int64)
     lc = np.array([CATEGORIES.index(lab.category) for lab in labels], np.int64)
     lv = np.array([profile.severity[lab.category] * own_factor(lab.confidence) for lab in labels], np.float64)
+    lconf = np.array([_conf_level(lab.confidence) for lab in labels], np.int64)
     own_mask = np.zeros(n, np.int64)
     np.bitwise_or.at(own_mask, la, np.left_shift(np.int64(1), lc))
-    o = np.lexsort((np.arange(la.size), lc, -lv, la))
-    f = o[_firsts(la[o])]
-    own_addr, own_val, own_cat, own_lab = la[f], lv[f], lc[f], f
-    # exposure: per (address, category, direction) the decayed share, per (address, category) the larger one
-    ea, ec, ed = ex["addr"], ex["cat"], ex["dir"]
-    g0 = _firsts((ea * 64 + ec) * 2 + ed)
+    # exposure: per (address, category, inferred, direction) the share over the kept rows of both hop classes
+    ea, ec, ed, ei = ex["addr"], ex["cat"], ex["dir"], ex["inf"]
+    g0 = _firsts(((ea * 64 + ec) * 2 + ei) * 2 + ed)
     gid = np.zeros(ea.size, np.int64)
     gid[g0] = 1
     gid = np.cumsum(gid) - 1
@@ -308,51 +446,75 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     direct = ex["cls"] == 0
     num[gid[direct]] = ex["weighted"][direct]
     num[gid[~direct]] += ex["weighted"][~direct]
-    ga, gc, gd = ea[g0], ec[g0], ed[g0]
+    ga, gc, gd, gi = ea[g0], ec[g0], ed[g0], ei[g0]
     s = num / np.where(gd == 0, vin[ga], vout[ga]).astype(np.float64)
     raw = np.add.reduceat(ex["share"], g0) if g0.size else np.empty(0)
     gmh = np.minimum.reduceat(ex["min_hop"], g0) if g0.size else np.empty(0, np.int64)
-    a0 = _firsts(ga * 64 + gc)
-    smax = np.maximum.reduceat(s, a0) if a0.size else np.empty(0)
-    xval = EXPOSURE_CAP * sev[gc[a0]] * np.sqrt(np.minimum(1.0, smax))
-    # the top contribution of each address: highest value, own label before exposure, then category order
-    ca = np.concatenate([own_addr, ga[a0]])
-    cv = np.concatenate([own_val, xval])
-    ck = np.concatenate([np.zeros(own_addr.size, np.int64), np.ones(a0.size, np.int64)])
-    cc = np.concatenate([own_cat, gc[a0]])
-    o = np.lexsort((cc, ck, -cv, ca))
-    f = o[_firsts(ca[o])]
-    f = f[cv[f] > 0]
-    best_val = np.zeros(n)
-    best_val[ca[f]] = cv[f]
-    best_kind = np.full(n, -1, np.int64)
-    best_kind[ca[f]] = ck[f]
-    best_cat = np.full(n, -1, np.int64)
-    best_cat[ca[f]] = cc[f]
-    ind_val = np.zeros(n)
-    ind_name = np.full(n, None, dtype=object)
-    ind_sev = np.zeros(n, np.int64)
-    for addr, (iname, isev) in indicators.items():
-        if 0 <= addr < n:
-            ind_val[addr] = INDICATOR_WEIGHT * float(isev)
-            ind_name[addr], ind_sev[addr] = iname, isev
-    # corroboration: the best illicit exposure part and the indicator part, combined as a noisy-OR
-    ill = np.flatnonzero(np.isin(gc[a0], ILLICIT_IX))
-    xi = np.zeros(n)
-    xi_cat = np.full(n, -1, np.int64)
-    if ill.size:
-        ia, iv, ic = ga[a0][ill], xval[ill], gc[a0][ill]
-        o = np.lexsort((ic, -iv, ia))
-        f = o[_firsts(ia[o])]
-        xi[ia[f]], xi_cat[ia[f]] = iv[f], ic[f]
-    both = (xi > 0) & (ind_val > 0)
-    comb = np.where(both, corroborate(xi, ind_val), 0.0)
-    corro = both & (comb > np.maximum(best_val, ind_val))
-    best_val[corro] = comb[corro]
-    best_cat[corro] = xi_cat[corro]
-    best_kind[corro] = 1
-    raw_score = np.minimum(100.0, np.maximum(best_val, ind_val))
-    score = np.floor(raw_score * 100.0 + 0.5) / 100.0
+    xval = EXPOSURE_CAP * sev[gc] * np.sqrt(np.minimum(1.0, s))
+    # a payer of fraud/phishing without a perpetrator's behaviour is a possible victim; exposure to sources the
+    # engine inferred is uncorroborated without an indicator: both at most medium
+    victim = (gd == 1) & np.isin(gc, VICTIM_IX) & ~vcorr[ga]
+    xval = np.where(victim | ((gi == 1) & ~has_ind[ga]), np.minimum(xval, cap), xval)
+    # candidates: own labels (kind 0) and exposures (kind 1; 5 = possible victim)
+    ca = np.concatenate([la, ga])
+    cv = np.concatenate([lv, xval])
+    ck = np.concatenate([np.zeros(la.size, np.int64), np.where(victim, 5, 1)])
+    cko = np.minimum(ck, 1)
+    cc = np.concatenate([lc, gc])
+    cd = np.concatenate([np.zeros(la.size, np.int64), gd])
+    ci = np.concatenate([np.zeros(la.size, np.int64), gi])
+    cs = np.concatenate([np.zeros(la.size), raw])
+    ch = np.concatenate([np.zeros(la.size, np.int64), gmh])
+    cf = np.concatenate([lconf, hop_level(gmh, gi == 1)])
+    cl = np.concatenate([np.arange(la.size, dtype=np.int64), np.full(ga.size, -1, np.int64)])
+
+    # one sort for every axis: address, highest value, own label first, category order, labelled first, 'in' first
+    pos = np.flatnonzero(cv > 0)
+    ranked = pos[np.lexsort((((cko[pos] * 64 + cc[pos]) * 2 + ci[pos]) * 2 + cd[pos], -cv[pos], ca[pos]))]
+
+    def best(mask: B1) -> dict[str, Any]:
+        """Per address, the best candidate in ``mask`` (the first in ``ranked`` order)."""
+        o = ranked[mask[ranked]]
+        f = o[_firsts(ca[o])]
+        out = {"val": np.zeros(n), "kind": np.full(n, -1, np.int64), "cat": np.full(n, -1, np.int64),
+               "dir": np.zeros(n, np.int64), "share": np.zeros(n), "hop": np.zeros(n, np.int64),
+               "inf": np.zeros(n, np.int64), "conf": np.zeros(n, np.int64), "lab": np.full(n, -1, np.int64)}
+        a = ca[f]
+        for k, col in (("val", cv), ("kind", ck), ("cat", cc), ("dir", cd), ("share", cs), ("hop", ch),
+                       ("inf", ci), ("conf", cf), ("lab", cl)):
+            out[k][a] = col[f]
+        return out
+
+    in_ill = np.isin(cc, ill_ix)
+    in_vc = np.isin(cc, vc_ix)
+    ill = best(in_ill)
+    # corroboration: the best illicit exposure (not a possible victim's) and the indicator, as a noisy-OR
+    xi = best(in_ill & (ck == 1))
+    both = (xi["val"] > 0) & (ind_val > 0)
+    comb = np.where(both, corroborate(xi["val"], ind_val), 0.0)
+    corro = both & (comb > np.maximum(ill["val"], ind_val))
+    by_ind = (ind_val > ill["val"]) & ~corro
+    for k in AXIS_FIELDS:
+        ill[k][corro] = xi[k][corro]
+    ill["val"] = np.where(corro, comb, np.maximum(ill["val"], ind_val))
+    ill["kind"][corro] = 4
+    ill["conf"][corro] = np.maximum(xi["conf"][corro], 2)
+    ill["kind"][by_ind] = 2
+    ill["conf"][by_ind] = 1
+    vc = best(in_vc)
+    oth = best(~in_ill & ~in_vc)
+    # the combined view: the larger axis (illicit, then vc_business, then any other category on ties)
+    comb_ax = {k: ill[k].copy() for k in AXIS_FIELDS}
+    for other in (vc, oth):
+        take = other["val"] > comb_ax["val"]
+        for k in AXIS_FIELDS:
+            comb_ax[k][take] = other[k][take]
+    for ax in (ill, vc, comb_ax):
+        ax["kind"][r.inert] = 3
+
+    def rounded(v: Any) -> Any:
+        return np.floor(np.minimum(100.0, v) * 100.0 + 0.5) / 100.0
+
     # per-address exposure aggregates
     ex_mask = np.zeros(n, np.int64)
     min_hop = np.full(n, 1 << 30, np.int64)
@@ -365,38 +527,64 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
         min_hop[ua] = np.minimum.reduceat(ex["min_hop"], af)
         dsum[ua] = np.add.reduceat(np.where(direct, ex["usd"], 0), af)
         isum[ua] = np.add.reduceat(np.where(direct, 0, ex["usd"]), af)
-    min_hop[own_addr[own_val > 0]] = 0
-    # the reason's fields: for an exposure, the direction of the top category with the larger share
-    r_dir = np.zeros(n, np.int64)
-    r_share = np.zeros(n)
-    r_hop = np.zeros(n, np.int64)
-    sel = np.flatnonzero((best_kind[ga] == 1) & (best_cat[ga] == gc))
-    if sel.size:
-        o = sel[np.lexsort((gd[sel], -s[sel], ga[sel]))]
-        o = o[_firsts(ga[o])]
-        r_dir[ga[o]], r_share[ga[o]], r_hop[ga[o]] = gd[o], raw[o], gmh[o]
-    r_lab = np.full(n, -1, np.int64)
-    r_lab[own_addr] = own_lab
-    kind = best_kind.copy()
-    kind[ind_val > best_val] = 2
-    kind[corro] = 4
-    kind[r.inert] = 3
+    min_hop[la[lv > 0]] = 0
     act = inp.active
-    sc = score[act]
-    bidx = np.zeros(act.size, np.int64)
-    for i, b in enumerate(BANDS[1:], start=1):
-        bidx[sc >= profile.bands[b]] = i
     cat_names = np.array([*CATEGORIES, None], dtype=object)
-    rl = r_lab[act]
-    lab_field = [(lab.name, lab.source, lab.confidence) for lab in labels]
-    return {
-        "addr": act, "score": sc, "band": np.array(BANDS, dtype=object)[bidx],
-        "top_category": cat_names[best_cat[act]], "categories": _mask_strings((own_mask | ex_mask)[act]),
+    band_names = np.array(BANDS, dtype=object)
+
+    def band_ix(sc: Any) -> Any:
+        b = np.zeros(sc.size, np.int64)
+        for i, name in enumerate(BANDS[1:], start=1):
+            b[sc >= profile.bands[name]] = i
+        return b
+
+    out: dict[str, Any] = {
+        "addr": act, "categories": _mask_strings((own_mask | ex_mask)[act]),
         "own_categories": _mask_strings(own_mask[act]),
         "min_hops": np.where(min_hop[act] >= 1 << 30, -1, min_hop[act]),
         "direct_usd": dsum[act], "indirect_usd": isum[act], "volume_in": vin[act], "volume_out": vout[act],
-        "r_kind": kind[act], "r_dir": r_dir[act], "r_share": r_share[act], "r_hop": r_hop[act],
-        "r_ind": ind_name[act], "r_ind_sev": ind_sev[act],
-        "r_label": [lab_field[i] if i >= 0 else (None, None, None) for i in rl[rl >= 0].tolist()],
-        "r_label_at": np.flatnonzero(rl >= 0),
     }
+    lab_name = np.array([lab.name for lab in labels] + [None], dtype=object)
+    lab_src = np.array([lab.source for lab in labels] + [None], dtype=object)
+    lab_conf = np.array([lab.confidence for lab in labels] + [0], np.int64)
+    bix: dict[str, Any] = {}
+    for key, ax in (("", comb_ax), ("illicit_", ill), ("vc_", vc)):
+        sc = rounded(ax["val"][act])
+        bix[key] = band_ix(sc)
+        prefix = {"": "r_", "illicit_": "i_", "vc_": "v_"}[key]
+        out[f"{key}score"] = sc
+        out[f"{key}band"] = band_names[bix[key]]
+        out[f"{key}top_category"] = cat_names[ax["cat"][act]]
+        li = ax["lab"][act]
+        out[f"{prefix}kind"] = ax["kind"][act]
+        out[f"{prefix}dir"] = ax["dir"][act]
+        out[f"{prefix}share"] = ax["share"][act]
+        out[f"{prefix}hop"] = ax["hop"][act]
+        out[f"{prefix}inf"] = ax["inf"][act]
+        out[f"{prefix}name"] = lab_name[li]
+        out[f"{prefix}source"] = lab_src[li]
+        out[f"{prefix}conf"] = lab_conf[li]
+        ik = ax["kind"][act]
+        shown = (ik == 2) | (ik == 4)
+        names_ = np.full(act.size, None, dtype=object)
+        names_[shown] = ind_name[act][shown]
+        out[f"{prefix}ind"] = names_
+        out[f"{prefix}ind_sev"] = np.where((ik == 2) | (ik == 4), ind_sev[act], 0)
+    conf_names = np.array(CONF_NAMES, dtype=object)
+    iconf = np.full(act.size, None, dtype=object)
+    pos_ill = out["illicit_score"] > 0
+    iconf[pos_ill] = conf_names[ill["conf"][act]][pos_ill]
+    out["illicit_confidence"] = iconf
+    out["possible_victim"] = ill["kind"][act] == 5
+    rule = profile.action
+    never = len(BANDS)
+
+    def th(band: str) -> int:
+        return never if band == "never" else BANDS.index(band)
+
+    report = bix["illicit_"] >= th(rule.report_illicit_at)
+    sever = bix["vc_"] >= th(rule.sever_vc_at)
+    review = (bix["illicit_"] >= th(rule.review_illicit_at)) | (bix["vc_"] >= th(rule.review_vc_at))
+    out["action"] = np.where(report & sever, "sever_and_report", np.where(report, "report", np.where(
+        sever, "sever", np.where(review, "review", "none")))).astype(object)
+    return out

@@ -23,6 +23,13 @@ Definitions (one direction; the other direction is the same on the time-reversed
 
 For the outgoing direction (destination of funds) the same rules run on reversed edges with reversed time: a
 payment ``u -> v`` carries back to ``u`` the share of what ``v`` paid *afterwards* to ``c`` (at hop k-1).
+
+Forwarding (judged per inflow, incoming direction, the categories asked for): a tainted transfer ``e = u -> v``
+at any hop is a *forwarding event* when ``v`` relays (not a stop node, not a source of the category), the taint
+``t`` is at least ``min_usd`` and at least half of ``w_e``, ``t`` is at least half of everything ``v`` received
+within ``window_s`` before or after ``e``, and ``v``'s carrying outflow after ``e`` and within ``window_s`` is at
+least ``out_share`` of ``t``. Times are the running maximum of the transfers' times in rank order (unknown: -1;
+events with an unknown time are not judged).
 """
 
 from __future__ import annotations
@@ -51,6 +58,16 @@ class HopExposure:
     hop: int
     addr: I64
     usd: I64
+    # forwarding events at this hop (incoming direction only): receiver, edge index, taint, forwarded USD
+    fwd: tuple[I64, I64, I64, I64] | None = None
+
+
+@dataclass(frozen=True)
+class ForwardingParams:
+    categories: tuple[str, ...] = ()   # propagation keys whose incoming taint is judged
+    window_s: int = 86_400             # the tainted inflow leaves again within a day
+    min_usd: float = 1_000.0           # a substantial inflow: at least this much taint ...
+    out_share: float = 0.8             # ... of which at least 80% leaves within the window
 
 
 def _key(node: I64, rank: I64) -> I64:
@@ -130,7 +147,7 @@ class _Direction:
     SPARSE = 32
 
     def __init__(self, s: I64, d: I64, r: I64, w: I64, carry: B1, stop: B1, n: int,
-                 in_order: I64 | None = None) -> None:
+                 in_order: I64 | None = None, time: I64 | None = None) -> None:
         self.s, self.d, self.r, self.w, self.n = s, d, r, w, n
         self.m = s.size
         # Carrying edges in (sender, rank) order, as CSR over senders; relaying edges: sender not a stop node.
@@ -158,19 +175,56 @@ class _Direction:
         cum = np.concatenate(([0], np.cumsum(w[o]))).astype(np.int64)  # wraps harmlessly: only differences used
         # B: everything the sender had received before each relaying edge.
         self.relay_b = cum[self.relay_pos] - cum[self.relay_start]
+        self.stop = stop
+        self.fwd_ready = False
+        if time is not None:
+            # for forwarding: inflows by (receiver, rank) with prefix sums, carrying outflows likewise, and the
+            # running maximum of time by rank (the window's rank bounds)
+            self.kin_sorted = _key(d[o], r[o])
+            self.cum_in = cum
+            ce = self.carry_by_s
+            self.kout_sorted = _key(s[ce], r[ce])
+            self.cum_out = np.concatenate(([0], np.cumsum(w[ce]))).astype(np.int64)
+            nr = int(r.max()) + 1 if r.size else 0
+            tr = np.full(nr, -1, np.int64)
+            np.maximum.at(tr, r, time)
+            self.mono = np.maximum.accumulate(tr) if nr else tr
+            self.fwd_ready = True
 
-    def run(self, category: str, direction: str, sources: B1, max_hops: int) -> Iterator[HopExposure]:
+    def run(self, category: str, direction: str, sources: B1, max_hops: int,
+            fwd: ForwardingParams | None = None) -> Iterator[HopExposure]:
         src_nodes = np.flatnonzero(sources).astype(np.int64)
         e = self.carry_by_s[_ranges(self.carry_off[src_nodes], self.carry_off[src_nodes + 1])]
         t = self.w[e]
+        judge = fwd is not None and self.fwd_ready and category in fwd.categories
         for hop in range(1, max_hops + 1):
             if e.size == 0:
                 return
             addr, usd = _sum_by(self.d[e], t, self.n)
-            yield HopExposure(category, direction, hop, addr, usd)
+            events = self._forwarding(e, t, sources, fwd) if judge and fwd is not None else None
+            yield HopExposure(category, direction, hop, addr, usd, events)
             if hop == max_hops:
                 return
             e, t = self._next(e, t, addr, sources)
+
+    def _forwarding(self, e: I64, t: I64, sources: B1, fwd: ForwardingParams) -> tuple[I64, I64, I64, I64]:
+        """The forwarding events among the tainted transfers ``e`` (taint ``t``): see the module docstring."""
+        v = self.d[e]
+        w = self.w[e]
+        re_ = self.r[e]
+        te = self.mono[re_]
+        min_t = int(np.floor(fwd.min_usd * 1_000_000 + 0.5))
+        m = (t >= min_t) & (2 * t >= w) & (te >= 0) & ~self.stop[v] & ~sources[v]
+        e, t, v, re_, te = e[m], t[m], v[m], re_[m], te[m]
+        win = np.int64(fwd.window_s)
+        rhi = np.searchsorted(self.mono, te + win, "right").astype(np.int64) - 1
+        rlo = np.searchsorted(self.mono, te - win, "left").astype(np.int64)
+        vin_ = self.cum_in[np.searchsorted(self.kin_sorted, _key(v, rhi), "right")] - \
+            self.cum_in[np.searchsorted(self.kin_sorted, _key(v, rlo), "left")]
+        out = self.cum_out[np.searchsorted(self.kout_sorted, _key(v, rhi), "right")] - \
+            self.cum_out[np.searchsorted(self.kout_sorted, _key(v, re_), "right")]
+        m = (2 * t >= vin_) & (out.astype(np.float64) >= fwd.out_share * t.astype(np.float64))
+        return v[m], e[m], t[m], out[m]
 
     def _next(self, e: I64, t: I64, receivers: I64, sources: B1) -> tuple[I64, I64]:
         relayers = receivers[~sources[receivers]]
@@ -202,31 +256,39 @@ class _Direction:
 
 
 def propagate(
-    src: I64, dst: I64, rank: I64, usd: I64, carry: B1, stop: B1, sources: Mapping[str, B1], max_hops: int,
-    in_order: I64 | None = None, threads: int = 2,
+    src: I64, dst: I64, rank: I64, usd: I64, carry: B1, stop: B1, sources: Mapping[str, B1],
+    max_hops: int | Mapping[str, tuple[int, int]],
+    in_order: I64 | None = None, threads: int = 2, time: I64 | None = None,
+    forwarding: ForwardingParams | None = None,
 ) -> list[HopExposure]:
     """Exposure per category, direction and hop for every address reached within ``max_hops``.
 
     ``src``/``dst``/``rank``/``usd`` describe every transfer with a USD value (self-transfers removed);
     ``carry`` marks the transfers that may carry taint; ``stop`` and each ``sources[category]`` are boolean masks
-    over address ids. Returns :class:`HopExposure` in (category order given, 'in' then 'out', hop) order.
+    over address ids; ``max_hops`` is one K for all, or per source key the K of ('in', 'out'). Returns :class:`HopExposure` in (category order given, 'in' then 'out', hop) order.
     With ``threads=2`` the two directions run concurrently (numpy releases the GIL in its loops); the result
-    does not depend on it.
+    does not depend on it. With ``time`` and ``forwarding``, the incoming direction also reports the forwarding
+    events of the categories named (``HopExposure.fwd``).
     """
     if src.size and (int(rank.max()) > MAX_RANK or max(int(src.max()), int(dst.max())) > MAX_NODE):
         raise ValueError("graph too large for 32-bit ranks / 31-bit address ids")
-    if max_hops < 1 or not sources:
+    def hops_of(key: str, direction: int) -> int:
+        return max_hops if isinstance(max_hops, int) else max_hops[key][direction]
+
+    sources = {k: m for k, m in sources.items() if max(hops_of(k, 0), hops_of(k, 1)) >= 1}
+    if not sources:
         return []
     n = stop.size
     top = int(rank.max()) if rank.size else 0
 
     def forward() -> list[HopExposure]:
-        fwd = _Direction(src, dst, rank, usd, carry, stop, n, in_order)
-        return [h for cat, mask in sources.items() for h in fwd.run(cat, "in", mask, max_hops)]
+        judge = forwarding is not None and bool(forwarding.categories) and time is not None
+        fwd = _Direction(src, dst, rank, usd, carry, stop, n, in_order, time if judge else None)
+        return [h for cat, mask in sources.items() for h in fwd.run(cat, "in", mask, hops_of(cat, 0), forwarding)]
 
     def backward() -> list[HopExposure]:
         bwd = _Direction(dst, src, top - rank, usd, carry, stop, n)
-        return [h for cat, mask in sources.items() for h in bwd.run(cat, "out", mask, max_hops)]
+        return [h for cat, mask in sources.items() for h in bwd.run(cat, "out", mask, hops_of(cat, 1))]
 
     if threads < 2:
         return forward() + backward()

@@ -37,17 +37,21 @@ import numpy as np
 from ..errors import InputError
 from ..profiles import Profile, load_profile
 from ..store.runs import list_runs as runs
-from ..taxonomy import BANDS, CATEGORIES, inert_keys
+from ..taxonomy import BANDS, CATEGORIES, VICTIM_CATEGORIES, inert_keys
 from .indicators import compute_indicators
+from .ledger import INFERRED_SOURCE, LEDGER_SOURCE, derive_ledger_labels
 from .model import (
     DEPOSIT_CATEGORY,
     DEPOSIT_CONFIDENCE,
     EXPOSURE_CAP,
     INDICATOR_WEIGHT,
+    INFERRED_CATEGORY,
+    INFERRED_CONFIDENCE,
     MAX_TRANSFER_USD,
     MICRO,
     SWEEP_SHARE,
     SWEEP_WINDOW_S,
+    VICTIM_CORROBORATORS,
     Inputs,
     Label,
     Result,
@@ -55,12 +59,13 @@ from .model import (
     compute,
     inputs_from_rows,
 )
+from .propagate import ForwardingParams
 
 __all__ = ["Inputs", "Label", "Result", "RunSummary", "compute", "inputs_from_rows", "load_inputs", "runs", "score"]
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"   # two verdicts and an action; purity (hop_decay 1, K 6); victims; inferred sources; forwarding
 MAX_HOPS_LIMIT = 10
 RUN_LEASE = timedelta(hours=1)   # renewed at each stage; a run past it is stale (Store.fail_stale_runs)
 
@@ -146,7 +151,12 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
               "exposure_cap": EXPOSURE_CAP, "indicator_weight": INDICATOR_WEIGHT,
               "corroboration": "noisy_or(illicit exposure, indicator)",
               "deposit": {"category": DEPOSIT_CATEGORY, "window_s": SWEEP_WINDOW_S, "min_share": SWEEP_SHARE,
-                          "confidence": DEPOSIT_CONFIDENCE}}
+                          "confidence": DEPOSIT_CONFIDENCE},
+              "inferred_sources": {"indicator": "collector", "category": INFERRED_CATEGORY,
+                                   "confidence": INFERRED_CONFIDENCE, "alone_at_most": "medium"},
+              "victim": {"outgoing_to": sorted(VICTIM_CATEGORIES), "at_most": "medium",
+                         "corroborated_by": sorted(VICTIM_CORROBORATORS)},
+              "forwarding": ForwardingParams().__dict__ | {"categories": "illicit, labelled sources"}}
     params["max_hops"] = hops
     params["indicators"] = indicators
     asof = store.execute(
@@ -177,14 +187,22 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
         say("loading transfers and labels")
         inp = load_inputs(store)
         stage("load")
+        say("deriving RWA investors and issuer operations addresses from the ledger")
+        derived = derive_ledger_labels(store)
+        inp.labels.extend(Label(a, c, nm, conf, LEDGER_SOURCE if conf >= 100 else INFERRED_SOURCE)
+                          for a, c, nm, conf, _ in derived)
+        stage("ledger")
         say(f"{inp.src.size:,} transfers with a USD value among {inp.active.size:,} addresses; indicators")
         n_ind = int(compute_indicators(store, run_id, prof, as_of_time)) if indicators else 0
-        ind = {int(a): (str(i), int(s)) for a, i, s in store.execute(
-            "SELECT address_id, arg_max(indicator, (severity, indicator)), max(severity) FROM indicators"
-            " WHERE run_id = ? GROUP BY address_id", [run_id]).fetchall()}
+        ind: dict[int, list[tuple[str, int]]] = {}
+        for a, i, sv in store.execute(
+                "SELECT address_id, indicator, max(severity) FROM indicators WHERE run_id = ?"
+                " GROUP BY address_id, indicator ORDER BY address_id, indicator", [run_id]).fetchall():
+            ind.setdefault(int(a), []).append((str(i), int(sv)))
         stage("indicators")
         say(f"propagating (K = {hops})")
-        res = compute(inp, prof, hops, ind)
+        res = compute(inp, prof, hops, ind, forwarding=indicators)
+        res.inferred.extend(derived)
         stage("propagate_and_score")
         say("writing the run")
         _write(store, run_id, res, t0, hops)
@@ -209,25 +227,33 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
     for b in res.scores["band"]:
         bands[b] += 1
     return RunSummary(run_id, "complete", prof.name, hops, int(inp.active.size), int(res.exposures["addr"].size),
-                      n_ind, len(res.inferred), bands, as_of_block, as_of_time, srcs, round(duration, 3), timings)
+                      n_ind + len(res.indicators), len(res.inferred), bands, as_of_block, as_of_time, srcs, round(duration, 3), timings)
 
 
-_REASON_SQL = """
-    CASE r_kind
+def _reason_sql(p: str, top: str, nothing: str) -> str:
+    """The reason sentence of one verdict from its fields (prefix ``p``) and top-category column ``top``."""
+    share = (f"printf('%.1f%% of %s funds %s %s, nearest %s', {p}share * 100,"
+             f" CASE {p}dir WHEN 0 THEN 'incoming' ELSE 'outgoing' END, CASE {p}dir WHEN 0 THEN 'from' ELSE 'to' END,"
+             f" {top}, CASE WHEN {p}hop = 1 THEN 'directly' ELSE printf('at %d hops', {p}hop) END)"
+             f" || CASE WHEN {p}inf = 1 THEN ' (an unlabelled collector the engine inferred; heuristic)' ELSE '' END")
+    # the combined reason names the label and its source (existing callers); the two verdicts say only the
+    # category and confidence (label names and sources are not for every reader of a verdict)
+    label = (f"printf('labelled %s%s by %s (confidence %d)', {top}, coalesce(' ' || {p}name, ''), {p}source, {p}conf)"
+             if p == "r_" else f"printf('labelled %s (confidence %d)', {top}, {p}conf)")
+    return f"""
+    CASE {p}kind
       WHEN 3 THEN 'mint/burn, precompile or token contract: not a counterparty, carries no risk'
-      WHEN 2 THEN printf('behavioural indicator %s (severity %d)', r_ind, r_ind_sev)
-      WHEN 4 THEN printf('%.1f%% of %s funds %s %s, nearest %s, with behavioural indicator %s (severity %d)',
-                         r_share * 100, CASE r_dir WHEN 0 THEN 'incoming' ELSE 'outgoing' END,
-                         CASE r_dir WHEN 0 THEN 'from' ELSE 'to' END, top_category,
-                         CASE WHEN r_hop = 1 THEN 'directly' ELSE printf('at %d hops', r_hop) END, r_ind, r_ind_sev)
-      WHEN 0 THEN printf('labelled %s%s by %s (confidence %d)', top_category, coalesce(' ' || r_name, ''),
-                         r_source, r_conf)
-      WHEN 1 THEN printf('%.1f%% of %s funds %s %s, nearest %s', r_share * 100,
-                         CASE r_dir WHEN 0 THEN 'incoming' ELSE 'outgoing' END,
-                         CASE r_dir WHEN 0 THEN 'from' ELSE 'to' END, top_category,
-                         CASE WHEN r_hop = 1 THEN 'directly' ELSE printf('at %d hops', r_hop) END)
-      ELSE printf('no exposure to risky categories within %d hops', ?::INTEGER)
+      WHEN 2 THEN printf('behavioural indicator %s (severity %d)', {p}ind, {p}ind_sev)
+      WHEN 4 THEN {share} || printf(', with behavioural indicator %s (severity %d)', {p}ind, {p}ind_sev)
+      WHEN 5 THEN 'possible victim: ' || {share} || '; no sign of a perpetrator (collector, pass-through, forwarding)'
+      WHEN 0 THEN {label}
+      WHEN 1 THEN {share}
+      ELSE printf('{nothing} within %d hops', ?::INTEGER)
     END"""
+
+
+_AXES = (("r_", "", "no exposure to risky categories"), ("i_", "illicit_", "no links to illicit categories"),
+         ("v_", "vc_", "no exposure to virtual-currency business"))
 
 
 def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> None:
@@ -235,22 +261,24 @@ def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> No
 
     s = res.scores
     m = s["addr"].size
-    r_name = np.full(m, None, dtype=object)
-    r_source = np.full(m, None, dtype=object)
-    r_conf = np.zeros(m, np.int64)
-    for i, (nm, src, conf) in zip(s["r_label_at"].tolist(), s["r_label"], strict=True):
-        r_name[i], r_source[i], r_conf[i] = nm, src, conf
-    scores = pa.table({
-        "address_id": s["addr"], "score": s["score"], "band": pa.array(s["band"], pa.string()),
-        "top_category": pa.array(s["top_category"], pa.string()),
-        "categories": pa.array(s["categories"], pa.string()),
+    cols: dict[str, Any] = {
+        "address_id": s["addr"], "categories": pa.array(s["categories"], pa.string()),
         "own_categories": pa.array(s["own_categories"], pa.string()),
         "min_hops": pa.array(s["min_hops"], pa.int32(), mask=s["min_hops"] < 0),
         "direct_usd": s["direct_usd"] / MICRO, "indirect_usd": s["indirect_usd"] / MICRO,
         "volume_in_usd": s["volume_in"] / MICRO, "volume_out_usd": s["volume_out"] / MICRO,
-        "r_kind": s["r_kind"], "r_dir": s["r_dir"], "r_share": s["r_share"], "r_hop": s["r_hop"],
-        "r_ind": pa.array(s["r_ind"], pa.string()), "r_ind_sev": s["r_ind_sev"],
-        "r_name": pa.array(r_name, pa.string()), "r_source": pa.array(r_source, pa.string()), "r_conf": r_conf})
+        "illicit_confidence": pa.array(s["illicit_confidence"], pa.string()),
+        "possible_victim": pa.array(s["possible_victim"], pa.bool_()),
+        "action": pa.array(s["action"], pa.string())}
+    for p, key, _ in _AXES:
+        cols[f"{key}score"] = s[f"{key}score"]
+        cols[f"{key}band"] = pa.array(s[f"{key}band"], pa.string())
+        cols[f"{key}top_category"] = pa.array(s[f"{key}top_category"], pa.string())
+        for f in ("kind", "dir", "share", "hop", "inf", "conf", "ind_sev"):
+            cols[p + f] = s[p + f]
+        for f in ("name", "source", "ind"):
+            cols[p + f] = pa.array(s[p + f], pa.string())
+    scores = pa.table(cols)
     e = res.exposures
     cats = pa.array(list(CATEGORIES), pa.string())
     exposures = pa.table({
@@ -260,27 +288,46 @@ def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> No
         "hop_class": pa.DictionaryArray.from_arrays(pa.array(e["cls"], pa.int32()),
                                                     pa.array(["direct", "indirect"])),
         "usd": e["usd"] / MICRO, "share": e["share"], "min_hop": e["min_hop"].astype(np.int32),
-        "weighted_usd": e["weighted"] / MICRO})
+        "weighted_usd": e["weighted"] / MICRO, "inferred": e["inf"].astype(bool)})
     inferred = pa.table({
         "address_id": pa.array([x[0] for x in res.inferred], pa.int64()),
         "category": pa.array([x[1] for x in res.inferred], pa.string()),
         "name": pa.array([x[2] for x in res.inferred], pa.string()),
         "confidence": pa.array([x[3] for x in res.inferred], pa.int32()),
+        "method": pa.array([json.loads(x[4]).get("method", "heuristic") for x in res.inferred], pa.string()),
+        "source": pa.array(["chainrisk:ledger" if x[3] >= 100 else "chainrisk:inferred" for x in res.inferred],
+                           pa.string()),
         "evidence": pa.array([x[4] for x in res.inferred], pa.string())})
-    with store.registered(_cr_scores=scores, _cr_exposures=exposures, _cr_inferred=inferred), store.transaction():
+    engine_ind = pa.table({
+        "address_id": pa.array([x[0] for x in res.indicators], pa.int64()),
+        "indicator": pa.array([x[1] for x in res.indicators], pa.string()),
+        "severity": pa.array([x[2] for x in res.indicators], pa.int32()),
+        "evidence": pa.array([x[3] for x in res.indicators], pa.string())})
+    reasons = ", ".join(f"{_reason_sql(p, key + 'top_category', nothing)} AS r{i}"
+                        for i, (p, key, nothing) in enumerate(_AXES, start=1))
+    with store.registered(_cr_scores=scores, _cr_exposures=exposures, _cr_inferred=inferred,
+                          _cr_indicators=engine_ind), store.transaction():
         store.execute(
             "INSERT INTO scores (run_id, address_id, score, band, top_category, categories, own_categories,"
-            " min_hops, direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason)"
+            " min_hops, direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason, illicit_score,"
+            " illicit_band, illicit_top_category, illicit_reason, illicit_confidence, possible_victim, vc_score,"
+            " vc_band, vc_top_category, vc_reason, action)"
             " SELECT ?, address_id, score, band, top_category, categories, own_categories, min_hops,"
-            f" direct_usd, indirect_usd, volume_in_usd, volume_out_usd, {_REASON_SQL} FROM _cr_scores",
-            [run_id, max_hops])
+            " direct_usd, indirect_usd, volume_in_usd, volume_out_usd, r1, illicit_score, illicit_band,"
+            " illicit_top_category, r2, illicit_confidence, possible_victim, vc_score, vc_band, vc_top_category,"
+            f" r3, action FROM (SELECT *, {reasons} FROM _cr_scores)",
+            [run_id, max_hops, max_hops, max_hops])
         store.execute(
             "INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop,"
-            " weighted_usd) SELECT ?, address_id, category::VARCHAR, direction::VARCHAR, hop_class::VARCHAR,"
-            " usd, share, min_hop, weighted_usd FROM _cr_exposures", [run_id])
+            " weighted_usd, inferred) SELECT ?, address_id, category::VARCHAR, direction::VARCHAR,"
+            " hop_class::VARCHAR, usd, share, min_hop, weighted_usd, inferred FROM _cr_exposures", [run_id])
         store.execute(
-            "INSERT INTO inferred_labels SELECT ?, address_id, category, name, confidence, 'deposit_sweep',"
-            " evidence FROM _cr_inferred", [run_id])
+            "INSERT INTO inferred_labels (run_id, address_id, category, name, confidence, method, evidence, source)"
+            " SELECT ?, address_id, category, name, confidence, method, evidence, source FROM _cr_inferred",
+            [run_id])
+        store.execute(
+            "INSERT INTO indicators (run_id, address_id, indicator, severity, evidence)"
+            " SELECT ?, address_id, indicator, severity, evidence FROM _cr_indicators", [run_id])
         store.execute(
             "UPDATE scoring_runs SET status = 'complete', finished_at = ?, n_addresses = ?, duration_s = ?"
             " WHERE run_id = ?",

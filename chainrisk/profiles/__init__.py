@@ -12,19 +12,56 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..taxonomy import BANDS, CATEGORIES
+from ..taxonomy import BANDS, CATEGORIES, ILLICIT, LATER_CATEGORIES, VC_BUSINESS
 
+ACTIONS = ("none", "review", "sever", "report", "sever_and_report")
+NEVER = "never"
 _DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
 class Propagation:
-    max_hops: int = 4
-    hop_decay: float = 0.5
+    max_hops: int = 6
+    max_hops_vc: int = 4     # virtual-currency business is involvement: farther than this is the economy
+    max_hops_out: int = 4    # destination of funds; the long K follows layering back to the source of funds
+    hop_decay: float = 1.0
     dust_usd: float = 1.0
     hub_degree: int = 500
     min_share: float = 0.001
     stop_categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Axes:
+    """Which categories make up each verdict axis (a category on neither counts only in the combined view)."""
+
+    illicit: tuple[str, ...] = tuple(c for c in CATEGORIES if c in ILLICIT)
+    vc_business: tuple[str, ...] = tuple(c for c in CATEGORIES if c in VC_BUSINESS)
+
+
+@dataclass(frozen=True)
+class Action:
+    """Band thresholds (a band name, or ``never``) that turn the two verdicts into one action."""
+
+    report_illicit_at: str = "high"
+    review_illicit_at: str = "medium"
+    sever_vc_at: str = NEVER
+    review_vc_at: str = "medium"
+
+    def decide(self, illicit_band: str, vc_band: str) -> str:
+        def at(band: str, threshold: str) -> bool:
+            return threshold != NEVER and BANDS.index(band) >= BANDS.index(threshold)
+
+        report, sever = at(illicit_band, self.report_illicit_at), at(vc_band, self.sever_vc_at)
+        if report and sever:
+            return "sever_and_report"
+        if report:
+            return "report"
+        if sever:
+            return "sever"
+        if at(illicit_band, self.review_illicit_at) or at(vc_band, self.review_vc_at):
+            return "review"
+        return "none"
 
 
 @dataclass(frozen=True)
@@ -35,6 +72,8 @@ class Profile:
     bands: dict[str, int]
     propagation: Propagation = field(default_factory=Propagation)
     source: str = ""
+    axes: Axes = field(default_factory=Axes)
+    action: Action = field(default_factory=Action)
 
     def band(self, score: float) -> str:
         """The band of a 0-100 score."""
@@ -49,6 +88,8 @@ class Profile:
             "name": self.name, "description": self.description, "severity": dict(self.severity),
             "bands": dict(self.bands), "propagation": {
                 **self.propagation.__dict__, "stop_categories": list(self.propagation.stop_categories)},
+            "axes": {"illicit": list(self.axes.illicit), "vc_business": list(self.axes.vc_business)},
+            "action": dict(self.action.__dict__),
         }
 
 
@@ -79,8 +120,8 @@ def _unknown(keys: Any, allowed: Any, where: str) -> None:
 
 
 def _parse(data: dict[str, Any], where: str) -> Profile:
-    _unknown(data, {"name", "description", "severity", "bands", "propagation"}, where)
-    sev = data.get("severity", {})
+    _unknown(data, {"name", "description", "severity", "bands", "propagation", "axes", "action"}, where)
+    sev = {c: 0 for c in LATER_CATEGORIES} | dict(data.get("severity", {}))
     _unknown(sev, CATEGORIES, f"{where} [severity]")
     missing = [c for c in CATEGORIES if c not in sev]
     if missing:
@@ -96,7 +137,21 @@ def _parse(data: dict[str, Any], where: str) -> Profile:
     _unknown(prop, Propagation.__dataclass_fields__, f"{where} [propagation]")
     stops = tuple(prop.pop("stop_categories", ()))
     _unknown(stops, CATEGORIES, f"{where} [propagation] stop_categories")
+    axes_d = dict(data.get("axes", {}))
+    _unknown(axes_d, Axes.__dataclass_fields__, f"{where} [axes]")
+    axes = {}
+    for k, v in axes_d.items():
+        if not isinstance(v, list):
+            raise InputError(f"profile {where} [axes] {k}: give a list of categories")
+        _unknown(v, CATEGORIES, f"{where} [axes] {k}")
+        axes[k] = tuple(c for c in CATEGORIES if c in v)
+    act = dict(data.get("action", {}))
+    _unknown(act, Action.__dataclass_fields__, f"{where} [action]")
+    for k, v in act.items():
+        if v not in (*BANDS[1:], NEVER):
+            raise InputError(f"profile {where} [action] {k} = {v!r}: give one of {', '.join((*BANDS[1:], NEVER))}")
     return Profile(
         name=str(data.get("name", where)), description=str(data.get("description", "")), severity=dict(sev),
         bands=dict(bands), propagation=Propagation(**prop, stop_categories=stops), source=where,
+        axes=Axes(**axes), action=Action(**act),
     )

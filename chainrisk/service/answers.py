@@ -52,8 +52,18 @@ def _label_struct(admin: bool) -> str:
 
 _LABEL_ORDER = "l.valid_to IS NOT NULL, l.confidence DESC, l.category, l.source, l.valid_from NULLS FIRST"
 _EXPOSURE = ("struct_pack(category := e.category, direction := e.direction, hop_class := e.hop_class,"
-             " usd := round_even(e.usd, 2), share := round_even(e.share, 4), min_hop := CAST(e.min_hop AS BIGINT))")
-_EXPOSURE_ORDER = "e.usd DESC, e.category, e.direction, e.hop_class"
+             " usd := round_even(e.usd, 2), share := round_even(e.share, 4), min_hop := CAST(e.min_hop AS BIGINT),"
+             " inferred := coalesce(e.inferred, false))")
+_EXPOSURE_ORDER = "e.usd DESC, e.category, e.direction, e.hop_class, coalesce(e.inferred, false)"
+# the two verdicts and the action (scores' verdict columns; NULL in a run of an older engine)
+_VERDICTS = (
+    " illicit := struct_pack(score := {ok_illicit_score}, band := {ok}s.illicit_band{end},"
+    " reason := {ok}s.illicit_reason{end}, top_category := {ok}s.illicit_top_category{end},"
+    " confidence := {ok}s.illicit_confidence{end}),"
+    " vc_business := struct_pack(score := {ok_vc_score}, band := {ok}s.vc_band{end},"
+    " reason := {ok}s.vc_reason{end}, top_category := {ok}s.vc_top_category{end}),"
+    " action := {ok}s.action{end},"
+)
 _INDICATOR_ORDER = "n.severity DESC, n.indicator"
 
 
@@ -85,6 +95,9 @@ def _body(admin: bool) -> str:
         f" risk_band := {when_ok('s.band')},"
         f" reason := CASE WHEN {ok} THEN coalesce(s.reason, '') ELSE {unknown_reason} END,"
         f" top_category := {when_ok('s.top_category')},"
+        + _VERDICTS.format(ok_illicit_score=when_ok("round_even(s.illicit_score, 2)"),
+                           ok_vc_score=when_ok("round_even(s.vc_score, 2)"), ok=f"CASE WHEN {ok} THEN ",
+                           end=" END") +
         f" categories := {when_ok(_split('s.categories'), 'CAST([] AS VARCHAR[])')},"
         f" own_categories := {when_ok(_split('s.own_categories'), 'CAST([] AS VARCHAR[])')},"
         f" min_hops := {when_ok('CAST(s.min_hops AS BIGINT)')},"
@@ -174,10 +187,15 @@ class Provenances:
 def _invalid(value: str, reason: str, prov: bytes) -> bytes:
     return orjson.dumps({
         "input": value, "status": "invalid", "address": None, "chain": None, "risk_score": None, "risk_band": None,
-        "reason": reason, "top_category": None, "categories": [], "own_categories": [], "min_hops": None,
+        "reason": reason, "top_category": None, "illicit": _NO_ILLICIT, "vc_business": _NO_VC, "action": None,
+        "categories": [], "own_categories": [], "min_hops": None,
         "direct_usd": None, "indirect_usd": None, "volume_in_usd": None, "volume_out_usd": None, "labels": [],
         "exposures": [], "indicators": [], "evidence": None,
     })[:-1] + b',"provenance":' + prov + b"}"
+
+
+_NO_ILLICIT = {"score": None, "band": None, "reason": None, "top_category": None, "confidence": None}
+_NO_VC = {"score": None, "band": None, "reason": None, "top_category": None}
 
 
 def _no_run(store: Store) -> NoScoringRun:
@@ -194,13 +212,17 @@ _ONE_KEYS = (
 _ONE_ROWS = (
     "SELECT 0 AS k, score, band, top_category, categories, own_categories, min_hops, direct_usd, indirect_usd,"
     " volume_in_usd, volume_out_usd, reason, NULL AS category, NULL AS direction, NULL AS hop_class, NULL AS usd,"
-    " NULL AS share, NULL AS min_hop, NULL AS indicator, NULL AS severity, NULL AS evidence"
+    " NULL AS share, NULL AS min_hop, NULL AS indicator, NULL AS severity, NULL AS evidence,"
+    " illicit_score, illicit_band, illicit_reason, illicit_top_category, illicit_confidence, vc_score, vc_band,"
+    " vc_reason, vc_top_category, action, NULL AS inferred"
     " FROM scores WHERE address_id = $1 AND run_id = $2"
     " UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, category, direction,"
-    " hop_class, usd, share, min_hop, NULL, NULL, NULL FROM exposures WHERE address_id = $1 AND run_id = $2"
+    " hop_class, usd, share, min_hop, NULL, NULL, NULL" + ", NULL" * 10 + ", coalesce(inferred, false)"
+    " FROM exposures WHERE address_id = $1 AND run_id = $2"
     " UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-    " NULL, NULL, indicator, severity, evidence FROM indicators WHERE address_id = $1 AND run_id = $2"
-    " ORDER BY k, usd DESC, category, direction, hop_class, severity DESC, indicator"
+    " NULL, NULL, indicator, severity, evidence" + ", NULL" * 11 + " FROM indicators"
+    " WHERE address_id = $1 AND run_id = $2"
+    " ORDER BY k, usd DESC, category, direction, hop_class, inferred, severity DESC, indicator"
 )
 
 
@@ -212,7 +234,17 @@ def answer_one(store: Store, address: Address, value: str, admin: bool, provs: P
     own :class:`~chainrisk.answers.lookup.LookupResult`: for one address that is cheaper than one large statement, and a
     complete run never changes, so reading it by id across statements is consistent.
     """
-    from ..answers.lookup import Exposure, Indicator, Label, LookupResult, _loads, _r, _split, unknown_reason
+    from ..answers.lookup import (
+        Exposure,
+        Indicator,
+        Label,
+        LookupResult,
+        _loads,
+        _r,
+        _split,
+        unknown_reason,
+        verdicts,
+    )
     from .policy import redact
 
     run = provs.provenance(store, run_id)
@@ -228,11 +260,13 @@ def answer_one(store: Store, address: Address, value: str, admin: bool, provs: P
         res = LookupResult(status="unknown", reason=why, **base)
     else:
         row = score[0][1:12]
-        exposures = [Exposure(r[12], r[13], r[14], round(float(r[15]), 2), round(float(r[16]), 4), int(r[17]))
-                     for r in rows if r[0] == 1]
+        exposures = [Exposure(r[12], r[13], r[14], round(float(r[15]), 2), round(float(r[16]), 4), int(r[17]),
+                              bool(r[31])) for r in rows if r[0] == 1]
         indicators = [Indicator(r[18], int(r[19]), _loads(r[20], r[20])) for r in rows if r[0] == 2]
+        illicit, vc, action = verdicts(score[0][21:31])
         res = LookupResult(
             status="ok", reason=row[10] or "", risk_score=_r(row[0]), risk_band=row[1], top_category=row[2],
+            illicit=illicit, vc_business=vc, action=action,
             categories=_split(row[3]), own_categories=_split(row[4]), min_hops=row[5], direct_usd=_r(row[6]),
             indirect_usd=_r(row[7]), volume_in_usd=_r(row[8]), volume_out_usd=_r(row[9]),
             exposures=exposures, indicators=indicators, **base)
@@ -327,7 +361,9 @@ class RunCache:
     """
 
     COLUMNS = ("score", "band", "top_category", "categories", "own_categories", "min_hops", "direct_usd",
-               "indirect_usd", "volume_in_usd", "volume_out_usd", "reason")
+               "indirect_usd", "volume_in_usd", "volume_out_usd", "reason", "illicit_score", "illicit_band",
+               "illicit_reason", "illicit_top_category", "illicit_confidence", "vc_score", "vc_band", "vc_reason",
+               "vc_top_category", "action")
 
     def __init__(self, store: Store, run_id: str) -> None:
         import numpy as np
@@ -396,16 +432,18 @@ class RunCache:
 
     def _build(self, row: int, address: Address, value: str, admin: bool, run: Any, labels: list[Any],
                rows: list[Any]) -> bytes:
-        from ..answers.lookup import Exposure, Indicator, LookupResult, _loads, _r, _split
+        from ..answers.lookup import Exposure, Indicator, LookupResult, _loads, _r, _split, verdicts
         from .policy import redact
 
         v = [self._cols[c][row].as_py() for c in self.COLUMNS]
+        illicit, vc, action = verdicts(v[11:21])
         res = LookupResult(
             input=value, address=address.address, chain=address.chain, provenance=run,
             labels=labels, status="ok", reason=v[10] or "", risk_score=_r(v[0]), risk_band=v[1], top_category=v[2],
+            illicit=illicit, vc_business=vc, action=action,
             categories=_split(v[3]), own_categories=_split(v[4]), min_hops=v[5], direct_usd=_r(v[6]),
             indirect_usd=_r(v[7]), volume_in_usd=_r(v[8]), volume_out_usd=_r(v[9]),
-            exposures=[Exposure(r[12], r[13], r[14], round(float(r[15]), 2), round(float(r[16]), 4), int(r[17]))
-                       for r in rows if r[0] == 1],
+            exposures=[Exposure(r[12], r[13], r[14], round(float(r[15]), 2), round(float(r[16]), 4), int(r[17]),
+                                bool(r[31])) for r in rows if r[0] == 1],
             indicators=[Indicator(r[18], int(r[19]), _loads(r[20], r[20])) for r in rows if r[0] == 2])
         return orjson.dumps(redact(res.to_dict(), "admin" if admin else "read"), default=str)

@@ -42,6 +42,12 @@ def test_screen_agrees_with_lookup(engine_scored, tmp_path):
     assert [r["risk_score"] for r in rows] == [r.risk_score for r in found]
     assert [r["top_category"] for r in rows] == [r.top_category for r in found]
     assert [r["categories"] for r in rows][:6] == [";".join(r.categories) or None for r in found][:6]
+    # the two verdicts and the action, as the engine wrote them, in both answers
+    assert [r["illicit_band"] for r in rows] == [r.illicit.band for r in found]
+    assert [r["vc_business_band"] for r in rows] == [r.vc_business.band for r in found]
+    assert [r["action"] for r in rows] == [r.action for r in found]
+    assert [r["illicit_score"] for r in rows] == [r.illicit.score for r in found]
+    assert [r["vc_business_score"] for r in rows] == [r.vc_business.score for r in found]
     assert {r["run_id"] for r in rows} == {summary.run_id}
 
 
@@ -52,6 +58,9 @@ def test_explain_and_report_after_a_real_scoring_run(engine_scored, tmp_path):
     [r] = lookup(st, S.SUBJECT, explain=True)
     mixer = [p for p in r.evidence or [] if p["category"] == "mixer"]
     assert mixer and [t["tx_hash"] for t in mixer[0]["transfers"]] == [S.TRANSFERS[0][0], S.TRANSFERS[1][0]]
-    assert any("Tornado Cash: USDT pool" in line for line in r.reasons())
+    assert any("Tornado Cash: USDT pool" in p["sentence"] for p in mixer)   # evidence: the named paths
+    # "Why" is the short summary by category, not the evidence list again
+    assert not set(r.reasons()) & {p["sentence"] for p in r.evidence or []}
+    assert r.reasons()[0].startswith("received") and "mixer" in r.reasons()[0]
     html = report(st, S.SUBJECT, tmp_path / "r.html").read_text(encoding="utf-8")
     assert S.TRANSFERS[0][0] in html and "Evidence subgraph" in html

@@ -45,8 +45,10 @@ def graph(store):
 
 def test_in_paths_respect_time_services_dust_null_and_hubs(store, graph):
     paths = evidence_paths(store, addr("X"), category="mixer", direction="in")
-    assert [(p.n_hops, p.bottleneck_usd) for p in paths] == [(2, 9_000), (1, 300)]
-    via_a, direct = paths
+    # the nearest route (the exposure's min_hop, 1) leads, then the others by bottleneck
+    assert [(p.n_hops, p.bottleneck_usd, p.nearest) for p in paths] == [(1, 300, True), (2, 9_000, False)]
+    direct, via_a = paths
+    assert via_a.share == 1.0 and direct.share == 1.0
     assert [h.tx_hash for h in via_a.hops] == [graph[0], graph[1]]
     assert [(h.from_address, h.to_address) for h in via_a.hops] == [(addr("M"), addr("A")), (addr("A"), addr("X"))]
     assert via_a.hops[0].from_labels[0].name == MIXER and via_a.hops[0].token == "USDT"
@@ -67,7 +69,7 @@ def test_five_hop_chain_is_beyond_four_hops(store):
     label(store, "M", "mixer", MIXER)
     add(store, [(1, "M", "c1", 1_000), (2, "c1", "c2", 990), (3, "c2", "c3", 980), (4, "c3", "c4", 970),
                 (5, "c4", "Y", 960), (6, "c3", "Z", 500)])
-    scored(store)
+    scored(store, max_hops=4)
     assert evidence_paths(store, addr("Y"), category="mixer", direction="in") == []
     [p] = evidence_paths(store, addr("Z"), category="mixer", direction="in")
     assert p.n_hops == 4 and p.bottleneck_usd == 500
@@ -89,8 +91,8 @@ def test_out_paths_follow_money_forward_in_time(store):
 def test_deterministic_and_json(store, graph):
     a = [p.to_dict() for p in evidence_paths(store, addr("X"), category="mixer")]
     b = [p.to_dict() for p in evidence_paths(store, addr("X"), category="mixer")]
-    assert a == b and a[0]["sentence"].startswith("received 9,000 USDT")
-    assert a[0]["transfers"][0]["time"] == "2024-03-01T13:00:00Z"
+    assert a == b and a[1]["sentence"].startswith("received 9,000 USDT") and a[0]["nearest"] is True
+    assert a[1]["transfers"][0]["time"] == "2024-03-01T13:00:00Z"
 
 
 def test_categories_default_to_the_runs_exposures(store, graph):
@@ -184,10 +186,10 @@ def test_unknown_address_and_read_only_store_say_what_to_do(tmp_path):
         assert describe_path(evidence_paths(st, addr("X"), category="mixer")[0]).startswith("received 900 USDT")
 
 
-def test_one_path_per_transfer_at_the_address_and_distance(store):
-    """Two mixer wallets paying the same intermediary give two routes into X's one receipt: one piece of evidence
-    (the better route), not the same transfer listed twice. A longer route into it is still shown (it explains
-    the hop count), and another receipt is another path."""
+def test_one_path_per_transfer_at_the_address(store):
+    """Two mixer wallets paying the same intermediary, and a longer route, all end in X's one receipt: one piece
+    of evidence per category (its best route), never the same transfer listed twice; another receipt is another
+    path, and a route at the claimed nearest hop leads."""
     label(store, "M", "mixer", MIXER)
     label(store, "N", "mixer", "Tornado Cash: second pool")
     hashes = add(store, [
@@ -198,10 +200,33 @@ def test_one_path_per_transfer_at_the_address_and_distance(store):
     scored(store)
     paths = evidence_paths(store, addr("X"), category="mixer", direction="in", top=5)
     got = [(p.hops[-1].tx_hash, p.n_hops, p.counterparty) for p in paths]
-    assert len({(h, n) for h, n, _ in got}) == len(got)  # no (transfer at X, distance) twice
-    assert (hashes[2], 2, addr("M")) in got and (hashes[2], 2, addr("N")) not in got  # bottleneck 5,000 > 4,000
-    assert (hashes[2], 3, addr("M")) in got and (hashes[6], 2, addr("N")) in got
-    assert len(got) == 3
+    # a nearest (2-hop) route leads; X's 8,000 receipt appears once, by its best route (via B: bottleneck 6,000)
+    assert got == [(hashes[6], 2, addr("N")), (hashes[2], 3, addr("M"))]
+    assert [p.nearest for p in paths] == [True, False]
+    assert [round(p.share, 4) for p in paths] == [1.0, 0.75]               # 6,000 of the 8,000 receipt
+
+
+def test_the_nearest_path_has_exactly_the_claimed_hop_count_even_when_longer_routes_are_bigger(store):
+    """The demo's mule: its exposure says min hop 2, but three large 3-hop routes used to fill the top 3 and hide
+    the small 2-hop one. The nearest route now leads, time-ordered, with exactly the claimed hops."""
+    label(store, "S", "scam", "Investment fraud")
+    rows = [(1, "S", "a", 200), (2, "a", "X", 150)]                            # the 2-hop route: small
+    for i in range(3):                                                          # three big 3-hop routes
+        rows += [(1 + i, "S", f"b{i}", 20_000), (1.5 + i, f"b{i}", f"c{i}", 20_000), (2 + i, f"c{i}", "X", 20_000)]
+    add(store, rows)
+    run = scored(store)
+    (h,) = store.execute(
+        "SELECT min(e.min_hop) FROM exposures e JOIN addresses a ON a.id = e.address_id WHERE a.address = ?"
+        " AND e.run_id = ? AND e.category = 'scam' AND e.direction = 'in'", [addr("X"), run]).fetchone()
+    assert h == 2
+    paths = evidence_paths(store, addr("X"), category="scam", direction="in", top=3)
+    assert paths[0].nearest and paths[0].n_hops == h and paths[0].bottleneck_usd == 150
+    assert [p.n_hops for p in paths] == [2, 3, 3] and not any(p.nearest for p in paths[1:])
+    for p in paths:
+        keys = [(x.block_number, x.log_index) for x in p.hops]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    receipts = [p.hops[-1].tx_hash for p in paths]
+    assert len(set(receipts)) == len(receipts)
 
 
 def test_a_run_can_leave_the_fast_reads_to_the_first_lookup(store):

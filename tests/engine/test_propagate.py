@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from support.reference import reference_compute
 from support.scoring import add_label, add_transfers, addr
 
+from chainrisk.engine import model
 from chainrisk.engine.propagate import _Direction
 from chainrisk.engine.score import Label, compute, inputs_from_rows, load_inputs, score
 from chainrisk.profiles import load_profile
@@ -50,22 +51,29 @@ def profile(hub_degree=3, decay=0.5, min_share=0.001):
 
 @pytest.mark.parametrize("sparse", [0, 10**9])
 @SETTINGS
-@given(g=graphs(), k=st.integers(1, 5), hub=st.sampled_from([2, 3, 500]), decay=st.sampled_from([0.5, 0.3, 1.0]),
-       ind=st.dictionaries(st.integers(0, 9), st.sampled_from([35, 60, 80]), max_size=4))
-def test_engine_agrees_exactly_with_the_networkx_reference(sparse, g, k, hub, decay, ind):
+@given(g=graphs(), k=st.integers(1, 7), hub=st.sampled_from([2, 3, 500]), decay=st.sampled_from([0.5, 0.3, 1.0]),
+       ind=st.dictionaries(st.integers(0, 9), st.lists(st.tuples(
+           st.sampled_from(["collector", "pass_through", "structuring"]), st.sampled_from([35, 60, 80])),
+           min_size=1, max_size=2), max_size=4),
+       fwd_min=st.sampled_from([1.0, 50.0, 1000.0]))
+def test_engine_agrees_exactly_with_the_networkx_reference(sparse, g, k, hub, decay, ind, fwd_min):
+    """Collectors become inferred sources, pass_through corroborates a payer, forwarding fires per inflow."""
     rows, labels, inert = g
-    indicators = {a: ("collector", sev) for a, sev in ind.items()}  # corroboration with illicit exposure too
+    indicators = dict(ind)
     old = _Direction.SPARSE
     _Direction.SPARSE = sparse   # exercise both prefix-sum paths
+    old_fwd = model.FORWARDING
+    model.FORWARDING = dataclasses.replace(old_fwd, min_usd=fwd_min)
     try:
         inp = inputs_from_rows(rows, labels, inert)
         prof = profile(hub, decay)
         a, b = compute(inp, prof, k, indicators), reference_compute(inp, prof, k, indicators)
     finally:
         _Direction.SPARSE = old
+        model.FORWARDING = old_fwd
     assert a.exposure_rows() == b.exposure_rows()
     assert a.score_rows() == b.score_rows()
-    assert a.inferred == b.inferred
+    assert a.inferred == b.inferred and a.indicators == b.indicators
 
 
 @SETTINGS
@@ -128,7 +136,7 @@ def test_stored_run_agrees_with_the_reference(store, seed):
     add_label(store, "a1", "exchange")
     add_label(store, "a2", "sanctions")
     run = score(store, "cn", indicators=False)
-    ref = reference_compute(load_inputs(store), CN, 4)
+    ref = reference_compute(load_inputs(store), CN, CN.propagation.max_hops, forwarding=False)
     got = {r[0]: r[1:] for r in store.execute(
         "SELECT address_id, score, band, top_category, categories, min_hops, direct_usd, indirect_usd"
         " FROM scores WHERE run_id = ?", [run.run_id]).fetchall()}

@@ -49,19 +49,21 @@ def tuned(tmp_path: Path, old: str, new: str) -> Path:
 
 def test_a_copied_and_tuned_profile_loads(tmp_path: Path) -> None:
     p = tuned(tmp_path, 'name = "cn"', 'name = "bank-cn-strict"')
-    p.write_text(p.read_text().replace("mining = 65", "mining = 95").replace("max_hops = 4", "max_hops = 6"))
+    p.write_text(p.read_text().replace("mining = 65", "mining = 95").replace("max_hops = 6 ", "max_hops = 8 "))
     prof = load_profile(str(p))
     assert (prof.name, prof.severity["mining"], prof.propagation.max_hops, prof.source) == (
-        "bank-cn-strict", 95, 6, "bank.toml")
+        "bank-cn-strict", 95, 8, "bank.toml")
     assert prof.band(prof.severity["mining"]) == "severe"
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ('name = "cn"', 'name = "cn"\ncolour = "red"', r"unknown key\(s\) colour; accepted: bands, description"),
+    ('name = "cn"', 'name = "cn"\ncolour = "red"', r"unknown key\(s\) colour; accepted: action, axes, bands, description"),
     ("sanctions = 100", "sanctions = 100\nterrorist = 100", r"\[severity\]: unknown key\(s\) terrorist; accepted"),
     ("sanctions = 100\n", "", r"\[severity\]: missing sanctions"),
     ("blacklist = 90", "blacklist = 190", r"blacklist = 190: must be an integer 0\.\.100"),
-    ("max_hops = 4", "max_hops = 4\nhops = 3", r"\[propagation\]: unknown key\(s\) hops"),
+    ("max_hops = 6", "max_hops = 6\nhops = 3", r"\[propagation\]: unknown key\(s\) hops"),
+    ('sever_vc_at = "medium"', 'sever_vc_at = "always"', r"\[action\] sever_vc_at = 'always': give one of"),
+    ('illicit = ["sanctions"', 'illicit = ["crime", "sanctions"', r"\[axes\] illicit: unknown key\(s\) crime"),
     ('stop_categories = ["exchange"', 'stop_categories = ["exchanges"', r"stop_categories: unknown key\(s\) exchanges"),
     ("high = 50", "high = 10", r"low <= medium <= high <= severe"),
     ("[bands]", "[bands\n", r"cannot read profile bank\.toml"),

@@ -53,9 +53,12 @@ def _plant(srv: Server, name: str, source: str, case: str) -> list[str]:
                     " valid_from, valid_to, imported_at) VALUES ('ethereum', ?, 'scam', ?, ?, 'v1', 90, NULL, NULL,"
                     " now())", [addr, full, source])
     ids = dict(st_.execute("SELECT address, id FROM addresses").fetchall())
-    st_.execute("UPDATE scores SET reason = ?, own_categories = 'scam', min_hops = 0, top_category = 'scam'"
-                " WHERE run_id = ? AND address_id = ?",
-                [f"labelled scam {full} by {source} (confidence 90)", S.R_NEW, ids[SCAM]])
+    said = f"labelled scam {full} by {source} (confidence 90)"
+    # the illicit verdict's reason too (the engine's names only the category and confidence; a label name planted
+    # there must not reach a read key either)
+    st_.execute("UPDATE scores SET reason = ?, own_categories = 'scam', min_hops = 0, top_category = 'scam',"
+                " illicit_reason = ?, illicit_top_category = 'scam' WHERE run_id = ? AND address_id = ?",
+                [said, said, S.R_NEW, ids[SCAM]])
     return [name, source, case]
 
 
@@ -83,6 +86,7 @@ def test_no_label_name_source_or_case_reaches_a_read_key(srv: Server, tmp_path: 
     # the admin sees them (so a search that finds nothing means something)
     full = srv.get(f"/v1/addresses/{SCAM}", admin).text
     assert name in json.loads(full)["reason"] and source in full
+    assert name in json.loads(full)["illicit"]["reason"]
     assert source in json.loads(srv.get(f"/v1/addresses/{ONLY}", admin).text)["reason"]
     answers = {
         "lookup scored": srv.get(f"/v1/addresses/{SCAM}", read).text,
@@ -102,6 +106,7 @@ def test_no_label_name_source_or_case_reaches_a_read_key(srv: Server, tmp_path: 
     # the read answers still say what matters: the category, in a reason
     one = json.loads(answers["lookup scored"])
     assert one["reason"] == "labelled scam" and one["risk_band"] == "high"
+    assert one["illicit"]["reason"] == "labelled scam" and "confidence" not in one["illicit"]["reason"]
     assert json.loads(answers["lookup unknown"])["reason"].endswith("it carries labels: sanctions, scam")
     job_rows = list(csv.DictReader(io.StringIO(answers["job result"])))
     assert job_rows[0]["reason"] == "labelled scam" and job_rows[1]["status"] == "unknown"

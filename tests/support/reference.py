@@ -17,22 +17,30 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from chainrisk.engine import model
 from chainrisk.engine.model import (
+    CONF_NAMES,
     DEPOSIT_CATEGORY,
     DEPOSIT_CONFIDENCE,
     EXPOSURE_CAP,
     INDICATOR_WEIGHT,
+    INFERRED_CATEGORY,
+    INFERRED_CONFIDENCE,
+    MICRO,
     SWEEP_SHARE,
     SWEEP_WINDOW_S,
+    VICTIM_CORROBORATORS,
     Inputs,
     Label,
     Result,
     _micro,
     corroborate,
+    forwarding_severity,
+    medium_cap,
     own_factor,
 )
-from chainrisk.profiles import Profile
-from chainrisk.taxonomy import CATEGORIES, ILLICIT
+from chainrisk.profiles import BANDS, Profile
+from chainrisk.taxonomy import CATEGORIES, OWN_ONLY, VICTIM_CATEGORIES
 
 
 def build_graph(inp: Inputs) -> nx.MultiDiGraph:
@@ -45,10 +53,13 @@ def build_graph(inp: Inputs) -> nx.MultiDiGraph:
 
 
 def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
-                      indicators: Mapping[int, tuple[str, int]] | None = None) -> Result:
+                      indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True) -> Result:
     p = profile.propagation
     sev = profile.severity
-    indicators = indicators or {}
+    ind: dict[int, list[tuple[str, int]]] = {}
+    for a, v in (indicators or {}).items():
+        items = [v] if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) else list(v)
+        ind[int(a)] = sorted((str(nm), int(sv)) for nm, sv in items)
     g = build_graph(inp)
     inert = set(inp.inert.tolist())
     dust = _micro(p.dust_usd)
@@ -96,9 +107,43 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
     stop = set(hubs) | set(deposits)
     for c in p.stop_categories:
         stop |= cats.get(c, set())
-    sources = {c: cats.get(c, set()) | (set(deposits) if c == DEPOSIT_CATEGORY else set())
-               for c in CATEGORIES if sev[c] > 0}
+    # sources, keyed (category, inferred): labelled ones (not own-only categories) and inferred collectors
+    sources: dict[tuple[str, bool], set[int]] = {
+        (c, False): cats.get(c, set()) | (set(deposits) if c == DEPOSIT_CATEGORY else set())
+        for c in CATEGORIES if sev[c] > 0 and c not in OWN_ONLY}
+    collectors = sorted(a for a, v in ind.items() if any(nm == "collector" for nm, _ in v)
+                        and a < inp.n and a not in labelled and a not in inert and a not in stop)
+    if sev[INFERRED_CATEGORY] > 0:
+        sources[(INFERRED_CATEGORY, True)] = set(collectors)
+    else:
+        collectors = []
     sources = {c: s for c, s in sources.items() if s}
+    fwdp = model.FORWARDING
+    fwd_cats = {c for (c, inf) in sources if forwarding and not inf and c in profile.axes.illicit}
+    # running maximum of time by rank (forwarding windows)
+    nr = max(inp.rank.tolist(), default=-1) + 1
+    tr = [-1] * nr
+    for r_, t_ in zip(inp.rank.tolist(), inp.time.tolist(), strict=True):
+        tr[r_] = max(tr[r_], t_)
+    mono = list(tr)
+    for i in range(1, nr):
+        mono[i] = max(mono[i - 1], mono[i])
+    events: list[tuple[int, int, int, int, int, int]] = []   # (addr, edge, taint, forwarded, category, hop)
+    edge_at = {k: (u, v, d) for u, v, k, d in g.edges(keys=True, data=True)}
+
+    def judge(c: str, hop: int, taint: Mapping[int, int], srcs: set[int]) -> None:
+        min_t = math.floor(fwdp.min_usd * 1_000_000 + 0.5)
+        for k, t in taint.items():
+            _u, v, d = edge_at[k]
+            te = mono[d["r"]]
+            if t < min_t or 2 * t < d["w"] or te < 0 or v in stop or v in srcs:
+                continue
+            win_in = sum(d2["w"] for _, _, d2 in g.in_edges(v, data=True)
+                         if te - fwdp.window_s <= mono[d2["r"]] <= te + fwdp.window_s)
+            out = sum(d2["w"] for _, y, d2 in g.out_edges(v, data=True)
+                      if carries(v, y, d2) and d2["r"] > d["r"] and mono[d2["r"]] <= te + fwdp.window_s)
+            if 2 * t >= win_in and float(out) >= fwdp.out_share * float(t):
+                events.append((v, k, t, out, CATEGORIES.index(c), hop))
 
     vin: dict[int, int] = defaultdict(int)
     vout: dict[int, int] = defaultdict(int)
@@ -113,7 +158,7 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
     for u, v, k, d in g.edges(keys=True, data=True):
         rev.add_edge(v, u, key=k, w=d["w"], r=top_rank - d["r"])
     hop_usd: dict[tuple[str, str], dict[int, dict[int, int]]] = {}
-    for c, srcs in sources.items():
+    for (c, is_inf), srcs in sources.items():
         for direction, h in (("in", g), ("out", rev)):
             taint = {}
             for s in srcs:
@@ -123,7 +168,10 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                     if carries(s, v, d) if direction == "in" else carries(v, s, d):
                         taint[k] = d["w"]
             layers: dict[int, dict[int, int]] = {}
-            for hop in range(1, max_hops + 1):
+            k_c = min(max_hops, p.max_hops_vc) if c in profile.axes.vc_business else max_hops
+            if direction == "out":
+                k_c = min(k_c, p.max_hops_out)
+            for hop in range(1, k_c + 1):
                 got: dict[int, int] = defaultdict(int)
                 for _u, v, k in h.edges(keys=True):
                     if k in taint:
@@ -131,7 +179,9 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                 if not got:
                     break
                 layers[hop] = dict(got)
-                if hop == max_hops:
+                if direction == "in" and not is_inf and c in fwd_cats:
+                    judge(c, hop, taint, srcs)
+                if hop == k_c:
                     break
                 nxt = {}
                 for u in h.nodes:
@@ -149,11 +199,31 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                         if t > 0:
                             nxt[k] = t
                 taint = nxt
-            hop_usd[(c, direction)] = layers
+            hop_usd[(c, is_inf, direction)] = layers
+
+    # forwarding indicators: the strongest event per address
+    fired: list[tuple[int, str, int, str]] = []
+    best_ev: dict[int, tuple[Any, ...]] = {}
+    n_ev: dict[int, int] = defaultdict(int)
+    for v, k, t, out_, ci, hop in events:
+        sv = int(forwarding_severity(np.int64(t), np.int64(out_)))
+        key = (-sv, -t, edge_at[k][2]["r"], hop, ci)
+        n_ev[v] += 1
+        if v not in best_ev or key < best_ev[v][0]:
+            best_ev[v] = (key, k, t, out_, ci, hop, sv)
+    for v in sorted(best_ev):
+        _, k, t, out_, ci, hop, sv = best_ev[v]
+        u, _v, d = edge_at[k]
+        fired.append((v, "forwarding", sv, json.dumps({
+            "method": "forwarding", "category": CATEGORIES[ci], "hop": hop, "from_id": u, "rank": d["r"],
+            "time": d["t"], "taint_usd": t / MICRO, "usd": d["w"] / MICRO, "forwarded_usd": out_ / MICRO,
+            "window_s": fwdp.window_s, "events": n_ev[v]}, sort_keys=True)))
+        ind.setdefault(v, []).append(("forwarding", sv))
+        ind[v].sort()
 
     # exposure rows
-    rows: list[tuple[int, str, str, str, int, float, float, int]] = []
-    for (c, direction), layers in hop_usd.items():
+    rows: list[tuple[int, str, str, str, int, float, float, int, bool]] = []
+    for (c, is_inf, direction), layers in hop_usd.items():
         vol = vin if direction == "in" else vout
         acc: dict[int, list[Any]] = {}
         for hop in sorted(layers):
@@ -168,8 +238,8 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
             for base, cls in ((0, "direct"), (3, "indirect")):
                 share = float(rec[base]) / v
                 if rec[base] > 0 and share >= p.min_share:
-                    rows.append((x, c, direction, cls, rec[base], rec[base + 1], share, rec[base + 2]))
-    rows.sort(key=lambda q: (q[0], CATEGORIES.index(q[1]), q[2] == "out", q[3] == "indirect"))
+                    rows.append((x, c, direction, cls, rec[base], rec[base + 1], share, rec[base + 2], is_inf))
+    rows.sort(key=lambda q: (q[0], CATEGORIES.index(q[1]), q[8], q[2] == "out", q[3] == "indirect"))
 
     # scores
     inferred = [(x, DEPOSIT_CATEGORY, next((lab.name for lab in labels if lab.address_id == y
@@ -177,65 +247,112 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                  json.dumps({"method": "deposit_sweep", "sweeps_to": y, "min_share": SWEEP_SHARE,
                              "window_s": SWEEP_WINDOW_S}, sort_keys=True))
                 for x, y in sorted(deposits.items())]
-    all_labels = labels + [Label(x, c, nm, conf, "chainrisk:deposit_sweep") for x, c, nm, conf, _ in inferred]
+    inferred += [(x, INFERRED_CATEGORY, None, INFERRED_CONFIDENCE,
+                  json.dumps({"method": "collector", "indicator": "collector",
+                              "severity": max(sv for nm, sv in ind[x] if nm == "collector")}, sort_keys=True))
+                 for x in collectors]
+    all_labels = labels + [Label(x, c, nm, conf, "chainrisk:inferred") for x, c, nm, conf, _ in inferred]
+    cap = medium_cap(profile)
+    ill_axis, vc_axis = set(profile.axes.illicit), set(profile.axes.vc_business)
     by_addr_rows: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows:
         by_addr_rows[row[0]].append(row)
-    out: dict[str, list[Any]] = {k: [] for k in (
-        "addr", "score", "band", "top_category", "categories", "own_categories", "min_hops", "direct_usd",
-        "indirect_usd", "volume_in", "volume_out")}
+    keys = ("addr", "score", "band", "top_category", "categories", "own_categories", "min_hops", "direct_usd",
+            "indirect_usd", "volume_in", "volume_out", "illicit_score", "illicit_band", "illicit_top_category",
+            "illicit_confidence", "possible_victim", "vc_score", "vc_band", "vc_top_category", "action")
+    out: dict[str, list[Any]] = {k: [] for k in keys}
+
+    def level(conf: int) -> int:
+        return 3 if conf >= 50 else 2 if conf >= 20 else 1
+
+    def rounded(v: float) -> float:
+        return math.floor(min(100.0, v) * 100.0 + 0.5) / 100.0
+
     for x in inp.active.tolist():
         own = [lab for lab in all_labels if lab.address_id == x]
-        best_own: tuple[float, int, Label] | None = None
-        for lab in own:
-            val = sev[lab.category] * own_factor(lab.confidence)
-            ci = CATEGORIES.index(lab.category)
-            if best_own is None or (val, -ci) > (best_own[0], -best_own[1]):
-                best_own = (val, ci, lab)
-        cands: list[tuple[float, int, int]] = []  # (value, -kind, -category index)
-        if best_own is not None:
-            cands.append((best_own[0], 0, -best_own[1]))
+        lst = ind.get(x, [])
+        sv_nm = max(((sv, nm) for nm, sv in lst), default=None)
+        ind_val = INDICATOR_WEIGHT * float(sv_nm[0]) if sv_nm else 0.0
+        vcorr = any(nm in VICTIM_CORROBORATORS for nm, _ in lst)
+        # candidates: dicts with val, kind, cat, inf, dir, conf and a tie-break key
+        cands: list[dict[str, Any]] = []
+        for i, lab in enumerate(own):
+            cands.append({"val": sev[lab.category] * own_factor(lab.confidence), "kind": 0,
+                          "cat": CATEGORIES.index(lab.category), "inf": 0, "dir": 0, "conf": level(lab.confidence),
+                          "order": i})
         xr = by_addr_rows.get(x, [])
-        for c in sorted({r[1] for r in xr}, key=CATEGORIES.index):
-            s_best = -1.0
-            for direction in ("in", "out"):
-                dr = [r for r in xr if r[1] == c and r[2] == direction]
-                if not dr:
-                    continue
-                num = 0.0
-                for r in sorted(dr, key=lambda q: q[3] == "indirect"):
-                    num += r[5]
-                vol = vin if direction == "in" else vout
-                share_w = num / float(vol[x])
-                s_best = max(s_best, share_w)
-            cands.append((EXPOSURE_CAP * sev[c] * math.sqrt(min(1.0, s_best)), -1, -CATEGORIES.index(c)))
-        best = max(cands) if cands else (0.0, 0, 0)
-        has = best[0] > 0
-        ind = indicators.get(x)
-        ind_val = INDICATOR_WEIGHT * float(ind[1]) if ind else 0.0
-        ill = [c for c in cands if c[1] == -1 and CATEGORIES[-c[2]] in ILLICIT]
-        if ill and ind_val > 0 and max(ill)[0] > 0:
-            xi = max(ill)
-            comb = corroborate(xi[0], ind_val)
-            if comb > max(best[0], ind_val):
-                best, has = (comb, -1, xi[2]), True
-        raw = min(100.0, max(best[0] if cands else 0.0, ind_val))
-        sc = math.floor(raw * 100.0 + 0.5) / 100.0
+        for c, is_inf, direction in sorted({(r[1], r[8], r[2]) for r in xr}):
+            dr = sorted((r for r in xr if (r[1], r[8], r[2]) == (c, is_inf, direction)),
+                        key=lambda q: q[3] == "indirect")
+            num, raw = 0.0, 0.0
+            for r in dr:
+                num += r[5]
+                raw += r[6]
+            vol = vin if direction == "in" else vout
+            sw = num / float(vol[x])
+            val = EXPOSURE_CAP * sev[c] * math.sqrt(min(1.0, sw))
+            victim = direction == "out" and c in VICTIM_CATEGORIES and not vcorr
+            if victim or (is_inf and not lst):
+                val = min(val, cap)
+            mh = min(r[7] for r in dr)
+            cands.append({"val": val, "kind": 5 if victim else 1, "cat": CATEGORIES.index(c), "inf": int(is_inf),
+                          "dir": int(direction == "out"), "conf": 1 if is_inf else 3 if mh <= 1 else 2 if mh <= 3 else 1,
+                          "order": 0})
+
+        def best(pred: Any, pool: list[dict[str, Any]] = cands) -> dict[str, Any]:
+            cs = [c for c in pool if c["val"] > 0 and pred(c)]
+            if not cs:
+                return {"val": 0.0, "kind": -1, "cat": -1, "conf": 0}
+            return dict(min(cs, key=lambda c: (-c["val"], min(c["kind"], 1), c["cat"], c["inf"], c["dir"],
+                                               c["order"])))
+
+        ill = best(lambda c: CATEGORIES[c["cat"]] in ill_axis)
+        xi = best(lambda c: CATEGORIES[c["cat"]] in ill_axis and c["kind"] == 1)
+        if xi["val"] > 0 and ind_val > 0 and corroborate(xi["val"], ind_val) > max(ill["val"], ind_val):
+            ill = dict(xi, val=corroborate(xi["val"], ind_val), kind=4, conf=max(xi["conf"], 2))
+        elif ind_val > ill["val"]:
+            ill = dict(ill, val=ind_val, kind=2, conf=1)
+        vc = best(lambda c: CATEGORIES[c["cat"]] in vc_axis)
+        oth = best(lambda c: CATEGORIES[c["cat"]] not in ill_axis and CATEGORIES[c["cat"]] not in vc_axis)
+        comb = ill
+        for other in (vc, oth):
+            if other["val"] > comb["val"]:
+                comb = other
+        if x in inert:
+            ill, vc, comb = dict(ill, kind=3), dict(vc, kind=3), dict(comb, kind=3)
         own_c = {lab.category for lab in own}
         all_c = own_c | {r[1] for r in xr}
-        mh: int | None = 0 if best_own is not None and best_own[0] > 0 else (
+        mh0: int | None = 0 if any(sev[lab.category] * own_factor(lab.confidence) > 0 for lab in own) else (
             min((r[7] for r in xr), default=None))
+        sc, isc, vsc = rounded(comb["val"]), rounded(ill["val"]), rounded(vc["val"])
+        ib, vb = profile.band(isc), profile.band(vsc)
         out["addr"].append(x)
         out["score"].append(sc)
         out["band"].append(profile.band(sc))
-        out["top_category"].append(CATEGORIES[-best[2]] if has else None)
+        out["top_category"].append(CATEGORIES[comb["cat"]] if comb["cat"] >= 0 else None)
         out["categories"].append(";".join(sorted(all_c)) if all_c else None)
         out["own_categories"].append(";".join(sorted(own_c)) if own_c else None)
-        out["min_hops"].append(mh)
+        out["min_hops"].append(mh0)
         out["direct_usd"].append(sum(r[4] for r in xr if r[3] == "direct"))
         out["indirect_usd"].append(sum(r[4] for r in xr if r[3] == "indirect"))
         out["volume_in"].append(vin[x])
         out["volume_out"].append(vout[x])
+        out["illicit_score"].append(isc)
+        out["illicit_band"].append(ib)
+        out["illicit_top_category"].append(CATEGORIES[ill["cat"]] if ill["cat"] >= 0 else None)
+        out["illicit_confidence"].append(CONF_NAMES[ill["conf"]] if isc > 0 else None)
+        out["possible_victim"].append(ill["kind"] == 5)
+        out["vc_score"].append(vsc)
+        out["vc_band"].append(vb)
+        out["vc_top_category"].append(CATEGORIES[vc["cat"]] if vc["cat"] >= 0 else None)
+        a = profile.action
+
+        def at(band: str, threshold: str) -> bool:
+            return threshold != "never" and BANDS.index(band) >= BANDS.index(threshold)
+
+        report, sever = at(ib, a.report_illicit_at), at(vb, a.sever_vc_at)
+        out["action"].append("sever_and_report" if report and sever else "report" if report else "sever" if sever
+                             else "review" if at(ib, a.review_illicit_at) or at(vb, a.review_vc_at) else "none")
     exposures = {
         "addr": np.array([r[0] for r in rows], np.int64),
         "cat": np.array([CATEGORIES.index(r[1]) for r in rows], np.int64),
@@ -245,5 +362,6 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
         "weighted": np.array([r[5] for r in rows], np.float64),
         "share": np.array([r[6] for r in rows], np.float64),
         "min_hop": np.array([r[7] for r in rows], np.int64),
+        "inf": np.array([int(r[8]) for r in rows], np.int64),
     }
-    return Result(exposures, out, inferred)
+    return Result(exposures, out, inferred, fired)

@@ -6,8 +6,10 @@ The graph (USDT, amounts in USD):
     MIXER --10,000--> MULE --9,000--> SUBJECT --2,000--> CLEAN
                                      SUBJECT --500--> EXCH (labelled exchange)
 
-Runs: R_OLD (complete, older), R_NEW (complete, latest), R_RUNNING (newer but still running: never the default).
-``LATE`` has transfers but is not in any run; ``LABEL_ONLY`` has a sanctions label and no activity.
+Runs: R_OLD (complete, older, written by an engine without the two verdict axes: its verdict columns are NULL),
+R_NEW (complete, latest, with both axes and an action), R_RUNNING (newer but still running: never the default).
+``LATE`` has transfers but is not in any run; ``LABEL_ONLY`` has a sanctions label and no activity. In R_NEW the
+MULE also has an exposure to an *inferred* source (a collector the engine flagged, scored as ``scam``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ SCORES = {
     R_NEW: {
         MIXER: (100.0, "severe", "mixer", "mixer", "mixer", 0, 0.0, 0.0, 0.0, 10_000.0,
                 "labelled mixer (Tornado Cash: USDT pool) by test-labels"),
-        MULE: (85.0, "severe", "mixer", "mixer", None, 1, 10_000.0, 0.0, 10_000.0, 9_000.0,
+        MULE: (85.0, "severe", "mixer", "mixer;scam", None, 1, 10_000.0, 1_000.0, 10_000.0, 9_000.0,
                "received 10,000 USD directly from mixer"),
         SUBJECT: (62.5, "high", "mixer", "mixer;exchange", None, 1, 500.0, 9_000.0, 9_000.0, 2_500.0,
                   "received 9,000 USD from mixer via 1 intermediary"),
@@ -55,9 +57,29 @@ SCORES = {
     },
 }
 
-EXPOSURES = {  # (run, address) -> [(category, direction, hop_class, usd, share, min_hop)]
-    (R_NEW, SUBJECT): [("mixer", "in", "indirect", 9_000.0, 1.0, 2), ("exchange", "out", "direct", 500.0, 0.2, 1)],
-    (R_NEW, MULE): [("mixer", "in", "direct", 10_000.0, 1.0, 1)],
+# (run, address) -> (illicit_score, illicit_band, illicit_reason, illicit_top_category, illicit_confidence,
+#                     vc_score, vc_band, vc_reason, vc_top_category, action); R_OLD has none (an older engine)
+VERDICTS = {
+    (R_NEW, MIXER): (100.0, "severe", "labelled mixer, confidence 60", "mixer", "high",
+                     0.0, "none", "no virtual-currency business", None, "report"),
+    (R_NEW, MULE): (85.0, "severe", "received 10,000 USD directly from mixer (100.0% of incoming)", "mixer", "high",
+                    0.0, "none", "no virtual-currency business", None, "report"),
+    (R_NEW, SUBJECT): (62.5, "high", "received 9,000 USD from mixer via 1 intermediary (100.0% of incoming)",
+                       "mixer", "medium", 31.3, "medium", "sent 500 USD to exchange directly (20.0% of outgoing)",
+                       "exchange", "sever_and_report"),
+    (R_NEW, CLEAN): (0.0, "none", "no link to illegal activity", None, None,
+                     0.0, "none", "no virtual-currency business", None, "none"),
+    (R_NEW, EXCH): (0.0, "none", "no link to illegal activity", None, None,
+                    70.0, "high", "labelled exchange, confidence 50", "exchange", "sever"),
+}
+VERDICT_COLS = ("illicit_score", "illicit_band", "illicit_reason", "illicit_top_category", "illicit_confidence",
+                "vc_score", "vc_band", "vc_reason", "vc_top_category", "action")
+
+EXPOSURES = {  # (run, address) -> [(category, direction, hop_class, usd, share, min_hop, inferred)]
+    (R_NEW, SUBJECT): [("mixer", "in", "indirect", 9_000.0, 1.0, 2, False),
+                       ("exchange", "out", "direct", 500.0, 0.2, 1, False)],
+    (R_NEW, MULE): [("mixer", "in", "direct", 10_000.0, 1.0, 1, False),
+                    ("scam", "in", "indirect", 1_000.0, 0.1, 3, True)],
 }
 
 
@@ -112,10 +134,13 @@ def add_runs(st: Store) -> None:
         for addr, v in rows.items():
             con.execute(f"INSERT INTO scores ({SCORE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [rid, ids[addr], *v])
+    for (rid, addr), v in VERDICTS.items():
+        con.execute(f"UPDATE scores SET {', '.join(f'{c} = ?' for c in VERDICT_COLS)}"
+                    " WHERE run_id = ? AND address_id = ?", [*v, rid, ids[addr]])
     for (rid, addr), exps in EXPOSURES.items():
         for e in exps:
-            con.execute("INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [rid, ids[addr], *e])
+            con.execute("INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop,"
+                        " inferred) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [rid, ids[addr], *e])
     con.execute(
         "INSERT INTO indicators (run_id, address_id, indicator, severity, evidence)"
         " VALUES (?, ?, 'pass_through', 40, ?)",
