@@ -16,9 +16,15 @@ from ._common import RECORDS, SUMMARY, field_rows, format_option, open_store, pr
               help="Hops to propagate (default: the profile's, 4).")
 @click.option("--indicators/--no-indicators", default=True, show_default=True,
               help="Fold the behavioural indicators (FATF red flags) into the scores.")
+@click.option("--engine", type=click.Choice(["array", "sql", "spark"]), default="array", show_default=True,
+              help="What runs the propagation: numpy arrays in memory; DuckDB SQL spilling to disk (larger than "
+                   "memory); Apache Spark (pip install 'chainrisk[spark]', Java 17). Same results from each.")
+@click.option("--memory-limit", "memory_limit", default=None, metavar="SIZE",
+              help="--engine sql: DuckDB's memory limit before it spills to disk, e.g. 8GB (default: 80% of RAM).")
 @format_option(SUMMARY)
 @click.pass_context
-def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bool, fmt: str) -> None:
+def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bool, engine: str,
+          memory_limit: str | None, fmt: str) -> None:
     """Score every address in the store: exposures per category and direction, score, band; kept as one run."""
     from ..engine.score import score as run_score
 
@@ -27,7 +33,8 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bo
             click.echo(f"score: {msg}", err=True)
 
     with open_store(ctx) as st:
-        summary = run_score(st, profile=profile, max_hops=max_hops, indicators=indicators, on_progress=progress)
+        summary = run_score(st, profile=profile, max_hops=max_hops, indicators=indicators, on_progress=progress,
+                            engine=engine, memory_limit=memory_limit)
     d: dict[str, Any] = summary.to_dict()
     sources = ", ".join(f"{s['source']} {s['version'] or ''}".strip() for s in d["label_sources"]) or "(none)"
     bands = ", ".join(f"{b}={n}" for b, n in d["bands"].items())

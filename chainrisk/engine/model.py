@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -258,8 +258,13 @@ def corroborate(exposure: Any, indicator: Any) -> Any:
 
 
 def compute(inp: Inputs, profile: Profile, max_hops: int,
-            indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True) -> Result:
+            indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True,
+            propagator: Callable[..., list[HopExposure]] = propagate) -> Result:
     """Exposures and scores for every active address. Pure and deterministic.
+
+    ``propagator``: what computes the hop exposures (:func:`~chainrisk.engine.propagate.propagate`, the array
+    engine; or :func:`chainrisk.engine.sql_engine.sql_propagate`'s, the same on a SQL engine); everything else is
+    this one code path whichever runs the hops.
 
     ``indicators``: the behavioural indicators of each address, ``{addr: (name, severity)}`` or
     ``{addr: [(name, severity), ...]}``; collectors among them become inferred sources. ``forwarding`` adds the
@@ -271,7 +276,7 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
     r = roles(inp, profile, in_order, collectors)
     fwd_cats = [k for k in r.sources if forwarding and not split_key(k)[1] and k in profile.axes.illicit]
     fwd = dataclasses.replace(FORWARDING, categories=tuple(fwd_cats))
-    hops = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
+    hops = propagator(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
                      {k: hops_for(profile, split_key(k)[0], max_hops) for k in r.sources}, in_order,
                      time=inp.time, forwarding=fwd)
     del in_order

@@ -27,7 +27,8 @@ import logging
 import os
 import socket
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ import numpy as np
 from ..errors import InputError
 from ..profiles import Profile, load_profile
 from ..store.runs import list_runs as runs
+from ..store.work import Workspace
 from ..taxonomy import BANDS, CATEGORIES, VICTIM_CATEGORIES, inert_keys
 from .indicators import compute_indicators
 from .ledger import INFERRED_SOURCE, LEDGER_SOURCE, derive_ledger_labels
@@ -59,7 +61,8 @@ from .model import (
     compute,
     inputs_from_rows,
 )
-from .propagate import ForwardingParams
+from .propagate import ForwardingParams, propagate
+from .sql_engine import sql_propagate
 
 __all__ = ["Inputs", "Label", "Result", "RunSummary", "compute", "inputs_from_rows", "load_inputs", "runs", "score"]
 
@@ -129,8 +132,12 @@ def _new_run_id(now: datetime, seed: str) -> str:
     return f"r{now:%Y%m%d-%H%M%S}-{h}"
 
 
+ENGINES = ("array", "sql", "spark")
+
+
 def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *, indicators: bool = True,
-          on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True) -> RunSummary:
+          on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True, engine: str = "array",
+          memory_limit: str | None = None, spark: Any = None) -> RunSummary:
     """Score every address with activity in ``store`` and keep the result as one complete scoring run.
 
     ``profile`` is a bundled profile name, a TOML path or a :class:`~chainrisk.profiles.Profile`; ``max_hops``
@@ -138,7 +145,14 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
     ``on_progress`` receives one line per stage; ``prepare_reads`` (default) ends a successful run by building the
     lookup indexes and the run's evidence tables (``prepare_reads=False``: the first lookup builds them). Raises :class:`~chainrisk.errors.InputError` for a bad profile
     or hop count; any failure marks the run ``failed`` (with the error) and leaves earlier runs untouched.
+
+    ``engine`` runs the propagation: ``"array"`` (numpy in memory, the default), ``"sql"`` (DuckDB set-at-a-time
+    SQL in a workspace that spills to disk beyond ``memory_limit``, e.g. ``"8GB"``) or ``"spark"`` (the same
+    statements on Apache Spark: ``spark`` is a SparkSession, default a local one; needs ``chainrisk[spark]`` and
+    Java 17). All three give the same exposures, scores and bands, bit for bit.
     """
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; give one of {', '.join(ENGINES)}")
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     hops = prof.propagation.max_hops if max_hops is None else int(max_hops)
     if not 1 <= hops <= MAX_HOPS_LIMIT:
@@ -159,6 +173,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
               "forwarding": ForwardingParams().__dict__ | {"categories": "illicit, labelled sources"}}
     params["max_hops"] = hops
     params["indicators"] = indicators
+    params["engine"] = engine
     asof = store.execute(
         "SELECT block_number, block_time FROM transfers ORDER BY block_number DESC, block_time DESC LIMIT 1"
     ).fetchone()
@@ -200,8 +215,9 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
                 " GROUP BY address_id, indicator ORDER BY address_id, indicator", [run_id]).fetchall():
             ind.setdefault(int(a), []).append((str(i), int(sv)))
         stage("indicators")
-        say(f"propagating (K = {hops})")
-        res = compute(inp, prof, hops, ind, forwarding=indicators)
+        say(f"propagating (K = {hops}, {engine} engine)")
+        with _propagator(engine, memory_limit, spark, say) as propagator:
+            res = compute(inp, prof, hops, ind, forwarding=indicators, propagator=propagator)
         res.inferred.extend(derived)
         stage("propagate_and_score")
         say("writing the run")
@@ -228,6 +244,22 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
         bands[b] += 1
     return RunSummary(run_id, "complete", prof.name, hops, int(inp.active.size), int(res.exposures["addr"].size),
                       n_ind + len(res.indicators), len(res.inferred), bands, as_of_block, as_of_time, srcs, round(duration, 3), timings)
+
+
+@contextmanager
+def _propagator(engine: str, memory_limit: str | None, spark: Any,
+                say: Callable[[str], None]) -> Iterator[Callable[..., Any]]:
+    """What runs the hops for ``engine`` (set up for the block, torn down after)."""
+    if engine == "array":
+        yield propagate
+    elif engine == "sql":
+        with Workspace(memory_limit=memory_limit) as ws:
+            yield sql_propagate(ws, on_hop=say)
+    else:
+        from .spark_engine import spark_backend  # at call time: pyspark only for this engine
+
+        with spark_backend(spark) as backend:
+            yield sql_propagate(backend, on_hop=say)
 
 
 def _reason_sql(p: str, top: str, nothing: str) -> str:

@@ -12,6 +12,7 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.engines import propagator
 from support.reference import reference_compute
 from support.scoring import add_label, add_transfers, addr
 
@@ -49,15 +50,16 @@ def profile(hub_degree=3, decay=0.5, min_share=0.001):
     return dataclasses.replace(CN, propagation=p)
 
 
-@pytest.mark.parametrize("sparse", [0, 10**9])
+@pytest.mark.parametrize(("engine", "sparse"), [("array", 0), ("array", 10**9), ("sql", 0)])
 @SETTINGS
 @given(g=graphs(), k=st.integers(1, 7), hub=st.sampled_from([2, 3, 500]), decay=st.sampled_from([0.5, 0.3, 1.0]),
        ind=st.dictionaries(st.integers(0, 9), st.lists(st.tuples(
            st.sampled_from(["collector", "pass_through", "structuring"]), st.sampled_from([35, 60, 80])),
            min_size=1, max_size=2), max_size=4),
        fwd_min=st.sampled_from([1.0, 50.0, 1000.0]))
-def test_engine_agrees_exactly_with_the_networkx_reference(sparse, g, k, hub, decay, ind, fwd_min):
-    """Collectors become inferred sources, pass_through corroborates a payer, forwarding fires per inflow."""
+def test_engine_agrees_exactly_with_the_networkx_reference(engine, sparse, g, k, hub, decay, ind, fwd_min):
+    """Collectors become inferred sources, pass_through corroborates a payer, forwarding fires per inflow; the
+    array engine (both prefix-sum paths) and the SQL engine alike."""
     rows, labels, inert = g
     indicators = dict(ind)
     old = _Direction.SPARSE
@@ -67,7 +69,8 @@ def test_engine_agrees_exactly_with_the_networkx_reference(sparse, g, k, hub, de
     try:
         inp = inputs_from_rows(rows, labels, inert)
         prof = profile(hub, decay)
-        a, b = compute(inp, prof, k, indicators), reference_compute(inp, prof, k, indicators)
+        a = compute(inp, prof, k, indicators, propagator=propagator(engine))
+        b = reference_compute(inp, prof, k, indicators)
     finally:
         _Direction.SPARSE = old
         model.FORWARDING = old_fwd

@@ -1,0 +1,241 @@
+"""The propagation as set-at-a-time SQL: the same hop exposures as :func:`chainrisk.engine.propagate.propagate`,
+bit for bit, computed by a SQL engine (DuckDB out of core, or Apache Spark) instead of numpy arrays.
+
+The semantics are the array engine's (see :mod:`chainrisk.engine.propagate`); this module only restates them as
+statements. Each hop of every category at once is one statement per direction:
+
+* the tainted transfers of hop k-1 (``k`` = the propagation key, ``d`` = receiver, ``r`` = time rank, ``t`` =
+  micro-USD taint) and the relaying transfers out of their receivers are put in one event stream per
+  ``(key, address)``; a window ``sum(t) OVER (PARTITION BY k, node ORDER BY r RANGE BETWEEN UNBOUNDED PRECEDING AND
+  1 PRECEDING)`` gives each relaying transfer ``A``, the taint its sender had received strictly before it;
+* ``B`` (everything the sender had received before it) is the same window over all transfers, computed once per
+  direction (the table ``relay_<dir>``);
+* ``Tk = floor(w * A / B + 0.5)`` with the same IEEE double operations in the same order as numpy, so the result
+  is the array engine's to the last micro-USD.
+
+The exposure of hop k is ``sum(t) GROUP BY k, d``; forwarding events (incoming direction) are a join of the hop's
+tainted transfers with the receiver's transfers inside the time window (ranks by the running maximum of time).
+
+The statements are written once, in DuckDB's dialect, and run by a *backend*: anything with ``load`` (an Arrow
+table in), ``create`` (a query materialised as a table), ``fetch`` (a query's result as numpy columns) and
+``drop`` -- :class:`chainrisk.store.work.Workspace` (DuckDB, spilling to disk) or
+:class:`chainrisk.engine.spark_engine.SparkBackend` (the same statements transpiled to Spark SQL). Everything
+from the hop exposures onward (aggregation, scores, bands, verdicts) is the array engine's one code path
+(:func:`chainrisk.engine.model.compute` with ``propagator=``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from .propagate import B1, I64, ForwardingParams, HopExposure
+
+Propagator = Callable[..., list[HopExposure]]
+
+_DIRS = {  # direction -> (sender column, receiver column, rank expression, the key's K column)
+    "in": ("s", "d", "e.r", "kin"),
+    "out": ("d", "s", "{top} - e.r", "kout"),
+}
+_PRECEDING = "RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+_NULL = "CAST(NULL AS BIGINT)"
+
+
+class Backend(Protocol):
+    def load(self, name: str, table: Any) -> None: ...
+    def create(self, name: str, query: str) -> None: ...
+    def fetch(self, query: str) -> dict[str, np.ndarray]: ...
+    def drop(self, *names: str) -> None: ...
+
+
+# -- the statements -------------------------------------------------------------------------------------------
+
+def edges_sql(with_time: bool) -> str:
+    """The edge table ``e``: the loaded transfers ``raw`` and ``tm``, the running maximum of time by rank (the
+    forwarding window's clock; -1 unknown)."""
+    if not with_time:
+        return "SELECT eid, s, d, r, w, c, CAST(-1 AS BIGINT) AS tm FROM raw"
+    return (
+        "SELECT raw.eid, raw.s, raw.d, raw.r, raw.w, raw.c, m.tm FROM raw JOIN ("
+        " SELECT r, max(mx) OVER (ORDER BY r ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS tm"
+        " FROM (SELECT r, max(time) AS mx FROM raw GROUP BY r) g) m ON m.r = raw.r")
+
+
+def relay_sql(direction: str, top: int) -> str:
+    """Relaying transfers of a direction (carrying, sender not a stop node) with ``b``: everything the sender had
+    received strictly before (only those with ``b > 0`` can ever carry taint)."""
+    s, d, r, _ = _DIRS[direction]
+    r = r.format(top=top)
+    return f"""
+    SELECT eid, s, d, r, w, CAST(b AS BIGINT) AS b FROM (
+      SELECT eid, node AS s, dd AS d, r, ww AS w, sum(x) OVER (PARTITION BY node ORDER BY r {_PRECEDING}) AS b
+      FROM (
+        SELECT e.{d} AS node, {r} AS r, e.w AS x, {_NULL} AS eid, {_NULL} AS dd, {_NULL} AS ww FROM e
+        UNION ALL
+        SELECT e.{s} AS node, {r} AS r, CAST(0 AS BIGINT) AS x, e.eid, e.{d} AS dd, e.w AS ww
+        FROM e LEFT JOIN stop ON stop.node = e.{s} WHERE e.c AND stop.node IS NULL
+      ) ev
+    ) q WHERE eid IS NOT NULL AND b > 0"""
+
+
+def hop1_sql(direction: str, top: int) -> str:
+    """Hop 1: every carrying transfer out of a source carries its whole amount."""
+    s, d, r, kcol = _DIRS[direction]
+    r = r.format(top=top)
+    return f"""
+    SELECT src.k, e.eid, e.{d} AS d, {r} AS r, e.w AS t
+    FROM e JOIN src ON src.node = e.{s} JOIN hopkeys ON hopkeys.k = src.k
+    WHERE e.c AND hopkeys.{kcol} >= 1"""
+
+
+def hop_sql(direction: str, prev: str, hop: int) -> str:
+    """Hop ``hop`` >= 2 from the tainted transfers ``prev`` of hop ``hop - 1``."""
+    kcol = _DIRS[direction][3]
+    return f"""
+    WITH prev AS (
+      SELECT p.k, p.d, p.r, p.t FROM {prev} p JOIN hopkeys ON hopkeys.k = p.k WHERE hopkeys.{kcol} >= {hop}
+    ), relayers AS (
+      SELECT DISTINCT prev.k, prev.d AS node FROM prev
+      LEFT JOIN src ON src.k = prev.k AND src.node = prev.d WHERE src.node IS NULL
+    ), ev AS (
+      SELECT k, d AS node, r, t AS x, {_NULL} AS eid, {_NULL} AS dd, {_NULL} AS ww, {_NULL} AS bb FROM prev
+      UNION ALL
+      SELECT rl.k, q.s AS node, q.r, CAST(0 AS BIGINT) AS x, q.eid, q.d AS dd, q.w AS ww, q.b AS bb
+      FROM relay_{direction} q JOIN relayers rl ON rl.node = q.s
+    ), acc AS (
+      SELECT k, eid, dd, r, ww, bb, sum(x) OVER (PARTITION BY k, node ORDER BY r {_PRECEDING}) AS a FROM ev
+    ), tk AS (
+      SELECT k, eid, dd AS d, r,
+             CAST(floor(CAST(ww AS DOUBLE) * CAST(CAST(a AS BIGINT) AS DOUBLE) / CAST(bb AS DOUBLE) + 0.5)
+                  AS BIGINT) AS t
+      FROM acc WHERE eid IS NOT NULL AND a > 0
+    )
+    SELECT k, eid, d, r, t FROM tk WHERE t > 0"""
+
+
+def exposure_sql(table: str) -> str:
+    return f"SELECT k, d, CAST(sum(t) AS BIGINT) AS usd FROM {table} GROUP BY k, d ORDER BY k, d"
+
+
+def forwarding_sql(table: str, fwd: ForwardingParams) -> str:
+    """Forwarding events among the tainted transfers ``table`` of an incoming hop (judged keys only)."""
+    min_t = int(np.floor(fwd.min_usd * 1_000_000 + 0.5))
+    win = int(fwd.window_s)
+    share = repr(float(fwd.out_share))
+    return f"""
+    WITH cand AS (
+      SELECT t.k, t.eid, t.d AS v, t.r, t.t, e.w, e.tm AS te
+      FROM {table} t JOIN hopkeys ON hopkeys.k = t.k JOIN e ON e.eid = t.eid
+      LEFT JOIN stop ON stop.node = t.d LEFT JOIN src ON src.k = t.k AND src.node = t.d
+      WHERE hopkeys.judge AND stop.node IS NULL AND src.node IS NULL
+        AND t.t >= {min_t} AND 2 * t.t >= e.w AND e.tm >= 0
+    ), vin AS (
+      SELECT c.k, c.eid, CAST(sum(e.w) AS BIGINT) AS vin FROM cand c JOIN e ON e.d = c.v
+      WHERE e.tm >= c.te - {win} AND e.tm <= c.te + {win} GROUP BY c.k, c.eid
+    ), vout AS (
+      SELECT c.k, c.eid, CAST(sum(e.w) AS BIGINT) AS vout FROM cand c JOIN e ON e.s = c.v
+      WHERE e.c AND e.r > c.r AND e.tm <= c.te + {win} GROUP BY c.k, c.eid
+    )
+    SELECT c.k, c.v, c.eid, c.t, coalesce(vout.vout, CAST(0 AS BIGINT)) AS fwd
+    FROM cand c JOIN vin ON vin.k = c.k AND vin.eid = c.eid
+    LEFT JOIN vout ON vout.k = c.k AND vout.eid = c.eid
+    WHERE 2 * c.t >= vin.vin
+      AND CAST(coalesce(vout.vout, CAST(0 AS BIGINT)) AS DOUBLE) >= CAST({share} AS DOUBLE) * CAST(c.t AS DOUBLE)
+    ORDER BY c.k, c.eid"""
+
+
+# -- running them ---------------------------------------------------------------------------------------------
+
+def _ids(mask: B1) -> I64:
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def _split(cols: dict[str, np.ndarray], nkeys: int) -> list[slice]:
+    k = np.asarray(cols["k"], np.int64)
+    bounds = np.searchsorted(k, np.arange(nkeys + 1))
+    return [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(nkeys)]
+
+
+def sql_propagate(backend: Backend, on_hop: Callable[[str], None] | None = None) -> Propagator:
+    """A drop-in for :func:`chainrisk.engine.propagate.propagate` that runs the hops as SQL on ``backend``."""
+
+    def run(src: I64, dst: I64, rank: I64, usd: I64, carry: B1, stop: B1, sources: Mapping[str, B1],
+            max_hops: int | Mapping[str, tuple[int, int]], in_order: I64 | None = None, threads: int = 2,
+            time: I64 | None = None, forwarding: ForwardingParams | None = None) -> list[HopExposure]:
+        del in_order, threads   # the SQL engine plans its own order and parallelism
+
+        def hops_of(key: str, direction: int) -> int:
+            return max_hops if isinstance(max_hops, int) else max_hops[key][direction]
+
+        keys = [k for k in sources if max(hops_of(k, 0), hops_of(k, 1)) >= 1]
+        if not keys:
+            return []
+        judge = forwarding is not None and bool(forwarding.categories) and time is not None
+        m = int(src.size)
+        top = int(rank.max()) if m else 0
+        backend.load("raw", pa.table({
+            "eid": np.arange(m, dtype=np.int64), "s": src, "d": dst, "r": rank, "w": usd, "c": carry,
+            "time": time if time is not None else np.full(m, -1, np.int64)}))
+        backend.load("stop", pa.table({"node": _ids(stop)}))
+        sk = [np.full(_ids(sources[k]).size, i, np.int32) for i, k in enumerate(keys)]
+        backend.load("src", pa.table({
+            "k": np.concatenate(sk) if sk else np.empty(0, np.int32),
+            "node": np.concatenate([_ids(sources[k]) for k in keys])}))
+        backend.load("hopkeys", pa.table({
+            "k": np.arange(len(keys), dtype=np.int32),
+            "kin": np.array([hops_of(k, 0) for k in keys], np.int32),
+            "kout": np.array([hops_of(k, 1) for k in keys], np.int32),
+            "judge": np.array([judge and forwarding is not None and k in forwarding.categories for k in keys],
+                              bool)}))
+        backend.create("e", edges_sql(judge))
+        backend.drop("raw")
+        out: list[HopExposure] = []
+        made = ["e", "stop", "src", "hopkeys"]
+        try:
+            for direction in ("in", "out"):
+                di = 0 if direction == "in" else 1
+                kmax = max(hops_of(k, di) for k in keys)
+                if kmax < 1:
+                    continue
+                per_key: list[list[HopExposure]] = [[] for _ in keys]
+                if kmax >= 2:
+                    backend.create(f"relay_{direction}", relay_sql(direction, top))
+                    made.append(f"relay_{direction}")
+                prev = ""
+                for hop in range(1, kmax + 1):
+                    name = f"t_{direction}_{hop}"
+                    backend.create(name, hop1_sql(direction, top) if hop == 1 else hop_sql(direction, prev, hop))
+                    made.append(name)
+                    if prev:
+                        backend.drop(prev)
+                    prev = name
+                    ex = backend.fetch(exposure_sql(name))
+                    if ex["k"].size == 0:
+                        break
+                    if on_hop:
+                        on_hop(f"{direction} hop {hop}: {ex['k'].size:,} exposures")
+                    fw = backend.fetch(forwarding_sql(name, forwarding)) \
+                        if direction == "in" and judge and forwarding is not None else None
+                    parts = _split(ex, len(keys))
+                    fparts = _split(fw, len(keys)) if fw is not None else None
+                    for i, key in enumerate(keys):
+                        sl = parts[i]
+                        if sl.start == sl.stop or hop > hops_of(key, di):
+                            continue
+                        ev = None
+                        if fw is not None and fparts is not None and forwarding is not None \
+                                and key in forwarding.categories:
+                            f = fparts[i]
+                            ev = tuple(np.asarray(fw[c][f], np.int64) for c in ("v", "eid", "t", "fwd"))
+                        per_key[i].append(HopExposure(
+                            key, direction, hop, np.asarray(ex["d"][sl], np.int64),
+                            np.asarray(ex["usd"][sl], np.int64), ev))  # type: ignore[arg-type]
+                out += [h for hs in per_key for h in hs]
+        finally:
+            backend.drop(*made)
+        return out
+
+    return run
