@@ -1,0 +1,153 @@
+"""The SQL engine (DuckDB) and Spark give the array engine's results, bit for bit, through the whole run.
+
+The property test of the propagation itself against the networkx reference runs every engine
+(tests/engine/test_propagate.py); here whole stored runs are compared: scores, both verdicts, bands, actions,
+reasons, exposures, inferred labels and the engine's forwarding indicators. The comparison is against whatever
+the array engine computes, so a later change of the semantics shows up here as a failure, not as drift.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from support.env import need
+from support.graphs_random import graphs, profile
+from support.scoring import add_label, add_transfers
+
+from chainrisk.cli import cli
+from chainrisk.engine.model import compute, inputs_from_rows
+from chainrisk.engine.score import score
+from chainrisk.engine.sql_engine import sql_propagate
+from chainrisk.errors import InputError
+from chainrisk.profiles import load_profile
+
+CN = load_profile("cn")
+TABLES = {
+    "scores": "address_id",
+    "exposures": "address_id, category, direction, hop_class, inferred",
+    "inferred_labels": "address_id, category, method",
+    "indicators": "address_id, indicator, evidence",
+}
+
+
+def build(store, seed: int, n_rows: int = 120) -> None:
+    """A random store: a mixer, a scam, a sanctioned address and an exchange among 16 addresses, amounts from
+    dust to large, so that hubs, forwarding and the behaviour indicators all have something to find."""
+    rnd = random.Random(seed)
+    names = [f"a{i}" for i in range(16)]
+    rows = []
+    for i in range(n_rows):
+        u, v = rnd.sample(names, 2)
+        rows.append((u, v, rnd.choice([0.5, 3, 10, 250.25, 1000, 4000, 25_000]), i // 3 + rnd.randint(0, 2)))
+    add_transfers(store, rows)
+    add_label(store, "a0", "mixer")
+    add_label(store, "a1", "exchange")
+    add_label(store, "a2", "sanctions")
+    add_label(store, "a3", "scam", confidence=20)
+
+
+def run_rows(store, run_id: str) -> dict[str, list[tuple]]:
+    return {t: store.execute(f"SELECT * EXCLUDE (run_id) FROM {t} WHERE run_id = ? ORDER BY {order}",
+                             [run_id]).fetchall() for t, order in TABLES.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_sql_engine_run_equals_the_array_engine_run(store, seed):
+    build(store, seed)
+    a = score(store, "cn")
+    b = score(store, "cn", engine="sql", memory_limit="256MB")
+    ra, rb = run_rows(store, a.run_id), run_rows(store, b.run_id)
+    assert ra["exposures"], "the graph reaches no one: the comparison would be empty"
+    assert ra == rb
+    assert (a.bands, a.n_exposures, a.n_indicators, a.n_inferred) == (b.bands, b.n_exposures, b.n_indicators,
+                                                                      b.n_inferred)
+    (params,) = store.execute("SELECT params_json FROM scoring_runs WHERE run_id = ?", [b.run_id]).fetchone()
+    assert '"engine": "sql"' in params
+
+
+def test_score_engine_sql_on_the_command_line(tmp_path):
+    import chainrisk
+
+    db = tmp_path / "c.duckdb"
+    with chainrisk.open(db) as st:
+        build(st, 4)
+    r = CliRunner().invoke(cli, ["--db", str(db), "-q", "score", "--engine", "sql", "--memory-limit", "256MB",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    with chainrisk.open(db) as st:
+        (runs,) = st.execute("SELECT count(*) FROM scoring_runs WHERE status = 'complete'").fetchone()
+        assert runs == 1
+        base = score(st, "cn")
+        rows = run_rows(st, base.run_id)
+        (other,) = st.execute("SELECT run_id FROM scoring_runs WHERE run_id <> ?", [base.run_id]).fetchone()
+        assert run_rows(st, other) == rows
+
+
+def test_an_unknown_engine_or_memory_limit_is_one_clear_error(store):
+    build(store, 5, 20)
+    with pytest.raises(InputError, match="unknown engine 'gpu'"):
+        score(store, "cn", engine="gpu")
+    with pytest.raises(InputError, match="memory-limit"):
+        score(store, "cn", engine="sql", memory_limit="lots")
+
+
+# -- Spark (local mode) ---------------------------------------------------------------------------------------
+
+def _spark_available() -> bool:
+    try:
+        import pyspark  # noqa: F401
+        import sqlglot  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("java") is not None
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session (2 cores, loopback only) for the whole test run: it takes ~10 s to start."""
+    need(_spark_available(), "pyspark/sqlglot (pip install '.[spark]') or Java 17 is not installed")
+    from chainrisk.engine.spark_engine import local_session
+
+    sp = local_session(2)
+    yield sp
+    sp.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_backend_(spark_session, tmp_path_factory):
+    from chainrisk.engine.spark_engine import SparkBackend
+
+    return SparkBackend(spark_session, str(tmp_path_factory.mktemp("spark")))
+
+
+SPARK_EXAMPLES = 4
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@settings(max_examples=SPARK_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(g=graphs(n_max=8))
+def test_spark_agrees_with_the_array_engine_on_random_graphs(spark_backend_, g):
+    rows, labels, inert = g
+    inp = inputs_from_rows(rows, labels, inert)
+    prof = profile(hub_degree=3, decay=0.5)
+    ind = {1: [("collector", 60)], 2: [("pass_through", 80)]}
+    a = compute(inp, prof, 4, ind)
+    b = compute(inp, prof, 4, ind, propagator=sql_propagate(spark_backend_))
+    assert a.exposure_rows() == b.exposure_rows()
+    assert a.score_rows() == b.score_rows()
+    assert a.inferred == b.inferred and a.indicators == b.indicators
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_spark_run_equals_the_array_engine_run(store, spark_session):
+    build(store, 1)
+    a = score(store, "cn")
+    b = score(store, "cn", engine="spark", spark=spark_session)
+    ra, rb = run_rows(store, a.run_id), run_rows(store, b.run_id)
+    assert ra["exposures"] and ra == rb
