@@ -1,0 +1,140 @@
+"""Benchmark of the propagation engines on one graph, built once: the array engine (numpy, the baseline), the SQL
+engine (DuckDB, spilling) and optionally Spark in local mode, each a full scoring run in a fresh subprocess
+(wall time and peak RSS its own), and whether their stored runs are identical.
+
+    .venv/bin/python bench/bench_engines.py                                  # 10M transfers / 1M addresses
+    .venv/bin/python bench/bench_engines.py --transfers 1e6 --addresses 1e5 --spark-cores 1,2
+    .venv/bin/python bench/bench_engines.py --engines sql --transfers 3e7 --addresses 3e6 --memory-limit 8GB
+
+The graph is bench/bench_score.py's (power law, services, illicit sources, deposit sweeps; fixed seed). Runs
+use the cn profile's K and no behavioural indicators (they are the same code for every engine); the ratio is
+each engine's median wall time over the array engine's in the same run. ``uptime`` is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import chainrisk  # noqa: E402
+
+TABLES = {"scores": "address_id", "exposures": "address_id, category, direction, hop_class, inferred",
+          "inferred_labels": "address_id, category, method"}
+
+
+def child(path: str, engine: str, memory_limit: str | None, cores: int) -> None:
+    """Subprocess: one scoring run; prints JSON with its wall time and peak RSS."""
+    t0 = time.perf_counter()
+    spark = None
+    if engine == "spark":
+        from chainrisk.engine.spark_engine import local_session
+
+        spark = local_session(cores)
+    t_session = time.perf_counter() - t0
+    with chainrisk.open(path) as st:
+        s = chainrisk.score(st, "cn", indicators=False, engine=engine, memory_limit=memory_limit, spark=spark,
+                            prepare_reads=False)
+    if spark is not None:
+        spark.stop()
+    wall = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)   # Spark's JVM
+    print(json.dumps({"wall_s": wall, "session_s": t_session, "run_id": s.run_id, "timings": s.timings_s,
+                      "peak_rss": ru.ru_maxrss * 1024, "jvm_peak_rss": kids.ru_maxrss * 1024,
+                      "exposures": s.n_exposures, "bands": s.bands}))
+
+
+def run_child(path: str, engine: str, memory_limit: str | None, cores: int = 2) -> dict:
+    cmd = [sys.executable, __file__, "--_child", path, "--_engine", engine, "--_cores", str(cores)]
+    if memory_limit:
+        cmd += ["--memory-limit", memory_limit]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ | {
+        "SPARK_LOCAL_IP": "127.0.0.1"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def identical(path: str, a: str, b: str) -> bool:
+    with chainrisk.open(path, read_only=True) as st:
+        for t, _ in TABLES.items():
+            q = f"SELECT * EXCLUDE (run_id) FROM {t} WHERE run_id = ?"
+            (n,) = st.execute(f"SELECT count(*) FROM (({q}) EXCEPT ALL ({q}))", [a, b]).fetchone()
+            (m,) = st.execute(f"SELECT count(*) FROM (({q}) EXCEPT ALL ({q}))", [b, a]).fetchone()
+            if n or m:
+                return False
+    return True
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--transfers", type=float, default=1e7)
+    ap.add_argument("--addresses", type=float, default=1e6)
+    ap.add_argument("--engines", default="array,sql", help="comma-separated: array, sql (default %(default)s)")
+    ap.add_argument("--spark-cores", default="", help="also Spark local mode with these cores, e.g. 1,2")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per engine (median printed)")
+    ap.add_argument("--memory-limit", default=None, help="the SQL engine's DuckDB memory limit, e.g. 8GB")
+    ap.add_argument("--tmp", default=None, help="folder for the bench store (default: system temp)")
+    ap.add_argument("--_child", help=argparse.SUPPRESS)
+    ap.add_argument("--_engine", help=argparse.SUPPRESS)
+    ap.add_argument("--_cores", type=int, default=2, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a._child:
+        child(a._child, a._engine, a.memory_limit, a._cores)
+        return
+    from bench_score import generate, load
+
+    n, m = int(a.transfers), int(a.addresses)
+    print(f"# bench_engines: {os.cpu_count()} cores; {n:,} transfers / {m:,} addresses; K of profile cn; "
+          f"no indicators; medians of {a.repeat}", flush=True)
+    print(f"# before: {uptime()}", flush=True)
+    with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
+        path = os.path.join(tmp, "bench.duckdb")
+        t0 = time.perf_counter()
+        g = generate(n, m)
+        ld = load(path, g)
+        print(f"# graph: {int(g['src'].size):,} transfers, built in {time.perf_counter() - t0:.1f} s "
+              f"(load {ld:.1f} s)", flush=True)
+        del g
+        runs: list[tuple[str, dict]] = [(e, {}) for e in a.engines.split(",") if e]
+        runs += [(f"spark[{c}]", {}) for c in a.spark_cores.split(",") if c]
+        base_wall = None
+        base_run = None
+        for name, _ in runs:
+            engine, cores = (("spark", int(name[6:-1])) if name.startswith("spark") else (name, 2))
+            res = [run_child(path, engine, a.memory_limit, cores) for _ in range(a.repeat)]
+            wall = statistics.median(r["wall_s"] for r in res)
+            prop = statistics.median(r["timings"]["propagate_and_score"] for r in res)
+            rss = max(r["peak_rss"] for r in res) / 2**30
+            jvm = max(r["jvm_peak_rss"] for r in res) / 2**30
+            if base_wall is None:
+                base_wall, base_run = wall, res[0]["run_id"]
+                ratio, same = "baseline", ""
+            else:
+                ratio = f"{wall / base_wall:.2f}x the {runs[0][0]} engine"
+                same = f"; identical to {runs[0][0]}: {identical(path, base_run, res[0]['run_id'])}"
+            extra = f", JVM peak RSS {jvm:.2f} GiB, session start {res[0]['session_s']:.1f} s" \
+                if engine == "spark" else ""
+            print(f"{name:>9}: scoring run {wall:7.2f} s (propagate+score {prop:.2f} s; runs "
+                  f"{[round(r['wall_s'], 2) for r in res]}), peak RSS {rss:.2f} GiB{extra}; {ratio}{same}",
+                  flush=True)
+            print(f"{'':>11}stages (s): {res[0]['timings']}; bands {res[0]['bands']}", flush=True)
+    print(f"# after: {uptime()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
