@@ -1,10 +1,11 @@
 """Apache Spark as a backend of the SQL engine: the statements of :mod:`chainrisk.engine.sql_engine`, written once
 in DuckDB's dialect, transpiled to Spark SQL with sqlglot and run by a SparkSession (local mode or a cluster).
 
-Tables travel as Parquet: :meth:`SparkBackend.load` writes an Arrow table to Parquet under the backend's
+Inputs travel as Parquet: :meth:`SparkBackend.load` writes an Arrow table to Parquet under the backend's
 directory (a shared filesystem or object store path on a cluster) and registers it as a view; :meth:`create`
-materialises each statement's result as Parquet (so hop k reads hop k-1 from disk, not a growing lineage), and
-:meth:`fetch` brings a result back as numpy columns (the per-hop exposures, one row per address reached).
+materialises each statement's result (an executor-local checkpoint by default, or Parquet files with
+``checkpoint=False``), so hop k reads hop k-1's table, not a growing lineage; :meth:`fetch` brings a result back
+as numpy columns (the per-hop exposures, one row per address reached).
 
 Needs ``pip install 'chainrisk[spark]'`` (pyspark, sqlglot) and Java 17 on the PATH (or ``JAVA_HOME``).
 """
@@ -45,7 +46,7 @@ def to_spark(query: str) -> str:
     return str(sqlglot.transpile(query, read="duckdb", write="spark")[0])
 
 
-def local_session(cores: int = 2) -> Any:
+def local_session(cores: int = 2, shuffle_partitions: int | None = None) -> Any:
     """A local SparkSession bound to the loopback interface only (``local[cores]``)."""
     _require()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -53,7 +54,8 @@ def local_session(cores: int = 2) -> Any:
 
     return (SparkSession.builder.master(f"local[{cores}]").appName("chainrisk")
             .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
-            .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
+            .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", str(shuffle_partitions or max(2, cores * 2)))
             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
 
 
@@ -62,9 +64,11 @@ class SparkBackend:
 
     dialect = "spark"
 
-    def __init__(self, session: Any, directory: str) -> None:
+    def __init__(self, session: Any, directory: str, checkpoint: bool = True) -> None:
         self.spark = session
         self.dir = directory
+        self.checkpoint = checkpoint   # intermediate tables: executor-local checkpoints (True) or Parquet files
+        self._views: dict[str, Any] = {}
 
     def _path(self, name: str) -> str:
         return os.path.join(self.dir, f"{name}.parquet")
@@ -79,10 +83,17 @@ class SparkBackend:
         self.spark.read.parquet(path).createOrReplaceTempView(name)
 
     def create(self, name: str, query: str) -> None:
-        path = self._path(name)
         df = self.spark.sql(to_spark(query))
-        df.write.mode("overwrite").parquet(path)
-        self.spark.read.parquet(path).createOrReplaceTempView(name)
+        if self.checkpoint:
+            # kept by the executors (memory, spilling to their local disks), lineage cut: hop k does not recompute
+            # hops 1..k-1
+            df = df.localCheckpoint(eager=True)
+        else:
+            path = self._path(name)
+            df.write.mode("overwrite").parquet(path)
+            df = self.spark.read.parquet(path)
+        df.createOrReplaceTempView(name)
+        self._views[name] = df
 
     def fetch(self, query: str) -> dict[str, np.ndarray]:
         df = self.spark.sql(to_spark(query))
@@ -92,6 +103,9 @@ class SparkBackend:
     def drop(self, *names: str) -> None:
         for name in names:
             self.spark.catalog.dropTempView(name)
+            df = self._views.pop(name, None)
+            if df is not None and self.checkpoint:
+                df.unpersist()
             shutil.rmtree(self._path(name), ignore_errors=True)
 
 

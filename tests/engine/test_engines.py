@@ -112,7 +112,7 @@ def spark_session():
     need(_spark_available(), "pyspark/sqlglot (pip install '.[spark]') or Java 17 is not installed")
     from chainrisk.engine.spark_engine import local_session
 
-    sp = local_session(2)
+    sp = local_session(2, shuffle_partitions=2)
     yield sp
     sp.stop()
 
@@ -124,7 +124,7 @@ def spark_backend_(spark_session, tmp_path_factory):
     return SparkBackend(spark_session, str(tmp_path_factory.mktemp("spark")))
 
 
-SPARK_EXAMPLES = 4
+SPARK_EXAMPLES = 3   # each example is ~20 Spark jobs (a few seconds on an idle machine)
 
 
 @pytest.mark.spark
@@ -136,8 +136,8 @@ def test_spark_agrees_with_the_array_engine_on_random_graphs(spark_backend_, g):
     inp = inputs_from_rows(rows, labels, inert)
     prof = profile(hub_degree=3, decay=0.5)
     ind = {1: [("collector", 60)], 2: [("pass_through", 80)]}
-    a = compute(inp, prof, 4, ind)
-    b = compute(inp, prof, 4, ind, propagator=sql_propagate(spark_backend_))
+    a = compute(inp, prof, 3, ind)
+    b = compute(inp, prof, 3, ind, propagator=sql_propagate(spark_backend_))
     assert a.exposure_rows() == b.exposure_rows()
     assert a.score_rows() == b.score_rows()
     assert a.inferred == b.inferred and a.indicators == b.indicators
@@ -147,7 +147,7 @@ def test_spark_agrees_with_the_array_engine_on_random_graphs(spark_backend_, g):
 @pytest.mark.slow
 def test_a_spark_run_equals_the_array_engine_run(store, spark_session):
     build(store, 1)
-    a = score(store, "cn")
-    b = score(store, "cn", engine="spark", spark=spark_session)
+    a = score(store, "cn", max_hops=3)
+    b = score(store, "cn", max_hops=3, engine="spark", spark=spark_session)
     ra, rb = run_rows(store, a.run_id), run_rows(store, b.run_id)
     assert ra["exposures"] and ra == rb
