@@ -21,10 +21,15 @@ from ._common import RECORDS, SUMMARY, field_rows, format_option, open_store, pr
                    "memory); Apache Spark (pip install 'chainrisk[spark]', Java 17). Same results from each.")
 @click.option("--memory-limit", "memory_limit", default=None, metavar="SIZE",
               help="--engine sql: DuckDB's memory limit before it spills to disk, e.g. 8GB (default: 80% of RAM).")
+@click.option("--spark-master", "spark_master", default=None, metavar="URL",
+              help="--engine spark: the cluster (spark://host:7077, yarn, k8s://...; default: local mode, 2 cores).")
+@click.option("--spark-dir", "spark_dir", default=None, metavar="PATH",
+              help="--engine spark: where its Parquet tables go; on a cluster a path every executor sees "
+                   "(hdfs://..., s3a://...). Default: a temporary folder.")
 @format_option(SUMMARY)
 @click.pass_context
 def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bool, engine: str,
-          memory_limit: str | None, fmt: str) -> None:
+          memory_limit: str | None, spark_master: str | None, spark_dir: str | None, fmt: str) -> None:
     """Score every address in the store: exposures per category and direction, score, band; kept as one run."""
     from ..engine.score import score as run_score
 
@@ -34,7 +39,7 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bo
 
     with open_store(ctx) as st:
         summary = run_score(st, profile=profile, max_hops=max_hops, indicators=indicators, on_progress=progress,
-                            engine=engine, memory_limit=memory_limit)
+                            engine=engine, memory_limit=memory_limit, spark=spark_master, spark_dir=spark_dir)
     d: dict[str, Any] = summary.to_dict()
     sources = ", ".join(f"{s['source']} {s['version'] or ''}".strip() for s in d["label_sources"]) or "(none)"
     bands = ", ".join(f"{b}={n}" for b, n in d["bands"].items())

@@ -137,7 +137,7 @@ ENGINES = ("array", "sql", "spark")
 
 def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *, indicators: bool = True,
           on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True, engine: str = "array",
-          memory_limit: str | None = None, spark: Any = None) -> RunSummary:
+          memory_limit: str | None = None, spark: Any = None, spark_dir: str | None = None) -> RunSummary:
     """Score every address with activity in ``store`` and keep the result as one complete scoring run.
 
     ``profile`` is a bundled profile name, a TOML path or a :class:`~chainrisk.profiles.Profile`; ``max_hops``
@@ -148,11 +148,16 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
 
     ``engine`` runs the propagation: ``"array"`` (numpy in memory, the default), ``"sql"`` (DuckDB set-at-a-time
     SQL in a workspace that spills to disk beyond ``memory_limit``, e.g. ``"8GB"``) or ``"spark"`` (the same
-    statements on Apache Spark: ``spark`` is a SparkSession, default a local one; needs ``chainrisk[spark]`` and
-    Java 17). All three give the same exposures, scores and bands, bit for bit.
+    statements on Apache Spark: ``spark`` is a SparkSession or a master URL, default a local session; ``spark_dir``
+    where its Parquet tables go, a path every executor sees on a cluster; needs ``chainrisk[spark]`` and Java 17).
+    All three give the same exposures, scores and bands, bit for bit.
     """
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; give one of {', '.join(ENGINES)}")
+    if engine == "spark":
+        from .spark_engine import require  # at call time: pyspark only for this engine
+
+        require()   # before the run is recorded: a missing pyspark or Java is a usage error, not a failed run
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     hops = prof.propagation.max_hops if max_hops is None else int(max_hops)
     if not 1 <= hops <= MAX_HOPS_LIMIT:
@@ -216,7 +221,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
             ind.setdefault(int(a), []).append((str(i), int(sv)))
         stage("indicators")
         say(f"propagating (K = {hops}, {engine} engine)")
-        with _propagator(engine, memory_limit, spark, say) as propagator:
+        with _propagator(engine, memory_limit, spark, spark_dir, say) as propagator:
             res = compute(inp, prof, hops, ind, forwarding=indicators, propagator=propagator)
         res.inferred.extend(derived)
         stage("propagate_and_score")
@@ -247,7 +252,7 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
 
 
 @contextmanager
-def _propagator(engine: str, memory_limit: str | None, spark: Any,
+def _propagator(engine: str, memory_limit: str | None, spark: Any, spark_dir: str | None,
                 say: Callable[[str], None]) -> Iterator[Callable[..., Any]]:
     """What runs the hops for ``engine`` (set up for the block, torn down after)."""
     if engine == "array":
@@ -258,7 +263,7 @@ def _propagator(engine: str, memory_limit: str | None, spark: Any,
     else:
         from .spark_engine import spark_backend  # at call time: pyspark only for this engine
 
-        with spark_backend(spark) as backend:
+        with spark_backend(spark, spark_dir) as backend:
             yield sql_propagate(backend, on_hop=say)
 
 

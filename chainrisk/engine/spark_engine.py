@@ -27,7 +27,8 @@ from ..errors import UsageError
 INSTALL = "pip install 'chainrisk[spark]' and a Java 17 runtime (e.g. apt-get install default-jre-headless)"
 
 
-def _require() -> None:
+def require() -> None:
+    """Raise :class:`~chainrisk.errors.UsageError` (one sentence: what to install) without pyspark, sqlglot or Java."""
     try:
         import pyspark  # noqa: F401
         import sqlglot  # noqa: F401
@@ -48,7 +49,7 @@ def to_spark(query: str) -> str:
 
 def local_session(cores: int = 2, shuffle_partitions: int | None = None) -> Any:
     """A local SparkSession bound to the loopback interface only (``local[cores]``)."""
-    _require()
+    require()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
@@ -71,15 +72,19 @@ class SparkBackend:
         self._views: dict[str, Any] = {}
 
     def _path(self, name: str) -> str:
-        return os.path.join(self.dir, f"{name}.parquet")
+        return f"{self.dir.rstrip('/')}/{name}.parquet"
 
     def load(self, name: str, table: Any) -> None:
-        import pyarrow.parquet as pq
-
         path = self._path(name)
-        shutil.rmtree(path, ignore_errors=True)
-        os.makedirs(path)
-        pq.write_table(table, os.path.join(path, "part-0.parquet"))
+        if "://" in self.dir:
+            # a cluster's shared storage (hdfs://, s3a://, ...): Spark writes it
+            self.spark.createDataFrame(table).write.mode("overwrite").parquet(path)
+        else:
+            import pyarrow.parquet as pq
+
+            shutil.rmtree(path, ignore_errors=True)
+            os.makedirs(path)
+            pq.write_table(table, os.path.join(path, "part-0.parquet"))
         self.spark.read.parquet(path).createOrReplaceTempView(name)
 
     def create(self, name: str, query: str) -> None:
@@ -106,16 +111,30 @@ class SparkBackend:
             df = self._views.pop(name, None)
             if df is not None and self.checkpoint:
                 df.unpersist()
-            shutil.rmtree(self._path(name), ignore_errors=True)
+            if "://" not in self.dir:
+                shutil.rmtree(self._path(name), ignore_errors=True)
+
+
+def cluster_session(master: str) -> Any:
+    """A SparkSession on ``master`` (``spark://host:7077``, ``yarn``, ``k8s://...``, ``local[4]``); executors,
+    memory and the like come from ``spark-defaults.conf`` or ``spark-submit`` options as usual."""
+    require()
+    from pyspark.sql import SparkSession
+
+    return (SparkSession.builder.master(master).appName("chainrisk")
+            .config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate())
 
 
 @contextmanager
 def spark_backend(session: Any = None, directory: str | None = None) -> Iterator[SparkBackend]:
-    """A :class:`SparkBackend` on ``session`` (None: a local session, stopped after the block) with its tables
-    under ``directory`` (None: a private temporary folder, removed after)."""
-    _require()
-    own = session is None
-    spark = local_session() if own else session
+    """A :class:`SparkBackend` on ``session`` (a SparkSession; a master URL: a session there; None: a local
+    session; the last two are stopped after the block) with its tables under ``directory`` (None: a private
+    temporary folder, removed after; on a cluster, a path all executors see: ``hdfs://...``, ``s3a://...``)."""
+    require()
+    own = session is None or isinstance(session, str)
+    spark = local_session() if session is None else cluster_session(session) if isinstance(session, str) \
+        else session
     tmp = directory or tempfile.mkdtemp(prefix="chainrisk-spark-")
     try:
         yield SparkBackend(spark, tmp)

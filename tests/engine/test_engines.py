@@ -22,7 +22,7 @@ from chainrisk.cli import cli
 from chainrisk.engine.model import compute, inputs_from_rows
 from chainrisk.engine.score import score
 from chainrisk.engine.sql_engine import sql_propagate
-from chainrisk.errors import InputError
+from chainrisk.errors import InputError, UsageError
 from chainrisk.profiles import load_profile
 
 CN = load_profile("cn")
@@ -93,6 +93,20 @@ def test_an_unknown_engine_or_memory_limit_is_one_clear_error(store):
         score(store, "cn", engine="gpu")
     with pytest.raises(InputError, match="memory-limit"):
         score(store, "cn", engine="sql", memory_limit="lots")
+
+
+def test_engine_spark_without_java_says_what_to_install(tmp_path, monkeypatch):
+    import chainrisk
+
+    db = tmp_path / "c.duckdb"
+    with chainrisk.open(db) as st:
+        build(st, 6, 20)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))   # a Java home without bin/java
+    r = CliRunner().invoke(cli, ["--db", str(db), "score", "--engine", "spark"])
+    assert isinstance(r.exception, UsageError) and r.exception.exit_code == 2, r.output
+    assert "Java 17" in str(r.exception) and "default-jre-headless" in str(r.exception)
+    with chainrisk.open(db) as st:   # refused before a run was recorded
+        assert st.execute("SELECT count(*) FROM scoring_runs").fetchone() == (0,)
 
 
 # -- Spark (local mode) ---------------------------------------------------------------------------------------
