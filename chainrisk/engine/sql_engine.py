@@ -99,9 +99,8 @@ def hop1_sql(direction: str, top: int) -> str:
 def hop_sql(direction: str, prev: str, hop: int) -> str:
     """Hop ``hop`` >= 2 from the tainted transfers ``prev`` of hop ``hop - 1``.
 
-    Only the relaying transfers after their sender's first tainted inflow can carry (``A`` is 0 before it), and
-    only the inflows of addresses that relay (not a source of the key, not a stop node) matter, so the others
-    never enter the window; the window's rows are narrow (key, node, rank, amount, edge) and the
+    Only the relaying transfers after their sender's first tainted inflow can carry (``A`` is 0 before it), so
+    the others never enter the window; the window's rows are narrow (key, node, rank, amount, edge) and the
     transfer's fields join back after it."""
     kcol = _DIRS[direction][3]
     return f"""
@@ -109,11 +108,9 @@ def hop_sql(direction: str, prev: str, hop: int) -> str:
       SELECT p.k, p.d, p.r, p.t FROM {prev} p JOIN hopkeys ON hopkeys.k = p.k WHERE hopkeys.{kcol} >= {hop}
     ), relayers AS (
       SELECT prev.k, prev.d AS node, min(prev.r) AS first_r FROM prev
-      LEFT JOIN src ON src.k = prev.k AND src.node = prev.d LEFT JOIN stop ON stop.node = prev.d
-      WHERE src.node IS NULL AND stop.node IS NULL GROUP BY prev.k, prev.d
+      LEFT JOIN src ON src.k = prev.k AND src.node = prev.d WHERE src.node IS NULL GROUP BY prev.k, prev.d
     ), ev AS (
-      SELECT prev.k, prev.d AS node, prev.r, 1 AS kind, prev.t AS x, CAST(-1 AS BIGINT) AS eid
-      FROM prev JOIN relayers rl ON rl.k = prev.k AND rl.node = prev.d
+      SELECT k, d AS node, r, 1 AS kind, t AS x, CAST(-1 AS BIGINT) AS eid FROM prev
       UNION ALL
       SELECT rl.k, q.s AS node, q.r, 0 AS kind, CAST(0 AS BIGINT) AS x, q.eid
       FROM relay_{direction} q JOIN relayers rl ON rl.node = q.s WHERE q.r > rl.first_r
