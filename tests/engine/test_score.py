@@ -28,8 +28,20 @@ def expo(sev: float, share: float) -> float:
     return math.floor(0.9 * sev * math.sqrt(share) * 100 + 0.5) / 100
 
 
+ENGINE = {"name": "array"}
+
+
+@pytest.fixture(autouse=True, params=["array", pytest.param("sql", marks=pytest.mark.slow)])
+def engine(request):
+    """Every hand-computed answer below holds for the array engine and the SQL engine alike (``run``; the SQL
+    engine's pass is marked slow: the edit loop has tests/engine/test_engines.py for it)."""
+    ENGINE["name"] = request.param
+    yield request.param
+    ENGINE["name"] = "array"
+
+
 def run(store, profile="cn", max_hops=None, **kw):
-    return score(store, profile=profile, max_hops=max_hops, indicators=False, **kw)
+    return score(store, profile=profile, max_hops=max_hops, indicators=False, engine=ENGINE["name"], **kw)
 
 
 def test_temporal_order_money_paid_out_before_dirty_money_arrived_is_clean(store):
