@@ -50,9 +50,8 @@ def child(path: str, engine: str, memory_limit: str | None, cores: int) -> None:
         spark.stop()
     wall = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)   # Spark's JVM
     print(json.dumps({"wall_s": wall, "session_s": t_session, "run_id": s.run_id, "timings": s.timings_s,
-                      "peak_rss": ru.ru_maxrss * 1024, "jvm_peak_rss": kids.ru_maxrss * 1024,
+                      "peak_rss": ru.ru_maxrss * 1024,
                       "exposures": s.n_exposures, "bands": s.bands}))
 
 
@@ -120,14 +119,13 @@ def main() -> None:
             wall = statistics.median(r["wall_s"] for r in res)
             prop = statistics.median(r["timings"]["propagate_and_score"] for r in res)
             rss = max(r["peak_rss"] for r in res) / 2**30
-            jvm = max(r["jvm_peak_rss"] for r in res) / 2**30
             if base_wall is None:
                 base_wall, base_run = wall, res[0]["run_id"]
                 ratio, same = "baseline", ""
             else:
                 ratio = f"{wall / base_wall:.2f}x the {runs[0][0]} engine"
                 same = f"; identical to {runs[0][0]}: {identical(path, base_run, res[0]['run_id'])}"
-            extra = f", JVM peak RSS {jvm:.2f} GiB, session start {res[0]['session_s']:.1f} s" \
+            extra = f" (Python only, not Spark's JVM), session start {res[0]['session_s']:.1f} s" \
                 if engine == "spark" else ""
             print(f"{name:>9}: scoring run {wall:7.2f} s (propagate+score {prop:.2f} s; runs "
                   f"{[round(r['wall_s'], 2) for r in res]}), peak RSS {rss:.2f} GiB{extra}; {ratio}{same}",
