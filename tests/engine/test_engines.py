@@ -165,3 +165,47 @@ def test_a_spark_run_equals_the_array_engine_run(store, spark_session):
     b = score(store, "cn", max_hops=3, engine="spark", spark=spark_session)
     ra, rb = run_rows(store, a.run_id), run_rows(store, b.run_id)
     assert ra["exposures"] and ra == rb
+
+
+@pytest.mark.slow
+def test_the_sql_engine_spills_to_disk_under_its_memory_limit_with_the_same_results():
+    """Out of core: a workspace far smaller than the hop tables writes temporary files and still agrees."""
+    import contextlib
+    import os
+    import threading
+    import time
+
+    import numpy as np
+
+    from chainrisk.engine.model import Label, _build
+    from chainrisk.store.work import Workspace
+
+    rng = np.random.default_rng(7)
+    m, n = 400_000, 40_000
+    src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+    blk = np.sort(rng.integers(0, m // 100, m))
+    usd = (rng.lognormal(5.0, 1.5, m) * 1e6).astype(np.int64)
+    labels = [Label(int(a), c, None, 60, "t") for a, c in zip(rng.choice(n, 60, replace=False),
+                                                               ["mixer", "scam", "exchange"] * 20, strict=True)]
+    inp = _build(src, dst, blk, np.arange(m), blk * 12, usd, labels, np.array([], np.int64))
+    want = compute(inp, CN, 4)
+    peak = [0]
+    with Workspace(memory_limit="24MB", threads=1) as ws:
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                with contextlib.suppress(OSError):
+                    peak[0] = max(peak[0], sum(e.stat().st_size for e in os.scandir(ws.temp_directory)))
+                time.sleep(0.05)
+
+        t = threading.Thread(target=watch)
+        t.start()
+        try:
+            got = compute(inp, CN, 4, propagator=sql_propagate(ws))
+        finally:
+            done.set()
+            t.join()
+    assert peak[0] > 24 * 2**20, f"no spill: temporary files peaked at {peak[0]} bytes"
+    assert want.exposure_rows() == got.exposure_rows() and want.score_rows() == got.score_rows()
+    assert want.indicators == got.indicators
