@@ -59,8 +59,10 @@ def run_child(path: str, engine: str, memory_limit: str | None, cores: int = 2) 
     cmd = [sys.executable, __file__, "--_child", path, "--_engine", engine, "--_cores", str(cores)]
     if memory_limit:
         cmd += ["--memory-limit", memory_limit]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ | {
-        "SPARK_LOCAL_IP": "127.0.0.1"})
+    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"SPARK_LOCAL_IP": "127.0.0.1"})
+    if out.returncode != 0:
+        tail = [ln for ln in out.stderr.splitlines() if "Error" in ln or "Exception" in ln][-3:]
+        raise SystemExit(f"{engine} run failed (exit {out.returncode}): " + (" | ".join(tail) if tail else out.stderr[-500:]))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
