@@ -62,7 +62,8 @@ def run_child(path: str, engine: str, memory_limit: str | None, cores: int = 2) 
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"SPARK_LOCAL_IP": "127.0.0.1"})
     if out.returncode != 0:
         tail = [ln for ln in out.stderr.splitlines() if "Error" in ln or "Exception" in ln][-3:]
-        raise SystemExit(f"{engine} run failed (exit {out.returncode}): " + (" | ".join(tail) if tail else out.stderr[-500:]))
+        why = " | ".join(tail) if tail else out.stderr[-500:]
+        raise SystemExit(f"{engine} run failed (exit {out.returncode}): {why}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
