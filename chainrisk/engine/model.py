@@ -31,6 +31,7 @@ from ..taxonomy import BANDS, CATEGORIES, ILLICIT, OWN_ONLY, VICTIM_CATEGORIES
 from .propagate import (
     B1,
     I64,
+    ForwardingEvents,
     ForwardingParams,
     HopExposure,
     degrees,
@@ -269,13 +270,16 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
     collectors = np.array(sorted(a for a, v in ind.items() if any(nm == "collector" for nm, _ in v)), np.int64)
     in_order = inflow_order(inp.dst, inp.rank)
     r = roles(inp, profile, in_order, collectors)
-    fwd_cats = [k for k in r.sources if forwarding and not split_key(k)[1] and k in profile.axes.illicit]
+    # forwarding is judged on the taint of every illicit source, labelled or inferred: a receiver that passes on
+    # a substantial inflow from an inferred collector within hours is a second, independent signal (its own
+    # behaviour), which is what lets exposure to an inferred source reach high
+    fwd_cats = [k for k in r.sources if forwarding and split_key(k)[0] in profile.axes.illicit]
     fwd = dataclasses.replace(FORWARDING, categories=tuple(fwd_cats))
-    hops = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
+    hops, events = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
                      {k: hops_for(profile, split_key(k)[0], max_hops) for k in r.sources}, in_order,
                      time=inp.time, forwarding=fwd)
     del in_order
-    fired = forwarding_indicators(hops, inp, fwd)
+    fired = forwarding_indicators(events, inp, fwd)
     for a, _name, sev, _ev in fired:
         ind.setdefault(a, []).append(("forwarding", sev))
         ind[a].sort()
@@ -308,26 +312,27 @@ def forwarding_severity(taint: Any, out: Any) -> Any:
             + np.where(out.astype(np.float64) >= 0.98 * taint.astype(np.float64), 5, 0))
 
 
-def forwarding_indicators(hops: list[HopExposure], inp: Inputs,
+def forwarding_indicators(ev: ForwardingEvents | None, inp: Inputs,
                           fwd: ForwardingParams) -> list[tuple[int, str, int, str]]:
     """One ``forwarding`` indicator per address with a forwarding event: the strongest event (severity, taint,
-    then the earliest transfer) as evidence, and the number of events."""
-    parts = [(h.category, h.hop, *h.fwd) for h in hops if h.fwd is not None and h.fwd[0].size]
-    if not parts:
+    then the earliest transfer, then the lowest sender id) as evidence, and the number of events. The evidence
+    names the category and hop of the taint's largest part, and whether that part came from a source the engine inferred."""
+    if ev is None or not ev.addr.size:
         return []
-    cat = np.concatenate([np.full(p[2].size, CATEGORIES.index(p[0]), np.int64) for p in parts])
-    hop = np.concatenate([np.full(p[2].size, p[1], np.int64) for p in parts])
-    addr, edge, taint, out = (np.concatenate([p[i] for p in parts]) for i in (2, 3, 4, 5))
+    split = [split_key(k) for k in ev.key]
+    cat = np.array([CATEGORIES.index(c) for c, _ in split], np.int64)
+    inf = np.array([int(i) for _, i in split], np.int64)
+    addr, edge, taint, out, hop = ev.addr, ev.edge, ev.taint, ev.out, ev.hop
     sev = forwarding_severity(taint, out)
-    o = np.lexsort((cat, hop, inp.rank[edge], -taint, -sev, addr))
+    o = np.lexsort((inp.src[edge], inp.rank[edge], -taint, -sev, addr))
     f = o[_firsts(addr[o])]
     count = np.bincount(np.searchsorted(addr[f], addr), minlength=f.size)
     res = []
     for i, k in zip(f.tolist(), count.tolist(), strict=True):
         e = int(edge[i])
         res.append((int(addr[i]), "forwarding", int(sev[i]), json.dumps({
-            "method": "forwarding", "category": CATEGORIES[int(cat[i])], "hop": int(hop[i]),
-            "from_id": int(inp.src[e]), "rank": int(inp.rank[e]), "time": int(inp.time[e]),
+            "method": "forwarding", "category": CATEGORIES[int(cat[i])], "inferred": bool(inf[i]),
+            "hop": int(hop[i]), "from_id": int(inp.src[e]), "rank": int(inp.rank[e]), "time": int(inp.time[e]),
             "taint_usd": int(taint[i]) / MICRO, "usd": int(inp.usd[e]) / MICRO,
             "forwarded_usd": int(out[i]) / MICRO, "window_s": fwd.window_s, "events": int(k)}, sort_keys=True)))
     return res

@@ -24,12 +24,15 @@ Definitions (one direction; the other direction is the same on the time-reversed
 For the outgoing direction (destination of funds) the same rules run on reversed edges with reversed time: a
 payment ``u -> v`` carries back to ``u`` the share of what ``v`` paid *afterwards* to ``c`` (at hop k-1).
 
-Forwarding (judged per inflow, incoming direction, the categories asked for): a tainted transfer ``e = u -> v``
-at any hop is a *forwarding event* when ``v`` relays (not a stop node, not a source of the category), the taint
-``t`` is at least ``min_usd`` and at least half of ``w_e``, ``t`` is at least half of everything ``v`` received
-within ``window_s`` before or after ``e``, and ``v``'s carrying outflow after ``e`` and within ``window_s`` is at
-least ``out_share`` of ``t``. Times are the running maximum of the transfers' times in rank order (unknown: -1;
-events with an unknown time are not judged).
+Forwarding (judged per inflow, incoming direction, the source keys asked for): the *illicit taint* of a transfer
+``e = u -> v`` is the sum of its taint over those keys and every hop (capped at ``w_e``; a key's taint is left out
+when ``v`` is itself one of that key's sources), so money mixed from several categories or arriving over several
+path lengths is judged whole. ``e`` is a *forwarding event* when ``v`` relays (not a stop node), the taint ``t`` is
+at least ``min_usd`` and at least half of ``w_e``, ``t`` is at least half of everything ``v`` received within
+``window_s`` before or after ``e``, and ``v``'s carrying outflow after ``e`` and within ``window_s`` is at least
+``out_share`` of ``t``. The event names the key and hop of its largest part (ties: the earlier key, then the
+lower hop). Times are the running maximum of the transfers' times in rank order (unknown: -1; events with an
+unknown time are not judged).
 """
 
 from __future__ import annotations
@@ -58,8 +61,19 @@ class HopExposure:
     hop: int
     addr: I64
     usd: I64
-    # forwarding events at this hop (incoming direction only): receiver, edge index, taint, forwarded USD
-    fwd: tuple[I64, I64, I64, I64] | None = None
+
+
+@dataclass(frozen=True)
+class ForwardingEvents:
+    """Forwarding events (one per tainted inflow judged): receiver, edge index, illicit taint, forwarded
+    micro-USD, and the source key and hop of the taint's largest part."""
+
+    addr: I64
+    edge: I64
+    taint: I64
+    out: I64
+    key: list[str]
+    hop: I64
 
 
 @dataclass(frozen=True)
@@ -177,6 +191,10 @@ class _Direction:
         self.relay_b = cum[self.relay_pos] - cum[self.relay_start]
         self.stop = stop
         self.fwd_ready = False
+        self.tau: I64 | None = None          # forwarding: illicit taint per transfer, and its largest part
+        self.part_t: I64 = np.empty(0, np.int64)
+        self.part: I64 = np.empty(0, np.int64)
+        self.parts: list[tuple[str, int]] = []
         if time is not None:
             # for forwarding: inflows by (receiver, rank) with prefix sums, carrying outflows likewise, and the
             # running maximum of time by rank (the window's rank bounds)
@@ -201,20 +219,40 @@ class _Direction:
             if e.size == 0:
                 return
             addr, usd = _sum_by(self.d[e], t, self.n)
-            events = self._forwarding(e, t, sources, fwd) if judge and fwd is not None else None
-            yield HopExposure(category, direction, hop, addr, usd, events)
+            if judge:
+                self._accumulate(category, hop, e, t, sources)
+            yield HopExposure(category, direction, hop, addr, usd)
             if hop == max_hops:
                 return
             e, t = self._next(e, t, addr, sources)
 
-    def _forwarding(self, e: I64, t: I64, sources: B1, fwd: ForwardingParams) -> tuple[I64, I64, I64, I64]:
-        """The forwarding events among the tainted transfers ``e`` (taint ``t``): see the module docstring."""
-        v = self.d[e]
+    def _accumulate(self, key: str, hop: int, e: I64, t: I64, sources: B1) -> None:
+        """Add one key's taint at one hop to the per-transfer illicit taint (forwarding), keeping its largest part."""
+        if self.tau is None:
+            self.tau = np.zeros(self.m, np.int64)
+            self.part_t = np.zeros(self.m, np.int64)
+            self.part = np.full(self.m, -1, np.int64)
+        tau = self.tau
+        keep = ~sources[self.d[e]]
+        e, t = e[keep], t[keep]
+        self.parts.append((key, hop))
+        tau[e] += t                     # e holds each transfer once per key and hop
+        big = t > self.part_t[e]             # strictly larger: ties keep the earlier key, then the lower hop
+        self.part_t[e[big]] = t[big]
+        self.part[e[big]] = len(self.parts) - 1
+
+    def forwarding_events(self, fwd: ForwardingParams) -> ForwardingEvents | None:
+        """The forwarding events over the illicit taint accumulated by :meth:`run`: see the module docstring."""
+        if self.tau is None:
+            return None
+        e = np.flatnonzero(self.tau).astype(np.int64)
         w = self.w[e]
+        t = np.minimum(self.tau[e], w)
+        v = self.d[e]
         re_ = self.r[e]
         te = self.mono[re_]
         min_t = int(np.floor(fwd.min_usd * 1_000_000 + 0.5))
-        m = (t >= min_t) & (2 * t >= w) & (te >= 0) & ~self.stop[v] & ~sources[v]
+        m = (t >= min_t) & (2 * t >= w) & (te >= 0) & ~self.stop[v]
         e, t, v, re_, te = e[m], t[m], v[m], re_[m], te[m]
         win = np.int64(fwd.window_s)
         rhi = np.searchsorted(self.mono, te + win, "right").astype(np.int64) - 1
@@ -224,7 +262,10 @@ class _Direction:
         out = self.cum_out[np.searchsorted(self.kout_sorted, _key(v, rhi), "right")] - \
             self.cum_out[np.searchsorted(self.kout_sorted, _key(v, re_), "right")]
         m = (2 * t >= vin_) & (out.astype(np.float64) >= fwd.out_share * t.astype(np.float64))
-        return v[m], e[m], t[m], out[m]
+        part = self.part[e[m]]
+        keys = [k for k, _ in self.parts]
+        hops = np.array([h for _, h in self.parts] or [0], np.int64)
+        return ForwardingEvents(v[m], e[m], t[m], out[m], [keys[i] for i in part.tolist()], hops[part])
 
     def _next(self, e: I64, t: I64, receivers: I64, sources: B1) -> tuple[I64, I64]:
         relayers = receivers[~sources[receivers]]
@@ -260,15 +301,16 @@ def propagate(
     max_hops: int | Mapping[str, tuple[int, int]],
     in_order: I64 | None = None, threads: int = 2, time: I64 | None = None,
     forwarding: ForwardingParams | None = None,
-) -> list[HopExposure]:
+) -> tuple[list[HopExposure], ForwardingEvents | None]:
     """Exposure per category, direction and hop for every address reached within ``max_hops``.
 
     ``src``/``dst``/``rank``/``usd`` describe every transfer with a USD value (self-transfers removed);
     ``carry`` marks the transfers that may carry taint; ``stop`` and each ``sources[category]`` are boolean masks
-    over address ids; ``max_hops`` is one K for all, or per source key the K of ('in', 'out'). Returns :class:`HopExposure` in (category order given, 'in' then 'out', hop) order.
+    over address ids; ``max_hops`` is one K for all, or per source key the K of ('in', 'out'). Returns the
+    :class:`HopExposure` in (category order given, 'in' then 'out', hop) order, and the forwarding events.
     With ``threads=2`` the two directions run concurrently (numpy releases the GIL in its loops); the result
-    does not depend on it. With ``time`` and ``forwarding``, the incoming direction also reports the forwarding
-    events of the categories named (``HopExposure.fwd``).
+    does not depend on it. With ``time`` and ``forwarding``, the incoming direction also judges the forwarding
+    events over the taint of the source keys named in ``forwarding.categories`` (else the events are None).
     """
     if src.size and (int(rank.max()) > MAX_RANK or max(int(src.max()), int(dst.max())) > MAX_NODE):
         raise ValueError("graph too large for 32-bit ranks / 31-bit address ids")
@@ -277,26 +319,29 @@ def propagate(
 
     sources = {k: m for k, m in sources.items() if max(hops_of(k, 0), hops_of(k, 1)) >= 1}
     if not sources:
-        return []
+        return [], None
     n = stop.size
     top = int(rank.max()) if rank.size else 0
 
-    def forward() -> list[HopExposure]:
+    def forward() -> tuple[list[HopExposure], ForwardingEvents | None]:
         judge = forwarding is not None and bool(forwarding.categories) and time is not None
         fwd = _Direction(src, dst, rank, usd, carry, stop, n, in_order, time if judge else None)
-        return [h for cat, mask in sources.items() for h in fwd.run(cat, "in", mask, hops_of(cat, 0), forwarding)]
+        hs = [h for cat, mask in sources.items() for h in fwd.run(cat, "in", mask, hops_of(cat, 0), forwarding)]
+        return hs, fwd.forwarding_events(forwarding) if judge and forwarding is not None else None
 
     def backward() -> list[HopExposure]:
         bwd = _Direction(dst, src, top - rank, usd, carry, stop, n)
         return [h for cat, mask in sources.items() for h in bwd.run(cat, "out", mask, hops_of(cat, 1))]
 
     if threads < 2:
-        return forward() + backward()
+        hs, ev = forward()
+        return hs + backward(), ev
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         f, b = pool.submit(forward), pool.submit(backward)
-        return f.result() + b.result()
+        hs, ev = f.result()
+        return hs + b.result(), ev
 
 
 def degrees(src: I64, dst: I64, carry: B1, n: int) -> I64:

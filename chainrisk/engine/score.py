@@ -156,7 +156,8 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
                                    "confidence": INFERRED_CONFIDENCE, "alone_at_most": "medium"},
               "victim": {"outgoing_to": sorted(VICTIM_CATEGORIES), "at_most": "medium",
                          "corroborated_by": sorted(VICTIM_CORROBORATORS)},
-              "forwarding": ForwardingParams().__dict__ | {"categories": "illicit, labelled sources"}}
+              "forwarding": ForwardingParams().__dict__ | {
+                  "categories": "illicit, labelled and inferred sources; per inflow the sum over them and hops"}}
     params["max_hops"] = hops
     params["indicators"] = indicators
     asof = store.execute(
