@@ -132,6 +132,17 @@ def inflow_order(d: I64, r: I64) -> I64:
     return np.argsort(_key(d, r)).astype(np.int64)
 
 
+def _reverse_blocks(order: I64, node: I64) -> I64:
+    """``order`` (edges sorted by (node, rank)) with each node's block reversed: sorted by (node, -rank)."""
+    m = order.size
+    if m == 0:
+        return order
+    ns = node[order]
+    starts = np.flatnonzero(np.r_[True, ns[1:] != ns[:-1]]).astype(np.int64)
+    counts = np.diff(np.r_[starts, m])
+    return order[np.repeat(2 * starts + counts - 1, counts) - np.arange(m, dtype=np.int64)]
+
+
 def _unique(x: I64) -> I64:
     """Sorted unique values (sort-based: faster than numpy's hash-based unique on large int64 arrays)."""
     if x.size == 0:
@@ -161,13 +172,17 @@ class _Direction:
     SPARSE = 32
 
     def __init__(self, s: I64, d: I64, r: I64, w: I64, carry: B1, stop: B1, n: int,
-                 in_order: I64 | None = None, time: I64 | None = None) -> None:
+                 in_order: I64 | None = None, time: I64 | None = None, out_order: I64 | None = None) -> None:
+        """``in_order``/``out_order``: every edge in (d, r) / (s, r) order, when the caller has them."""
         self.s, self.d, self.r, self.w, self.n = s, d, r, w, n
         self.m = s.size
         # Carrying edges in (sender, rank) order, as CSR over senders; relaying edges: sender not a stop node.
         # (Sorting need not be stable: ties have equal keys and every result is an exact sum over a tie block.)
-        ce = np.flatnonzero(carry)
-        ce = ce[np.argsort(_key(s[ce], r[ce]))]
+        if out_order is not None:
+            ce = out_order[carry[out_order]]
+        else:
+            ce = np.flatnonzero(carry)
+            ce = ce[np.argsort(_key(s[ce], r[ce]))]
         nodes = np.arange(n + 1, dtype=np.int64)
         self.carry_by_s = ce
         self.carry_off = np.searchsorted(s[ce], nodes, "left").astype(np.int64)
@@ -175,6 +190,7 @@ class _Direction:
         del ce
         self.relay = re_
         self.relay_s = s[re_]
+        self.relay_w = w[re_]
         self.relay_off = np.searchsorted(self.relay_s, nodes, "left").astype(np.int64)
         # Inflow events in (receiver, rank) order; for each relaying edge the range of its sender's earlier inflows
         o = in_order if in_order is not None else inflow_order(d, r)
@@ -183,9 +199,10 @@ class _Direction:
         self.in_pos[o] = np.arange(self.m, dtype=np.int64)
         self.relay_pos = np.searchsorted(kin_sorted, _key(self.relay_s, r[re_]), "left").astype(np.int64)
         del kin_sorted
-        in_off = np.searchsorted(d[o], nodes, "left").astype(np.int64)
-        self.relay_start = in_off[self.relay_s]
-        del in_off
+        # relay_pos is non-decreasing (relaying edges are in (sender, rank) order, inflows in (receiver, rank))
+        self.in_off = np.searchsorted(d[o], nodes, "left").astype(np.int64)
+        self.relay_start = self.in_off[self.relay_s]
+        self.buf: I64 | None = None          # the dense prefix-sum buffer, reused across hops and keys
         cum = np.concatenate(([0], np.cumsum(w[o]))).astype(np.int64)  # wraps harmlessly: only differences used
         # B: everything the sender had received before each relaying edge.
         self.relay_b = cum[self.relay_pos] - cum[self.relay_start]
@@ -269,31 +286,45 @@ class _Direction:
 
     def _next(self, e: I64, t: I64, receivers: I64, sources: B1) -> tuple[I64, I64]:
         relayers = receivers[~sources[receivers]]
-        pos_relay = _ranges(self.relay_off[relayers], self.relay_off[relayers + 1])
-        if pos_relay.size == 0:
-            return pos_relay, pos_relay
+        if relayers.size == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
         # A: the taint each relaying edge's sender had received before it, by prefix sums over the inflow events
+        # (cum: non-decreasing prefix sums of the taint in inflow order, addressed by inflow position through
+        # pos_of). A relayer's edges up to its first tainted inflow carry nothing: they are never visited.
         if e.size * self.SPARSE < self.m:
             ip = self.in_pos[e]
             o = np.argsort(ip)
             ips = ip[o]
-            cumt = np.concatenate(([0], np.cumsum(t[o]))).astype(np.int64)
-            a = cumt[np.searchsorted(ips, self.relay_pos[pos_relay], "left")] - \
-                cumt[np.searchsorted(ips, self.relay_start[pos_relay], "left")]
+            cum = np.concatenate(([0], np.cumsum(t[o]))).astype(np.int64)
+            first = ips[np.searchsorted(ips, self.in_off[relayers], "left")]
+
+            def prefix(pos: I64) -> I64:
+                return cum[np.searchsorted(ips, pos, "left")]
         else:
-            dense = np.zeros(self.m + 1, np.int64)
-            dense[self.in_pos[e] + 1] = t
-            cumd = np.cumsum(dense, out=dense)
-            a = cumd[self.relay_pos[pos_relay]] - cumd[self.relay_start[pos_relay]]
-            del dense
-        m = a > 0
-        pos_relay, a = pos_relay[m], a[m]
-        cand = self.relay[pos_relay]
+            if self.buf is None:
+                self.buf = np.empty(self.m + 1, np.int64)
+            cum = self.buf
+            cum.fill(0)
+            cum[self.in_pos[e] + 1] = t
+            np.cumsum(cum, out=cum)
+            if float(t.sum(dtype=np.float64)) < 2.0**62:
+                # the first tainted inflow of each relayer: the first position where the prefix sum grows
+                first = np.searchsorted(cum, cum[self.in_off[relayers]], "right") - 1
+            else:   # the prefix sums may wrap (only their differences are exact): visit every edge
+                first = self.in_off[relayers] - 1
+
+            def prefix(pos: I64) -> I64:
+                return cum[pos]
+        lo = np.maximum(self.relay_off[relayers], np.searchsorted(self.relay_pos, first, "right"))
+        pos_relay = _ranges(lo, self.relay_off[relayers + 1])
+        if pos_relay.size == 0:
+            return pos_relay, pos_relay
+        a = prefix(self.relay_pos[pos_relay]) - prefix(self.relay_start[pos_relay])
         b = self.relay_b[pos_relay]
-        w = self.w[cand]
+        w = self.relay_w[pos_relay]
         tk = np.floor(w.astype(np.float64) * a.astype(np.float64) / b.astype(np.float64) + 0.5).astype(np.int64)
         m = tk > 0
-        return cand[m], tk[m]
+        return self.relay[pos_relay[m]], tk[m]
 
 
 def propagate(
@@ -323,14 +354,20 @@ def propagate(
     n = stop.size
     top = int(rank.max()) if rank.size else 0
 
+    # two sorts serve both directions: every edge by (receiver, rank) and by (sender, rank); the reversed
+    # direction's orders are these with each node's block reversed (its ranks run backwards)
+    by_dst = in_order if in_order is not None else inflow_order(dst, rank)
+    by_src = inflow_order(src, rank)
+
     def forward() -> tuple[list[HopExposure], ForwardingEvents | None]:
         judge = forwarding is not None and bool(forwarding.categories) and time is not None
-        fwd = _Direction(src, dst, rank, usd, carry, stop, n, in_order, time if judge else None)
+        fwd = _Direction(src, dst, rank, usd, carry, stop, n, by_dst, time if judge else None, by_src)
         hs = [h for cat, mask in sources.items() for h in fwd.run(cat, "in", mask, hops_of(cat, 0), forwarding)]
         return hs, fwd.forwarding_events(forwarding) if judge and forwarding is not None else None
 
     def backward() -> list[HopExposure]:
-        bwd = _Direction(dst, src, top - rank, usd, carry, stop, n)
+        bwd = _Direction(dst, src, top - rank, usd, carry, stop, n, _reverse_blocks(by_src, src),
+                         out_order=_reverse_blocks(by_dst, dst))
         return [h for cat, mask in sources.items() for h in bwd.run(cat, "out", mask, hops_of(cat, 1))]
 
     if threads < 2:
