@@ -151,7 +151,7 @@ def _unique(x: I64) -> I64:
     return s[np.r_[True, s[1:] != s[:-1]]]
 
 
-def _sum_by(keys: I64, vals: I64, n: int) -> tuple[I64, I64]:
+def _sum_by(keys: I64, vals: I64, n: int, positive: bool = False) -> tuple[I64, I64]:
     """Unique keys (sorted, all < n) and the exact int64 sum of vals per key.
 
     Large inputs use two float64 bincounts over the low and high 26 bits (each partial sum stays below 2^53, so
@@ -160,8 +160,10 @@ def _sum_by(keys: I64, vals: I64, n: int) -> tuple[I64, I64]:
         return _group_sum(keys, vals)
     lo = np.bincount(keys, weights=(vals & np.int64((1 << 26) - 1)).astype(np.float64), minlength=n)
     hi = np.bincount(keys, weights=(vals >> np.int64(26)).astype(np.float64), minlength=n)
-    cnt = np.bincount(keys, minlength=n)
-    k = np.flatnonzero(cnt).astype(np.int64)
+    if positive:
+        k = np.flatnonzero(lo + hi).astype(np.int64)   # every value > 0: a key is present iff its sum is
+    else:
+        k = np.flatnonzero(np.bincount(keys, minlength=n)).astype(np.int64)
     return k, (hi[k].astype(np.int64) << np.int64(26)) + lo[k].astype(np.int64)
 
 
@@ -201,11 +203,10 @@ class _Direction:
         del kin_sorted
         # relay_pos is non-decreasing (relaying edges are in (sender, rank) order, inflows in (receiver, rank))
         self.in_off = np.searchsorted(d[o], nodes, "left").astype(np.int64)
-        self.relay_start = self.in_off[self.relay_s]
         self.buf: I64 | None = None          # the dense prefix-sum buffer, reused across hops and keys
         cum = np.concatenate(([0], np.cumsum(w[o]))).astype(np.int64)  # wraps harmlessly: only differences used
         # B: everything the sender had received before each relaying edge.
-        self.relay_b = cum[self.relay_pos] - cum[self.relay_start]
+        self.relay_b = cum[self.relay_pos] - cum[self.in_off[self.relay_s]]
         self.stop = stop
         self.fwd_ready = False
         self.tau: I64 | None = None          # forwarding: illicit taint per transfer, and its largest part
@@ -235,7 +236,7 @@ class _Direction:
         for hop in range(1, max_hops + 1):
             if e.size == 0:
                 return
-            addr, usd = _sum_by(self.d[e], t, self.n)
+            addr, usd = _sum_by(self.d[e], t, self.n, positive=True)   # taints are > 0
             if judge:
                 self._accumulate(category, hop, e, t, sources)
             yield HopExposure(category, direction, hop, addr, usd)
@@ -316,10 +317,13 @@ class _Direction:
             def prefix(pos: I64) -> I64:
                 return cum[pos]
         lo = np.maximum(self.relay_off[relayers], np.searchsorted(self.relay_pos, first, "right"))
-        pos_relay = _ranges(lo, self.relay_off[relayers + 1])
+        hi = self.relay_off[relayers + 1]
+        pos_relay = _ranges(lo, hi)
         if pos_relay.size == 0:
             return pos_relay, pos_relay
-        a = prefix(self.relay_pos[pos_relay]) - prefix(self.relay_start[pos_relay])
+        # the prefix sum before each relayer's inflows, once per relayer
+        base = np.repeat(prefix(self.in_off[relayers]), hi - lo)
+        a = prefix(self.relay_pos[pos_relay]) - base
         b = self.relay_b[pos_relay]
         w = self.relay_w[pos_relay]
         tk = np.floor(w.astype(np.float64) * a.astype(np.float64) / b.astype(np.float64) + 0.5).astype(np.int64)
