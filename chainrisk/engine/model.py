@@ -134,7 +134,8 @@ class Roles:
     inferred_sources: I64 = field(default_factory=lambda: np.empty(0, np.int64))  # inferred collectors (sorted)
 
 
-def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None, collectors: I64 | None = None) -> Roles:
+def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None, collectors: I64 | None = None,
+          out_order: I64 | None = None) -> Roles:
     """Inert addresses, carrying transfers, hubs, deposit addresses, stop nodes and sources of each category.
 
     ``collectors``: addresses the ``collector`` indicator flagged; the unlabelled ones that are not stop nodes
@@ -160,7 +161,7 @@ def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None, collectors
     with ThreadPoolExecutor(max_workers=2) as pool:
         fdeg = pool.submit(degrees, inp.src, inp.dst, carry, n)
         fdep = pool.submit(deposit_addresses, inp.src, inp.dst, inp.rank, inp.usd, inp.time, carry,
-                           ~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order)
+                           ~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order, out_order)
         hub = ~labelled & ~inert & (fdeg.result() > p.hub_degree)
         dep, dep_ex = fdep.result()
     keep = ~hub[dep]
@@ -268,8 +269,10 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
     p = profile.propagation
     ind = _norm_indicators(indicators)
     collectors = np.array(sorted(a for a, v in ind.items() if any(nm == "collector" for nm, _ in v)), np.int64)
+    # every transfer by (receiver, rank) and by (sender, rank): sorted once, for the roles and both directions
     in_order = inflow_order(inp.dst, inp.rank)
-    r = roles(inp, profile, in_order, collectors)
+    out_order = inflow_order(inp.src, inp.rank)
+    r = roles(inp, profile, in_order, collectors, out_order)
     # forwarding is judged on the taint of every illicit source, labelled or inferred: a receiver that passes on
     # a substantial inflow from an inferred collector within hours is a second, independent signal (its own
     # behaviour), which is what lets exposure to an inferred source reach high
@@ -277,8 +280,8 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
     fwd = dataclasses.replace(FORWARDING, categories=tuple(fwd_cats))
     hops, events = propagate(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
                      {k: hops_for(profile, split_key(k)[0], max_hops) for k in r.sources}, in_order,
-                     time=inp.time, forwarding=fwd)
-    del in_order
+                     time=inp.time, forwarding=fwd, out_order=out_order)
+    del in_order, out_order
     fired = forwarding_indicators(events, inp, fwd)
     for a, _name, sev, _ev in fired:
         ind.setdefault(a, []).append(("forwarding", sev))

@@ -112,9 +112,18 @@ def rank_times(block: I64, log_index: I64) -> I64:
     """Dense rank of (block_number, log_index): equal keys share a rank."""
     if block.size == 0:
         return np.empty(0, np.int64)
-    o = np.lexsort((log_index, block))
-    b, li = block[o], log_index[o]
-    new = np.r_[True, (b[1:] != b[:-1]) | (li[1:] != li[:-1])]
+    lo_b, hi_b, lo_l, hi_l = int(block.min()), int(block.max()), int(log_index.min()), int(log_index.max())
+    bits = max(1, hi_l.bit_length())
+    if lo_b >= 0 and lo_l >= 0 and hi_b.bit_length() + bits <= 62:
+        # one sort on a packed key (block << bits | log_index: order-preserving and one-to-one), not two
+        key = (block << np.int64(bits)) | log_index
+        o = np.argsort(key)
+        k = key[o]
+        new = np.r_[True, k[1:] != k[:-1]]
+    else:
+        o = np.lexsort((log_index, block))
+        b, li = block[o], log_index[o]
+        new = np.r_[True, (b[1:] != b[:-1]) | (li[1:] != li[:-1])]
     r = np.empty(block.size, np.int64)
     r[o] = np.cumsum(new) - 1
     return r
@@ -192,7 +201,7 @@ class _Direction:
         del ce
         self.relay = re_
         self.relay_s = s[re_]
-        self.relay_w = w[re_]
+        self.relay_wf = w[re_].astype(np.float64)   # the haircut's operands, converted once
         self.relay_off = np.searchsorted(self.relay_s, nodes, "left").astype(np.int64)
         # Inflow events in (receiver, rank) order; for each relaying edge the range of its sender's earlier inflows
         o = in_order if in_order is not None else inflow_order(d, r)
@@ -206,7 +215,7 @@ class _Direction:
         self.buf: I64 | None = None          # the dense prefix-sum buffer, reused across hops and keys
         cum = np.concatenate(([0], np.cumsum(w[o]))).astype(np.int64)  # wraps harmlessly: only differences used
         # B: everything the sender had received before each relaying edge.
-        self.relay_b = cum[self.relay_pos] - cum[self.in_off[self.relay_s]]
+        self.relay_bf = (cum[self.relay_pos] - cum[self.in_off[self.relay_s]]).astype(np.float64)
         self.stop = stop
         self.fwd_ready = False
         self.tau: I64 | None = None          # forwarding: illicit taint per transfer, and its largest part
@@ -324,9 +333,7 @@ class _Direction:
         # the prefix sum before each relayer's inflows, once per relayer
         base = np.repeat(prefix(self.in_off[relayers]), hi - lo)
         a = prefix(self.relay_pos[pos_relay]) - base
-        b = self.relay_b[pos_relay]
-        w = self.relay_w[pos_relay]
-        tk = np.floor(w.astype(np.float64) * a.astype(np.float64) / b.astype(np.float64) + 0.5).astype(np.int64)
+        tk = np.floor(self.relay_wf[pos_relay] * a.astype(np.float64) / self.relay_bf[pos_relay] + 0.5).astype(np.int64)
         m = tk > 0
         return self.relay[pos_relay[m]], tk[m]
 
@@ -335,7 +342,7 @@ def propagate(
     src: I64, dst: I64, rank: I64, usd: I64, carry: B1, stop: B1, sources: Mapping[str, B1],
     max_hops: int | Mapping[str, tuple[int, int]],
     in_order: I64 | None = None, threads: int = 2, time: I64 | None = None,
-    forwarding: ForwardingParams | None = None,
+    forwarding: ForwardingParams | None = None, out_order: I64 | None = None,
 ) -> tuple[list[HopExposure], ForwardingEvents | None]:
     """Exposure per category, direction and hop for every address reached within ``max_hops``.
 
@@ -344,7 +351,8 @@ def propagate(
     over address ids; ``max_hops`` is one K for all, or per source key the K of ('in', 'out'). Returns the
     :class:`HopExposure` in (category order given, 'in' then 'out', hop) order, and the forwarding events.
     With ``threads=2`` the two directions run concurrently (numpy releases the GIL in its loops); the result
-    does not depend on it. With ``time`` and ``forwarding``, the incoming direction also judges the forwarding
+    does not depend on it. ``in_order``/``out_order``: every transfer in (dst, rank) / (src, rank) order, when the
+    caller has them. With ``time`` and ``forwarding``, the incoming direction also judges the forwarding
     events over the taint of the source keys named in ``forwarding.categories`` (else the events are None).
     """
     if src.size and (int(rank.max()) > MAX_RANK or max(int(src.max()), int(dst.max())) > MAX_NODE):
@@ -361,7 +369,7 @@ def propagate(
     # two sorts serve both directions: every edge by (receiver, rank) and by (sender, rank); the reversed
     # direction's orders are these with each node's block reversed (its ranks run backwards)
     by_dst = in_order if in_order is not None else inflow_order(dst, rank)
-    by_src = inflow_order(src, rank)
+    by_src = out_order if out_order is not None else inflow_order(src, rank)
 
     def forward() -> tuple[list[HopExposure], ForwardingEvents | None]:
         judge = forwarding is not None and bool(forwarding.categories) and time is not None
@@ -396,7 +404,7 @@ def degrees(src: I64, dst: I64, carry: B1, n: int) -> I64:
 
 def deposit_addresses(
     src: I64, dst: I64, rank: I64, usd: I64, time: I64, carry: B1, candidate: B1, exchange: B1,
-    window_s: int, min_share: float, in_order: I64 | None = None,
+    window_s: int, min_share: float, in_order: I64 | None = None, out_order: I64 | None = None,
 ) -> tuple[I64, I64]:
     """Exchange deposit addresses: candidates that sweep most of their outflow to exchange wallets.
 
@@ -406,7 +414,10 @@ def deposit_addresses(
     Returns (deposit address ids sorted, the exchange wallet each swept most to; ties -> lowest id).
     """
     n = candidate.size
-    sw = np.flatnonzero(carry & candidate[src] & exchange[dst])
+    is_sw = carry & candidate[src] & exchange[dst]
+    # in (sender, rank) order when the caller has it: the searches below then run over sorted queries
+    sw = out_order[is_sw[out_order]] if out_order is not None else np.flatnonzero(is_sw)
+    del is_sw
     if sw.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     o = in_order if in_order is not None else inflow_order(dst, rank)
@@ -415,7 +426,7 @@ def deposit_addresses(
     pos = np.searchsorted(kin_sorted, q, "left")
     start = np.searchsorted(kin_sorted, src[sw] << _SHIFT, "left")
     has_prev = pos > start
-    prev_time = np.where(has_prev, time[o][np.maximum(pos - 1, 0)], -1)
+    prev_time = np.where(has_prev, time[o[np.maximum(pos - 1, 0)]], -1)
     t = time[sw]
     ok = has_prev & ((prev_time < 0) | (t < 0) | (t - prev_time <= window_s))
     sw = sw[ok]
