@@ -216,6 +216,11 @@ class _Direction:
         cum = np.concatenate(([0], np.cumsum(w[o]))).astype(np.int64)  # wraps harmlessly: only differences used
         # B: everything the sender had received before each relaying edge.
         self.relay_bf = (cum[self.relay_pos] - cum[self.in_off[self.relay_s]]).astype(np.float64)
+        # in relay order (read sequentially per hop): each relaying edge's receiver and inflow position; and for
+        # every inflow position p the first relaying edge whose sender had received p before it
+        self.relay_d = d[re_]
+        self.relay_inpos = self.in_pos[re_]
+        self.relay_after = np.searchsorted(self.relay_pos, np.arange(self.m + 1, dtype=np.int64), "right")
         self.stop = stop
         self.fwd_ready = False
         self.tau: I64 | None = None          # forwarding: illicit taint per transfer, and its largest part
@@ -241,26 +246,27 @@ class _Direction:
         src_nodes = np.flatnonzero(sources).astype(np.int64)
         e = self.carry_by_s[_ranges(self.carry_off[src_nodes], self.carry_off[src_nodes + 1])]
         t = self.w[e]
+        de, ipe = self.d[e], self.in_pos[e]    # each tainted edge's receiver and inflow position
         judge = fwd is not None and self.fwd_ready and category in fwd.categories
         for hop in range(1, max_hops + 1):
             if e.size == 0:
                 return
-            addr, usd = _sum_by(self.d[e], t, self.n, positive=True)   # taints are > 0
+            addr, usd = _sum_by(de, t, self.n, positive=True)   # taints are > 0
             if judge:
-                self._accumulate(category, hop, e, t, sources)
+                self._accumulate(category, hop, e, t, de, sources)
             yield HopExposure(category, direction, hop, addr, usd)
             if hop == max_hops:
                 return
-            e, t = self._next(e, t, addr, sources)
+            e, t, de, ipe = self._next(t, ipe, addr, sources)
 
-    def _accumulate(self, key: str, hop: int, e: I64, t: I64, sources: B1) -> None:
+    def _accumulate(self, key: str, hop: int, e: I64, t: I64, de: I64, sources: B1) -> None:
         """Add one key's taint at one hop to the per-transfer illicit taint (forwarding), keeping its largest part."""
         if self.tau is None:
             self.tau = np.zeros(self.m, np.int64)
             self.part_t = np.zeros(self.m, np.int64)
             self.part = np.full(self.m, -1, np.int64)
         tau = self.tau
-        keep = ~sources[self.d[e]]
+        keep = ~sources[de]
         e, t = e[keep], t[keep]
         self.parts.append((key, hop))
         tau[e] += t                     # e holds each transfer once per key and hop
@@ -294,15 +300,18 @@ class _Direction:
         hops = np.array([h for _, h in self.parts] or [0], np.int64)
         return ForwardingEvents(v[m], e[m], t[m], out[m], [keys[i] for i in part.tolist()], hops[part])
 
-    def _next(self, e: I64, t: I64, receivers: I64, sources: B1) -> tuple[I64, I64]:
+    def _next(self, t: I64, ip: I64, receivers: I64, sources: B1) -> tuple[I64, I64, I64, I64]:
+        """The next hop from the tainted edges at inflow positions ``ip`` with taint ``t``: the edges, their
+        taint, receivers and inflow positions."""
         relayers = receivers[~sources[receivers]]
         if relayers.size == 0:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
+            z = np.empty(0, np.int64)
+            return z, z, z, z
         # A: the taint each relaying edge's sender had received before it, by prefix sums over the inflow events
         # (cum: non-decreasing prefix sums of the taint in inflow order, addressed by inflow position through
         # pos_of). A relayer's edges up to its first tainted inflow carry nothing: they are never visited.
-        if e.size * self.SPARSE < self.m:
-            ip = self.in_pos[e]
+        wrap = False
+        if ip.size * self.SPARSE < self.m:
             o = np.argsort(ip)
             ips = ip[o]
             cum = np.concatenate(([0], np.cumsum(t[o]))).astype(np.int64)
@@ -315,27 +324,26 @@ class _Direction:
                 self.buf = np.empty(self.m + 1, np.int64)
             cum = self.buf
             cum.fill(0)
-            cum[self.in_pos[e] + 1] = t
+            cum[ip + 1] = t
             np.cumsum(cum, out=cum)
-            if float(t.sum(dtype=np.float64)) < 2.0**62:
-                # the first tainted inflow of each relayer: the first position where the prefix sum grows
-                first = np.searchsorted(cum, cum[self.in_off[relayers]], "right") - 1
-            else:   # the prefix sums may wrap (only their differences are exact): visit every edge
-                first = self.in_off[relayers] - 1
+            wrap = float(t.sum(dtype=np.float64)) >= 2.0**62
+            # the first tainted inflow of each relayer: the first position where the prefix sum grows (unless
+            # the prefix sums may wrap: only their differences are exact; then every edge is visited)
+            first = np.searchsorted(cum, cum[self.in_off[relayers]], "right") - 1 if not wrap else relayers
 
             def prefix(pos: I64) -> I64:
                 return cum[pos]
-        lo = np.maximum(self.relay_off[relayers], np.searchsorted(self.relay_pos, first, "right"))
+        lo = self.relay_off[relayers] if wrap else np.maximum(self.relay_off[relayers], self.relay_after[first])
         hi = self.relay_off[relayers + 1]
         pos_relay = _ranges(lo, hi)
         if pos_relay.size == 0:
-            return pos_relay, pos_relay
+            return pos_relay, pos_relay, pos_relay, pos_relay
         # the prefix sum before each relayer's inflows, once per relayer
         base = np.repeat(prefix(self.in_off[relayers]), hi - lo)
         a = prefix(self.relay_pos[pos_relay]) - base
         tk = np.floor(self.relay_wf[pos_relay] * a.astype(np.float64) / self.relay_bf[pos_relay] + 0.5).astype(np.int64)
-        m = tk > 0
-        return self.relay[pos_relay[m]], tk[m]
+        sel = pos_relay[tk > 0]
+        return self.relay[sel], tk[tk > 0], self.relay_d[sel], self.relay_inpos[sel]
 
 
 def propagate(
