@@ -483,12 +483,12 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     tie = ((cko * 64 + cc) * 2 + ci) * 2 + cd
     by_a = np.argsort(ca, kind="stable")
     by_a = by_a[cv[by_a] > 0]
-    sa, sv, st = ca[by_a], cv[by_a], tie[by_a]
+    s_a, s_v, s_t = ca[by_a], cv[by_a], tie[by_a]
 
     def best(mask: B1) -> dict[str, Any]:
         """Per address, the best candidate in ``mask``."""
         sel = np.flatnonzero(mask[by_a])
-        a_, v_, k_ = sa[sel], sv[sel], st[sel]
+        a_, v_, k_ = s_a[sel], s_v[sel], s_t[sel]
         g = _firsts(a_)
         gid = np.repeat(np.arange(g.size), np.diff(np.r_[g, a_.size])) if g.size else g
         top = v_ == (np.maximum.reduceat(v_, g)[gid] if g.size else v_)
