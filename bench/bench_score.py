@@ -144,12 +144,14 @@ def child_score(path: str, indicators: bool) -> None:
 def run_child(path: str, indicators: bool, root: Path = ROOT) -> dict[str, float]:
     """One scoring run in a fresh subprocess on a fresh copy of the loaded store ``path``, with the chainrisk of
     the source tree ``root`` (this checkout, or an exported baseline revision)."""
-    work = path + ".run.duckdb"
+    work = f"{path}.run-{os.getpid()}.duckdb"
     shutil.copyfile(path, work)
     try:
         out = subprocess.run([sys.executable, str(root / "bench" / "bench_score.py"), "--_child", work]
                              + ([] if indicators else ["--no-indicators"]),
-                             check=True, capture_output=True, text=True)
+                             capture_output=True, text=True)
+        if out.returncode:
+            raise SystemExit(f"the scoring run of {root} failed:\n{out.stderr[-3000:]}")
     finally:
         for f in (work, work + ".wal"):
             if os.path.exists(f):
