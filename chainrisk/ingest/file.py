@@ -30,7 +30,7 @@ from ..errors import InputError, UsageError
 from ..store import QueryError, first_line
 from . import formats as sources
 from . import staging as staging
-from .staging import BLOCKS, READY, REJECTS, STAGE, TOKENS
+from .staging import BLOCKS, LOST, READY, REJECTS, SKIPPED, STAGE, TOKENS
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -180,7 +180,7 @@ def ingest_file(
         finally:
             if reject_path is not None:
                 _write_rejects(store, Path(reject_path))
-            for t in (STAGE, TOKENS, REJECTS, BLOCKS):
+            for t in (STAGE, TOKENS, REJECTS, BLOCKS, LOST, SKIPPED, "_cr_rej_lines"):
                 store.execute(f"DROP TABLE IF EXISTS {t}")
             store.execute(f"DROP VIEW IF EXISTS {READY}")
     return report
@@ -220,6 +220,7 @@ def _import_one(
         raise InputError(
             f"cannot read {path} as {fmt}: {first_line(e)}; check that it is a {fmt} export"
         ) from None
+    staging.account_lines(store, src)  # every data line read or rejected, or the file fails
     if have_blocks:
         store.execute(
             f"UPDATE {STAGE} SET block_time = b.time FROM {BLOCKS} b"
