@@ -54,7 +54,12 @@ def _typed(name: str, r: str, typ: str) -> str:
     NULL when the source value is not valid. Each has a cheap path for the common, already canonical text."""
     t = typ.upper()
     if name in ("token_address", "from_address", "to_address"):
-        return _text(r, t)  # checked and lower-cased on the file's distinct addresses, see check_addresses
+        # lower-cased here, row by row (a cheap test first), and checked on the file's distinct values (see
+        # check_addresses): lower-casing by an UPDATE of every row of an upper-case file held the whole staging
+        # table's old values in memory (out of memory at 1 GB on 4M rows)
+        x = _text(r, t)
+        return (f"CASE WHEN {x} = lower({x}) THEN {x} WHEN regexp_full_match({x}, '0x[0-9a-fA-F]{{40}}')"
+                f" THEN lower({x}) ELSE {x} END")
     if name == "tx_hash":
         x = _text(r, t)
         return (f"CASE WHEN regexp_full_match({x}, '0x[0-9a-f]{{64}}') THEN {x}"
