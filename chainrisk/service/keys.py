@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 ROLES = ("read", "admin")
 PREFIX = "crk"
 _KEY_ID = re.compile(r"^k[0-9a-f]{8}$")
+NAME = re.compile(r"[\w .@:/()+,'-]+")  # \w: letters and digits of any script (e.g. 合规部), and _
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,9 @@ def create_key(store: Store, name: str, role: str = "read", *, created_by: str =
     name = name.strip()
     if not name or len(name) > 200:
         raise InputError("a key needs a name of 1 to 200 characters saying who holds it (e.g. 'onboarding')")
+    if not NAME.fullmatch(name):
+        raise InputError("a key name is printable text: letters, digits, spaces and . _ - @ : / ( ) (no control "
+                         "characters such as NUL or terminal escapes)")
     secret = secrets.token_urlsafe(32)
     with store.transaction() as con:
         while True:
