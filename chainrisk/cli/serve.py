@@ -81,14 +81,34 @@ def keys() -> None:
 @click.option("--name", required=True, help="Who or what holds the key, e.g. 'onboarding-system'.")
 @click.option("--role", type=click.Choice(["read", "admin"]), default="read", show_default=True,
               help="read: lookups and screening; admin: also evidence paths, scoring runs and keys.")
+@click.option("--expires-in-days", type=click.FloatRange(min=0, min_open=True, max=3650), default=None,
+              help="The key stops working after this many days [default: never; revoke it to end it].")
 @format_option(RECORDS)
 @click.pass_context
-def keys_create(ctx: click.Context, name: str, role: str, fmt: str) -> None:
+def keys_create(ctx: click.Context, name: str, role: str, expires_in_days: float | None, fmt: str) -> None:
     """Create a key and print its token (keep it secret: it is not stored and cannot be shown again)."""
+    from datetime import UTC, datetime, timedelta
+
     from ..service.keys import create_key
 
+    expires = (datetime.now(UTC).replace(tzinfo=None) + timedelta(days=expires_in_days)
+               if expires_in_days is not None else None)
     with open_store(ctx, create=True) as st:
-        key, token = create_key(st, name, role, created_by=f"cli:{_os_user()}")
+        key, token = create_key(st, name, role, created_by=f"cli:{_os_user()}", expires_at=expires)
+    write(fmt, {**key.to_dict(), "token": token})
+
+
+@keys.command("rotate")
+@click.argument("key_id")
+@format_option(RECORDS)
+@click.pass_context
+def keys_rotate(ctx: click.Context, key_id: str, fmt: str) -> None:
+    """Give the key KEY_ID a new token (same id, role and expiry): the old token stops working at once. Use it
+    while the service is stopped; while it runs, POST /v1/keys/KEY_ID/rotate (admin)."""
+    from ..service.keys import rotate_key
+
+    with open_store(ctx) as st:
+        key, token = rotate_key(st, key_id, rotated_by=f"cli:{_os_user()}")
     write(fmt, {**key.to_dict(), "token": token})
 
 

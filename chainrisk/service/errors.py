@@ -33,6 +33,7 @@ CODES: dict[str, tuple[int, str]] = {
     "missing_api_key": (401, "no API key in 'Authorization: Bearer ...' or 'X-API-Key'"),
     "invalid_api_key": (401, "the API key is not known (mistyped, truncated or never issued)"),
     "revoked_api_key": (401, "the API key was revoked"),
+    "expired_api_key": (401, "the API key passed its expiry"),
     "forbidden": (403, "the key's role does not allow this endpoint or option"),
     "not_found": (404, "no such endpoint"),
     "job_not_found": (404, "no screening job with this id for this key"),

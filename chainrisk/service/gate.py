@@ -167,6 +167,10 @@ class Gate:
             self._throttle("client:" + (client or "?"))
             raise ApiError("revoked_api_key", f"the API key {key.key_id} was revoked; ask an administrator for a "
                            "new one")
+        if verdict == "expired":
+            self._throttle("client:" + (client or "?"))
+            raise ApiError("expired_api_key", f"the API key {key.key_id} expired; ask an administrator to rotate "
+                           "it or for a new one")
         state["key"] = key
         self._throttle("key:" + key.key_id)
 

@@ -350,3 +350,34 @@ def test_forwarded_client_only_from_a_trusted_proxy(scored, tmp_path, trusted):
     with chainrisk.open(db) as st:
         (client,) = st.execute("SELECT client FROM audit_log WHERE request_id = ?", [rid]).fetchone()
     assert client == ("203.0.113.7" if trusted else "127.0.0.1")
+
+
+# -- also: key expiry and rotation ------------------------------------------------------------------------------
+
+
+def test_keys_expire_and_rotate(tmp_path):
+    s = Server(scored_db(tmp_path / "svc.duckdb"), rate_limit=0)
+    try:
+        admin = s.key("admin")
+        r = s.post("/v1/keys", admin, json={"name": "temp", "role": "read", "expires_in_days": 1})
+        assert r.status_code == 201 and r.json()["expires_at"]
+        made = r.json()
+        assert s.get("/v1/runs", made["token"]).status_code == 200
+        s.service.store.execute("UPDATE api_keys SET expires_at = now()::TIMESTAMP - INTERVAL 1 MINUTE"
+                                " WHERE key_id = ?", [made["key_id"]])
+        s.service.keys.reload()
+        r = s.get("/v1/runs", made["token"])
+        assert r.status_code == 401 and error_code(r) == "expired_api_key"
+        assert s.post("/v1/keys", admin, json={"name": "x", "expires_in_days": 0}).status_code == 422
+
+        key = s.post("/v1/keys", admin, json={"name": "rotating"}).json()
+        r = s.post(f"/v1/keys/{key['key_id']}/rotate", admin)
+        assert r.status_code == 200 and r.json()["key_id"] == key["key_id"] and r.json()["rotated_by"]
+        new = r.json()["token"]
+        assert new != key["token"]
+        assert s.get("/v1/runs", key["token"]).status_code == 401  # the old token stops at once
+        assert s.get("/v1/runs", new).status_code == 200
+        assert s.post("/v1/keys/k00000000/rotate", admin).status_code == 404
+        assert s.post(f"/v1/keys/{key['key_id']}/rotate", new).status_code == 403  # a read key
+    finally:
+        s.stop()
