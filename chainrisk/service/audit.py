@@ -100,14 +100,21 @@ class AuditLog:
                 done, self._done = self._done, []
             if not batch:
                 return 0
-            cols: dict[str, list[Any]] = {name: [] for name in _FIELDS}
-            for e in batch:
-                for name, value in zip(_FIELDS, astuple(e), strict=True):
-                    cols[name].append(value)
-            table = pa.table(cols, schema=_SCHEMA)
             try:
-                with self._store.registered(_audit_batch=table):
-                    self._store.execute("INSERT INTO audit_log SELECT * FROM _audit_batch")
+                if len(batch) <= 64:  # a small batch (the usual one, answered requests waiting): one VALUES list,
+                    # several times faster than registering an Arrow table
+                    row = "(" + ", ".join("?" * len(_FIELDS)) + ")"
+                    self._store.execute(f"INSERT INTO audit_log ({', '.join(_FIELDS)}) VALUES "
+                                        + ", ".join([row] * len(batch)),
+                                        [v for e in batch for v in astuple(e)])
+                else:
+                    cols: dict[str, list[Any]] = {name: [] for name in _FIELDS}
+                    for e in batch:
+                        for name, value in zip(_FIELDS, astuple(e), strict=True):
+                            cols[name].append(value)
+                    table = pa.table(cols, schema=_SCHEMA)
+                    with self._store.registered(_audit_batch=table):
+                        self._store.execute(f"INSERT INTO audit_log ({', '.join(_FIELDS)}) SELECT * FROM _audit_batch")
             except BaseException:
                 with self._lock:
                     self._buf[:0] = batch
