@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError, UsageError
-from ..store import QueryError, first_line
+from ..errors import InputError, OutOfMemory, UsageError
+from ..store import MemoryErrors, QueryError, first_line
 from . import formats as sources
 from . import staging as staging
-from .staging import BLOCKS, READY, REJECTS, STAGE, TOKENS
+from .staging import BLOCKS, LOST, READY, REJECTS, SKIPPED, STAGE, TOKENS
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -172,15 +172,18 @@ def ingest_file(
             if blocks_file is not None:
                 _load_blocks(store, Path(blocks_file))
             for path in path_list:
-                rep = _import_one(store, path, format, dict(mapping or {}), blocks_file is not None,
-                                  skip_bad, chain, force, register_tokens)
+                try:
+                    rep = _import_one(store, path, format, dict(mapping or {}), blocks_file is not None,
+                                      skip_bad, chain, force, register_tokens)
+                except MemoryErrors as e:
+                    raise out_of_memory(path, memory_limit or str(store.setting("memory_limit")), e) from None
                 report.files.append(rep)
                 if progress is not None:
                     progress(rep)
         finally:
             if reject_path is not None:
                 _write_rejects(store, Path(reject_path))
-            for t in (STAGE, TOKENS, REJECTS, BLOCKS):
+            for t in (STAGE, TOKENS, REJECTS, BLOCKS, LOST, SKIPPED, "_cr_rej_lines"):
                 store.execute(f"DROP TABLE IF EXISTS {t}")
             store.execute(f"DROP VIEW IF EXISTS {READY}")
     return report
@@ -217,9 +220,12 @@ def _import_one(
     try:
         staging.stage(store, src)
     except QueryError as e:
+        if isinstance(e, MemoryErrors):
+            raise
         raise InputError(
             f"cannot read {path} as {fmt}: {first_line(e)}; check that it is a {fmt} export"
         ) from None
+    staging.account_lines(store, src)  # every data line read or rejected, or the file fails
     if have_blocks:
         store.execute(
             f"UPDATE {STAGE} SET block_time = b.time FROM {BLOCKS} b"
@@ -271,6 +277,15 @@ def _import_one(
              path, rep.rows_read, rep.rows_added, rep.rows_duplicate, rep.rows_rejected,
              rep.rows_unregistered_token, rep.seconds)
     return rep
+
+
+def out_of_memory(path: Path, limit: str, e: BaseException) -> OutOfMemory:
+    """The error for DuckDB running out of its memory limit while importing ``path``: the input is not at fault
+    (nothing of the file was stored); the limit can be raised."""
+    return OutOfMemory(
+        f"DuckDB ran out of memory importing {path} under its memory limit of {limit} ({first_line(e)}); "
+        "nothing from this file was imported and the file is not at fault: rerun with a higher --memory-limit "
+        "(e.g. --memory-limit 4GB; Python: ingest_file(..., memory_limit='4GB')), or free memory on the machine")
 
 
 def _load_blocks(store: Store, path: Path) -> None:

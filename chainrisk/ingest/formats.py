@@ -220,6 +220,7 @@ def _csv(store: Store, path: Path, wanted: Mapping[str, str], required: list[str
     return Source(
         path=path, kind="csv", unit="line", relation=relation, params=[str(path), delim],
         fields={k: (quote_ident(v), "VARCHAR") for k, v in names.items()}, first_line=2, rejects=rej,
+        extra={"delimiter": delim},
     )
 
 

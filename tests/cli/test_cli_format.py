@@ -41,6 +41,7 @@ def test_every_output_option_is_format_with_the_values_of_one_kind() -> None:
     assert seen == {
         "chainrisk demo": "summary", "chainrisk evaluate": "summary", "chainrisk ingest file": "records", "chainrisk ingest rpc": "summary",
         "chainrisk keys create": "records", "chainrisk keys list": "records", "chainrisk keys revoke": "records",
+        "chainrisk keys rotate": "records",
         "chainrisk labels categories": "records", "chainrisk labels import": "records",
         "chainrisk labels list": "records", "chainrisk labels retire": "records", "chainrisk labels show": "records",
         "chainrisk labels sources": "records", "chainrisk labels update": "records", "chainrisk lookup": "documents",
