@@ -117,3 +117,131 @@ def load_model(path: str | Path | None = None) -> BehaviourModel:
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read behaviour model {p.name}: {e}") from None
     return from_doc(doc, p.name)
+
+
+# -- features of a scoring run's inputs ------------------------------------------------------------------------
+
+@dataclass
+class FeatureSet:
+    """The feature matrix of every address id (< n) and what it was computed from."""
+
+    x: F64
+    src: I64
+    dst: I64
+    exchange: npt.NDArray[np.bool_]
+    service: npt.NDArray[np.bool_]
+    inert: npt.NDArray[np.bool_]
+
+
+def address_features(inp: Any, r: Any) -> FeatureSet:
+    """Features of every address of a scoring run's inputs (:class:`~chainrisk.engine.model.Inputs`) given its
+    roles (:class:`~chainrisk.engine.model.Roles`: labels, deposit addresses, hubs). The one entry point used by
+    scoring and by training."""
+    from .features import compute_features, service_masks
+
+    labs = [(lab.address_id, lab.category) for lab in inp.labels if not r.inert[lab.address_id]]
+    exchange, service = service_masks(inp.n, labs, r.deposits, r.hub)
+    x = compute_features(inp.src, inp.dst, inp.rank, inp.usd, inp.time, inp.n, exchange, service)
+    return FeatureSet(x, inp.src, inp.dst, exchange, service, r.inert)
+
+
+def address_features_from_store(store: Any, profile: Any = "cn") -> FeatureSet:
+    """:func:`address_features` of a store's transfers and labels, as a scoring run under ``profile`` reads them
+    (ledger-derived labels included)."""
+    from ..profiles import Profile, load_profile
+    from .ledger import INFERRED_SOURCE, LEDGER_SOURCE, derive_ledger_labels
+    from .model import Label, roles
+    from .score import load_inputs
+
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    inp = load_inputs(store)
+    inp.labels.extend(Label(a, c, nm, conf, LEDGER_SOURCE if conf >= 100 else INFERRED_SOURCE)
+                      for a, c, nm, conf, _ in derive_ledger_labels(store))
+    return address_features(inp, roles(inp, prof))
+
+
+# -- the behaviour part of a scoring run ------------------------------------------------------------------------
+
+@dataclass
+class BehaviourPart:
+    """Per address id (< n): the model's part 0..100, the part that counts as evidence, and its top contributions
+    (feature index or -1, contribution to the log-odds, the feature's value in natural units)."""
+
+    part: F64
+    counted: F64
+    top_idx: I64
+    top_contrib: F64
+    top_value: F64
+    model: BehaviourModel
+    min_part: float
+
+
+def natural(x: F64, idx: I64) -> F64:
+    """Feature values in natural units (counts, USD, hours, days; the log1p undone) for feature indices ``idx``."""
+    logs = np.array([f.transform == "log1p" for f in FEATURES] + [False])
+    return np.where(logs[idx], np.expm1(x), x)
+
+
+def behaviour_part(inp: Any, r: Any, profile: Any, model: BehaviourModel) -> BehaviourPart:
+    """The behaviour part of every address of a scoring run. Inert addresses and stop nodes (services, hubs,
+    deposit addresses: the model learned from wallets, not services) get no part."""
+    fs = address_features(inp, r)
+    part = model.evaluate(fs.x)
+    part[r.inert | r.stop] = 0.0
+    used = np.flatnonzero(model.coef != 0)
+    sub = BehaviourModel(tuple(model.features[i] for i in used), model.mean[used], model.scale[used],
+                         model.coef[used], model.intercept)
+    ti, tc = sub.contributions(fs.x[:, used])
+    idx = np.where(ti >= 0, used[np.maximum(ti, 0)], -1)
+    val = np.take_along_axis(fs.x, np.maximum(idx, 0), axis=1)
+    val = np.where(idx >= 0, natural(val, idx), 0.0)
+    mp = float(profile.behaviour.min_part)
+    return BehaviourPart(part, np.where(part >= mp, part, 0.0), idx, tc, val, model, mp)
+
+
+def alone_cap(profile: Any) -> float:
+    """The largest score the behaviour part reaches alone: just below the band above ``alone_at_most``."""
+    from ..taxonomy import BANDS
+
+    i = BANDS.index(profile.behaviour.alone_at_most)
+    return 100.0 if i + 1 >= len(BANDS) else float(profile.bands[BANDS[i + 1]]) - 0.01
+
+
+CORROBORATED_KINDS = (1, 2, 4)   # exposure, indicator, both (not an own label, not a possible victim)
+KIND_BEHAVIOUR = 6               # the illicit verdict rests on the behaviour part alone
+
+
+def combine(ill: dict[str, Any], bp: BehaviourPart, profile: Any) -> None:
+    """Fold the behaviour part into the illicit axis ``ill`` (arrays val, kind, conf, cat, beh; changed in place).
+
+    With an illicit exposure or indicator (kinds 1, 2, 4) and a part of at least the profile's ``corroborate_at``
+    the two are independent evidence: a noisy-OR (``beh`` = 2). Otherwise the part alone, capped at the profile's ``alone_at_most`` band, replaces a smaller
+    value (kind 6, confidence low, ``beh`` = 1). Own labels and possible victims keep their value unless the
+    part alone is larger."""
+    from .model import corroborate
+
+    b = bp.counted
+    v = ill["val"]
+    corr = (b >= max(float(profile.behaviour.corroborate_at), 1e-9)) & (v > 0) & np.isin(ill["kind"], CORROBORATED_KINDS)
+    capped = np.minimum(b, alone_cap(profile))
+    alone = (b > 0) & ~corr & (capped > v)
+    ill["val"] = np.where(corr, corroborate(v, b), np.where(alone, capped, v))
+    ill["beh"][corr] = 2
+    ill["beh"][alone] = 1
+    ill["kind"][alone] = KIND_BEHAVIOUR
+    ill["conf"][alone] = 1
+    ill["cat"][alone] = -1
+    for k in ("dir", "share", "hop", "inf"):
+        ill[k][alone] = 0
+    ill["lab"][alone] = -1
+
+
+def columns(bp: BehaviourPart | None, act: I64) -> dict[str, Any]:
+    """The scores columns of the behaviour part for the active addresses ``act`` (None: the part is off)."""
+    m = act.size
+    if bp is None:
+        return {"behaviour_score": np.full(m, np.nan), "behaviour_top": None}
+    names = np.array([*NAMES, None], dtype=object)
+    idx = bp.top_idx[act]
+    return {"behaviour_score": np.floor(bp.part[act] * 100.0 + 0.5) / 100.0,
+            "behaviour_top": (names[np.where(idx >= 0, idx, len(NAMES))], bp.top_value[act], bp.top_contrib[act])}
