@@ -136,10 +136,23 @@ def group_folds(groups: I64, y: I64, k: int = FOLDS) -> I64:
     return fold
 
 
+def seed_rows(store: Store, addrs: Sequence[str], ys: Sequence[int],
+              profile: str = TRAIN_PROFILE) -> tuple[F64, I64, I64, list[str]]:
+    """Feature rows, targets and groups of the seeds present in ``store`` (and their addresses, in order)."""
+    from ..engine.behaviour import address_features_from_store
+
+    ids = dict(store.execute("SELECT address, id FROM addresses WHERE chain = 'ethereum'"
+                             " AND address IN (SELECT unnest($a))", {"a": list(addrs)}).fetchall())
+    fx = address_features_from_store(store, profile)
+    keep = [i for i, a in enumerate(addrs) if a in ids]
+    sid = np.array([ids[addrs[i]] for i in keep], np.int64)
+    y = np.array([int(ys[i]) for i in keep], np.int64)
+    return fx.x[sid], y, seed_groups(fx.src, fx.dst, sid, fx.service, fx.inert), [addrs[i] for i in keep]
+
+
 def training_data(datasets: str | Path, workdir: str | Path | None = None,
                   on_progress: Callable[[str], None] | None = None) -> TrainingData:
     """The seeds' feature rows, targets and groups from the phishing dev graph (seed labels removed)."""
-    from ..engine.behaviour import address_features_from_store
 
     say = on_progress or (lambda _m: None)
     data = Path(datasets)
@@ -151,21 +164,12 @@ def training_data(datasets: str | Path, workdir: str | Path | None = None,
     with tempfile.TemporaryDirectory(dir=workdir) as tmp, Store(Path(tmp) / "train.duckdb") as st:
         say("loading the phishing dev graph and the shared labels (seed labels removed)")
         seeds, counts = prepare_phishing_store(st, data)
-        addrs = [s["address"].lower() for s in seeds]
-        rows = st.execute("SELECT address, id FROM addresses WHERE chain = 'ethereum' AND address IN (SELECT unnest($a))",
-                          {"a": addrs}).fetchall()
-        ids = dict(rows)
         say("computing the behaviour features")
-        fx = address_features_from_store(st, TRAIN_PROFILE)
-    keep = [i for i, a in enumerate(addrs) if a in ids]
-    sid = np.array([ids[addrs[i]] for i in keep], np.int64)
-    x = fx.x[sid]
-    y = np.array([int(seeds[i]["is_bad"]) for i in keep], np.int64)
-    groups = seed_groups(fx.src, fx.dst, sid, fx.service, fx.inert)
+        x, y, groups, kept = seed_rows(st, [s["address"].lower() for s in seeds], [int(s["is_bad"]) for s in seeds])
     rel = [{"path": str(f.relative_to(data)), "sha256": _sha256(f)} for f in files if f.is_file()]
     counts = {k: counts[k] for k in ("transfers", "active_labels", "seed_labels_removed", "seeds_that_had_labels")}
-    counts["seeds"] = len(keep)
-    return TrainingData([addrs[i] for i in keep], x, y, groups, rel, counts)
+    counts["seeds"] = len(kept)
+    return TrainingData(kept, x, y, groups, rel, counts)
 
 
 # -- fitting --------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..answers.evaluate import PROFILES, DemoRun, Evaluation
+from ..answers.evaluate import BEHAVIOUR_OFF, PROFILES, DemoRun, Evaluation
 from ..answers.evaluate import evaluate as measure
 from ..errors import UsageError
 from ..store import Store
@@ -54,6 +54,8 @@ def demo_run(folder: str | os.PathLike[str], scale: float, seed: int, profiles: 
         for p in profiles:
             say(f"seed {seed}: scoring under {p}")
             runs[p] = score(st, profile=p, prepare_reads=False).run_id
+            say(f"seed {seed}: scoring under {p} with the behaviour model off")
+            runs[p + BEHAVIOUR_OFF] = score(st, profile=p, prepare_reads=False, behaviour=False).run_id
     return DemoRun(seed=seed, scale=scale, db=str(db), truth_csv=str(truth), runs=runs)
 
 

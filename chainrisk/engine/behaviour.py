@@ -245,3 +245,34 @@ def columns(bp: BehaviourPart | None, act: I64) -> dict[str, Any]:
     idx = bp.top_idx[act]
     return {"behaviour_score": np.floor(bp.part[act] * 100.0 + 0.5) / 100.0,
             "behaviour_top": (names[np.where(idx >= 0, idx, len(NAMES))], bp.top_value[act], bp.top_contrib[act])}
+
+
+# -- words ----------------------------------------------------------------------------------------------------
+
+_MEANING = {f.name: f for f in FEATURES}
+
+
+def value_text(feature: str, value: float) -> str:
+    """A feature's value in words and units (``span_days`` 0.5 -> '0.5 days')."""
+    f = _MEANING.get(feature)
+    if f is None:
+        return f"{value:g}"
+    if f.transform == "0/1":
+        return "yes" if value >= 0.5 else "no"
+    if "share" in f.transform:
+        return f"{value * 100:.0f}%"
+    unit = " days" if feature.endswith("_days") else " hours" if feature.endswith("_hours") else (
+        " USD" if feature.endswith("_usd") else "")
+    return f"{value:,.1f}{unit}" if value < 100 else f"{value:,.0f}{unit}"
+
+
+def behaves_like(score: float | None, top: list[dict[str, Any]], min_part: float = 5.0) -> str | None:
+    """The "behaves like ..." sentence of an answer (None: the run had no behaviour part)."""
+    if score is None:
+        return None
+    feats = "; ".join(f"{t['feature'].replace('_', ' ')} {value_text(t['feature'], t['value'])}" for t in top)
+    if score >= min_part:
+        return (f"behaves like the illicit addresses the behaviour model learned from (part {score:.1f} of 100"
+                + (f"; most telling: {feats})" if feats else ")"))
+    return (f"behaves like an ordinary address (part {score:.1f} of 100, at or below the {min_part:g}% base rate; "
+            "this does not clear it)")

@@ -16,6 +16,8 @@ from support.reference import reference_compute
 from support.scoring import add_label, add_transfers, addr
 
 from chainrisk.engine import model
+from chainrisk.engine.behaviour import behaviour_part, load_model
+from chainrisk.engine.model import roles
 from chainrisk.engine.propagate import _Direction
 from chainrisk.engine.score import Label, compute, inputs_from_rows, load_inputs, score
 from chainrisk.profiles import load_profile
@@ -135,8 +137,12 @@ def test_stored_run_agrees_with_the_reference(store, seed):
     add_label(store, "a0", "mixer")
     add_label(store, "a1", "exchange")
     add_label(store, "a2", "sanctions")
-    run = score(store, "cn", indicators=False)
-    ref = reference_compute(load_inputs(store), CN, CN.propagation.max_hops, forwarding=False)
+    run = score(store, "cn", indicators=False)   # the behaviour model on (the profile's default)
+    inp = load_inputs(store)
+    part = behaviour_part(inp, roles(inp, CN), CN, load_model()).part
+    ref = reference_compute(inp, CN, CN.propagation.max_hops, forwarding=False,
+                            behaviour=dict(enumerate(part.tolist())))
+    assert any(b >= CN.behaviour.min_part for b in part.tolist())   # the model does take part here
     got = {r[0]: r[1:] for r in store.execute(
         "SELECT address_id, score, band, top_category, categories, min_hops, direct_usd, indirect_usd"
         " FROM scores WHERE run_id = ?", [run.run_id]).fetchall()}
