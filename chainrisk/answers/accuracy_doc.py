@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .evaluate import ACTORS, BEHAVIOUR_OFF
 from .lookup import BANDS
 
 if TYPE_CHECKING:
@@ -74,8 +73,10 @@ def _demo(d: DemoResult) -> list[str]:
     return [*lines, ""]
 
 
+BEHAVIOUR_OFF = " (behaviour off)"   # the demo's runs without the behaviour model: profile name + this
 # roles whose illicit verdict is a true positive (the rest: a rise at >= high is a false positive)
-_ILLICIT_ROLES = frozenset({*ACTORS, "mixer_pool", "mixer_user", "poisoner", "sanctions_counterparty"})
+_ILLICIT_ROLES = frozenset({"collector", "layering_hop", "mule", "mixer_recipient", "sanctioned_payer", "mixer_pool",
+                            "mixer_user", "poisoner", "sanctions_counterparty"})
 
 
 def _behaviour_demo(d: DemoResult) -> list[str]:

@@ -36,7 +36,8 @@ from ..engine.behaviour import MODEL_FORMAT, content_hash
 from ..engine.features import FEATURES, FEATURES_VERSION, INDEX, NAMES
 from ..errors import InputError
 from ..store import Store
-from .evaluate import LABEL_SOURCES, PHISHING_DEV, prepare_phishing_store, roc_auc
+from .evaluate import LABEL_SOURCES, PHISHING_DEV, _axes_sql, prepare_phishing_store, roc_auc
+from .lookup import BANDS
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -139,7 +140,7 @@ def group_folds(groups: I64, y: I64, k: int = FOLDS) -> I64:
 def seed_rows(store: Store, addrs: Sequence[str], ys: Sequence[int],
               profile: str = TRAIN_PROFILE) -> tuple[F64, I64, I64, list[str]]:
     """Feature rows, targets and groups of the seeds present in ``store`` (and their addresses, in order)."""
-    from ..engine.behaviour import address_features_from_store
+    from ..engine.behaviour_rows import address_features_from_store
 
     ids = dict(store.execute("SELECT address, id FROM addresses WHERE chain = 'ethereum'"
                              " AND address IN (SELECT unnest($a))", {"a": list(addrs)}).fetchall())
@@ -335,3 +336,82 @@ def train(datasets: str | Path, *, workdir: str | Path | None = None,
 def seeds_file(datasets: str | Path) -> list[dict[str, str]]:
     with (Path(datasets) / PHISHING_DEV / "seed_addresses.csv").open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+# -- measuring it on the dev graph (chainrisk evaluate) ---------------------------------------------------------
+
+def _seed_scores(store: Store, run_id: str, addrs: Sequence[str]) -> dict[str, tuple[str | None, float]]:
+    sel, _ = _axes_sql(store, run_id)
+    rows = store.execute(
+        f"""SELECT a.address, s.illicit_band, s.illicit_score FROM addresses a
+            JOIN ({sel}) s ON s.address_id = a.id WHERE a.chain = 'ethereum' AND a.address IN (SELECT unnest($a))""",
+        {"run": run_id, "a": list(addrs)}).fetchall()
+    return {r[0]: (r[1], float(r[2] or 0.0)) for r in rows}
+
+
+def _behaviour_row(scores: dict[str, tuple[str | None, float]], off: dict[str, tuple[str | None, float]],
+                   addrs: Sequence[str], ys: Sequence[int]) -> dict[str, Any]:
+    def rank(b: str | None) -> int:
+        return BANDS.index(b) if b in BANDS else 0
+
+    got = [scores.get(a, (None, 0.0)) for a in addrs]
+    was = [off.get(a, (None, 0.0)) for a in addrs]
+    n_bad = max(1, sum(ys))
+    n_norm = max(1, len(ys) - sum(ys))
+
+    def share(y: int, at: str) -> float:
+        return sum(1 for (b, _), yy in zip(got, ys, strict=True) if yy == y and rank(b) >= BANDS.index(at)) / (
+            n_bad if y else n_norm)
+
+    def lifted(at: str) -> float:
+        k = BANDS.index(at)
+        return sum(1 for (b, _), (b0, _), yy in zip(got, was, ys, strict=True)
+                   if yy == 0 and rank(b) >= k > rank(b0)) / n_norm
+
+    return {"auc_illicit": roc_auc([s for _, s in got], list(ys)), "bad_at_high": share(1, "high"),
+            "normal_at_high": share(0, "high"), "bad_at_medium": share(1, "medium"),
+            "normal_at_medium": share(0, "medium"), "normal_lifted_to_medium": lifted("medium"),
+            "normal_lifted_to_high": lifted("high")}
+
+
+def behaviour_figures(store: Store, seeds: Sequence[dict[str, str]], profile: str,
+                      off_run: str) -> tuple[dict[str, dict[str, Any]], float | None]:
+    """The behaviour model on the phishing dev graph under ``profile``: rows ``off``, ``cv`` and ``shipped`` (see
+    :class:`PhishingResult`) and the model's own nested grouped CV AUC. ``cv``: the seeds split into grouped folds
+    (:mod:`chainrisk.answers.behaviour_train`); per fold a model is trained on the other folds' seeds (C chosen by
+    grouped CV inside them) and the store is scored with it; each seed's figures come from the run whose model
+    never saw its group."""
+    import numpy as np
+
+    from ..engine.behaviour import BehaviourModel, load_model, logit
+    from ..engine.score import score
+
+    addrs = [s["address"].lower() for s in seeds]
+    ys = [int(s["is_bad"]) for s in seeds]
+    off = _seed_scores(store, off_run, addrs)
+    x, y, groups, kept = seed_rows(store, addrs, ys, TRAIN_PROFILE)
+    use = [INDEX[f] for f in MODEL_FEATURES]
+    folds = group_folds(groups, y)
+    cv_scores: dict[str, tuple[str | None, float]] = {}
+    k = len(NAMES)
+    for f in sorted(set(folds.tolist())):
+        tr = folds != f
+        c = choose_c(x[tr][:, use], y[tr], groups[tr])
+        fit = fit_logistic(x[tr][:, use], y[tr], c)
+        mean, scale, coef = [0.0] * k, [1.0] * k, [0.0] * k
+        for j, i in enumerate(use):
+            mean[i], scale[i], coef[i] = float(fit.mean[j]), float(fit.scale[j]), float(fit.coef[j])
+        prior = float(y[tr].mean())
+        model = BehaviourModel(NAMES, np.array(mean), np.array(scale), np.array(coef), fit.intercept,
+                               logit(DEPLOY_PRIOR) - logit(prior), f"cv-fold-{f}")
+        run = score(store, profile=profile, behaviour=model, prepare_reads=False)
+        got = _seed_scores(store, run.run_id, addrs)
+        for i in np.flatnonzero(folds == f).tolist():
+            a = kept[i]
+            cv_scores[a] = got.get(a, (None, 0.0))
+    shipped = _seed_scores(store, score(store, profile=profile, behaviour=load_model(),
+                                        prepare_reads=False).run_id, addrs)
+    ncv = nested_cv(x[:, use], y, groups)
+    rows = {"off": _behaviour_row(off, off, addrs, ys), "cv": _behaviour_row(cv_scores, off, addrs, ys),
+            "shipped": _behaviour_row(shipped, off, addrs, ys)}
+    return rows, ncv["auc"]

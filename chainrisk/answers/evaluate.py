@@ -47,7 +47,6 @@ PROFILES = ("fatf", "cn")
 VC = frozenset({"gambling", "exchange", "p2p_otc", "rwa_issuer", "stablecoin_issuer", "mining", "bridge", "defi",
                 "rwa_investor"})
 FOLDS = 5
-BEHAVIOUR_OFF = " (behaviour off)"   # the demo's runs without the behaviour model: profile name + this
 NORMAL_BUDGET = 0.02     # the cross-validated threshold keeps at most this share of normal training seeds above it
 
 # The shared public label sources the phishing evaluation imports: (format, files under the datasets folder, options).
@@ -410,99 +409,13 @@ def phishing_figures(store: Store, run_id: str, seeds: Sequence[dict[str, str]],
         label_errors=list(counts["label_errors"]))
 
 
-def _seed_scores(store: Store, run_id: str, addrs: Sequence[str]) -> dict[str, tuple[str | None, float]]:
-    sel, _ = _axes_sql(store, run_id)
-    rows = store.execute(
-        f"""SELECT a.address, s.illicit_band, s.illicit_score FROM addresses a
-            JOIN ({sel}) s ON s.address_id = a.id WHERE a.chain = 'ethereum' AND a.address IN (SELECT unnest($a))""",
-        {"run": run_id, "a": list(addrs)}).fetchall()
-    return {r[0]: (r[1], float(r[2] or 0.0)) for r in rows}
-
-
-def _behaviour_row(scores: dict[str, tuple[str | None, float]], off: dict[str, tuple[str | None, float]],
-                   addrs: Sequence[str], ys: Sequence[int]) -> dict[str, Any]:
-    def rank(b: str | None) -> int:
-        return BANDS.index(b) if b in BANDS else 0
-
-    got = [scores.get(a, (None, 0.0)) for a in addrs]
-    was = [off.get(a, (None, 0.0)) for a in addrs]
-    n_bad = max(1, sum(ys))
-    n_norm = max(1, len(ys) - sum(ys))
-
-    def share(y: int, at: str) -> float:
-        return sum(1 for (b, _), yy in zip(got, ys, strict=True) if yy == y and rank(b) >= BANDS.index(at)) / (
-            n_bad if y else n_norm)
-
-    def lifted(at: str) -> float:
-        k = BANDS.index(at)
-        return sum(1 for (b, _), (b0, _), yy in zip(got, was, ys, strict=True)
-                   if yy == 0 and rank(b) >= k > rank(b0)) / n_norm
-
-    return {"auc_illicit": roc_auc([s for _, s in got], list(ys)), "bad_at_high": share(1, "high"),
-            "normal_at_high": share(0, "high"), "bad_at_medium": share(1, "medium"),
-            "normal_at_medium": share(0, "medium"), "normal_lifted_to_medium": lifted("medium"),
-            "normal_lifted_to_high": lifted("high")}
-
-
-def behaviour_figures(store: Store, seeds: Sequence[dict[str, str]], profile: str,
-                      off_run: str) -> tuple[dict[str, dict[str, Any]], float | None]:
-    """The behaviour model on the phishing dev graph under ``profile``: rows ``off``, ``cv`` and ``shipped`` (see
-    :class:`PhishingResult`) and the model's own nested grouped CV AUC. ``cv``: the seeds split into grouped folds
-    (:mod:`chainrisk.answers.behaviour_train`); per fold a model is trained on the other folds' seeds (C chosen by
-    grouped CV inside them) and the store is scored with it; each seed's figures come from the run whose model
-    never saw its group."""
-    import numpy as np
-
-    from ..engine.behaviour import BehaviourModel, load_model, logit
-    from ..engine.features import INDEX, NAMES
-    from ..engine.score import score
-    from .behaviour_train import (
-        DEPLOY_PRIOR,
-        MODEL_FEATURES,
-        TRAIN_PROFILE,
-        choose_c,
-        fit_logistic,
-        group_folds,
-        nested_cv,
-        seed_rows,
-    )
-
-    addrs = [s["address"].lower() for s in seeds]
-    ys = [int(s["is_bad"]) for s in seeds]
-    off = _seed_scores(store, off_run, addrs)
-    x, y, groups, kept = seed_rows(store, addrs, ys, TRAIN_PROFILE)
-    use = [INDEX[f] for f in MODEL_FEATURES]
-    folds = group_folds(groups, y)
-    cv_scores: dict[str, tuple[str | None, float]] = {}
-    k = len(NAMES)
-    for f in sorted(set(folds.tolist())):
-        tr = folds != f
-        c = choose_c(x[tr][:, use], y[tr], groups[tr])
-        fit = fit_logistic(x[tr][:, use], y[tr], c)
-        mean, scale, coef = [0.0] * k, [1.0] * k, [0.0] * k
-        for j, i in enumerate(use):
-            mean[i], scale[i], coef[i] = float(fit.mean[j]), float(fit.scale[j]), float(fit.coef[j])
-        prior = float(y[tr].mean())
-        model = BehaviourModel(NAMES, np.array(mean), np.array(scale), np.array(coef), fit.intercept,
-                               logit(DEPLOY_PRIOR) - logit(prior), f"cv-fold-{f}")
-        run = score(store, profile=profile, behaviour=model, prepare_reads=False)
-        got = _seed_scores(store, run.run_id, addrs)
-        for i in np.flatnonzero(folds == f).tolist():
-            a = kept[i]
-            cv_scores[a] = got.get(a, (None, 0.0))
-    shipped = _seed_scores(store, score(store, profile=profile, behaviour=load_model(),
-                                        prepare_reads=False).run_id, addrs)
-    ncv = nested_cv(x[:, use], y, groups)
-    rows = {"off": _behaviour_row(off, off, addrs, ys), "cv": _behaviour_row(cv_scores, off, addrs, ys),
-            "shipped": _behaviour_row(shipped, off, addrs, ys)}
-    return rows, ncv["auc"]
-
-
 def phishing_dev(datasets: str | os.PathLike[str], profiles: Iterable[str] = PROFILES, *,
-                 workdir: str | os.PathLike[str] | None = None) -> list[PhishingResult]:
+                 workdir: str | os.PathLike[str] | None = None,
+                 behaviour: Callable[..., Any] | None = None) -> list[PhishingResult]:
     """Score the phishing dev graph (seed labels removed) under each profile and measure it (see the module doc).
 
-    The store is built in ``workdir`` (default: a temporary folder, removed afterwards)."""
+    The store is built in ``workdir`` (default: a temporary folder, removed afterwards). ``behaviour``: how to
+    measure the behaviour model (``chainrisk.answers.behaviour_train.behaviour_figures``; None: not measured)."""
     from ..engine.score import score
 
     data = Path(datasets)
@@ -515,7 +428,8 @@ def phishing_dev(datasets: str | os.PathLike[str], profiles: Iterable[str] = PRO
             t = time.perf_counter()
             run = score(st, profile=p, behaviour=False)   # graph and labels; the model's figures apart
             res = phishing_figures(st, run.run_id, seeds, p, counts)
-            res.behaviour, res.behaviour_model_cv_auc = behaviour_figures(st, seeds, p, run.run_id)
+            if behaviour is not None:
+                res.behaviour, res.behaviour_model_cv_auc = behaviour(st, seeds, p, run.run_id)
             res.seconds = round(time.perf_counter() - t + load_s, 1)   # each profile: loading + its scoring
             out.append(res)
     return out
@@ -554,7 +468,8 @@ def _version() -> str:
 
 def evaluate(demo_runs: Sequence[DemoRun] | None, datasets: str | os.PathLike[str] | None = None, *,
              profiles: Sequence[str] = PROFILES, demo_seconds: float = 0.0,
-             workdir: str | os.PathLike[str] | None = None) -> Evaluation:
+             workdir: str | os.PathLike[str] | None = None,
+             behaviour: Callable[..., Any] | None = None) -> Evaluation:
     """Measure ``demo_runs`` (economies already generated and scored) and the phishing dev graph under
     ``datasets`` (default :func:`default_datasets`); an absent folder is said in one sentence in ``notes``."""
     notes: list[str] = []
@@ -562,7 +477,7 @@ def evaluate(demo_runs: Sequence[DemoRun] | None, datasets: str | os.PathLike[st
     data = Path(datasets) if datasets is not None else default_datasets()
     phishing: list[PhishingResult] = []
     if (data / PHISHING_DEV).is_dir():
-        phishing = phishing_dev(data, profiles, workdir=workdir)
+        phishing = phishing_dev(data, profiles, workdir=workdir, behaviour=behaviour)
     else:
         notes.append(f"The phishing dev graph was not evaluated: {data / PHISHING_DEV} is not present (the shared "
                      "datasets ship beside the project in CI, not in a user's clone).")

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..answers.evaluate import BEHAVIOUR_OFF, PROFILES, DemoRun, Evaluation
+from ..answers.accuracy_doc import BEHAVIOUR_OFF
+from ..answers.evaluate import PROFILES, DemoRun, Evaluation
 from ..answers.evaluate import evaluate as measure
 from ..errors import UsageError
 from ..store import Store
@@ -78,4 +79,7 @@ def evaluate(*, scale: float = SCALE, seeds: Sequence[int] = SEEDS, datasets: st
         demo_s = time.perf_counter() - t0
         if datasets is None or Path(datasets).is_dir():
             say("the phishing dev graph")
-        return measure(runs or None, datasets, profiles=profiles, demo_seconds=round(demo_s, 1), workdir=tmp)
+        from ..answers.behaviour_train import behaviour_figures
+
+        return measure(runs or None, datasets, profiles=profiles, demo_seconds=round(demo_s, 1), workdir=tmp,
+                       behaviour=behaviour_figures)

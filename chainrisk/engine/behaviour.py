@@ -36,6 +36,9 @@ I64 = npt.NDArray[np.int64]
 MODEL_FORMAT = "chainrisk-behaviour-model/1"
 MODEL_PATH = DATA_DIR / "models" / "behaviour.json"
 TOP = 3   # contributions shown per address
+# A scoring run evaluates the model only when its data cover at least this many days: in a shorter window every
+# wallet looks short-lived (the activity span is the model's strongest feature); the run's params say it was skipped.
+MIN_WINDOW_DAYS = 90
 
 
 def content_hash(doc: dict[str, Any]) -> str:
@@ -145,21 +148,6 @@ def address_features(inp: Any, r: Any) -> FeatureSet:
     return FeatureSet(x, inp.src, inp.dst, exchange, service, r.inert)
 
 
-def address_features_from_store(store: Any, profile: Any = "cn") -> FeatureSet:
-    """:func:`address_features` of a store's transfers and labels, as a scoring run under ``profile`` reads them
-    (ledger-derived labels included)."""
-    from ..profiles import Profile, load_profile
-    from .ledger import INFERRED_SOURCE, LEDGER_SOURCE, derive_ledger_labels
-    from .model import Label, roles
-    from .score import load_inputs
-
-    prof = profile if isinstance(profile, Profile) else load_profile(profile)
-    inp = load_inputs(store)
-    inp.labels.extend(Label(a, c, nm, conf, LEDGER_SOURCE if conf >= 100 else INFERRED_SOURCE)
-                      for a, c, nm, conf, _ in derive_ledger_labels(store))
-    return address_features(inp, roles(inp, prof))
-
-
 # -- the behaviour part of a scoring run ------------------------------------------------------------------------
 
 @dataclass
@@ -211,15 +199,13 @@ CORROBORATED_KINDS = (1, 2, 4)   # exposure, indicator, both (not an own label, 
 KIND_BEHAVIOUR = 6               # the illicit verdict rests on the behaviour part alone
 
 
-def combine(ill: dict[str, Any], bp: BehaviourPart, profile: Any) -> None:
+def combine(ill: dict[str, Any], bp: BehaviourPart, profile: Any, corroborate: Any) -> None:
     """Fold the behaviour part into the illicit axis ``ill`` (arrays val, kind, conf, cat, beh; changed in place).
 
     With an illicit exposure or indicator (kinds 1, 2, 4) and a part of at least the profile's ``corroborate_at``
     the two are independent evidence: a noisy-OR (``beh`` = 2). Otherwise the part alone, capped at the profile's ``alone_at_most`` band, replaces a smaller
     value (kind 6, confidence low, ``beh`` = 1). Own labels and possible victims keep their value unless the
-    part alone is larger."""
-    from .model import corroborate
-
+    part alone is larger. ``corroborate``: the engine's noisy-OR (``chainrisk.engine.model.corroborate``)."""
     b = bp.counted
     v = ill["val"]
     corr = (b >= max(float(profile.behaviour.corroborate_at), 1e-9)) & (v > 0) & np.isin(ill["kind"], CORROBORATED_KINDS)
@@ -244,7 +230,8 @@ def columns(bp: BehaviourPart | None, act: I64) -> dict[str, Any]:
     names = np.array([*NAMES, None], dtype=object)
     idx = bp.top_idx[act]
     return {"behaviour_score": np.floor(bp.part[act] * 100.0 + 0.5) / 100.0,
-            "behaviour_top": (names[np.where(idx >= 0, idx, len(NAMES))], bp.top_value[act], bp.top_contrib[act])}
+            "behaviour_top": (names[np.where(idx >= 0, idx, len(NAMES))], bp.top_value[act], bp.top_contrib[act],
+                              idx)}
 
 
 # -- words ----------------------------------------------------------------------------------------------------

@@ -243,7 +243,8 @@ def compute_features(src: I64, dst: I64, rank: I64, usd: I64, time: I64, n: int,
     gstart = np.repeat(g, np.diff(np.r_[g, a.size]))
     pair = known & same & (prev_known >= gstart)
     prev_t = np.where(pair, t[np.maximum(prev_known, 0)], 0)
-    dt = np.where(pair, t - prev_t, 0).astype(np.float64)
+    dt = np.where(pair, np.maximum(t - prev_t, 0), 0).astype(np.float64)   # block times never go back; if a
+    # source's do, the pause counts as zero
     day = np.where(known, t // DAY_S, -1)
     new_day = known & ~(pair & (day == np.where(pair, day[np.maximum(prev_known, 0)], -2)))
     days = np.add.reduceat(new_day.astype(np.float64), g)
@@ -290,4 +291,5 @@ def compute_features(src: I64, dst: I64, rank: I64, usd: I64, time: I64, n: int,
         col[eff][:] = np.log1p(_share(tot * tot, cnt(a_, pv * pv)))
     ncp = np.expm1(col["senders"]) + np.expm1(col["recipients"])
     col["transfers_per_counterparty"][:] = np.log1p(_share(allc, ncp))
+    np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return out.T

@@ -512,7 +512,7 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     if bp is not None:   # the behaviour part: corroborates illicit evidence, or alone up to the profile's band
         from .behaviour import combine
 
-        combine(ill, bp, profile)
+        combine(ill, bp, profile, corroborate)
     vc = best(in_vc)
     oth = best(~in_ill & ~in_vc)
     # the combined view: the larger axis (illicit, then vc_business, then any other category on ties)

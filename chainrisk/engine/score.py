@@ -163,6 +163,17 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
     params["max_hops"] = hops
     params["indicators"] = indicators
     model = _behaviour_model(prof, behaviour)
+    skipped = ""
+    if model is not None:
+        from .behaviour import MIN_WINDOW_DAYS
+
+        (window,) = store.execute("SELECT coalesce((epoch(max(block_time)) - epoch(min(block_time))) / 86400, 0)"
+                                  " FROM transfers").fetchone()
+        if float(window) < MIN_WINDOW_DAYS:
+            skipped = (f"behaviour model not evaluated: the data cover {float(window):.0f} days, fewer than "
+                       f"{MIN_WINDOW_DAYS} (every wallet would look short-lived)")
+            params["behaviour_skipped"] = f"data window {float(window):.1f} days < {MIN_WINDOW_DAYS}"
+            model = None
     params["behaviour"] = None if model is None else {
         "model": model.id, "content_hash": model.content_hash, "features_version": model.doc.get("features_version"),
         "alone_at_most": prof.behaviour.alone_at_most, "min_part": prof.behaviour.min_part,
@@ -209,6 +220,8 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
                 " GROUP BY address_id, indicator ORDER BY address_id, indicator", [run_id]).fetchall():
             ind.setdefault(int(a), []).append((str(i), int(sv)))
         stage("indicators")
+        if skipped:
+            say(skipped)
         say(f"propagating (K = {hops})")
         res = compute(inp, prof, hops, ind, forwarding=indicators, behaviour=model)
         res.inferred.extend(derived)
@@ -311,7 +324,7 @@ def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int, alone
                           ("behaviour_contributions", pa.float64())):
             cols[name] = pa.nulls(m, pa.list_(typ))
     else:   # the valid contributions are a prefix of each row (largest first, then the empty slots)
-        ok = np.not_equal(top[0], None)
+        ok = top[3] >= 0
         offsets = pa.array(np.r_[0, np.cumsum(ok.sum(axis=1))].astype(np.int32))
         cols["behaviour_features"] = pa.ListArray.from_arrays(offsets, pa.array(top[0][ok], pa.string()))
         cols["behaviour_values"] = pa.ListArray.from_arrays(offsets, pa.array(top[1][ok], pa.float64()))
