@@ -74,4 +74,4 @@ def _table(doc: dict) -> str:
     for name, c in sorted(zip(doc["features"], m["coef"], strict=True), key=lambda t: -abs(t[1])):
         if c:
             lines.append(f"  {name:30s} {c:+.3f}   {doc['feature_meanings'][name]}")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
