@@ -236,44 +236,50 @@ def compute_features(src: I64, dst: I64, rank: I64, usd: I64, time: I64, n: int,
     has_t = last >= 0
     span = np.where(has_t, (last - first) / DAY_S, 0.0)
     col["span_days"][ga] = np.log1p(span)
-    # consecutive known-time events of the same address (unknown times are skipped: previous known time)
-    same = np.r_[False, a[1:] == a[:-1]]
+    # consecutive known-time events of the same address (unknown times are skipped: previous known time);
+    # arrays are dropped as soon as they are used (each is one value per event: 2 per transfer)
     idx = np.where(known, np.arange(a.size), -1)
-    prev_known = np.r_[-1, np.maximum.accumulate(idx)[:-1]]
-    gstart = np.repeat(g, np.diff(np.r_[g, a.size]))
-    pair = known & same & (prev_known >= gstart)
-    prev_t = np.where(pair, t[np.maximum(prev_known, 0)], 0)
-    dt = np.where(pair, np.maximum(t - prev_t, 0), 0).astype(np.float64)   # block times never go back; if a
+    prev = np.r_[-1, np.maximum.accumulate(idx)[:-1]]
+    del idx
+    pk = np.maximum(prev, 0)
+    pair = known & (prev >= 0) & (a[pk] == a)
+    del prev
+    dt = np.where(pair, np.maximum(t - t[pk], 0), 0).astype(np.float64)   # block times never go back; if a
     # source's do, the pause counts as zero
-    day = np.where(known, t // DAY_S, -1)
-    new_day = known & ~(pair & (day == np.where(pair, day[np.maximum(prev_known, 0)], -2)))
+    day = t // DAY_S
+    new_day = known & ~(pair & (day == day[pk]))
+    del day, pk
     days = np.add.reduceat(new_day.astype(np.float64), g)
+    del new_day
     col["active_days"][ga] = np.log1p(days)
     col["active_day_share"][ga] = _share(days, np.floor(span) + 1.0) * has_t
     npairs = np.add.reduceat(pair.astype(np.float64), g)
     col["burst_share"][ga] = _share(np.add.reduceat((pair & (dt < BURST_S)).astype(np.float64), g), npairs)
     col["max_gap_share"][ga] = _share(np.maximum.reduceat(dt, g) / DAY_S, span)
-    # holding: the balance after each event (received minus sent, in chain order), integrated over time
-    signed = np.where(inn, w, -w)
-    cs = np.cumsum(signed)
-    base = np.repeat(np.r_[0.0, cs[:-1]][g], np.diff(np.r_[g, a.size]))
-    bal = np.maximum(cs - base, 0.0)
-    # the balance just before an event (after the previous event of the same address) was held for dt
-    bal_before = np.r_[0.0, bal[:-1]]
-    integral = np.where(pair, bal_before * dt, 0.0)
+    # holding: the balance after each event (received minus sent, in chain order, floored at 0), integrated
+    # over time: the balance just before an event (after the previous event of the same address) was held for dt
+    cs = np.cumsum(np.where(inn, w, -w))
+    starts = np.r_[0.0, cs[:-1]][g]
+    cs -= np.repeat(starts, np.diff(np.r_[g, a.size]))
+    np.maximum(cs, 0.0, out=cs)
+    dt *= np.r_[0.0, cs[:-1]]
+    del cs
+    dt[~pair] = 0.0
+    del pair
     in_all = np.add.reduceat(np.where(inn, w, 0.0), g)
-    hold_h = _share(np.add.reduceat(integral, g), in_all) / 3600.0
+    hold_h = _share(np.add.reduceat(dt, g), in_all) / 3600.0
+    del dt
     col["hold_hours"][ga] = np.log1p(hold_h)
     # fast outflows: time since the address's latest inflow with a known time
-    idx_in = np.where(inn & known, np.arange(a.size), -1)
-    last_in = np.maximum.accumulate(idx_in)
-    ok = ~inn & known & vl & (last_in >= gstart)
-    since = np.where(ok, t - t[np.maximum(last_in, 0)], -1)
-    fast = ok & (since <= FAST_S)
+    last_in = np.maximum.accumulate(np.where(inn & known, np.arange(a.size), -1))
+    li = np.maximum(last_in, 0)
+    ok = ~inn & known & vl & (last_in >= 0) & (a[li] == a)
+    del last_in
+    fast = ok & (t - t[li] <= FAST_S)
+    del ok, li
     col["fast_out_share"][ga] = _share(np.add.reduceat(np.where(fast, w, 0.0), g),
                                        np.add.reduceat(np.where(~inn & vl, w, 0.0), g))
-    del t, w, vl, same, idx, prev_known, gstart, pair, prev_t, dt, day, new_day, signed, cs, base, bal
-    del bal_before, integral, idx_in, last_in, ok, since, fast, e
+    del t, w, vl, fast, e, known, inn, a
 
     # -- counterparties: one sort of (address, direction, counterparty) ------------------------------------------
     srt = _pair_order(src, dst, n)
