@@ -110,3 +110,16 @@ def test_the_model_evaluates_in_numpy_without_an_ml_library():
     assert part.shape == (3,) and ((part > 0) & (part < 100)).all()
     assert not any(k.split(".")[0] in ("sklearn", "lightgbm", "torch") for k in sys.modules)
     assert dataclasses.is_dataclass(m)
+
+
+def test_the_read_role_sees_the_behaviour_part_through_the_one_redaction_step(store):
+    from chainrisk.answers.redact import redact
+
+    _economy(store)
+    run = chainrisk.score(store, "cn", indicators=False)
+    [res] = chainrisk.lookup(store, [addr("drop")], run_id=run.run_id)
+    full = res.to_dict()
+    red = redact(full, "read")
+    assert red["behaviour"] == full["behaviour"] and red["behaviour"]["top"]
+    # the combined reason of a verdict resting on behaviour alone is the behaviour sentence, not "no exposure"
+    assert full["top_category"] is None and red["reason"] == full["behaviour"]["sentence"]
