@@ -366,6 +366,10 @@ def render_html(d: ReportData) -> str:
     ]
     if ind_rows:
         parts += ["<h2>Behavioural indicators</h2>", _table_html(["indicator", "severity", "evidence"], ind_rows)]
+    beh_head, beh_rows, beh_text = _behaviour_rows(r)
+    if beh_text:
+        parts += ["<h2>Behaviour model</h2>", f"<p>{e(beh_text)}</p>",
+                  _table_html(beh_head, beh_rows, {1, 2}) if beh_rows else ""]
     parts += ["<h2>Evidence paths</h2>"]
     if r.evidence:
         parts.append("<ol>" + "".join(f"<li>{e(str(p.get('sentence', '')))}</li>" for p in r.evidence) + "</ol>")
@@ -435,6 +439,11 @@ def render_markdown(d: ReportData) -> str:
         lines += ["", "## Behavioural indicators", ""]
         lines.append(_md_table(["indicator", "severity", "evidence"],
                                [[i.indicator, str(i.severity), str(i.evidence)] for i in r.indicators]))
+    beh_head, beh_rows, beh_text = _behaviour_rows(r)
+    if beh_text:
+        lines += ["", "## Behaviour model", "", beh_text]
+        if beh_rows:
+            lines += ["", _md_table(beh_head, beh_rows)]
     lines += ["", "## Evidence paths", ""]
     if r.evidence:
         lines += [f"{i}. {p.get('sentence', '')}" for i, p in enumerate(r.evidence, 1)]
@@ -469,3 +478,13 @@ def render_markdown(d: ReportData) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _behaviour_rows(r: Any) -> tuple[list[str], list[list[str]], str]:
+    """The behaviour part (issue 12): its sentence and the top contributions as table rows."""
+    from ..engine.behaviour import value_text
+
+    b = getattr(r, "behaviour", None)
+    if not b:
+        return [], [], ""
+    rows = [[str(t["feature"]), value_text(str(t["feature"]), float(t["value"] or 0.0)), f"{t['contribution']:+.2f}",
+             str(t.get("meaning") or "")] for t in b.get("top") or []]
+    return ["feature", "value", "pushes the log-odds up by", "meaning"], rows, str(b.get("sentence") or "")

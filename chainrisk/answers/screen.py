@@ -41,6 +41,9 @@ RESULT_COLUMNS = (
     "min_hops", "direct_usd", "indirect_usd", "reason", "run_id", "duplicate_of_row",
     # the two verdicts and the action (issue 11), after the older columns so that readers by position keep working
     "illicit_score", "illicit_band", "vc_business_score", "vc_business_band", "action",
+    # the behaviour part (issue 12): the model's score, whether it behaves like the illicit addresses the model
+    # learned from (score >= 5, the model's base rate) or an ordinary one, and the features that weigh most
+    "behaviour_score", "behaves_like", "behaviour_features",
 )
 SINCE_COLUMNS = ("previous_risk_band", "previous_risk_score", "previous_run_id")
 FORMATS = ("csv", "jsonl", "json", "parquet")
@@ -154,7 +157,8 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         since_sel = ", p.band AS prev_band, p.score AS prev_score"
         since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
     verdict = ", ".join(f"s.{c}" if has_column(store, "scores", c) else f"NULL AS {c}"
-                        for c in ("illicit_score", "illicit_band", "vc_score", "vc_band", "action"))
+                        for c in ("illicit_score", "illicit_band", "vc_score", "vc_band", "action",
+                                  "behaviour_score", "behaviour_features"))
     with store.registered(**{_FIX: fix, _GOOD: good}):
         store.execute(f"DROP TABLE IF EXISTS {_RES}")
         # first_row: the first input row of the normalised address (different spellings of one address are
@@ -271,7 +275,11 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
                CAST($run AS VARCHAR) AS run_id,
                CASE WHEN r.first_row <> src.rowid THEN r.first_row + 1 END AS duplicate_of_row,
                round(r.illicit_score, 2) AS illicit_score, r.illicit_band,
-               round(r.vc_score, 2) AS vc_business_score, r.vc_band AS vc_business_band, r.action
+               round(r.vc_score, 2) AS vc_business_score, r.vc_band AS vc_business_band, r.action,
+               round(r.behaviour_score, 2) AS behaviour_score,
+               CASE WHEN r.behaviour_score IS NULL THEN NULL WHEN r.behaviour_score >= 5 THEN 'illicit'
+                    ELSE 'ordinary' END AS behaves_like,
+               array_to_string(r.behaviour_features, ';') AS behaviour_features
                {since_sel}
         FROM {SOURCE_TABLE} src
         LEFT JOIN {ERROR_TABLE} e ON e.row = src.rowid

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "runs": "score:runs",
     "demo": "demo:demo",
     "evaluate": "evaluate:evaluate",
+    "model": "model:model",
 }
 
 

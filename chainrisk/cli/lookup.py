@@ -114,6 +114,17 @@ def _table(r: Any) -> str:
         for row in rows:
             out("  " + "  ".join(c.rjust(w) if i >= 3 else c.ljust(w)
                                  for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+    beh = r.behaviour
+    if beh and beh.get("top"):
+        out(f"Behaviour (part {beh['score']:.1f} of 100; behaves like {'illicit addresses' if beh['behaves_like'] == 'illicit' else 'an ordinary address'}):")
+        from ..engine.behaviour import value_text
+
+        brows: list[tuple[str, str, str, str]] = [("feature", "value", "pushes up by", "meaning")]
+        brows += [(t["feature"], value_text(t["feature"], float(t["value"] or 0)), f"{t['contribution']:+.2f}",
+                  str(t["meaning"] or "")) for t in beh["top"]]
+        bw = [max(len(row[i]) for row in brows) for i in range(3)]
+        for brow in brows:
+            out("  " + "  ".join([brow[0].ljust(bw[0]), brow[1].rjust(bw[1]), brow[2].rjust(bw[2]), brow[3]]))
     if r.evidence:
         out("Evidence paths:")
         for p in r.evidence:

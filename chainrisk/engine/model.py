@@ -260,12 +260,14 @@ def corroborate(exposure: Any, indicator: Any) -> Any:
 
 
 def compute(inp: Inputs, profile: Profile, max_hops: int,
-            indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True) -> Result:
+            indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True,
+            behaviour: Any = None) -> Result:
     """Exposures and scores for every active address. Pure and deterministic.
 
     ``indicators``: the behavioural indicators of each address, ``{addr: (name, severity)}`` or
     ``{addr: [(name, severity), ...]}``; collectors among them become inferred sources. ``forwarding`` adds the
-    engine's per-inflow ``forwarding`` indicator (``Result.indicators``)."""
+    engine's per-inflow ``forwarding`` indicator (``Result.indicators``). ``behaviour``: a
+    :class:`~chainrisk.engine.behaviour.BehaviourModel` whose part joins the illicit axis (None: off)."""
     p = profile.propagation
     ind = _norm_indicators(indicators)
     collectors = np.array(sorted(a for a, v in ind.items() if any(nm == "collector" for nm, _ in v)), np.int64)
@@ -302,7 +304,12 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
          json.dumps({"method": "collector", "indicator": "collector",
                      "severity": max(sv for nm, sv in ind[int(a)] if nm == "collector")}, sort_keys=True))
         for a in r.inferred_sources.tolist()]
-    scores = _score(inp, profile, r, ex, vin, vout, inferred, ind, max_hops)
+    bp = None
+    if behaviour is not None:
+        from .behaviour import behaviour_part
+
+        bp = behaviour_part(inp, r, profile, behaviour)
+    scores = _score(inp, profile, r, ex, vin, vout, inferred, ind, max_hops, bp)
     return Result(ex, scores, inferred, fired)
 
 
@@ -414,12 +421,12 @@ def medium_cap(profile: Profile) -> float:
     return float(profile.bands["high"]) - 0.01
 
 
-AXIS_FIELDS = ("val", "kind", "cat", "dir", "share", "hop", "inf", "conf", "lab")
+AXIS_FIELDS = ("val", "kind", "cat", "dir", "share", "hop", "inf", "conf", "lab", "beh")
 
 
 def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64, vout: I64,
            inferred: list[tuple[int, str, str | None, int, str]],
-           indicators: Mapping[int, list[tuple[str, int]]], max_hops: int) -> dict[str, Any]:
+           indicators: Mapping[int, list[tuple[str, int]]], max_hops: int, bp: Any = None) -> dict[str, Any]:
     sev = np.array([profile.severity[c] for c in CATEGORIES], np.float64)
     n = inp.n
     cap = medium_cap(profile)
@@ -497,7 +504,8 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
         f = by_a[sel[win[_firsts(a_[win])]]]
         out = {"val": np.zeros(n), "kind": np.full(n, -1, np.int64), "cat": np.full(n, -1, np.int64),
                "dir": np.zeros(n, np.int64), "share": np.zeros(n), "hop": np.zeros(n, np.int64),
-               "inf": np.zeros(n, np.int64), "conf": np.zeros(n, np.int64), "lab": np.full(n, -1, np.int64)}
+               "inf": np.zeros(n, np.int64), "conf": np.zeros(n, np.int64), "lab": np.full(n, -1, np.int64),
+               "beh": np.zeros(n, np.int64)}
         a = ca[f]
         for k, col in (("val", cv), ("kind", ck), ("cat", cc), ("dir", cd), ("share", cs), ("hop", ch),
                        ("inf", ci), ("conf", cf), ("lab", cl)):
@@ -520,6 +528,10 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     ill["conf"][corro] = np.maximum(xi["conf"][corro], 2)
     ill["kind"][by_ind] = 2
     ill["conf"][by_ind] = 1
+    if bp is not None:   # the behaviour part: corroborates illicit evidence, or alone up to the profile's band
+        from .behaviour import combine
+
+        combine(ill, bp, profile, corroborate)
     vc = best(in_vc)
     oth = best(~in_ill & ~in_vc)
     # the combined view: the larger axis (illicit, then vc_business, then any other category on ties)
@@ -589,6 +601,7 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
         names_[shown] = ind_name[act][shown]
         out[f"{prefix}ind"] = names_
         out[f"{prefix}ind_sev"] = np.where((ik == 2) | (ik == 4), ind_sev[act], 0)
+        out[f"{prefix}beh"] = ax["beh"][act]
     conf_names = np.array(CONF_NAMES, dtype=object)
     iconf = np.full(act.size, None, dtype=object)
     pos_ill = out["illicit_score"] > 0
@@ -604,6 +617,9 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     report = bix["illicit_"] >= th(rule.report_illicit_at)
     sever = bix["vc_"] >= th(rule.sever_vc_at)
     review = (bix["illicit_"] >= th(rule.review_illicit_at)) | (bix["vc_"] >= th(rule.review_vc_at))
+    from .behaviour import columns
+
+    out.update(columns(bp, act))
     out["action"] = np.where(report & sever, "sever_and_report", np.where(report, "report", np.where(
         sever, "sever", np.where(review, "review", "none")))).astype(object)
     return out

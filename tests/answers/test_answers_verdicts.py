@@ -55,7 +55,8 @@ def test_a_run_without_the_axes_has_null_verdicts_with_every_key(scored):
 def test_screen_columns_come_after_the_old_ones(scored, tmp_path):
     assert RESULT_COLUMNS[: len(OLD_COLUMNS)] == OLD_COLUMNS
     assert RESULT_COLUMNS[len(OLD_COLUMNS):] == ("illicit_score", "illicit_band", "vc_business_score",
-                                                   "vc_business_band", "action")
+                                                   "vc_business_band", "action", "behaviour_score", "behaves_like",
+                                                   "behaviour_features")
     res = screen(scored, [S.SUBJECT, S.EXCH, S.CLEAN, "junk"])
     rows = res.arrow().to_pylist()
     assert [(r["illicit_band"], r["vc_business_band"], r["action"]) for r in rows] == [

@@ -53,7 +53,11 @@ def build_graph(inp: Inputs) -> nx.MultiDiGraph:
 
 
 def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
-                      indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True) -> Result:
+                      indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True,
+                      behaviour: Mapping[int, float] | None = None) -> Result:
+    """The engine's definitions in plain Python and networkx. ``behaviour``: the behaviour part of each address
+    (the model's output, 0 for inert addresses and stop nodes; None: the model is off), combined as the engine's
+    ``chainrisk.engine.behaviour.combine`` documents."""
     p = profile.propagation
     sev = profile.severity
     ind: dict[int, list[tuple[str, int]]] = {}
@@ -329,6 +333,14 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
             ill = dict(xi, val=corroborate(xi["val"], ind_val), kind=4, conf=max(xi["conf"], 2))
         elif ind_val > ill["val"]:
             ill = dict(ill, val=ind_val, kind=2, conf=1)
+        part = (behaviour or {}).get(x, 0.0)
+        b = part if part >= profile.behaviour.min_part else 0.0
+        bi = BANDS.index(profile.behaviour.alone_at_most)
+        alone_cap = 100.0 if bi + 1 >= len(BANDS) else profile.bands[BANDS[bi + 1]] - 0.01
+        if b > 0 and b >= profile.behaviour.corroborate_at and ill["val"] > 0 and ill["kind"] in (1, 2, 4):
+            ill = dict(ill, val=corroborate(ill["val"], b))
+        elif b > 0 and min(b, alone_cap) > ill["val"]:
+            ill = {"val": min(b, alone_cap), "kind": 6, "cat": -1, "conf": 1}
         vc = best(lambda c: CATEGORIES[c["cat"]] in vc_axis)
         oth = best(lambda c: CATEGORIES[c["cat"]] not in ill_axis and CATEGORIES[c["cat"]] not in vc_axis)
         comb = ill
