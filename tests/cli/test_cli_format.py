@@ -82,7 +82,7 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str]:
      "--format csv sets the output format; give the input format as --input-format csv"),
     (("labels", "import", "l.csv", "--format", "csv"),
      "--format csv sets the output format; give the input format as --input-format csv"),
-    (("ingest", "file", "t.csv"), "missing option --input-format (bigquery|ethereum-etl|etherscan|csv)"),
+    (("ingest", "file", "t.csv"), "missing option --input-format (bigquery|ethereum-etl|etherscan|csv|tronetl|tron-logs|trongrid)"),
     (("labels", "import", "--format", "json"), "missing option --input-format (csv|list|ofac-xml"),
     (("demo", "--format", "text"), "'text' is named 'table' (the summary for a person): use --format table"),
     (("lookup", "0x52908400098527886e0f7030069857d2e4169ee7", "--format", "csv"),
