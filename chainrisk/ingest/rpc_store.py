@@ -114,15 +114,15 @@ def _uint256(data: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 def node_addresses(arr: pa.Array | pa.ChunkedArray, spec: ChainSpec | None) -> pa.Array | pa.ChunkedArray:
     """``0x`` + 40-hex addresses as the chain stores them: unchanged on EVM chains; TRON's base58check, computed
-    once per distinct address (a column of N transfers has far fewer distinct addresses, and the conversion is
-    cached across ranges by :meth:`ChainSpec.from_node`)."""
+    once per distinct address of the range, column-wise (:mod:`chainrisk.ingest.tron_b58`)."""
     if spec is None or spec.address_form != "tron" or len(arr) == 0:
         return arr
     enc = pc.dictionary_encode(arr)
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.unify_dictionaries().combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
-    conv = spec.from_node
-    return pc.take(pa.array([conv(x) for x in enc.dictionary.to_pylist()], pa.string()), enc.indices)
+    from .tron_b58 import hex_to_b58
+
+    return pc.take(pa.array(hex_to_b58(enc.dictionary.to_pylist()), pa.string()), enc.indices)
 
 
 def decode_transfers(raw: pa.Table, blocks: dict[int, tuple[str, int]], token_ids: dict[str, int],

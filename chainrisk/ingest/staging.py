@@ -159,7 +159,7 @@ def check_addresses(store: Store, chain: str = "ethereum") -> None:
     """Validate and lower-case the addresses on the file's distinct values rather than on every row (a file
     of N transfers has far fewer distinct addresses than 3N); only rows with a non-canonical one are touched.
     On TRON the distinct values are checked in Python (base58check) and hex forms (``0x`` + 20 bytes, ``41`` +
-    20 bytes) become ``T...`` (:func:`chainrisk.ingest.tron_files.tron_canonical`)."""
+    20 bytes) become ``T...`` (:func:`chainrisk.ingest.tron_files.tron_bad_addresses`)."""
     store.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cr_file_addrs AS
         SELECT DISTINCT a FROM (SELECT token_address AS a FROM {STAGE} UNION ALL SELECT from_address FROM {STAGE}

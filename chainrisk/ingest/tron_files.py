@@ -27,9 +27,7 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..address import parse_address, tron_from_hex
-from ..chains import get_chain
-from ..errors import InputError, InvalidAddress
+from ..errors import InputError
 from . import formats as sources
 from .rpc_store import TRANSFER
 
@@ -165,37 +163,17 @@ _RECORD = ('{"transaction_id": "VARCHAR", "token_info": {"symbol": "VARCHAR", "a
            '"to": "VARCHAR", "type": "VARCHAR", "value": "VARCHAR"}')
 
 
-def tron_canonical(text: str | None) -> str | None:
-    """The base58 ``T...`` form of a TRON address written as base58, ``41`` + 40 hex or ``0x`` + 40 hex; None
-    when it is none of them (or its checksum fails)."""
-    if text is None:
-        return None
-    t = text.strip()
-    try:
-        if len(t) == 34 and t[0] == "T":
-            return t if parse_address(t).chain == "tron" else None
-        if len(t) == 42 and t[:2] in ("0x", "0X"):
-            return get_chain("tron").from_node(t)
-        if len(t) == 42 and t[:2] == "41":
-            return tron_from_hex(t)
-    except (InvalidAddress, ValueError):
-        return None
-    return None
-
-
 def tron_bad_addresses(store: Store, addrs: str, out: str) -> None:
     """``out(a, canonical)``: the distinct addresses of table ``addrs`` that are not already canonical base58,
     with their base58 form (NULL when invalid), checked in Python once per distinct value."""
     import pyarrow as pa
 
-    values = [a for (a,) in store.execute(f"SELECT a FROM {addrs}").fetchall()]
-    bad_a: list[str | None] = []
-    bad_c: list[str | None] = []
-    for a in values:
-        c = tron_canonical(a)
-        if c is None or c != a:
-            bad_a.append(a)
-            bad_c.append(c)
+    from .tron_b58 import b58_valid, hex_to_b58
+
+    values = store.arrow(f"SELECT a FROM {addrs}").column("a").to_pylist()
+    ok = b58_valid([v if v is not None else "" for v in values])
+    bad_a: list[str | None] = [v for v, good in zip(values, ok, strict=True) if not good]
+    bad_c = hex_to_b58([v.strip() if v is not None else "" for v in bad_a])
     tbl = pa.table({"a": pa.array(bad_a, pa.string()), "canonical": pa.array(bad_c, pa.string())})
     with store.registered(_cr_tron_bad=tbl):
         store.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM _cr_tron_bad")

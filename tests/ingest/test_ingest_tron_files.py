@@ -197,3 +197,30 @@ def test_cli_tronetl(tmp_path: Path, real: dict[str, Any]) -> None:
     assert r.returncode == 0, r.stderr
     with chainrisk.open(db) as s:
         assert {x[1] for x in stored(s)} == {x["from"] for x in rs}
+
+
+def test_columnwise_base58_equals_the_scalar_functions() -> None:
+    from chainrisk.address import parse_address
+    from chainrisk.errors import InvalidAddress
+    from chainrisk.ingest.tron_b58 import b58_valid, hex_to_b58
+
+    rng = random.Random(5)
+    hexes = [f"0x{rng.getrandbits(160):040x}" for _ in range(2000)] + ["0x" + "0" * 40, "0x" + "f" * 40]
+    b58s = [tron_from_hex("41" + h[2:]) for h in hexes]
+    assert hex_to_b58(hexes) == b58s
+    assert hex_to_b58(["41" + h[2:] for h in hexes[:50]]) == b58s[:50]
+    assert hex_to_b58(["0x12", "0xzz" + "0" * 38, ""]) == [None, None, None]
+    # typos in every position: the column-wise check agrees with parse_address on each
+    cands = list(b58s[:200])
+    for i, t in enumerate(b58s[:400]):
+        p = i % 34
+        cands.append(t[:p] + rng.choice("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0OIl") + t[p + 1:])
+    cands += ["", "T", "T" * 34, "0x" + "0" * 40, "41" + "0" * 40]
+
+    def scalar(t: str) -> bool:
+        try:
+            return len(t) == 34 and parse_address(t).chain == "tron"
+        except InvalidAddress:
+            return False
+
+    assert b58_valid(cands).tolist() == [scalar(t) for t in cands]
