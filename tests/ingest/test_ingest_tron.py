@@ -84,9 +84,10 @@ def work(tron_node: Anvil) -> TronWork:
     sends.append((usdt, "removeBlackList(address)", [bl[0]], owner))
     sends.append((usdt, "removeBlackListIndexed(address)", [bl[1]], owner))
     sends.append((usdc, "blacklist(address)", [bl[2]], owner))
+    sends.append((usdt, "addBlackListIndexed(address)", [bl[3]], owner))
     w.blacklist += [(b58(bl[0]), "added", "AddedBlackList"), (b58(bl[1]), "added", "AddedBlackList"),
                     (b58(bl[0]), "removed", "RemovedBlackList"), (b58(bl[1]), "removed", "RemovedBlackList"),
-                    (b58(bl[2]), "added", "Blacklisted")]
+                    (b58(bl[2]), "added", "Blacklisted"), (b58(bl[3]), "added", "AddedBlackList")]
     node.batch(sends, per_block=2)
     # transfers, a third of them zero-value "transferFrom spam" from look-alike senders' point of view
     recipients = [random_address(rng) for _ in range(300)]
@@ -273,3 +274,18 @@ def test_default_finality_is_the_nodes_finalized_block(st: Store, proxy: RpcProx
     # an explicit --confirmations is the user's rule: the finalized block is not asked for
     rep = ingest_rpc(st, proxy.url, tokens=["USDT-T", "USDC-T"], chain="tron", backoff=0.01, confirmations=3)
     assert rep.finalized_block is None and rep.to_block == work.tip - 3
+
+
+def test_labels_update_reads_and_confirms_tron_freezes(st: Store, proxy: RpcProxy, work: TronWork) -> None:
+    from chainrisk.labels.update import update_labels
+
+    rep = update_labels(st, bundled=False, ofac=False, rpc_url=proxy.url, chain="tron", confirmations=0,
+                        to_block=work.tip)
+    # the two freezes still in force (one of each issuer's style) are labels on tron, in base58, confirmed by
+    # the contracts' isBlackListed / isBlacklisted read through eth_call with the 0x hex forms
+    active = {(c, a) for c, a in st.execute(
+        "SELECT chain, address FROM labels WHERE retired_at IS NULL AND valid_to IS NULL").fetchall()}
+    open_now = {w[0] for w in work.blacklist[-2:]}
+    assert {("tron", a) for a in open_now} <= active
+    assert all(c == "tron" and a.startswith("T") for c, a in active)
+    assert rep.freezes is not None and rep.freezes["checked"] == rep.freezes["confirmed"] == 2
