@@ -39,7 +39,7 @@ def test_every_output_option_is_format_with_the_values_of_one_kind() -> None:
             elif "--format" in names:
                 pytest.fail(f"{ctx.command_path}: --format must be the output format")
     assert seen == {
-        "chainrisk demo": "summary", "chainrisk evaluate": "summary", "chainrisk ingest file": "records", "chainrisk ingest rpc": "summary",
+        "chainrisk demo": "summary", "chainrisk fetch": "summary", "chainrisk evaluate": "summary", "chainrisk ingest file": "records", "chainrisk ingest rpc": "summary",
         "chainrisk keys create": "records", "chainrisk keys list": "records", "chainrisk keys revoke": "records",
         "chainrisk labels categories": "records", "chainrisk labels import": "records",
         "chainrisk labels list": "records", "chainrisk labels retire": "records", "chainrisk labels show": "records",

@@ -16,7 +16,7 @@ The package root (``chainrisk/__init__.py``) is the public facade: it imports gr
 everything else lazily (only type-checking imports of the upper layers), and only layers above the store may
 import it (for ``__version__``). Third-party owners: click only in ``chainrisk.cli``; fastapi, uvicorn and
 starlette only in ``chainrisk.service``; duckdb only in ``chainrisk.store``; requests only in the HTTP sources
-(``chainrisk.ingest.node``, ``chainrisk.labels.update``). The package never imports the tests (``tests``,
+(``chainrisk.ingest.node``, ``chainrisk.ingest.trongrid``, ``chainrisk.labels.update``). The package never imports the tests (``tests``,
 ``support``, ``conftest``, pytest). No import cycle between packages, and nothing outside the store touches
 ``Store.con``.
 """
@@ -46,7 +46,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "uvicorn": ("chainrisk.service",),
     "starlette": ("chainrisk.service",),
     "duckdb": ("chainrisk.store",),
-    "requests": ("chainrisk.ingest.node", "chainrisk.labels.update"),
+    "requests": ("chainrisk.ingest.node", "chainrisk.ingest.trongrid", "chainrisk.labels.update"),
 }
 TEST_CODE = ("tests", "support", "conftest", "pytest", "_pytest")
 # (importing module, imported package) edges that are allowed although they go sideways: the serve command.
