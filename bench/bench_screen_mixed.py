@@ -46,9 +46,8 @@ def tronify(db: Path, n: int) -> None:
     """Move the even ids to TRON: chain 'tron', address base58 of 0x41 + the same 20 bytes."""
     ids = list(range(2, n + 1, 2))
     b58 = hex_to_b58([synth.address_py(i) for i in ids])
-    with chainrisk.open(db) as st:
-        with st.registered(_tron_ids=pa.table({"id": pa.array(ids, pa.int64()), "b": b58})):
-            st.execute("UPDATE addresses SET chain = 'tron', address = t.b FROM _tron_ids t WHERE t.id = addresses.id")
+    with chainrisk.open(db) as st, st.registered(_tron_ids=pa.table({"id": pa.array(ids, pa.int64()), "b": b58})):
+        st.execute("UPDATE addresses SET chain = 'tron', address = t.b FROM _tron_ids t WHERE t.id = addresses.id")
 
 
 def write_declared(path: Path, n: int, n_store: int, mixed: bool, seed: int = 11) -> None:
