@@ -120,3 +120,27 @@ def test_mixed_ethereum_and_tron_screening(tron_scored: Store) -> None:
     assert len(rows) == len(addrs)
     assert [r["status"] for r in rows] == ["ok", "unknown", "invalid", "ok", "ok", "invalid"]
     assert rows[4]["address_normalized"] == NULL and rows[0]["chain"] == "tron"
+
+
+def test_service_answers_tron_addresses_in_base58(tron_scored: Store) -> None:
+    from support.service import Server
+
+    from chainrisk.address import tron_to_hex
+
+    db = Path(tron_scored.path)
+    expected = [r.to_dict() for r in lookup(tron_scored, [t("MULE")])]
+    tron_scored.close()
+    s = Server(db, rate_limit=0)
+    try:
+        admin = s.key("admin", "compliance")
+        r = s.get(f"/v1/addresses/{t('MULE')}", admin)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["address"] == t("MULE") and body["chain"] == "tron"
+        assert body["risk_band"] == expected[0]["risk_band"] and body["exposures"] == expected[0]["exposures"]
+        # the 41-hex spelling of the same address is the same answer, in base58
+        hex41 = tron_to_hex(t("MULE"))
+        r2 = s.get(f"/v1/addresses/{hex41}", admin)
+        assert r2.status_code == 200 and r2.json()["address"] == t("MULE")
+    finally:
+        s.stop()
