@@ -115,10 +115,13 @@ def test_tron_deposit_addresses_are_recognised_by_their_sweeps(tron_scored: Stor
 
 
 def test_mixed_ethereum_and_tron_screening(tron_scored: Store) -> None:
-    addrs = [t("MULE"), "0x" + "ab" * 20, t("SUBJECT").lower(), t("SUBJECT"), "41" + "00" * 20, "junk"]
+    typo = t("SUBJECT")[:-1] + ("z" if t("SUBJECT")[-1] != "z" else "y")
+    addrs = [t("MULE"), "0x" + "ab" * 20, t("SUBJECT").lower(), t("SUBJECT"), "41" + "00" * 20, "junk", typo,
+             f"  {t('DEP1')} "]
     rows = screen(tron_scored, addrs).arrow().to_pylist()
     assert len(rows) == len(addrs)
-    assert [r["status"] for r in rows] == ["ok", "unknown", "invalid", "ok", "ok", "invalid"]
+    assert [r["status"] for r in rows] == ["ok", "unknown", "invalid", "ok", "ok", "invalid", "invalid", "ok"]
+    assert "checksum" in (rows[6]["reason"] or "") and rows[7]["address_normalized"] == t("DEP1")
     assert rows[4]["address_normalized"] == NULL and rows[0]["chain"] == "tron"
 
 
