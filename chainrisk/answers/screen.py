@@ -133,6 +133,20 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
     chains: list[str | None] = []
     addrs: list[str | None] = []
     reasons: list[str | None] = []
+    # TRON base58 values are checked column-wise (numpy + hashlib; try_parse takes ~10 us each): a bank file of
+    # TRON customers has hundreds of thousands of them
+    from ..ingest.tron_b58 import b58_valid
+
+    ov = other.column(0).to_pylist()
+    stripped = [v.strip() for v in ov]
+    is_t = b58_valid([v if v[:1] == "T" else "" for v in stripped])
+    if is_t.any():
+        keys += [v for v, ok in zip(ov, is_t, strict=True) if ok]
+        firsts += [f for f, ok in zip(other.column(1).to_pylist(), is_t, strict=True) if ok]
+        addrs += [v for v, ok in zip(stripped, is_t, strict=True) if ok]
+        chains += ["tron"] * len(addrs)
+        reasons += [None] * len(addrs)
+        other = other.filter(pa.array(~is_t))
     for tbl in (bad, other):
         for v, first in zip(tbl.column(0).to_pylist(), tbl.column(1).to_pylist(), strict=True):
             p = try_parse(v)

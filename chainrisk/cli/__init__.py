@@ -24,6 +24,7 @@ INTERRUPTED = 130
 COMMANDS: dict[str, str] = {
     "status": "store_cmds:status",
     "ingest": "ingest:ingest",
+    "fetch": "fetch:fetch",
     "labels": "labels:labels",
     "lookup": "lookup:lookup",
     "screen": "screen:screen",

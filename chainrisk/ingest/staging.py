@@ -112,7 +112,7 @@ def _typed(name: str, r: str, typ: str) -> str:
 _ADDRESSES = ("token_address", "from_address", "to_address")
 
 
-def stage(store: Store, src: sources.Source) -> None:
+def stage(store: Store, src: sources.Source, chain: str = "ethereum") -> None:
     """Materialise the canonical, typed rows of one file, each with the reason it is bad (or NULL), in one
     pass over the file. Rows keep the file's order, so ``rowid`` gives the line."""
     inner = []
@@ -161,22 +161,31 @@ def stage(store: Store, src: sources.Source) -> None:
         """,
         src.params,
     )
-    check_addresses(store)
+    check_addresses(store, chain)
 
 
-def check_addresses(store: Store) -> None:
+def check_addresses(store: Store, chain: str = "ethereum") -> None:
     """Validate and lower-case the addresses on the file's distinct values rather than on every row (a file
-    of N transfers has far fewer distinct addresses than 3N); only rows with a non-canonical one are touched."""
+    of N transfers has far fewer distinct addresses than 3N); only rows with a non-canonical one are touched.
+    On TRON the distinct values are checked in Python (base58check) and hex forms (``0x`` + 20 bytes, ``41`` +
+    20 bytes) become ``T...`` (:func:`chainrisk.ingest.tron_files.tron_bad_addresses`)."""
     store.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cr_file_addrs AS
         SELECT DISTINCT a FROM (SELECT token_address AS a FROM {STAGE} UNION ALL SELECT from_address FROM {STAGE}
                                 UNION ALL SELECT to_address FROM {STAGE})
     """)
-    store.execute("""
-        CREATE OR REPLACE TEMP TABLE _cr_file_badaddrs AS
-        SELECT a, CASE WHEN regexp_full_match(a, '0x[0-9a-fA-F]{40}') THEN lower(a) END AS canonical
-        FROM _cr_file_addrs WHERE a IS NULL OR NOT regexp_full_match(a, '0x[0-9a-f]{40}')
-    """)
+    desc = _DESC
+    if chain == "tron":
+        from .tron_files import tron_bad_addresses
+
+        tron_bad_addresses(store, "_cr_file_addrs", "_cr_file_badaddrs")
+        desc = {**_DESC, **{c: "is not a TRON address (T... base58check, or 41/0x + 20 bytes hex)" for c in _ADDRESSES}}
+    else:
+        store.execute("""
+            CREATE OR REPLACE TEMP TABLE _cr_file_badaddrs AS
+            SELECT a, CASE WHEN regexp_full_match(a, '0x[0-9a-fA-F]{40}') THEN lower(a) END AS canonical
+            FROM _cr_file_addrs WHERE a IS NULL OR NOT regexp_full_match(a, '0x[0-9a-f]{40}')
+        """)
     (n,) = store.execute("SELECT count(*) FROM _cr_file_badaddrs").fetchone() or (0,)
     if n:
         fix = []
@@ -187,7 +196,7 @@ def check_addresses(store: Store) -> None:
             why.append(
                 f"WHEN {col} IS NULL OR trim({col}) = '' THEN 'missing {col}'"
                 f" WHEN {col} IN (SELECT a FROM _cr_file_badaddrs WHERE canonical IS NULL)"
-                f" THEN {_sql_str(col + ' ' + _DESC[col] + ': ')} || left({col}, 80)"
+                f" THEN {_sql_str(col + ' ' + desc[col] + ': ')} || left({col}, 80)"
             )
         store.execute(f"""
             UPDATE {STAGE} SET reason = coalesce(reason, CASE {' '.join(why)} END), {', '.join(fix)}
