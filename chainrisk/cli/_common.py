@@ -92,6 +92,21 @@ def fail_on_option(what: str) -> Callable[[F], F]:
                         help=f"Exit 1 when {what} is at or above BAND ({'|'.join(bands)}).")
 
 
+def lang_option(f: F) -> F:
+    """``--lang en|zh-CN``: the language of what a person reads (report, tables, messages); JSON keys, CSV columns
+    and enum values stay English. Default: the global ``--lang``, else ``CHAINRISK_LANG``, else English."""
+    return click.option("--lang", "lang", metavar="LANG", default=None,
+                        help="Language of the human-facing text: en or zh-CN (default: env CHAINRISK_LANG, else en).",
+                        )(f)
+
+
+def cli_lang(ctx: click.Context, lang: str | None = None) -> str:
+    """The language of this command: its own ``--lang``, else the global one, else ``CHAINRISK_LANG``."""
+    from .. import i18n
+
+    return i18n.resolve(lang or (ctx.obj or {}).get("lang"))
+
+
 # -- the store ------------------------------------------------------------------------------------------------
 
 
