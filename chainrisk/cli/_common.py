@@ -6,7 +6,7 @@ Every command ends the same way: it hands its result to :func:`write` with the `
     RECORDS    table|json|jsonl|csv    rows on stdout (status, runs, labels, keys, import reports)
     DOCUMENTS  table|json|jsonl        nested answers on stdout (lookup; 'chainrisk screen' gives CSV rows)
     SUMMARY    table|json              the summary of one run (score, ingest rpc, demo)
-    FILES      csv|jsonl|json|parquet  the rows 'screen' writes (to -o FILE, or to stdout but parquet)
+    FILES      csv|jsonl|json|parquet|xlsx  the rows 'screen' writes (to -o FILE; stdout takes csv|jsonl|json)
 
 Where a command also reads a file format, that is ``--input-format`` (``ingest file``, ``labels import``).
 """
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 RECORDS = ("table", "json", "jsonl", "csv")
 DOCUMENTS = ("table", "json", "jsonl")
 SUMMARY = ("table", "json")
-FILES = ("csv", "jsonl", "json", "parquet")  # chainrisk.answers.screen.FORMATS (a test keeps them equal)
+FILES = ("csv", "jsonl", "json", "parquet", "xlsx")  # chainrisk.answers.screen.FORMATS (a test keeps them equal)
 
 _HELP = {
     RECORDS: "Output format on stdout.",

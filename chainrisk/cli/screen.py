@@ -21,7 +21,9 @@ from ._common import FILES, fail_on_option, format_option, open_store, write
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the rows here (default: stdout, CSV/JSONL/JSON only).")
 @format_option(FILES, default=None, help="Format of the rows (default: from the --output suffix, else csv; "
-                                         "parquet needs --output).")
+                                         "parquet and xlsx need --output).")
+@click.option("--excel", is_flag=True,
+              help="CSV for Excel: start with a UTF-8 byte-order mark so Chinese names are not garbled.")
 @fail_on_option("any row")
 @click.option("--since", metavar="RUN_ID", help="Only rows whose band changed since this earlier scoring run.")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Scoring run to screen against (default: latest complete).")
@@ -29,8 +31,11 @@ from ._common import FILES, fail_on_option, format_option, open_store, write
               help="Where to write the run report JSON (default: OUTPUT's stem + .report.json).")
 @click.pass_context
 def screen(ctx: click.Context, input_path: str, address_column: str, output: Path | None, fmt: str | None,
-           fail_on: str | None, since: str | None, run_id: str | None, report_path: Path | None) -> None:
+           excel: bool, fail_on: str | None, since: str | None, run_id: str | None, report_path: Path | None) -> None:
     """Screen the declared addresses in INPUT (CSV, XLSX, JSONL, or one address per line; '-' for stdin).
+
+    The rows go to -o FILE in the format of its suffix: .csv, .xlsx (a real Excel workbook), .jsonl, .json,
+    .parquet; --excel starts a CSV with a byte-order mark so Excel shows Chinese names as they are.
 
     Writes exactly one row per input row, in input order: the input's own columns unchanged, then status,
     address_normalized, chain, risk_score, risk_band, top_category, categories, min_hops, direct_usd,
@@ -39,8 +44,8 @@ def screen(ctx: click.Context, input_path: str, address_column: str, output: Pat
     """
     from ..answers.screen import screen as do_screen
 
-    if output is None and fmt == "parquet":
-        raise UsageError("parquet output needs --output FILE (stdout takes csv, jsonl or json)")
+    if output is None and fmt in ("parquet", "xlsx"):
+        raise UsageError(f"{fmt} output needs --output FILE (stdout takes csv, jsonl or json)")
     tmpdir = tempfile.mkdtemp(prefix="chainrisk-screen-")
     try:
         source: Any = input_path
@@ -56,7 +61,7 @@ def screen(ctx: click.Context, input_path: str, address_column: str, output: Pat
                 st, source, address_column=address_column, run_id=run_id, output=target, format=fmt,
                 since=since, fail_on=fail_on,
                 report_path=report_path if (report_path or output) else Path(tmpdir) / "report.json",
-                progress=progress,
+                progress=progress, excel=excel,
             )
         if output is None:
             write(fmt or "csv", target)

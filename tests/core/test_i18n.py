@@ -66,8 +66,8 @@ def test_language_resolution(monkeypatch):
     monkeypatch.setenv(i18n.ENV, "zh-CN")
     assert i18n.resolve() == "zh-CN" and i18n.resolve("en") == "en"
     monkeypatch.setenv(i18n.ENV, "fr")
-    with pytest.raises(UsageError, match="CHAINRISK_LANG='fr'.*en, zh-CN"):
+    with pytest.raises(UsageError, match=r"CHAINRISK_LANG='fr'.*en, zh-CN"):
         i18n.resolve()
-    with pytest.raises(UsageError, match="unknown language 'xx'"):
+    with pytest.raises(UsageError, match=r"unknown language 'xx'"):
         i18n.resolve("xx")
     assert i18n.t("cli.error", "zh-CN", message="x") == "错误：x"
