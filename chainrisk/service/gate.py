@@ -20,7 +20,8 @@ from .state import ServiceState
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/ui"})
+PUBLIC_PREFIXES = ("/ui/",)   # the explorer's static files: no data (the page calls the API with a key)
 UPLOAD_PATHS = frozenset({"/v1/screen/jobs"})
 
 
@@ -106,7 +107,7 @@ class Gate:
             if int(cl) > limit:
                 raise ApiError("payload_too_large", f"the request body is {int(cl):,} bytes; at most {limit:,} "
                                "are accepted here")
-        if scope["path"] in PUBLIC_PATHS:
+        if scope["path"] in PUBLIC_PATHS or scope["path"].startswith(PUBLIC_PREFIXES):
             return
         token = None
         auth = _header(scope, b"authorization")
