@@ -22,8 +22,8 @@ makes the read view. Limits are enforced here, not only by the HTTP layer.
 from __future__ import annotations
 
 import re
-from itertools import pairwise
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from ..address import Address, try_parse
