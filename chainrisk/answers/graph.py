@@ -204,9 +204,13 @@ def find_path(store: Store, from_address: str, to_address: str, *, run_id: str |
                            "nodes": [], "edges": [], "explored": 0}
     if ia is None or ib is None:
         return out
-    if not store.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'evidence_out'").fetchone()[0]:  # type: ignore[index]
-        raise InputError("the evidence tables are not built; run 'chainrisk score' (or look up an address with "
-                         "--explain once) first")
+    if not store.read_only:
+        from ..engine.evidence import refresh_evidence_index
+
+        refresh_evidence_index(store, run.run_id)   # a no-op when they are built for this run
+    elif not store.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'evidence_out'").fetchall()[0][0]:
+        raise InputError("the evidence tables are not built; open the store writable once (e.g. run "
+                         "'chainrisk lookup --explain ADDRESS') or rerun 'chainrisk score'")
     stops = {int(x) for (x,) in store.execute(
         "SELECT address_id FROM evidence_stops").fetchall()}
     fwd: dict[int, int | None] = {ia: None}     # node -> parent (towards A)
