@@ -642,6 +642,8 @@ svg.chart,svg.graph{display:block;width:100%;height:auto;margin:6px auto}svg.cha
 svg .el{paint-order:stroke;stroke:#fff;stroke-width:4px;stroke-linejoin:round;fill:#222}
 svg .el.dim{fill:#666}
 footer{margin-top:28px;font-size:12px;color:#666}
+section.address{break-before:page;margin-top:36px;border-top:3px solid #0d47a1;padding-top:8px}
+h1.addr{font-family:monospace;font-size:18px;word-break:break-all}
 @page{size:A4;margin:14mm 12mm 16mm}
 @media print{body{margin:0;max-width:none;padding:0;font-size:12px}h2{margin-top:18px}
 a{color:#222}svg.graph{max-height:235mm}}
@@ -727,7 +729,7 @@ def _case_rows(c: CaseInfo, lang: str) -> list[list[Any]]:
     disp = t(f"disposition.{c.disposition}", lang) if c.disposition else t("report.not_given", lang)
     rows: list[list[Any]] = []
     if c.case_id:
-        rows.append([t("report.case", lang), f"{c.case_id}" + (f" — {c.title}" if c.title else "")])
+        rows.append([t("report.case_id", lang), f"{c.case_id}" + (f" — {c.title}" if c.title else "")])
     rows += [[t("report.customer_ref", lang), c.customer_ref or t("report.not_given", lang)],
              [t("report.disposition", lang), disp],
              [t("report.note", lang), c.note or t("report.not_given", lang)],
@@ -736,6 +738,23 @@ def _case_rows(c: CaseInfo, lang: str) -> list[list[Any]]:
 
 
 def render_html(d: ReportData) -> str:
+    """The report of one address as one self-contained HTML document."""
+    r = d.result
+    addr = r.address or r.input
+    return "\n".join([*_doc_open(i18n.t("report.doc_title", d.lang, address=addr), d.lang),
+                      *_address_parts(d, with_case=True), "</body></html>", ""])
+
+
+def _doc_open(title: str, lang: str) -> list[str]:
+    e = html.escape
+    return ["<!DOCTYPE html>", f'<html lang="{e(lang)}"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{e(title)}</title>", f"<style>{_CSS}</style></head><body>"]
+
+
+def _address_parts(d: ReportData, *, with_case: bool) -> list[str]:
+    """The body of one address's report (from its heading to its footer); ``with_case=False`` leaves out the
+    case section (a case report shows it once, on its cover)."""
     r, lang = d.result, d.lang
     e = html.escape
     t = i18n.t
@@ -759,22 +778,10 @@ def render_html(d: ReportData) -> str:
     if d.case.customer_ref:
         head.append(f'<div><span>{e(t("report.customer_ref", lang))}:</span> {e(d.case.customer_ref)}</div>')
     head.append(f'<div><span>{e(t("report.generated", lang))}:</span> {e(d.generated_at)}</div>')
-    parts = [
-        "<!DOCTYPE html>", f'<html lang="{e(lang)}"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(t('report.doc_title', lang, address=addr))}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{e(t('report.title', lang))}</h1>", f'<div class="head">{"".join(head)}</div>',
-        *_decision_html(r, lang),
-        f"<h2>{e(t('report.case', lang))}</h2>",
-        '<div class="case">' + _table_html(["", ""], [*_case_rows(d.case, lang),
-                                                      [t("report.signoff", lang), ("html", '<div class="sign"></div>')],
-                                                      [t("report.signoff_date", lang), ""]]) + "</div>",
-    ]
-    if d.case.history:
-        parts.append(_table_html(["", "", "", ""], [[str(h.get("at") or ""), str(h.get("actor") or ""),
-                                                     str(h.get("kind") or ""), str(h.get("text") or "")]
-                                                    for h in d.case.history]))
+    parts = [f"<h1>{e(t('report.title', lang))}</h1>" if with_case else f'<h1 class="addr">{e(addr)}</h1>',
+             f'<div class="head">{"".join(head)}</div>', *_decision_html(r, lang)]
+    if with_case:
+        parts += _case_parts(d.case, lang)
     if r.status == "ok":
         parts += [f"<h2>{e(t('report.why', lang))}</h2>",
                   '<ul class="reasons">' + "".join(f"<li>{e(x)}</li>" for x in reasons) + "</ul>" if reasons
@@ -841,9 +848,53 @@ def render_html(d: ReportData) -> str:
                      t("report.imported_at", lang)], sources) if sources else "",
         "<footer>" + e(t("report.footer", lang, command="§")).replace(
             "§", f'<span class="mono">chainrisk lookup --explain --run {e(pv.run_id)} {e(r.address or "")}</span>')
-        + "</footer>", "</body></html>", "",
+        + "</footer>",
     ]
-    return "\n".join(p for p in parts if p is not None)
+    return [p for p in parts if p]
+
+
+def _case_parts(c: CaseInfo, lang: str) -> list[str]:
+    e = html.escape
+    t = i18n.t
+    parts = [f"<h2>{e(t('report.case', lang))}</h2>",
+             '<div class="case">' + _table_html(["", ""], [*_case_rows(c, lang),
+                                                         [t("report.signoff", lang),
+                                                          ("html", '<div class="sign"></div>')],
+                                                         [t("report.signoff_date", lang), ""]]) + "</div>"]
+    if c.history:
+        parts += [f"<h2>{e(t('report.history', lang))}</h2>",
+                  _table_html([t("report.when", lang), t("report.who", lang), t("report.what", lang),
+                               t("report.detail", lang)],
+                              [[str(h.get("at") or ""), str(h.get("actor") or ""), str(h.get("kind") or ""),
+                                str(h.get("text") or "")] for h in c.history])]
+    return parts
+
+
+def render_case_html(case: CaseInfo, datas: list[ReportData], lang: str, *,
+                     generated_at: datetime | None = None) -> str:
+    """One document for a case: the cover (case, sign-off, history, the addresses with their actions), then
+    each address's evidence report on its own pages."""
+    e = html.escape
+    t = i18n.t
+    when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    summary = [[_link(address_url(d.result.chain, d.result.address), d.result.address or d.result.input),
+                i18n.action(d.result.action, lang) if d.result.status == "ok" and d.result.action
+                else (i18n.band(d.result.risk_band, lang) if d.result.status == "ok" else t("band.unknown", lang))]
+               for d in datas]
+    parts = [*_doc_open(t("report.case_title", lang) + f": {case.case_id}", lang),
+             f"<h1>{e(t('report.case_title', lang))}: {e(case.title or case.case_id or '')}</h1>",
+             f'<div class="head"><div><span>{e(t("report.generated", lang))}:</span> {e(when)}</div></div>',
+             *_case_parts(case, lang),
+             f"<h2>{e(t('report.addresses', lang))}</h2>",
+             _table_html([t("report.address", lang), t("report.action", lang)], summary, mono={0})
+             if summary else f'<p class="muted">{e(t("report.no_addresses", lang))}</p>']
+    for d in datas:
+        parts += ['<section class="address">', *_address_parts(d, with_case=False), "</section>"]
+    parts += ["</body></html>", ""]
+    return "\n".join(parts)
+
+
+
 
 
 # -- Markdown -------------------------------------------------------------------------------------------------

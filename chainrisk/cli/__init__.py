@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "lookup": "lookup:lookup",
     "screen": "screen:screen",
     "report": "report:report",
+    "case": "case:case",
     "serve": "serve:serve",
     "keys": "serve:keys",
     "score": "score:score",

@@ -19,6 +19,7 @@ CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "no such endpoint"),
     "job_not_found": (404, "no screening job with this id for this key"),
     "key_not_found": (404, "no API key with this id"),
+    "case_not_found": (404, "no case with this id"),
     "method_not_allowed": (405, "the endpoint does not accept this HTTP method"),
     "job_not_ready": (409, "the screening job has not finished; poll its status"),
     "job_failed": (409, "the screening job failed; its status says why"),
