@@ -7,7 +7,10 @@
 * :func:`neighbourhood`: the address's counterparties, aggregated per direction (sources of funds: ``in``;
   destinations: ``out``), the largest ``limit`` per direction by USD, the rest folded into one summary per
   direction; filtered by time window, token and minimum transfer amount (USD). Each node carries what the scoring
-  run knows of it (bands of both verdicts, the action, the top category, its active labels).
+  run knows of it (bands of both verdicts, the action, the top category, its active labels). It counts the run's
+  carrying transfers (priced, at least the profile's dust, no null/burn/token-contract end: what the engine
+  propagates, so address-poisoning dust does not clutter the view), read from the run's ART-indexed evidence
+  tables; with a token filter, or before those tables exist, it scans all transfers instead.
 * :func:`edge_transfers`: the transfers behind one edge (tx hash, time, token, amount, USD, explorer link).
 * :func:`find_path`: a shortest chain of counterparties from A to B within ``max_hops`` hops, following the
   money (A sends, B receives), by a bidirectional breadth-first search over the run's carrying transfers (the
@@ -123,44 +126,86 @@ def neighbourhood(store: Store, address: str, *, run_id: str | None = None, limi
                             "vc_business_band": None, "action": None, "labels": [], "role": "subject",
                             "explorer_url": address_url(a.chain, a.address)}]
         return result
-    params: dict[str, Any] = {"id": aid, "n": limit}
-    where = _filters(since, until, token, min_usd, params)
-    rows = store.execute(
-        f"""
-        WITH t AS (
-            SELECT CASE WHEN t.from_id = $id THEN t.to_id ELSE t.from_id END AS peer,
-                   CASE WHEN t.to_id = $id THEN 'in' ELSE 'out' END AS direction,
-                   coalesce(t.amount * k.usd_peg, 0) AS usd, t.block_time, k.symbol
-            FROM transfers t JOIN tokens k ON k.id = t.token_id
-            WHERE (t.from_id = $id OR t.to_id = $id) AND t.from_id <> t.to_id {where}),
-        g AS (SELECT peer, direction, sum(usd) AS usd, count(*) AS n, min(block_time) AS first,
-                     max(block_time) AS last, list(DISTINCT symbol ORDER BY symbol) AS tokens
-              FROM t GROUP BY ALL),
-        r AS (SELECT *, row_number() OVER (PARTITION BY direction ORDER BY usd DESC, peer) AS rk FROM g)
-        SELECT peer, direction, usd, n, strftime(first, '%Y-%m-%dT%H:%M:%SZ'), strftime(last, '%Y-%m-%dT%H:%M:%SZ'),
-               tokens, rk <= $n AS shown FROM r ORDER BY direction, rk
-        """, params).fetchall()
-    shown = [r for r in rows if r[7]]
+    rows = _aggregate(store, aid, run.run_id, limit, since, until, token, min_usd)
+    shown = [r for r in rows if r[6]]
     facts = node_facts(store, [aid, *(int(r[0]) for r in shown)], run.run_id)
     subject = {**facts[aid], "role": "subject"}
     nodes: dict[int, dict[str, Any]] = {aid: subject}
     edges = []
-    for peer, direction, usd, n, first, last, tokens, _ in shown:
+    for peer, direction, usd, n, first, last, _ in shown:
         node = nodes.setdefault(int(peer), {**facts[int(peer)], "role": "source" if direction == "in"
                                             else "destination"})
         if node["role"] != ("source" if direction == "in" else "destination") and node["id"] != aid:
             node["role"] = "both"
         src, dst = (node["address"], a.address) if direction == "in" else (a.address, node["address"])
         edges.append({"from": src, "to": dst, "direction": direction, "usd": round(float(usd), 2),
-                      "transfers": int(n), "first": first, "last": last, "tokens": list(tokens or [])})
+                      "transfers": int(n), "first_block": int(first), "last_block": int(last)})
     for d in ("in", "out"):
-        rest = [r for r in rows if r[1] == d and not r[7]]
+        rest = [r for r in rows if r[1] == d and not r[6]]
         if rest:
             result["folded"][d] = {"counterparties": len(rest), "usd": round(sum(float(r[2]) for r in rest), 2),
                                    "transfers": sum(int(r[3]) for r in rest)}
     result["nodes"] = list(nodes.values())
     result["edges"] = edges
     return result
+
+
+def _aggregate(store: Store, aid: int, run_id: str, limit: int, since: datetime | None, until: datetime | None,
+               token: str | None, min_usd: float | None) -> list[tuple[Any, ...]]:
+    """Per (counterparty, direction): USD, transfers, first and last block, and whether it is among the ``limit``
+    largest of its direction. From the run's carrying-transfer index (``evidence_in`` by receiver and
+    ``evidence_out`` by sender, ART-indexed: point lookups) when it is built for the run and no token is asked;
+    otherwise from a scan of ``transfers``."""
+    built = store.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'evidence_meta'").fetchall()
+    fast = not token and built[0][0] and store.execute(
+        "SELECT count(*) FROM evidence_meta WHERE run_id = ?", [run_id]).fetchall()[0][0]
+    params: dict[str, Any] = {"id": aid, "n": limit}
+    rank = """r AS (SELECT *, row_number() OVER (PARTITION BY direction ORDER BY usd DESC, peer) AS rk FROM g)
+        SELECT peer, direction, usd, n, first, last, rk <= $n AS shown FROM r ORDER BY direction, rk"""
+    if fast:
+        where = ""
+        if since is not None:   # the time window as a block range (transfers are stored in block order)
+            params["b0"] = _block_at(store, since, first=True)
+            where += " AND block_number >= $b0"
+        if until is not None:
+            params["b1"] = _block_at(store, until, first=False)
+            where += " AND block_number <= $b1"
+        if min_usd:
+            params["min_usd"] = float(min_usd)
+            where += " AND usd >= $min_usd"
+        return store.execute(
+            f"""
+            WITH t AS (SELECT src AS peer, 'in' AS direction, usd, block_number FROM evidence_in
+                       WHERE dst = $id {where}
+                       UNION ALL
+                       SELECT dst, 'out', usd, block_number FROM evidence_out WHERE src = $id {where}),
+            g AS (SELECT peer, direction, sum(usd) AS usd, count(*) AS n, min(block_number) AS first,
+                         max(block_number) AS last FROM t GROUP BY ALL),
+            {rank}
+            """, params).fetchall()
+    where = _filters(since, until, token, min_usd, params)
+    return store.execute(
+        f"""
+        WITH t AS (
+            SELECT CASE WHEN t.from_id = $id THEN t.to_id ELSE t.from_id END AS peer,
+                   CASE WHEN t.to_id = $id THEN 'in' ELSE 'out' END AS direction,
+                   coalesce(t.amount * k.usd_peg, 0) AS usd, t.block_number
+            FROM transfers t JOIN tokens k ON k.id = t.token_id
+            WHERE (t.from_id = $id OR t.to_id = $id) AND t.from_id <> t.to_id {where}),
+        g AS (SELECT peer, direction, sum(usd) AS usd, count(*) AS n, min(block_number) AS first,
+                     max(block_number) AS last FROM t GROUP BY ALL),
+        {rank}
+        """, params).fetchall()
+
+
+def _block_at(store: Store, when: datetime, *, first: bool) -> int:
+    """The first block at or after ``when`` (``first``), or the last block before it."""
+    w = when.replace(tzinfo=None)
+    if first:
+        row = store.execute("SELECT min(block_number) FROM transfers WHERE block_time >= ?", [w]).fetchall()
+        return int(row[0][0]) if row and row[0][0] is not None else 2**62
+    row = store.execute("SELECT max(block_number) FROM transfers WHERE block_time < ?", [w]).fetchall()
+    return int(row[0][0]) if row and row[0][0] is not None else -1
 
 
 def edge_transfers(store: Store, from_address: str, to_address: str, *, since: datetime | None = None,

@@ -420,6 +420,22 @@ def axis_reason(r: LookupResult, axis: str, lang: str) -> str:
     return "；".join(lines) if lines else (v.reason or "")
 
 
+def unknown_reason(r: LookupResult, lang: str) -> str:
+    """Why an address is unknown, in ``lang`` (the lookup's own sentence in English)."""
+    if lang == "en" or r.status != "unknown":
+        return r.reason
+    from .redact import LABELS_CLAUSE
+
+    base, _, labels = r.reason.partition(LABELS_CLAUSE)
+    if base.startswith("the address is in the store but not in scoring run"):
+        text = i18n.t("sentence.unknown_not_in_run", lang, run=r.provenance.run_id)
+    elif base.startswith("no ") and base.endswith("activity of this address is in the store"):
+        text = i18n.t("sentence.unknown_no_activity", lang, chain=r.chain or "")
+    else:
+        return r.reason
+    return text + (i18n.t("sentence.unknown_labels", lang, labels=labels) if labels else "")
+
+
 def path_sentence(p: dict[str, Any], lang: str) -> str:
     """An evidence path in words (English: the engine's sentence)."""
     if lang == "en" and p.get("sentence"):
@@ -697,7 +713,7 @@ def _decision_html(r: LookupResult, lang: str) -> list[str]:
     if r.status != "ok":
         return [f'<div class="decision unknown"><span class="action">{e(t("report.unknown_title", lang))}</span>',
                 f"<p><strong>{e(t('report.unknown_body', lang))}</strong></p>",
-                f'<p class="muted">{e(t("report.unknown_reason", lang))}: {e(r.reason)}</p></div>']
+                f'<p class="muted">{e(t("report.unknown_reason", lang))}: {e(unknown_reason(r, lang))}</p></div>']
     out = []
     if r.action is not None:
         colour = _ACTION_COLOUR.get(r.action, "#616161")
@@ -919,7 +935,7 @@ def render_markdown(d: ReportData) -> str:
     lines = [f"# {t('report.title', lang)}: `{r.address or r.input}` ({r.chain})", ""]
     if r.status != "ok":
         lines += [f"**{t('report.unknown_title', lang)}**", "", t("report.unknown_body", lang), "",
-                  f"{t('report.unknown_reason', lang)}: {r.reason}"]
+                  f"{t('report.unknown_reason', lang)}: {unknown_reason(r, lang)}"]
     elif r.action is not None:
         lines += [f"**{t('report.action', lang)}: {i18n.action(r.action, lang)}**", "",
                   _md_table([t("report.axis", lang), t("report.band", lang), t("report.score", lang),
