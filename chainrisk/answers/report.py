@@ -119,8 +119,16 @@ def collect(store: Store, address: str, *, run_id: str | None = None, top: int =
             seen.setdefault((t["tx_hash"], int(t.get("log_index", 0))), t)
     transfers = sorted(seen.values(), key=lambda t: (t.get("block_number") or 0, t.get("log_index") or 0))
     aid = _address_id(store, parsed)
-    largest = _largest(store, aid) if aid is not None else []
-    cps, more = _counterparties(store, aid, run.run_id) if aid is not None else ([], (0, 0.0))
+    largest: list[dict[str, Any]] = []
+    cps: list[dict[str, Any]] = []
+    more = (0, 0.0)
+    if aid is not None:
+        _load_transfers(store, aid)
+        try:
+            largest = _largest(store, aid)
+            cps, more = _counterparties(store, aid, run.run_id)
+        finally:
+            store.execute(f"DROP TABLE IF EXISTS {_T}")
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     return ReportData(res, transfers, largest, note, when, __version__, cps, more, case or CaseInfo(), lang)
 
@@ -130,21 +138,36 @@ def _address_id(store: Store, a: Address) -> int | None:
     return int(found[0][0]) if found else None
 
 
+_T = "__chainrisk_report_t"
+
+
 def _largest(store: Store, aid: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The address's largest transfers by USD (from the temp table :func:`_load_transfers` filled)."""
     cols = ["tx_hash", "log_index", "block_number", "time", "token", "amount", "usd", "from_address", "to_address"]
     rows = store.execute(
-        """
-        SELECT t.tx_hash, t.log_index, t.block_number, strftime(t.block_time, '%Y-%m-%dT%H:%M:%SZ'), k.symbol,
-               t.amount, t.amount * k.usd_peg, fa.address, ta.address
-        FROM (SELECT * FROM transfers WHERE from_id = $id OR to_id = $id) t
-        JOIN tokens k ON k.id = t.token_id
+        f"""
+        SELECT t.tx_hash, t.log_index, t.block_number, strftime(t.block_time, '%Y-%m-%dT%H:%M:%SZ'), t.symbol,
+               t.amount, t.usd, fa.address, ta.address
+        FROM (SELECT * FROM {_T} ORDER BY coalesce(usd, 0) DESC, block_number, log_index LIMIT $n) t
         JOIN addresses fa ON fa.id = t.from_id
         JOIN addresses ta ON ta.id = t.to_id
-        ORDER BY coalesce(t.amount * k.usd_peg, 0) DESC, t.block_number, t.log_index
-        LIMIT $n
-        """, {"id": aid, "n": limit},
+        ORDER BY coalesce(t.usd, 0) DESC, t.block_number, t.log_index
+        """, {"n": limit},
     ).fetchall()
     return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def _load_transfers(store: Store, aid: int) -> None:
+    """The address's transfers, read once (one scan) into a temp table for the largest transfers and the
+    counterparties."""
+    store.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_T} AS
+        SELECT t.tx_hash, t.log_index, t.block_number, t.block_time, t.from_id, t.to_id, t.amount, k.symbol,
+               t.amount * k.usd_peg AS usd
+        FROM transfers t JOIN tokens k ON k.id = t.token_id
+        WHERE t.from_id = $id OR t.to_id = $id
+        """, {"id": aid})
 
 
 def _counterparties(store: Store, aid: int, run_id: str, limit: int = TOP_COUNTERPARTIES
@@ -152,40 +175,42 @@ def _counterparties(store: Store, aid: int, run_id: str, limit: int = TOP_COUNTE
     """The address's counterparties by USD exchanged (both directions), the largest ``limit`` with their labels
     and their band in the run; and (count, USD) of the rest."""
     rows = store.execute(
-        """
+        f"""
         WITH t AS (
-            SELECT CASE WHEN t.from_id = $id THEN t.to_id ELSE t.from_id END AS peer,
-                   t.to_id = $id AS incoming, coalesce(t.amount * k.usd_peg, 0) AS usd, t.block_time
-            FROM transfers t JOIN tokens k ON k.id = t.token_id
-            WHERE (t.from_id = $id OR t.to_id = $id) AND t.from_id <> t.to_id),
+            SELECT CASE WHEN from_id = $id THEN to_id ELSE from_id END AS peer,
+                   to_id = $id AS incoming, coalesce(usd, 0) AS usd, block_time
+            FROM {_T} WHERE from_id <> to_id),
         g AS (
             SELECT peer, sum(usd) FILTER (WHERE incoming) AS usd_in, sum(usd) FILTER (WHERE NOT incoming) AS usd_out,
                    count(*) AS n, min(block_time) AS first, max(block_time) AS last, sum(usd) AS total
             FROM t GROUP BY peer),
-        ranked AS (SELECT *, row_number() OVER (ORDER BY total DESC, peer) AS rk FROM g)
+        ranked AS (SELECT *, row_number() OVER (ORDER BY total DESC, peer) AS rk, count(*) OVER () AS n_all,
+                          sum(total) OVER () AS usd_all FROM g)
         SELECT r.rk, a.address, a.chain, coalesce(r.usd_in, 0), coalesce(r.usd_out, 0), r.n,
-               strftime(r.first, '%Y-%m-%d'), strftime(r.last, '%Y-%m-%d'), r.total, s.band,
-               (SELECT first(l.category ORDER BY l.confidence DESC, l.category) FROM active_labels l
-                WHERE l.address = a.address AND l.chain = a.chain) AS category,
-               (SELECT first(l.name ORDER BY l.confidence DESC, l.category) FROM active_labels l
-                WHERE l.address = a.address AND l.chain = a.chain) AS name
+               strftime(r.first, '%Y-%m-%d'), strftime(r.last, '%Y-%m-%d'), r.n_all, r.usd_all, s.band
         FROM ranked r JOIN addresses a ON a.id = r.peer
         LEFT JOIN scores s ON s.address_id = r.peer AND s.run_id = $run
         WHERE r.rk <= $n ORDER BY r.rk
         """, {"id": aid, "run": run_id, "n": limit}).fetchall()
+    labels = _labels_of(store, [(r[1], r[2]) for r in rows])
     out = [{"address": r[1], "chain": r[2], "usd_in": float(r[3]), "usd_out": float(r[4]), "transfers": int(r[5]),
-            "first": r[6], "last": r[7], "band": r[9], "category": r[10], "name": r[11]} for r in rows]
-    rest = store.execute(
-        """
-        WITH g AS (SELECT CASE WHEN t.from_id = $id THEN t.to_id ELSE t.from_id END AS peer,
-                          sum(coalesce(t.amount * k.usd_peg, 0)) AS total
-                   FROM transfers t JOIN tokens k ON k.id = t.token_id
-                   WHERE (t.from_id = $id OR t.to_id = $id) AND t.from_id <> t.to_id GROUP BY 1)
-        SELECT count(*), coalesce(sum(total), 0) FROM g
-        """, {"id": aid}).fetchone()
-    n_all, usd_all = (int(rest[0]), float(rest[1])) if rest else (0, 0.0)
+            "first": r[6], "last": r[7], "band": r[10], "category": labels.get((r[1], r[2]), (None, None))[0],
+            "name": labels.get((r[1], r[2]), (None, None))[1]} for r in rows]
+    n_all, usd_all = (int(rows[0][8]), float(rows[0][9] or 0)) if rows else (0, 0.0)
     shown = sum(c["usd_in"] + c["usd_out"] for c in out)
     return out, (max(0, n_all - len(out)), max(0.0, usd_all - shown))
+
+
+def _labels_of(store: Store, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """The most confident active label (category, name) of each (address, chain), by point lookups."""
+    out: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for address, chain in keys:
+        row = store.execute(
+            "SELECT category, name FROM labels WHERE address = ? AND chain = ? AND valid_to IS NULL"
+            " ORDER BY confidence DESC, category LIMIT 1", [address, chain]).fetchall()
+        if row:
+            out[(address, chain)] = (row[0][0], row[0][1])
+    return out
 
 
 def report(store: Store, address: str, output_path: str | os.PathLike[str], *, run_id: str | None = None,

@@ -184,7 +184,7 @@
       (l.name ? " (" + esc(l.name) + ")" : "")).join(", ");
     $("verdict").innerHTML = "<h2>" + esc(t("ui.verdict")) + '</h2><div class="mono">' + esc(v.address || v.input) +
       "</div>" + (v.status === "ok" ? act + "<table>" + rows.join("") + "</table>" +
-      "<p>" + esc(v.reason) + "</p>" : "<p><b>" + esc(t("band.unknown")) + "</b>: " + esc(v.reason) + "</p>") +
+      (state.lang === "en" ? "<p>" + esc(v.reason) + "</p>" : "") : "<p><b>" + esc(t("band.unknown")) + "</b>: " + esc(v.reason) + "</p>") +
       (labels ? "<p>" + labels + "</p>" : "") +
       '<p><button id="report-pdf" type="button">' + esc(t("ui.report")) + " (PDF)</button></p>";
     $("report-pdf").onclick = () => report(v.address || address);
