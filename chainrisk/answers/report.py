@@ -33,10 +33,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, i18n
+from .. import i18n
 from ..address import Address, try_parse
 from ..errors import InvalidAddress, UsageError
 from ..store import Store, resolve_run
+from ..version import __version__
 from .links import address_url, explorer_name, tx_url
 from .lookup import Exposure, LookupResult, lookup_one
 
