@@ -377,7 +377,7 @@ def why_lines(r: LookupResult, lang: str) -> list[str]:
 _INDICATOR_NAMES = {"collector": ("collector (funnel)", "归集地址"), "pass_through": ("pass-through", "过渡地址"),
                     "short_lived": ("short-lived wallet", "短期使用钱包"),
                     "mixer_funded_fresh": ("fresh address funded by a mixer", "新地址由混币器注资"),
-                    "structuring": ("structuring", "拆分交易")}
+                    "structuring": ("structuring", "拆分交易"), "forwarding": ("forwarding", "快速转移")}
 
 
 def _indicator_name(name: str, lang: str) -> str:
@@ -424,6 +424,11 @@ def indicator_sentence(name: str, severity: int, ev: Any, lang: str) -> str:
             text = i18n.t("indicator.structuring", lang, count=n("transfers_just_under"), direction=direction,
                           threshold=n("threshold_usd"), low=low, window=n("window_days"), usd=n("just_under_usd"),
                           first=day("first"), last=day("last"))
+        elif name == "forwarding":
+            window = e.get("window_s")
+            text = i18n.t("indicator.forwarding", lang, taint=n("taint_usd"), cat=i18n.category(e.get("category"), lang),
+                          hop=n("hop"), forwarded=n("forwarded_usd"),
+                          window=f"{float(window) / 3600:,.0f}" if isinstance(window, (int, float)) else "?")
         else:
             return i18n.t("indicator.generic", lang, name=_indicator_name(name, lang), severity=severity)
     except (TypeError, ValueError):

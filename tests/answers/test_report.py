@@ -318,3 +318,19 @@ def test_pdf_through_headless_chromium(scored, tmp_path):
     unk = report(scored, S.TRON, tmp_path / "unknown.pdf", lang="en")
     text = re.sub(r"\s+", " ", "".join(p.extract_text() for p in pypdf.PdfReader(str(unk)).pages))
     assert "nothing is known about this address" in text and "not a clean bill of health" in text
+
+
+def test_every_indicator_has_a_sentence():
+    from chainrisk.answers.report import indicator_sentence
+    from chainrisk.engine.indicators import INDICATORS
+
+    fwd = {"category": "mixer", "events": 2, "forwarded_usd": 11309.42, "hop": 2, "taint_usd": 9870.3,
+           "window_s": 86400}
+    assert indicator_sentence("forwarding", 50, fwd, "en") == (
+        "Forwarding: received 9,870 USD traced to mixer (2 hops away) and sent 11,309 USD on within 24 hours. "
+        "severity 50")
+    for name in (*INDICATORS, "forwarding"):
+        for lang in ("en", "zh-CN"):
+            text = indicator_sentence(name, 40, {}, lang)
+            assert "(severity 40)" not in text and "（严重程度 40）" not in text, (name, lang)   # not the fallback
+    assert indicator_sentence("new_one", 40, {"x": 1}, "en") == "new one (severity 40)"
