@@ -231,6 +231,7 @@ def bench_ui(svc: Service, picks: dict[str, Any], repeat: int, shots: Path | Non
                     pg.mouse.click(*pos)
                     pg.wait_for_function("window.chainriskExplorer.ready === true", timeout=60_000)
                 pg.screenshot(path=str(shots / name))
+                small_png(shots / name)
         b.close()
     return out
 
@@ -267,8 +268,19 @@ def bench_report(db: Path, picks: dict[str, Any], shots: Path | None) -> dict[st
                 pg.goto(html.resolve().as_uri())
                 pg.screenshot(path=str(shots / "report-zh-1280.png"))
                 b.close()
+            small_png(shots / "report-zh-1280.png")
     out["report_pdf_pages"] = _pages(tmp / "r0.pdf")
     return out
+
+
+def small_png(path: Path, colours: int = 96) -> None:
+    """Shrink a screenshot for docs/: a palette of ``colours`` (pillow, when installed), optimised."""
+    try:
+        from PIL import Image
+    except ModuleNotFoundError:
+        return
+    with Image.open(path) as im:
+        im.convert("RGB").quantize(colors=colours, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
 def _pages(pdf: Path) -> int | None:
