@@ -237,7 +237,8 @@
       BAND_COLOUR[b] + '"></i>' + esc(band(b)) + "</span>");
     items.push('<span><i style="background:#9e9e9e"></i>' + esc(t("ui.unscored")) + "</span>");
     $("legend").innerHTML = "<h2>" + esc(t("ui.legend")) + '</h2><div class="legend">' + items.join("") +
-      "</div><p>" + esc(t("ui.sources")) + " ← · → " + esc(t("ui.destinations")) + "</p><p>" +
+      "</div><p>" + esc(t("ui.fill_band")) + "<br>" + esc(t("ui.border_illicit")) + "<br>" + esc(t("ui.border_vc")) +
+      "</p><p>" + esc(t("ui.sources")) + " ← · → " + esc(t("ui.destinations")) + "</p><p>" +
       esc(t("ui.click_edge")) + "</p>";
   }
 
