@@ -145,3 +145,26 @@ def test_read_key_and_bad_input_in_the_browser(srv: Server) -> None:
         page.wait_for_function("document.getElementById('status').innerText.includes('3 hops')")
         assert page.evaluate("window.chainriskExplorer.cy.edges('.path').length") == 3
         assert clipped(page) == []
+
+
+def test_the_chinese_pdf_report_from_the_explorer(srv: Server) -> None:
+    """The verdict panel's report button: the admin gets the PDF of the address (printed by the server's Chromium);
+    a read key is refused."""
+    from support.browser import need_chromium
+
+    need_chromium()
+    pypdf = pytest.importorskip("pypdf")
+    with browser() as b:
+        page = open_explorer(b, srv, 1280, "zh-CN", srv.admin)
+        search(page, S.SUBJECT)
+        with page.expect_popup(timeout=60_000) as popup:
+            page.click("#report-pdf")
+        assert popup.value.url.startswith("blob:")
+    r = srv.get(f"/v1/reports/{S.SUBJECT}?format=pdf&lang=zh-CN&disposition=reported", srv.admin)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf" and r.content[:5] == b"%PDF-"
+    import io
+    import re
+
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(r.content)).pages))
+    assert "链上地址风险证据报告" in text and "已上报可疑交易" in text and S.SUBJECT in text
+    assert srv.get(f"/v1/reports/{S.SUBJECT}?format=pdf", srv.read).status_code == 403
