@@ -334,3 +334,39 @@ def test_every_indicator_has_a_sentence():
             text = indicator_sentence(name, 40, {}, lang)
             assert "(severity 40)" not in text and "（严重程度 40）" not in text, (name, lang)   # not the fallback
     assert indicator_sentence("new_one", 40, {"x": 1}, "en") == "new one (severity 40)"
+
+
+def test_deep_evidence_graph_turns_vertical_and_bundles_parallel_transfers():
+    """Nine hop layers would be far wider than a page: the drawing turns top to bottom; three parallel transfers
+    between the same two addresses are one arrow with one label (count, total, dates)."""
+    from chainrisk.answers.lookup import LookupResult
+    from chainrisk.answers.report import subgraph_svg
+    from chainrisk.store.runs import Provenance
+
+    def hop(i: int, a: str, b: str, amount: float = 100.0, day: int = 1) -> dict:
+        return {"tx_hash": f"0x{i:064x}", "log_index": 0, "block_number": i, "time": f"2024-03-{day:02d}T00:00:00Z",
+                "token": "USDT", "amount": amount, "usd": amount, "from_address": a, "to_address": b,
+                "from_labels": [], "to_labels": []}
+
+    x = "0x" + "ab" * 20
+    ins = ["0x" + f"{i:02x}" * 20 for i in range(1, 5)]
+    outs = ["0x" + f"{i:02x}" * 20 for i in range(5, 9)]
+    chain_in = [*ins, x]
+    chain_out = [x, *outs]
+    evidence = [
+        {"direction": "in", "category": "mixer", "transfers": [hop(i, a, b) for i, (a, b) in
+                                                                 enumerate(zip(chain_in, chain_in[1:]), 1)]},
+        {"direction": "out", "category": "exchange", "transfers": [hop(10 + i, a, b) for i, (a, b) in
+                                                                     enumerate(zip(chain_out, chain_out[1:]), 1)]},
+        {"direction": "in", "category": "mixer", "transfers": [hop(20, ins[3], x, 50.0, 2),
+                                                               hop(21, ins[3], x, 25.0, 3)]},
+    ]
+    prov = Provenance(run_id="r", profile="cn", created_at=None, finished_at=None, as_of_block=1, as_of_time=None,
+                      label_sources=[], params={}, profile_settings={})
+    r = LookupResult(input=x, status="ok", address=x, chain="ethereum", reason="", provenance=prov,
+                     evidence=evidence)
+    svg = subgraph_svg(r)
+    w, h = (float(v) for v in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
+    assert h > w and w < 900, (w, h)                                   # top to bottom, narrower than a page
+    assert svg.count("<line") == 8                                      # 8 hops: the parallel ones are one arrow
+    assert "175 USDT · 3 transfers" in svg and "2024-03-01 – 2024-03-03" in svg
