@@ -9,6 +9,7 @@ import struct
 import subprocess
 import zlib
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -355,9 +356,9 @@ def test_deep_evidence_graph_turns_vertical_and_bundles_parallel_transfers():
     chain_out = [x, *outs]
     evidence = [
         {"direction": "in", "category": "mixer", "transfers": [hop(i, a, b) for i, (a, b) in
-                                                                 enumerate(zip(chain_in, chain_in[1:]), 1)]},
+                                                                 enumerate(pairwise(chain_in), 1)]},
         {"direction": "out", "category": "exchange", "transfers": [hop(10 + i, a, b) for i, (a, b) in
-                                                                     enumerate(zip(chain_out, chain_out[1:]), 1)]},
+                                                                     enumerate(pairwise(chain_out), 1)]},
         {"direction": "in", "category": "mixer", "transfers": [hop(20, ins[3], x, 50.0, 2),
                                                                hop(21, ins[3], x, 25.0, 3)]},
     ]
