@@ -104,3 +104,15 @@ def read_reason_sql(top: str, min_hops: str) -> str:
             f" WHEN {min_hops} = 1 THEN 'exposed to ' || {top} || '; the nearest risky counterparty is a direct one'"
             f" ELSE 'exposed to ' || {top} || '; the nearest risky counterparty is ' || {min_hops} || ' hops away'"
             " END")
+
+
+def redact_graph(graph: dict[str, Any], role: str) -> dict[str, Any]:
+    """A graph answer (:mod:`chainrisk.answers.graph`: neighbourhood or path) as ``role`` may see it: for a read
+    key every node's labels keep only their category (no entity name, no source), as in :func:`redact`; edges and
+    figures are transfers the read view shows anyway. ``admin`` gets ``graph`` itself."""
+    if role == "admin":
+        return graph
+    out = dict(graph)
+    out["nodes"] = [{**n, "labels": [{"category": lab.get("category")} for lab in n.get("labels") or []]}
+                    for n in graph.get("nodes") or []]
+    return out

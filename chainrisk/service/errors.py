@@ -38,6 +38,7 @@ CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "no such endpoint"),
     "job_not_found": (404, "no screening job with this id for this key"),
     "key_not_found": (404, "no API key with this id"),
+    "case_not_found": (404, "no case with this id"),
     "method_not_allowed": (405, "the endpoint does not accept this HTTP method"),
     "request_timeout": (408, "the request body did not arrive in time"),
     "job_not_ready": (409, "the screening job has not finished; poll its status"),

@@ -24,7 +24,8 @@ from .state import ServiceState
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/ui"})
+PUBLIC_PREFIXES = ("/ui/",)   # the explorer's static files: no data (the page calls the API with a key)
 NOT_AUDITED = frozenset({"/healthz", "/readyz"})  # health probes: rate-limited, but no audit row each
 AUDIT_WAIT = 30.0  # seconds a response waits for its audit row at most (then it is sent and the wait logged)
 UPLOAD_PATHS = frozenset({"/v1/screen/jobs"})
@@ -143,7 +144,7 @@ class Gate:
             if int(cl) > limit:
                 raise ApiError("payload_too_large", f"the request body is {int(cl):,} bytes; at most {limit:,} "
                                "are accepted here")
-        if scope["path"] in PUBLIC_PATHS:
+        if scope["path"] in PUBLIC_PATHS or scope["path"].startswith(PUBLIC_PREFIXES):
             self._throttle("public:" + (client or "?"))
             return
         token = None

@@ -3,7 +3,7 @@
 
 The layers, lowest first (a module may import its own package and the layers below it, never one above)::
 
-    ground     address, chains, errors, taxonomy, data, version  (may use one another: no cycle)
+    ground     address, chains, errors, taxonomy, data, version, i18n  (may use one another: no cycle)
     store      the only owner of DuckDB connections and SQL bookkeeping
     ingest     sources: the node client, RPC and file ingestion (write through the store)
     labels  profiles                                  (labels read the node through ingest; neither imports the other)
@@ -35,7 +35,7 @@ import chainrisk
 PKG = Path(chainrisk.__file__).resolve().parent
 ROOT = "<root>"
 
-GROUND = ("address", "chains", "errors", "taxonomy", "data", "version")
+GROUND = ("address", "chains", "errors", "taxonomy", "data", "version", "i18n")
 RANK: dict[str, int] = {
     **dict.fromkeys(GROUND, 0), "store": 1, "ingest": 2, "labels": 3, "profiles": 3, "engine": 4, "answers": 5,
     "demo": 6, "cli": 7, "service": 7,
