@@ -4,6 +4,12 @@ against the straightforward networkx reference (the reference in tests/support/r
     .venv/bin/python bench/bench_score.py                          # 1M and 10M transfers, reference on 20k
     .venv/bin/python bench/bench_score.py --transfers 10000000 --addresses 1000000
     .venv/bin/python bench/bench_score.py --sizes 1e6:1e5,1e7:1e6,3e7:3e6 --ref-transfers 50000
+    .venv/bin/python bench/bench_score.py --sizes 1e7:1e6 --repeat 3 --baseline main --keep-stores /var/tmp/crb
+
+``--baseline REF`` also times the engine of a git revision (its tree exported, the same bench store, runs
+alternated with the current code's), so a before/after comparison comes from one run at one machine load.
+``--keep-stores DIR`` keeps the loaded bench stores in DIR and reuses them in later runs (the graph is fixed by
+its flags); every scoring run works on a fresh copy of the loaded store, so no run reuses another's tables.
 
 Each scoring run executes in a fresh subprocess so its wall time and peak RSS (ru_maxrss) are its own. The
 graph: addresses with Pareto-like activity weights (senders and receivers drawn independently), the 40 most
@@ -20,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -134,36 +141,82 @@ def child_score(path: str, indicators: bool) -> None:
                       "timings": s.timings_s}))
 
 
-def run_child(path: str, indicators: bool) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--_child", path] + ([] if indicators else ["--no-indicators"]),
-                         check=True, capture_output=True, text=True)
+def run_child(path: str, indicators: bool, root: Path = ROOT) -> dict[str, float]:
+    """One scoring run in a fresh subprocess on a fresh copy of the loaded store ``path``, with the chainrisk of
+    the source tree ``root`` (this checkout, or an exported baseline revision)."""
+    work = f"{path}.run-{os.getpid()}.duckdb"
+    shutil.copyfile(path, work)
+    try:
+        out = subprocess.run([sys.executable, str(root / "bench" / "bench_score.py"), "--_child", work]
+                             + ([] if indicators else ["--no-indicators"]),
+                             capture_output=True, text=True)
+        if out.returncode:
+            raise SystemExit(f"the scoring run of {root} failed:\n{out.stderr[-3000:]}")
+    finally:
+        for f in (work, work + ".wal"):
+            if os.path.exists(f):
+                os.remove(f)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bench_size(n: int, m: int, repeat: int, tmp: str, indicators: bool) -> dict[str, object]:
-    t0 = time.perf_counter()
-    g = generate(n, m)
-    gen = time.perf_counter() - t0
-    path = os.path.join(tmp, f"bench_{n}_{m}.duckdb")
-    if os.path.exists(path):
-        os.remove(path)
-    ld = load(path, g)
-    nt = int(g["src"].size)
-    del g
-    engine = [run_child(path, False) for _ in range(repeat)]
+def export_revision(ref: str, into: str) -> Path:
+    """The tree of git revision ``ref`` of this checkout, exported into a folder (for --baseline)."""
+    dest = Path(into) / "baseline"
+    dest.mkdir()
+    arch = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=arch, check=True)
+    return dest
+
+
+def stats(runs: list[dict[str, float]]) -> dict[str, object]:
+    return {"wall_s": statistics.median(r["wall_s"] for r in runs),
+            "cpu_s": statistics.median(r["cpu_s"] for r in runs),
+            "peak_rss_gib": max(r["peak_rss"] for r in runs) / 2**30,
+            "runs": [round(r["wall_s"], 2) for r in runs],
+            "stages": sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]["timings"]}
+
+
+def bench_size(n: int, m: int, repeat: int, tmp: str, indicators: bool, keep: str | None = None,
+               baseline: Path | None = None) -> dict[str, object]:
+    folder = keep or tmp
+    path = os.path.join(folder, f"bench_{n}_{m}.duckdb")
+    done = path + ".loaded.json"
+    if keep and os.path.exists(done):
+        info = json.loads(Path(done).read_text())
+        gen, ld, nt = info["generate_s"], info["load_s"], info["transfers"]
+    else:
+        for f in (path, path + ".wal", done):
+            if os.path.exists(f):
+                os.remove(f)
+        t0 = time.perf_counter()
+        g = generate(n, m)
+        gen = round(time.perf_counter() - t0, 1)
+        ld = round(load(path, g), 1)
+        nt = int(g["src"].size)
+        del g
+        Path(done).write_text(json.dumps({"generate_s": gen, "load_s": ld, "transfers": nt}))
+    engine: list[dict[str, float]] = []
+    base: list[dict[str, float]] = []
+    full: list[dict[str, float]] = []
+    for _ in range(repeat):   # alternated, so that both codes meet the same machine load
+        if baseline is not None:
+            base.append(run_child(path, False, baseline))
+        engine.append(run_child(path, False))
+        if indicators:
+            full.append(run_child(path, True))
+    e = stats(engine)
     out: dict[str, object] = {
-        "transfers": nt, "addresses": m, "generate_s": round(gen, 1), "load_s": round(ld, 1),
-        "engine_wall_s": statistics.median(r["wall_s"] for r in engine),
-        "engine_cpu_s": statistics.median(r["cpu_s"] for r in engine),
-        "engine_peak_rss_gib": max(r["peak_rss"] for r in engine) / 2**30,
-        "engine_runs": [round(r["wall_s"], 2) for r in engine], "bands": engine[0]["bands"],
-        "stages": engine[len(engine) // 2]["timings"],
+        "transfers": nt, "addresses": m, "generate_s": gen, "load_s": ld,
+        "engine_wall_s": e["wall_s"], "engine_cpu_s": e["cpu_s"], "engine_peak_rss_gib": e["peak_rss_gib"],
+        "engine_runs": e["runs"], "bands": engine[0]["bands"], "stages": e["stages"],
         "exposures": engine[0]["exposures"], "deposits_inferred": engine[0]["inferred"]}
-    if indicators:
-        full = [run_child(path, True) for _ in range(repeat)]
+    if base:
+        out["baseline"] = stats(base) | {"bands": base[0]["bands"], "exposures": base[0]["exposures"]}
+    if full:
         out["full_wall_s"] = statistics.median(r["wall_s"] for r in full)
         out["full_peak_rss_gib"] = max(r["peak_rss"] for r in full) / 2**30
-    os.remove(path)
+    if not keep:
+        os.remove(path)
     return out
 
 
@@ -206,6 +259,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per size (median printed)")
     ap.add_argument("--indicators", action="store_true", help="also time full runs with behavioural indicators")
     ap.add_argument("--tmp", default=None, help="folder for the bench stores (default: system temp)")
+    ap.add_argument("--keep-stores", default=None, metavar="DIR",
+                    help="keep the loaded bench stores in DIR and reuse them (each run scores a fresh copy)")
+    ap.add_argument("--baseline", default=None, metavar="REF",
+                    help="also time the engine of this git revision (e.g. main) on the same stores, alternated")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--no-indicators", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -214,11 +271,15 @@ def main() -> None:
         return
     sizes = [(int(a.transfers), int(a.addresses))] if a.transfers else [
         (int(float(x.split(":")[0])), int(float(x.split(":")[1]))) for x in a.sizes.split(",") if x]
-    print(f"# bench_score: {os.cpu_count()} cores, K = 6 (VC and destination 4), profile cn, medians of {a.repeat}", flush=True)
+    print(f"# bench_score: {os.cpu_count()} cores, K = 6 (VC and destination 4), profile cn, medians of {a.repeat};"
+          f" load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start", flush=True)
+    if a.keep_stores:
+        os.makedirs(a.keep_stores, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
+        base = export_revision(a.baseline, tmp) if a.baseline else None
         prev = None
         for n, m in sizes:
-            r = bench_size(n, m, a.repeat, tmp, a.indicators)
+            r = bench_size(n, m, a.repeat, tmp, a.indicators, a.keep_stores, base)
             growth = f"  x{r['engine_wall_s'] / prev[1]:.2f} time for x{int(r['transfers']) / prev[0]:.1f} transfers" \
                 if prev else ""
             print(f"{r['transfers']:>11,} transfers {m:>9,} addresses: scoring run {r['engine_wall_s']:7.2f} s "
@@ -231,7 +292,16 @@ def main() -> None:
             print(f"{'':>42} (generate {r['generate_s']} s, load {r['load_s']} s; bands {r['bands']}; "
                   f"{r['exposures']:,} exposure rows; {r['deposits_inferred']:,} deposit addresses inferred)",
                   flush=True)
+            if "baseline" in r:
+                b = r["baseline"]
+                assert isinstance(b, dict)
+                print(f"{'':>42} baseline {a.baseline}: {b['wall_s']:7.2f} s (runs {b['runs']}; CPU {b['cpu_s']:.1f} s),"
+                      f" peak RSS {b['peak_rss_gib']:.2f} GiB; this code / baseline: "
+                      f"{float(r['engine_wall_s']) / b['wall_s']:.2f}x time; same bands and exposure rows: "
+                      f"{b['bands'] == r['bands'] and b['exposures'] == r['exposures']}", flush=True)
+                print(f"{'':>42} baseline stages (s): {b['stages']}", flush=True)
             prev = (int(r["transfers"]), float(r["engine_wall_s"]))
+    print(f"# load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end", flush=True)
     rn = int(a.ref_transfers)
     rm = int(a.ref_addresses or max(100, rn // 10))
     ref = bench_reference(rn, rm, a.repeat)

@@ -12,7 +12,8 @@ text. The message is one sentence saying what went wrong, then what to do.
     ├── SourceUnavailable          exit 5  a node or HTTP source that is down, times out or keeps refusing
     │   └── RpcError                       a JSON-RPC error the node kept returning
     └── StoreError                 exit 6  the DuckDB store cannot be opened, is locked, or has a newer schema
-        └── NoScoringRun           exit 7  the store has no scoring run yet
+        ├── NoScoringRun           exit 7  the store has no scoring run yet
+        └── OutOfMemory                    DuckDB hit its memory limit (the message names the option to raise it)
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class StoreError(ChainriskError):
 
 class NoScoringRun(StoreError):
     exit_code = 7
+
+
+class OutOfMemory(StoreError):
+    """DuckDB ran out of the memory it may use: not a fault of the input."""
 
 
 EXIT_CODES = {

@@ -333,6 +333,11 @@ class PhishingResult:
     cross_validated: dict[str, Any]
     label_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # the behaviour model: rows "off" (graph and labels), "cv" (each seed scored by a model trained without its
+    # group: the honest figure) and "shipped" (the shipped model, trained on these seeds: optimistic); each with
+    # auc_illicit, bad/normal at >= high and >= medium, and normal seeds lifted to >= medium / >= high vs "off"
+    behaviour: dict[str, dict[str, Any]] = field(default_factory=dict)
+    behaviour_model_cv_auc: float | None = None    # the model alone, nested grouped CV (the model file's figure)
 
 
 def _load_labels(store: Store, datasets: Path) -> list[str]:
@@ -405,10 +410,12 @@ def phishing_figures(store: Store, run_id: str, seeds: Sequence[dict[str, str]],
 
 
 def phishing_dev(datasets: str | os.PathLike[str], profiles: Iterable[str] = PROFILES, *,
-                 workdir: str | os.PathLike[str] | None = None) -> list[PhishingResult]:
+                 workdir: str | os.PathLike[str] | None = None,
+                 behaviour: Callable[..., Any] | None = None) -> list[PhishingResult]:
     """Score the phishing dev graph (seed labels removed) under each profile and measure it (see the module doc).
 
-    The store is built in ``workdir`` (default: a temporary folder, removed afterwards)."""
+    The store is built in ``workdir`` (default: a temporary folder, removed afterwards). ``behaviour``: how to
+    measure the behaviour model (``chainrisk.answers.behaviour_train.behaviour_figures``; None: not measured)."""
     from ..engine.score import score
 
     data = Path(datasets)
@@ -419,8 +426,10 @@ def phishing_dev(datasets: str | os.PathLike[str], profiles: Iterable[str] = PRO
         load_s = time.perf_counter() - t0
         for p in profiles:
             t = time.perf_counter()
-            run = score(st, profile=p)
+            run = score(st, profile=p, behaviour=False)   # graph and labels; the model's figures apart
             res = phishing_figures(st, run.run_id, seeds, p, counts)
+            if behaviour is not None:
+                res.behaviour, res.behaviour_model_cv_auc = behaviour(st, seeds, p, run.run_id)
             res.seconds = round(time.perf_counter() - t + load_s, 1)   # each profile: loading + its scoring
             out.append(res)
     return out
@@ -459,7 +468,8 @@ def _version() -> str:
 
 def evaluate(demo_runs: Sequence[DemoRun] | None, datasets: str | os.PathLike[str] | None = None, *,
              profiles: Sequence[str] = PROFILES, demo_seconds: float = 0.0,
-             workdir: str | os.PathLike[str] | None = None) -> Evaluation:
+             workdir: str | os.PathLike[str] | None = None,
+             behaviour: Callable[..., Any] | None = None) -> Evaluation:
     """Measure ``demo_runs`` (economies already generated and scored) and the phishing dev graph under
     ``datasets`` (default :func:`default_datasets`); an absent folder is said in one sentence in ``notes``."""
     notes: list[str] = []
@@ -467,7 +477,7 @@ def evaluate(demo_runs: Sequence[DemoRun] | None, datasets: str | os.PathLike[st
     data = Path(datasets) if datasets is not None else default_datasets()
     phishing: list[PhishingResult] = []
     if (data / PHISHING_DEV).is_dir():
-        phishing = phishing_dev(data, profiles, workdir=workdir)
+        phishing = phishing_dev(data, profiles, workdir=workdir, behaviour=behaviour)
     else:
         notes.append(f"The phishing dev graph was not evaluated: {data / PHISHING_DEV} is not present (the shared "
                      "datasets ship beside the project in CI, not in a user's clone).")

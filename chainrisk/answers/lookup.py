@@ -161,6 +161,7 @@ class LookupResult:
     exposures: list[Exposure] = field(default_factory=list)
     indicators: list[Indicator] = field(default_factory=list)
     evidence: list[dict[str, Any]] | None = None   # only with explain=True
+    behaviour: dict[str, Any] | None = None        # the behaviour part (None: the run had none)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (stable keys, in this order)."""
@@ -177,6 +178,7 @@ class LookupResult:
             "exposures": [x.to_dict() for x in self.exposures],
             "indicators": [x.to_dict() for x in self.indicators],
             "evidence": self.evidence,
+            "behaviour": self.behaviour,
             "provenance": self.provenance.to_dict(),
         }
 
@@ -186,7 +188,10 @@ class LookupResult:
         Own active labels, then exposure by category and direction, largest share first: at most
         :data:`WHY_TOP` categories of at least :data:`WHY_MIN_SHARE` of a direction's volume, the others folded
         into one "and N smaller" line, then the behavioural indicators. The evidence paths are shown apart."""
-        return why(self.labels, self.exposures, self.indicators)
+        out = why(self.labels, self.exposures, self.indicators)
+        if self.behaviour and self.behaviour.get("sentence"):
+            out.append(str(self.behaviour["sentence"]))
+        return out
 
 
 def why(labels: Iterable[Label], exposures: Iterable[Exposure], indicators: Iterable[Indicator], *,
@@ -330,6 +335,7 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
                         key=lambda i: (-i.severity, i.indicator))
     illicit, vc, action = verdicts(row[12:])
     res = LookupResult(
+        behaviour=behaviour_of(store, aid, run.run_id),
         status="ok", reason=row[11] or "", risk_score=_r(row[1]), risk_band=row[2], top_category=row[3],
         illicit=illicit, vc_business=vc, action=action,
         categories=_split(row[4]), own_categories=_split(row[5]), min_hops=row[6], direct_usd=_r(row[7]),
@@ -339,6 +345,33 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     if explain:
         res.evidence = explain_paths(store, parsed.address, run.run_id)
     return res
+
+
+BEHAVIOUR_COLUMNS = ("behaviour_score", "behaviour_features", "behaviour_values", "behaviour_contributions")
+
+
+def behaviour_of(store: Store, address_id: int, run_id: str) -> dict[str, Any] | None:
+    """The behaviour part of one scored address: ``{score, behaves_like, sentence, top: [{feature, value,
+    contribution, meaning}]}``; None when the run had no behaviour part (model off, or an older run)."""
+    if not has_column(store, "scores", "behaviour_score"):
+        return None
+    rows = store.execute(f"SELECT {', '.join(BEHAVIOUR_COLUMNS)} FROM scores WHERE address_id = ? AND run_id = ?",
+                         [address_id, run_id]).fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    return behaviour_dict(*rows[0])
+
+
+def behaviour_dict(score: float, feats: Sequence[str] | None, values: Sequence[float] | None,
+                   contribs: Sequence[float] | None) -> dict[str, Any]:
+    from ..engine.behaviour import behaves_like
+    from ..engine.features import FEATURES
+
+    meaning = {f.name: f.meaning for f in FEATURES}
+    top = [{"feature": f, "value": _r(v, 4), "contribution": _r(c, 3), "meaning": meaning.get(f)}
+           for f, v, c in zip(feats or [], values or [], contribs or [], strict=False)]
+    like = "illicit" if score >= 5.0 else "ordinary"
+    return {"score": _r(score), "behaves_like": like, "sentence": behaves_like(float(score), top), "top": top}
 
 
 def sort_exposures(exposures: Iterable[Exposure]) -> list[Exposure]:

@@ -5,7 +5,8 @@ audit management, scoring runs.
 
 ``read`` (onboarding and payment systems): the verdict and its reasons — status, score, band, categories,
 exposure figures per category/direction/hop, behavioural indicator names and severities, and the run that
-answered — but nothing of the label intelligence behind it: label entries carry only their category and whether
+answered, and the behaviour part ("behaves like ...": the model's score, the top features' values and
+contributions: not label intelligence) — but nothing of the label intelligence behind it: label entries carry only their category and whether
 they are active (no entity name, source, version or confidence), indicator evidence is withheld, evidence paths
 are refused, the provenance omits the label-source inventory and engine parameters, and the ``reason`` is built
 again from categories only (:func:`read_reason`): the engine's sentence names the label (``labelled scam
@@ -52,6 +53,12 @@ def redact(result: dict[str, Any], role: str) -> dict[str, Any]:
         for i in result["indicators"]
     ]
     out["evidence"] = None
+    # the behaviour part (model score, feature values, contributions) is not label intelligence: shown as is
+    out["behaviour"] = result.get("behaviour")
+    if result.get("status") == "ok" and result.get("top_category") is None and (result.get("risk_score") or 0) > 0:
+        beh = result.get("behaviour") or {}
+        if beh.get("sentence"):
+            out["reason"] = str(beh["sentence"])
     for axis in VERDICT_AXES:
         if isinstance(result.get(axis), dict):
             out[axis] = _read_verdict(result[axis])
@@ -97,3 +104,15 @@ def read_reason_sql(top: str, min_hops: str) -> str:
             f" WHEN {min_hops} = 1 THEN 'exposed to ' || {top} || '; the nearest risky counterparty is a direct one'"
             f" ELSE 'exposed to ' || {top} || '; the nearest risky counterparty is ' || {min_hops} || ' hops away'"
             " END")
+
+
+def redact_graph(graph: dict[str, Any], role: str) -> dict[str, Any]:
+    """A graph answer (:mod:`chainrisk.answers.graph`: neighbourhood or path) as ``role`` may see it: for a read
+    key every node's labels keep only their category (no entity name, no source), as in :func:`redact`; edges and
+    figures are transfers the read view shows anyway. ``admin`` gets ``graph`` itself."""
+    if role == "admin":
+        return graph
+    out = dict(graph)
+    out["nodes"] = [{**n, "labels": [{"category": lab.get("category")} for lab in n.get("labels") or []]}
+                    for n in graph.get("nodes") or []]
+    return out

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,9 +43,14 @@ RESULT_COLUMNS = (
     "min_hops", "direct_usd", "indirect_usd", "reason", "run_id", "duplicate_of_row",
     # the two verdicts and the action (issue 11), after the older columns so that readers by position keep working
     "illicit_score", "illicit_band", "vc_business_score", "vc_business_band", "action",
+    # the behaviour part (issue 12): the model's score, whether it behaves like the illicit addresses the model
+    # learned from (score >= 5, the model's base rate) or an ordinary one, and the features that weigh most
+    "behaviour_score", "behaves_like", "behaviour_features",
 )
 SINCE_COLUMNS = ("previous_risk_band", "previous_risk_score", "previous_run_id")
-FORMATS = ("csv", "jsonl", "json", "parquet")
+FORMATS = ("csv", "jsonl", "json", "parquet", "xlsx")
+XLSX_MAX_ROWS = 1_048_575          # an Excel sheet holds 1,048,576 rows, one of them the header
+BOM = b"\xef\xbb\xbf"
 
 _NORM = "__chainrisk_screen_norm"
 _FIX = "__chainrisk_screen_fix"
@@ -130,6 +137,20 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
     chains: list[str | None] = []
     addrs: list[str | None] = []
     reasons: list[str | None] = []
+    # TRON base58 values are checked column-wise (numpy + hashlib; try_parse takes ~10 us each): a bank file of
+    # TRON customers has hundreds of thousands of them
+    from ..ingest.tron_b58 import b58_valid
+
+    ov = other.column(0).to_pylist()
+    stripped = [v.strip() for v in ov]
+    is_t = b58_valid([v if v[:1] == "T" else "" for v in stripped])
+    if is_t.any():
+        keys += [v for v, ok in zip(ov, is_t, strict=True) if ok]
+        firsts += [f for f, ok in zip(other.column(1).to_pylist(), is_t, strict=True) if ok]
+        addrs += [v for v, ok in zip(stripped, is_t, strict=True) if ok]
+        chains += ["tron"] * len(addrs)
+        reasons += [None] * len(addrs)
+        other = other.filter(pa.array(~is_t))
     for tbl in (bad, other):
         for v, first in zip(tbl.column(0).to_pylist(), tbl.column(1).to_pylist(), strict=True):
             p = try_parse(v)
@@ -154,7 +175,8 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         since_sel = ", p.band AS prev_band, p.score AS prev_score"
         since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
     verdict = ", ".join(f"s.{c}" if has_column(store, "scores", c) else f"NULL AS {c}"
-                        for c in ("illicit_score", "illicit_band", "vc_score", "vc_band", "action"))
+                        for c in ("illicit_score", "illicit_band", "vc_score", "vc_band", "action",
+                                  "behaviour_score", "behaviour_features"))
     with store.registered(**{_FIX: fix, _GOOD: good}):
         store.execute(f"DROP TABLE IF EXISTS {_RES}")
         # first_row: the first input row of the normalised address (different spellings of one address are
@@ -271,7 +293,11 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
                CAST($run AS VARCHAR) AS run_id,
                CASE WHEN r.first_row <> src.rowid THEN r.first_row + 1 END AS duplicate_of_row,
                round(r.illicit_score, 2) AS illicit_score, r.illicit_band,
-               round(r.vc_score, 2) AS vc_business_score, r.vc_band AS vc_business_band, r.action
+               round(r.vc_score, 2) AS vc_business_score, r.vc_band AS vc_business_band, r.action,
+               round(r.behaviour_score, 2) AS behaviour_score,
+               CASE WHEN r.behaviour_score IS NULL THEN NULL WHEN r.behaviour_score >= 5 THEN 'illicit'
+                    ELSE 'ordinary' END AS behaves_like,
+               array_to_string(r.behaviour_features, ';') AS behaviour_features
                {since_sel}
         FROM {SOURCE_TABLE} src
         LEFT JOIN {ERROR_TABLE} e ON e.row = src.rowid
@@ -300,18 +326,80 @@ def _output_select(info: InputInfo, since: bool) -> tuple[str, list[str]]:
     return f"SELECT {sel} FROM {SOURCE_TABLE} src POSITIONAL JOIN {_OUT} o {where}", [n for _, n in pairs] + result_cols
 
 
-def _write(store: Store, output: Path, fmt: str, select: str) -> None:
-    """COPY the result (input order) to ``output`` atomically (a temp file renamed into place)."""
+def _write(store: Store, output: Path, fmt: str, select: str, *, excel: bool = False) -> Any:
+    """COPY the result (input order) to ``output`` atomically (a temp file renamed into place). ``excel`` puts a
+    UTF-8 byte-order mark before CSV, so that Excel on Windows reads Chinese names as they are (without it, it
+    guesses the ANSI code page and shows mojibake). XLSX is written by openpyxl; returns its rows as Arrow."""
+    if fmt == "xlsx":
+        return _write_xlsx(store, output, select)
     opts = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet, COMPRESSION zstd",
             "jsonl": "FORMAT json", "json": "FORMAT json, ARRAY true"}[fmt]
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     lit = "'" + str(tmp).replace("'", "''") + "'"
     try:
         store.execute(f"COPY ({select}) TO {lit} ({opts})")
+        if excel and fmt == "csv":
+            marked = tmp.with_name(tmp.name + ".bom")
+            with tmp.open("rb") as src, marked.open("wb") as dst:
+                dst.write(BOM)
+                shutil.copyfileobj(src, dst, 1 << 20)
+            os.replace(marked, tmp)
         os.replace(tmp, output)
     finally:
         if tmp.exists():
             tmp.unlink()
+    return None
+
+
+def _write_xlsx(store: Store, output: Path, select: str) -> Any:
+    """The rows as a real Excel workbook (one sheet ``screened``, a bold frozen header, text cells for addresses
+    and references, numbers as numbers), written in openpyxl's streaming mode."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    table = store.sql(select).to_arrow_table()
+    if table.num_rows > XLSX_MAX_ROWS:
+        raise UsageError(f"{table.num_rows:,} rows do not fit in one Excel sheet (at most {XLSX_MAX_ROWS:,}); "
+                         "write .csv (with --excel for Excel) or .parquet instead")
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("screened")
+    ws.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for name in table.column_names:
+        c = WriteOnlyCell(ws, value=name)
+        c.font = bold
+        header.append(c)
+    ws.append(header)
+    cols = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    for row in zip(*cols, strict=True):
+        ws.append([_xlsx_cell(ws, v) for v in row])
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        wb.save(tmp)
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return table
+
+
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_cell(ws: Any, v: Any) -> Any:
+    """A value as an Excel cell: text without the control characters XML forbids, and a text starting with '='
+    stored as text (never as a formula Excel would run: a bank file must not execute what a customer typed)."""
+    if isinstance(v, str):
+        v = _XLSX_ILLEGAL.sub("\ufffd", v)
+        if v.startswith("="):
+            from openpyxl.cell import WriteOnlyCell
+
+            cell = WriteOnlyCell(ws, value=v)
+            cell.data_type = "s"
+            return cell
+    return v
 
 
 def default_report_path(output: Path) -> Path:
@@ -323,13 +411,14 @@ def screen(
     store: Store, input: Any, *, address_column: str = "address", run_id: str | None = None,
     output: str | os.PathLike[str] | None = None, format: str | None = None, since: str | None = None,
     fail_on: str | None = None, report_path: str | os.PathLike[str] | None = None,
-    progress: Callable[[str], None] | None = None, role: str = "admin",
+    progress: Callable[[str], None] | None = None, role: str = "admin", excel: bool = False,
 ) -> ScreenResult:
     """Screen ``input`` (a CSV/XLSX/JSONL/list file path, or addresses / dicts / DataFrame / Arrow table in memory)
     against ``run_id`` (default: the latest complete run).
 
     With ``output``, writes the rows there (``format`` from the suffix unless given: csv, jsonl, json, parquet) and
-    the audit report beside it (``report_path``, default ``<output stem>.report.json``). Without ``output``, the
+    the audit report beside it (``report_path``, default ``<output stem>.report.json``). ``.xlsx`` writes a real
+    Excel workbook; ``excel=True`` puts a UTF-8 byte-order mark before CSV so Excel shows Chinese text as it is. Without ``output``, the
     rows are kept in memory (:meth:`ScreenResult.arrow` / :meth:`ScreenResult.df`). ``since`` keeps only rows whose
     band changed since that earlier run. ``fail_on`` is recorded in the report with the number of hits.
     ``role="read"`` gives the read view (no tipping-off): reasons built from categories only, and a report whose
@@ -343,6 +432,9 @@ def screen(
     if fail_on is not None:
         band_rank(fail_on)
     out_path = Path(output) if output is not None else None
+    if out_path is not None and format is None and out_path.suffix.lower() in (".xls", ".xlsm", ".xlsb"):
+        raise UsageError(f"cannot write {out_path.suffix} files; name the output .xlsx (an Excel workbook), or .csv "
+                         "with excel=True (--excel)")
     fmt = format or (_format_from_suffix(out_path) if out_path else "csv")
     if fmt not in FORMATS:
         raise UsageError(f"unknown output format {fmt!r}; formats: {', '.join(FORMATS)}")
@@ -368,7 +460,7 @@ def screen(
         table = None
         if out_path is not None:
             say(f"writing {out_path}")
-            _write(store, out_path, fmt, select)
+            table = _write(store, out_path, fmt, select, excel=excel)
         else:
             table = store.sql(select).to_arrow_table()
         timings["write_s"] = time.perf_counter() - t
@@ -400,7 +492,7 @@ def screen(
         report["hits"] = res.hits(fail_on)
     if out_path is not None:
         report["output"] = {"path": str(out_path), "format": fmt, "rows": counts["output_rows"],
-                            "sha256": sha256_file(out_path)}
+                            "sha256": sha256_file(out_path), "excel_bom": bool(excel and fmt == "csv")}
         rp = Path(report_path) if report_path is not None else default_report_path(out_path)
         tmp = rp.with_name(f".{rp.name}.tmp")
         tmp.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")

@@ -24,16 +24,19 @@ INTERRUPTED = 130
 COMMANDS: dict[str, str] = {
     "status": "store_cmds:status",
     "ingest": "ingest:ingest",
+    "fetch": "fetch:fetch",
     "labels": "labels:labels",
     "lookup": "lookup:lookup",
     "screen": "screen:screen",
     "report": "report:report",
+    "case": "case:case",
     "serve": "serve:serve",
     "keys": "serve:keys",
     "score": "score:score",
     "runs": "score:runs",
     "demo": "demo:demo",
     "evaluate": "evaluate:evaluate",
+    "model": "model:model",
 }
 
 
@@ -61,11 +64,13 @@ class LazyGroup(click.Group):
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--db", "db", envvar="CHAINRISK_DB", default="chainrisk.duckdb", show_default=True, metavar="PATH",
               help="The DuckDB store file (env CHAINRISK_DB).")
+@click.option("--lang", "lang", envvar="CHAINRISK_LANG", default=None, metavar="LANG",
+              help="Language of the human-facing text: en or zh-CN (env CHAINRISK_LANG); data stays English.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debug).")
 @click.version_option(__version__, prog_name="chainrisk")
 @click.pass_context
-def cli(ctx: click.Context, db: str, quiet: bool, verbose: int) -> None:
+def cli(ctx: click.Context, db: str, lang: str | None, quiet: bool, verbose: int) -> None:
     """chainrisk: does this address link to virtual-currency business or to illegal activity?
 
     Ingest stablecoin transfers, label addresses, propagate risk, and look up or screen addresses with evidence.
@@ -73,7 +78,9 @@ def cli(ctx: click.Context, db: str, quiet: bool, verbose: int) -> None:
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose + 1, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = {"db": db, "quiet": quiet, "verbose": verbose}
+    from .. import i18n
+
+    ctx.obj = {"db": db, "quiet": quiet, "verbose": verbose, "lang": i18n.resolve(lang)}
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -88,8 +95,26 @@ def main(argv: list[str] | None = None) -> Any:
         e.show()
         sys.exit(e.exit_code)
     except ChainriskError as e:
-        click.echo(f"Error: {e}", err=True)
+        click.echo(_error_line(e, argv), err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted; work committed so far is kept, rerun to resume.", err=True)
         sys.exit(INTERRUPTED)
+
+
+def _error_line(e: ChainriskError, argv: list[str] | None) -> str:
+    """``Error: ...`` in the language asked (``--lang`` anywhere on the line, else ``CHAINRISK_LANG``)."""
+    from .. import i18n
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    lang = None
+    for i, a in enumerate(args):
+        if a == "--lang" and i + 1 < len(args):
+            lang = args[i + 1]
+        elif a.startswith("--lang="):
+            lang = a.split("=", 1)[1]
+    try:
+        lang = i18n.resolve(lang)
+    except ChainriskError:
+        lang = "en"
+    return i18n.t("cli.error", lang, message=str(e))

@@ -6,7 +6,7 @@ Every command ends the same way: it hands its result to :func:`write` with the `
     RECORDS    table|json|jsonl|csv    rows on stdout (status, runs, labels, keys, import reports)
     DOCUMENTS  table|json|jsonl        nested answers on stdout (lookup; 'chainrisk screen' gives CSV rows)
     SUMMARY    table|json              the summary of one run (score, ingest rpc, demo)
-    FILES      csv|jsonl|json|parquet  the rows 'screen' writes (to -o FILE, or to stdout but parquet)
+    FILES      csv|jsonl|json|parquet|xlsx  the rows 'screen' writes (to -o FILE; stdout takes csv|jsonl|json)
 
 Where a command also reads a file format, that is ``--input-format`` (``ingest file``, ``labels import``).
 """
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 RECORDS = ("table", "json", "jsonl", "csv")
 DOCUMENTS = ("table", "json", "jsonl")
 SUMMARY = ("table", "json")
-FILES = ("csv", "jsonl", "json", "parquet")  # chainrisk.answers.screen.FORMATS (a test keeps them equal)
+FILES = ("csv", "jsonl", "json", "parquet", "xlsx")  # chainrisk.answers.screen.FORMATS (a test keeps them equal)
 
 _HELP = {
     RECORDS: "Output format on stdout.",
@@ -90,6 +90,21 @@ def fail_on_option(what: str) -> Callable[[F], F]:
     bands = BANDS[1:]  # 'none' is no threshold
     return click.option("--fail-on", type=click.Choice(bands), metavar="BAND",
                         help=f"Exit 1 when {what} is at or above BAND ({'|'.join(bands)}).")
+
+
+def lang_option(f: F) -> F:
+    """``--lang en|zh-CN``: the language of what a person reads (report, tables, messages); JSON keys, CSV columns
+    and enum values stay English. Default: the global ``--lang``, else ``CHAINRISK_LANG``, else English."""
+    return click.option("--lang", "lang", metavar="LANG", default=None,
+                        help="Language of the human-facing text: en or zh-CN (default: env CHAINRISK_LANG, else en).",
+                        )(f)
+
+
+def cli_lang(ctx: click.Context, lang: str | None = None) -> str:
+    """The language of this command: its own ``--lang``, else the global one, else ``CHAINRISK_LANG``."""
+    from .. import i18n
+
+    return i18n.resolve(lang or (ctx.obj or {}).get("lang"))
 
 
 # -- the store ------------------------------------------------------------------------------------------------

@@ -17,12 +17,15 @@ from ._common import SUMMARY, format_option, write
               help="Risk profile for scoring: cn, fatf, or a TOML file.")
 @click.option("--via-node", is_flag=True,
               help="Send a smaller economy as real ERC-20 transactions to a local anvil node and ingest it by RPC.")
+@click.option("--tron/--no-tron", default=True, show_default=True,
+              help="Also build the TRON economy (a quarter the size, USDT-TRC20 dominant) from tronetl files and "
+                   "score it in the same run (not with --via-node).")
 @click.option("--out", "out_dir", default=None, metavar="DIR",
               help="Folder for the generated files (default <db>.files).")
 @format_option(SUMMARY, hints={"text": "'text' is named 'table' (the summary for a person): use --format table"})
 @click.pass_context
 def demo(ctx: click.Context, db_path: str | None, scale: float, seed: int, profile: str, via_node: bool,
-         out_dir: str | None, fmt: str) -> None:
+         tron: bool, out_dir: str | None, fmt: str) -> None:
     """Build a simulated stablecoin economy and run it end to end: ingest, labels, score, screen, lookups.
 
     Needs no node, no API key and no download. Progress goes to stderr; the summary (counts, timings, the band
@@ -43,5 +46,5 @@ def demo(ctx: click.Context, db_path: str | None, scale: float, seed: int, profi
             parent.get_parameter_source("db") == click.core.ParameterSource.COMMANDLINE:
         db_path = parent.params["db"]
     summary = run_demo(db_path or DEFAULT_DB, scale=scale, seed=seed, profile=profile, via_node=via_node,
-                       out=out_dir, on_progress=say)
+                       out=out_dir, tron=tron, on_progress=say)
     write(fmt, summary.to_dict(), table=summary.to_text())

@@ -58,13 +58,15 @@ def _parse_mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict[str
 @click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False),
               help="csv: a JSON or TOML file mapping fields to columns (--map wins over it).")
 @click.option("--blocks", "blocks_file", type=click.Path(dir_okay=False),
-              help="ethereum-etl: its blocks.csv (number, timestamp) to give transfers their block time.")
+              help="ethereum-etl, tronetl: its blocks.csv (number, timestamp) to give transfers their block time.")
 @click.option("--skip-bad", is_flag=True,
               help="Import the good rows of a file with bad ones and write the bad ones to the reject file "
                    "(exit 3 when any row was rejected).")
 @click.option("--reject-file", type=click.Path(dir_okay=False),
               help="Where --skip-bad writes bad rows (CSV: file, line, reason, row) [default: rejects.csv].")
-@click.option("--chain", default="ethereum", show_default=True, help="The EVM chain the files come from.")
+@click.option("--chain", default="ethereum", show_default=True,
+              help="The chain the files come from (tron: with --input-format tronetl, tron-logs, trongrid or csv; "
+                   "addresses are stored as T... base58).")
 @click.option("--force", is_flag=True, help="Read files again even if a file with the same content was imported.")
 @click.option("--no-register-tokens", is_flag=True,
               help="Keep only tokens already in the registry (default: register tokens whose decimals the file gives).")
@@ -86,6 +88,9 @@ def file(
       ethereum-etl  token_transfers.csv or .json lines (--blocks blocks.csv for times)
       etherscan     tokentx API response (JSON) or its CSV
       csv           any CSV; columns found by usual names or --map FIELD=COLUMN
+      tronetl       (--chain tron) tronetl's token_transfers.csv (--blocks blocks.csv for times)
+      tron-logs     (--chain tron) TRON event logs (JSON lines, Parquet or CSV: address, topics, data, ...)
+      trongrid      (--chain tron) TronGrid /v1/accounts/{a}/transactions/trc20 JSON (no log index: content keys)
     """
     from ..ingest.file import FileReport, ingest_file
 

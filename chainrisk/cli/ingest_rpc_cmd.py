@@ -7,20 +7,25 @@ from typing import Any
 
 import click
 
+from ..chains import CHAINS
 from ._common import SUMMARY, field_rows, format_option, open_store, progress_enabled, write
+
+CHAIN_NAMES = list(CHAINS)
 
 
 @click.command("rpc")
 @click.option("--rpc-url", envvar="ETH_RPC_URL", required=True,
-              help="JSON-RPC endpoint of an Ethereum node (env ETH_RPC_URL). Masked in logs and reports.")
+              help="JSON-RPC endpoint of the chain's node (env ETH_RPC_URL; a java-tron node's /jsonrpc for "
+                   "TRON). Masked in logs and reports.")
 @click.option("--token", "tokens", multiple=True, metavar="SYMBOL|ADDRESS",
               help="Token to ingest (repeatable); default: every registered token of the chain. An unregistered "
                    "address is registered with the decimals its contract reports.")
 @click.option("--from-block", type=click.IntRange(min=0), default=0, show_default=True, help="First block.")
 @click.option("--to-block", type=click.IntRange(min=0), default=None,
               help="Last block; default and maximum: the latest block minus --confirmations.")
-@click.option("--confirmations", type=click.IntRange(min=0), default=12, show_default=True,
-              help="Blocks below the node's latest block that are treated as final; nothing above is stored.")
+@click.option("--confirmations", type=click.IntRange(min=0), default=None,
+              help="Blocks below the node's latest block that are treated as final; nothing above is stored "
+                   "(default: the chain's: 12 on Ethereum, 19 on TRON, where the node's finalized block also caps).")
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), default=2, show_default=True,
               help="Concurrent eth_getLogs requests.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
@@ -29,11 +34,12 @@ from ._common import SUMMARY, field_rows, format_option, open_store, progress_en
               help="Retries (exponential backoff with jitter) on 429, 5xx, timeouts and connection errors.")
 @click.option("--commit-interval", type=click.FloatRange(min=0.0), default=5.0, show_default=True,
               help="Seconds between commits of fetched ranges; a killed run redoes at most this much work.")
-@click.option("--chain", default="ethereum", show_default=True, help="Chain name the tokens are registered under.")
+@click.option("--chain", type=click.Choice(CHAIN_NAMES), default="ethereum", show_default=True,
+              help="The chain of the node; its chain id is checked against the node's (tron: 728126428).")
 @format_option(SUMMARY, help="Format of the final report on stdout.")
 @click.pass_context
 def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: int, to_block: int | None,
-        confirmations: int, concurrency: int, timeout: float, max_retries: int, commit_interval: float, chain: str,
+        confirmations: int | None, concurrency: int, timeout: float, max_retries: int, commit_interval: float, chain: str,
         fmt: str) -> None:
     """Pull Transfer logs and issuer blacklist events of stablecoins from a node into the store.
 

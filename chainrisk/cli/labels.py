@@ -103,14 +103,18 @@ def import_cmd(ctx: click.Context, paths: tuple[str, ...], input_format: str | N
               help="With --rpc-url: the first block to fetch (ranges fetched before are skipped).")
 @click.option("--to-block", type=int, default=None,
               help="With --rpc-url: the last block (default: the latest minus --confirmations).")
-@click.option("--confirmations", type=int, default=12, show_default=True,
-              help="With --rpc-url: blocks below the node's latest treated as final; nothing above is fetched.")
+@click.option("--confirmations", type=int, default=None,
+              help="With --rpc-url: blocks below the node's latest treated as final; nothing above is fetched "
+                   "(default: the chain's; on TRON also the node's finalized block).")
+@click.option("--chain", type=click.Choice(["ethereum", "tron", "bsc", "polygon", "arbitrum", "optimism", "base"]),
+              default="ethereum", show_default=True,
+              help="With --rpc-url: the node's chain (tron: a java-tron /jsonrpc node; its chain id is checked).")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per HTTP request.")
 @OUT
 @click.pass_context
 def update(ctx: click.Context, ofac_url: str | None, no_ofac: bool, no_bundled: bool, no_onchain: bool,
            rpc_url: str | None, tokens: tuple[str, ...], from_block: int, to_block: int | None,
-           confirmations: int, timeout: float, fmt: str) -> None:
+           confirmations: int | None, chain: str, timeout: float, fmt: str) -> None:
     """Refresh the live sources: the bundled registry, OFAC's current SDN list, the on-chain issuer freezes.
 
     All are fetched first, then replaced in one transaction: a failed download changes nothing (exit 5).
@@ -120,7 +124,8 @@ def update(ctx: click.Context, ofac_url: str | None, no_ofac: bool, no_bundled: 
     with open_store(ctx, create=True) as st:
         rep = update_labels(st, bundled=not no_bundled, ofac=not no_ofac, ofac_url=ofac_url or OFAC_URL,
                             onchain=not no_onchain, rpc_url=rpc_url, tokens=list(tokens) or None,
-                            from_block=from_block, to_block=to_block, confirmations=confirmations, timeout=timeout)
+                            from_block=from_block, to_block=to_block, confirmations=confirmations, timeout=timeout,
+                            chain=chain)
     if rep.ingest:
         i = rep.ingest
         click.echo(f"node {i.get('rpc_url')}: blocks {i.get('from_block')}..{i.get('to_block')}, "

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..errors import EXIT_CODES
-from ._common import DOCUMENTS, fail_on_option, format_option, open_store, write
+from ._common import DOCUMENTS, cli_lang, fail_on_option, format_option, lang_option, open_store, write
 
 _BAND_COLOUR = {"severe": "red", "high": "red", "medium": "yellow", "low": "cyan", "none": "green"}
 
@@ -22,9 +22,10 @@ _BAND_COLOUR = {"severe": "red", "high": "red", "medium": "yellow", "low": "cyan
 @click.option("--explain", is_flag=True, help="Add the evidence paths (hop by hop: tx hash, time, token, amount).")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Scoring run to read (default: the latest complete run).")
 @fail_on_option("an address")
+@lang_option
 @click.pass_context
 def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bool, run_id: str | None,
-           fail_on: str | None) -> None:
+           fail_on: str | None, lang: str | None) -> None:
     """Look up ADDRESS... (0x hex in any case, TRON T...; '-' reads addresses from stdin, one per line).
 
     Shows the verdict (status, score 0-100, band), the address's own labels, its exposures by category,
@@ -44,7 +45,8 @@ def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bo
     # read-only unless explaining: the first explanation of a run builds the evidence helper tables
     with open_store(ctx, read_only=not explain) as st:
         results = do_lookup(st, items, run_id=run_id, explain=explain)
-    write(fmt, [r.to_dict() for r in results], table="\n".join(_table(r) for r in results),
+    lang_ = cli_lang(ctx, lang)
+    write(fmt, [r.to_dict() for r in results], table="\n".join(_table(r, lang_) for r in results),
           unicode=("json", "jsonl"))
     if any(r.status == "invalid" for r in results):
         ctx.exit(EXIT_CODES["bad_input"])
@@ -52,7 +54,9 @@ def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bo
         ctx.exit(EXIT_CODES["hits"])
 
 
-def _verdict(r: Any) -> str:
+def _verdict(r: Any, lang: str = "en") -> str:
+    if lang != "en":
+        return _verdict_i18n(r, lang)
     if r.status == "invalid":
         return click.style("INVALID", fg="magenta", bold=True) + f"  {r.input!r}: {r.reason}"
     head = f"{r.address} ({r.chain})"
@@ -63,13 +67,42 @@ def _verdict(r: Any) -> str:
     return f"{head}  {band}  score {r.risk_score:g}/100{combined}"
 
 
+def _verdict_i18n(r: Any, lang: str) -> str:
+    from .. import i18n
+
+    t = i18n.t
+    if r.status == "invalid":
+        return click.style(t("cli.invalid", lang), fg="magenta", bold=True) + f"  {r.input!r}: {r.reason}"
+    head = f"{r.address} ({r.chain})"
+    if r.status == "unknown":
+        return f"{head}  " + click.style(t("cli.unknown_not_safe", lang), fg="yellow", bold=True)
+    band = click.style(i18n.band(r.risk_band, lang), fg=_BAND_COLOUR.get(r.risk_band), bold=True)
+    combined = " " + t("cli.combined", lang) if r.action is not None else ""
+    return f"{head}  {band}  {t('cli.score', lang, score=f'{r.risk_score:g}')}{combined}"
+
+
 _ACTION_COLOUR = {"sever_and_report": "red", "report": "red", "sever": "magenta", "review": "yellow", "none": "green"}
 
 
-def _axes(r: Any) -> list[str]:
+def _axes(r: Any, lang: str = "en") -> list[str]:
     """The action and the two verdicts, one line each (empty for a run scored without the two axes)."""
     if r.action is None:
         return []
+    if lang != "en":
+        from .. import i18n
+        from ..answers.report import axis_reason
+
+        out = [f"  {i18n.t('cli.action', lang)}: " + click.style(i18n.action(r.action, lang),
+                                                               fg=_ACTION_COLOUR.get(r.action), bold=True)]
+        for axis, v in (("illicit", r.illicit), ("vc_business", r.vc_business)):
+            if v.band is None:
+                continue
+            sure = f"，{i18n.t('report.confidence', lang)} {i18n.t('confidence.' + v.confidence, lang)}" \
+                if v.confidence else ""
+            out.append(f"  {i18n.t('axis.' + axis, lang)}：{i18n.band(v.band, lang)} {v.score:.1f} "
+                       f"{i18n.category(v.top_category, lang) if v.top_category else ''}{sure}")
+            out.append(f"      {axis_reason(r, axis, lang)}")
+        return out
     lines = ["  action: " + click.style(r.action.replace("_", " ").upper(), fg=_ACTION_COLOUR.get(r.action),
                                         bold=True)]
     for name, v in (("illicit activity", r.illicit), ("virtual-currency business", r.vc_business)):
@@ -83,8 +116,10 @@ def _axes(r: Any) -> list[str]:
     return lines
 
 
-def _table(r: Any) -> str:
-    """The person's view of one answer (styled; click drops the colours off a terminal)."""
+def _table(r: Any, lang: str = "en") -> str:
+    """The person's view of one answer (styled; click drops the colours off a terminal), in ``lang``."""
+    if lang != "en":
+        return _table_i18n(r, lang)
     lines: list[str] = []
     out = lines.append
     out(_verdict(r))
@@ -114,6 +149,17 @@ def _table(r: Any) -> str:
         for row in rows:
             out("  " + "  ".join(c.rjust(w) if i >= 3 else c.ljust(w)
                                  for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+    beh = r.behaviour
+    if beh and beh.get("top"):
+        out(f"Behaviour (part {beh['score']:.1f} of 100; behaves like {'illicit addresses' if beh['behaves_like'] == 'illicit' else 'an ordinary address'}):")
+        from ..engine.behaviour import value_text
+
+        brows: list[tuple[str, str, str, str]] = [("feature", "value", "pushes up by", "meaning")]
+        brows += [(t["feature"], value_text(t["feature"], float(t["value"] or 0)), f"{t['contribution']:+.2f}",
+                  str(t["meaning"] or "")) for t in beh["top"]]
+        bw = [max(len(row[i]) for row in brows) for i in range(3)]
+        for brow in brows:
+            out("  " + "  ".join([brow[0].ljust(bw[0]), brow[1].rjust(bw[1]), brow[2].rjust(bw[2]), brow[3]]))
     if r.evidence:
         out("Evidence paths:")
         for p in r.evidence:
@@ -124,6 +170,48 @@ def _table(r: Any) -> str:
     sources = ", ".join(f"{s.get('source')} {s.get('version') or ''}".strip() for s in pv.label_sources) or "none"
     out(f"Source: run {pv.run_id} (profile {pv.profile}); data as of block {pv.as_of_block} "
         f"({_d(pv.as_of_time)} UTC); labels: {sources}")
+    return _text(lines)
+
+
+def _table_i18n(r: Any, lang: str) -> str:
+    """:func:`_table` in another language: the same parts, every word from the catalogue (figures, addresses,
+    hashes and the label names stay as they are)."""
+    from .. import i18n
+    from ..answers.report import path_sentence, unknown_reason, why_lines
+
+    t = i18n.t
+    lines: list[str] = [_verdict_i18n(r, lang)]
+    out = lines.append
+    if r.status == "invalid":
+        return _text(lines)
+    lines.extend(_axes(r, lang))
+    if r.status == "unknown":
+        out(f"  {t('report.unknown_body', lang)}")
+        out(f"  {t('report.unknown_reason', lang)}: {unknown_reason(r, lang)}")
+    reasons = why_lines(r, lang) if r.status == "ok" else []
+    if reasons:
+        out(t("cli.why", lang))
+        out("\n".join(f"  - {x}" for x in reasons))
+    if r.exposures:
+        out(t("cli.exposure", lang))
+        rows = [(t("report.category", lang), t("report.direction", lang), t("report.hops", lang),
+                 t("report.usd", lang), t("report.share", lang), t("report.min_hop", lang))]
+        rows += [(i18n.category(e.category, lang) + (t("report.inferred", lang) if e.inferred else ""),
+                  t("direction." + e.direction + "_short", lang), t("hops." + e.hop_class, lang), f"{e.usd:,.2f}",
+                  f"{e.share:.1%}", str(e.min_hop)) for e in r.exposures]
+        for row in rows:
+            out("  " + "  ".join(row).rstrip())
+    if r.evidence:
+        out(t("cli.evidence", lang))
+        for p in r.evidence:
+            out(f"  - {path_sentence(p, lang)}")
+            for hop in p.get("transfers", []) or []:
+                out("      " + _hop(hop))
+    pv = r.provenance
+    sources = ", ".join(f"{s.get('source')} {s.get('version') or ''}".strip() for s in pv.label_sources) \
+        or t("cli.none", lang)
+    out(t("cli.source_line", lang, run=pv.run_id, profile=pv.profile, block=pv.as_of_block,
+          time=_d(pv.as_of_time), labels=sources))
     return _text(lines)
 
 

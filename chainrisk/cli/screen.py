@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..errors import EXIT_CODES, UsageError
-from ._common import FILES, fail_on_option, format_option, open_store, write
+from ._common import FILES, cli_lang, fail_on_option, format_option, lang_option, open_store, write
 
 
 @click.command(short_help="Screen a file of declared addresses: one row per input row, plus an audit report.")
@@ -21,16 +21,23 @@ from ._common import FILES, fail_on_option, format_option, open_store, write
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the rows here (default: stdout, CSV/JSONL/JSON only).")
 @format_option(FILES, default=None, help="Format of the rows (default: from the --output suffix, else csv; "
-                                         "parquet needs --output).")
+                                         "parquet and xlsx need --output).")
+@click.option("--excel", is_flag=True,
+              help="CSV for Excel: start with a UTF-8 byte-order mark so Chinese names are not garbled.")
 @fail_on_option("any row")
 @click.option("--since", metavar="RUN_ID", help="Only rows whose band changed since this earlier scoring run.")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Scoring run to screen against (default: latest complete).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the run report JSON (default: OUTPUT's stem + .report.json).")
+@lang_option
 @click.pass_context
 def screen(ctx: click.Context, input_path: str, address_column: str, output: Path | None, fmt: str | None,
-           fail_on: str | None, since: str | None, run_id: str | None, report_path: Path | None) -> None:
+           excel: bool, fail_on: str | None, since: str | None, run_id: str | None, report_path: Path | None,
+           lang: str | None) -> None:
     """Screen the declared addresses in INPUT (CSV, XLSX, JSONL, or one address per line; '-' for stdin).
+
+    The rows go to -o FILE in the format of its suffix: .csv, .xlsx (a real Excel workbook), .jsonl, .json,
+    .parquet; --excel starts a CSV with a byte-order mark so Excel shows Chinese names as they are.
 
     Writes exactly one row per input row, in input order: the input's own columns unchanged, then status,
     address_normalized, chain, risk_score, risk_band, top_category, categories, min_hops, direct_usd,
@@ -39,8 +46,8 @@ def screen(ctx: click.Context, input_path: str, address_column: str, output: Pat
     """
     from ..answers.screen import screen as do_screen
 
-    if output is None and fmt == "parquet":
-        raise UsageError("parquet output needs --output FILE (stdout takes csv, jsonl or json)")
+    if output is None and fmt in ("parquet", "xlsx"):
+        raise UsageError(f"{fmt} output needs --output FILE (stdout takes csv, jsonl or json)")
     tmpdir = tempfile.mkdtemp(prefix="chainrisk-screen-")
     try:
         source: Any = input_path
@@ -56,19 +63,21 @@ def screen(ctx: click.Context, input_path: str, address_column: str, output: Pat
                 st, source, address_column=address_column, run_id=run_id, output=target, format=fmt,
                 since=since, fail_on=fail_on,
                 report_path=report_path if (report_path or output) else Path(tmpdir) / "report.json",
-                progress=progress,
+                progress=progress, excel=excel,
             )
         if output is None:
             write(fmt or "csv", target)
         if not quiet:
-            click.echo(_summary(res.report, output is not None or report_path is not None), err=True)
+            click.echo(_summary(res.report, output is not None or report_path is not None, cli_lang(ctx, lang)), err=True)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     if fail_on and res.report.get("hits"):
         ctx.exit(EXIT_CODES["hits"])
 
 
-def _summary(rep: dict[str, Any], report_written: bool) -> str:
+def _summary(rep: dict[str, Any], report_written: bool, lang: str = "en") -> str:
+    if lang != "en":
+        return _summary_i18n(rep, report_written, lang)
     c = rep["counts"]
     st = ", ".join(f"{k} {v:,}" for k, v in c["status"].items())
     bands = ", ".join(f"{k} {v:,}" for k, v in reversed(list(c["band"].items())) if v)
@@ -86,3 +95,24 @@ def _summary(rep: dict[str, Any], report_written: bool) -> str:
         parts.append(f"report {rep['report_path']}")
     parts.append(f"{rep['timings']['total_s']:.2f} s")
     return "; ".join(parts)
+
+
+def _summary_i18n(rep: dict[str, Any], report_written: bool, lang: str) -> str:
+    from .. import i18n
+
+    t = i18n.t
+    c = rep["counts"]
+    st = "，".join(f"{t('cli.status_' + k, lang)} {v:,}" for k, v in c["status"].items())
+    bands = "，".join(f"{i18n.band(k, lang)} {v:,}" for k, v in reversed(list(c["band"].items())) if v)
+    parts = [t("cli.screen_summary", lang, rows=f"{c['input_rows']:,}", distinct=f"{c['distinct_addresses']:,}",
+               dups=f"{c['duplicate_rows']:,}", run=rep["run"]["run_id"], status=st)]
+    if bands:
+        parts.append(t("cli.screen_bands", lang, bands=bands))
+    if rep.get("fail_on"):
+        parts.append(t("cli.screen_hits", lang, n=f"{rep['hits']:,}", band=i18n.band(rep["fail_on"], lang)))
+    if rep.get("output"):
+        parts.append(t("cli.screen_output", lang, path=rep["output"]["path"]))
+    if report_written and rep.get("report_path"):
+        parts.append(t("cli.screen_report", lang, path=rep["report_path"]))
+    parts.append(f"{rep['timings']['total_s']:.2f} s")
+    return "；".join(parts)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..answers.accuracy_doc import BEHAVIOUR_OFF
 from ..answers.evaluate import PROFILES, DemoRun, Evaluation
 from ..answers.evaluate import evaluate as measure
 from ..errors import UsageError
@@ -54,6 +55,8 @@ def demo_run(folder: str | os.PathLike[str], scale: float, seed: int, profiles: 
         for p in profiles:
             say(f"seed {seed}: scoring under {p}")
             runs[p] = score(st, profile=p, prepare_reads=False).run_id
+            say(f"seed {seed}: scoring under {p} with the behaviour model off")
+            runs[p + BEHAVIOUR_OFF] = score(st, profile=p, prepare_reads=False, behaviour=False).run_id
     return DemoRun(seed=seed, scale=scale, db=str(db), truth_csv=str(truth), runs=runs)
 
 
@@ -76,4 +79,7 @@ def evaluate(*, scale: float = SCALE, seeds: Sequence[int] = SEEDS, datasets: st
         demo_s = time.perf_counter() - t0
         if datasets is None or Path(datasets).is_dir():
             say("the phishing dev graph")
-        return measure(runs or None, datasets, profiles=profiles, demo_seconds=round(demo_s, 1), workdir=tmp)
+        from ..answers.behaviour_train import behaviour_figures
+
+        return measure(runs or None, datasets, profiles=profiles, demo_seconds=round(demo_s, 1), workdir=tmp,
+                       behaviour=behaviour_figures)

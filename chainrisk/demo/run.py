@@ -42,6 +42,7 @@ from .economy import (
     Economy,
     generate_economy,
 )
+from .tron import TronFiles
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class DemoSummary:
     run_bands: dict[str, int] = field(default_factory=dict)
     declared_bands: dict[str, int] = field(default_factory=dict)
     declared_statuses: dict[str, int] = field(default_factory=dict)
+    tron_declared_bands: dict[str, int] = field(default_factory=dict)
+    tron_declared_statuses: dict[str, int] = field(default_factory=dict)
     screen_output: str | None = None
     roles: list[dict[str, Any]] = field(default_factory=list)
     evaluation: dict[str, Any] = field(default_factory=dict)
@@ -149,12 +152,15 @@ def run_demo(
     out: str | Path | None = None,
     *,
     lookups: bool = True,
+    tron: bool = True,
     on_progress: Callable[[str], None] | None = None,
 ) -> DemoSummary:
     """Generate the economy, run the pipeline into a fresh store at ``db_path`` and measure the result.
 
     ``out`` is the folder for the generated files (default ``<db_path>.files``). ``via_node`` sends a smaller
-    economy as real ERC-20 transactions to a local anvil node and ingests it with ``ingest_rpc``.
+    economy as real ERC-20 transactions to a local anvil node and ingests it with ``ingest_rpc``. ``tron`` adds
+    the TRON economy (:mod:`chainrisk.demo.tron`, a quarter of the size, USDT-TRC20 dominant) as tronetl files,
+    scored in the same run (not with ``via_node``).
     """
     if not scale > 0:
         raise UsageError("--scale must be positive (1.0 is about a million transfers)")
@@ -183,21 +189,29 @@ def run_demo(
             declared=eco.declared.num_rows,
         )
         st.detail = f"{eco.n_transfers:,} transfers, {eco.truth.num_rows:,} addresses"
+        tf = None
+        if tron and not via_node:
+            from .tron import tron_economy
+
+            tf = tron_economy(scale, seed, files)
+            summary.counts.update(tron_transfers=tf.n_transfers, tron_addresses=tf.n_addresses,
+                                  tron_labels=tf.n_labels)
+            st.detail += f"; TRON: {tf.n_transfers:,} transfers, {tf.n_addresses:,} addresses"
 
     with Store(db) as store:
-        _ingest(store, summary, eco, transfers_path, via_node, say)
-        _labels(store, summary, eco, labels_path, say)
+        _ingest(store, summary, eco, transfers_path, via_node, say, tf)
+        _labels(store, summary, eco, labels_path, say, tf)
         _score(store, summary, profile, say)
-        _screen(store, summary, declared_path, files, say)
+        _screen(store, summary, declared_path, files, say, tf)
         with _Timer(summary, "evaluate", say):
             _evaluate(store, summary, eco)
         if lookups:
-            _lookups(store, summary, eco, say)
+            _lookups(store, summary, eco, say, tf)
     return summary
 
 
 def _ingest(store: Store, summary: DemoSummary, eco: Economy, path: Path, via_node: bool,
-            say: Callable[[str], None]) -> None:
+            say: Callable[[str], None], tf: TronFiles | None = None) -> None:
     with _Timer(summary, "ingest", say) as st:
         if via_node:
             from .node import ingest_via_node  # web3 and the node launcher load only for --via-node
@@ -206,13 +220,23 @@ def _ingest(store: Store, summary: DemoSummary, eco: Economy, path: Path, via_no
         else:
             rep = ingest_file(store, [path], format="bigquery")
             st.detail = f"{rep.rows_added:,} transfers via ingest_file (bigquery Parquet)"
-        summary.counts["stored_transfers"] = _count(store, "SELECT count(*) FROM transfers")
+        if tf is not None:
+            trep = ingest_file(store, [tf.transfers], format="tronetl", chain="tron", blocks_file=tf.blocks)
+            st.detail += f"; TRON: {trep.rows_added:,} via ingest_file (tronetl CSV)"
+            summary.counts["tron_stored_transfers"] = _count(
+                store, "SELECT count(*) FROM transfers WHERE chain = 'tron'")
+        summary.counts["stored_transfers"] = _count(store, "SELECT count(*) FROM transfers WHERE chain = 'ethereum'")
         summary.counts["stored_addresses"] = _count(store, "SELECT count(*) FROM addresses")
 
 
-def _labels(store: Store, summary: DemoSummary, eco: Economy, path: Path, say: Callable[[str], None]) -> None:
+def _labels(store: Store, summary: DemoSummary, eco: Economy, path: Path, say: Callable[[str], None],
+            tf: TronFiles | None = None) -> None:
     with _Timer(summary, "labels", say) as st:
         results = import_labels(store, [path], format="csv", version=f"demo-seed-{summary.seed}")
+        if tf is not None:
+            results += import_labels(store, [tf.labels], format="csv", version=f"demo-seed-{summary.seed}")
+            summary.counts["tron_stored_labels"] = _count(
+                store, "SELECT count(*) FROM active_labels WHERE chain = 'tron'")
         n = _count(store, "SELECT count(*) FROM active_labels")
         st.detail = f"{n:,} active labels in {len(results)} sources via import_labels (generic CSV)"
         summary.counts["stored_labels"] = n
@@ -227,7 +251,7 @@ def _score(store: Store, summary: DemoSummary, profile: str, say: Callable[[str]
 
 
 def _screen(store: Store, summary: DemoSummary, declared: Path, files: Path,
-            say: Callable[[str], None]) -> None:
+            say: Callable[[str], None], tf: TronFiles | None = None) -> None:
     with _Timer(summary, "screen", say) as st:
         out = files / "screening_results.csv"
         res = screen(store, declared, output=out, address_column="address")
@@ -236,6 +260,12 @@ def _screen(store: Store, summary: DemoSummary, declared: Path, files: Path,
         summary.declared_bands = bands
         summary.declared_statuses = statuses
         st.detail = f"{sum(statuses.values()):,} declared addresses -> {out.name}"
+        if tf is not None:
+            tout = files / "tron_screening_results.csv"
+            tres = screen(store, tf.declared, output=tout, address_column="address")
+            tb, ts = _screen_counts(tres, tout)
+            summary.tron_declared_bands, summary.tron_declared_statuses = tb, ts
+            st.detail += f"; TRON: {sum(ts.values()):,} -> {tout.name}"
 
 
 def _screen_counts(res: Any, out: Path) -> tuple[dict[str, int], dict[str, int]]:
@@ -301,8 +331,8 @@ def _truth_rows(store: Store, eco: Economy) -> dict[str, np.ndarray]:
     }
 
 
-def _register_truth(store: Store, eco: Economy) -> None:
-    store.register(TRUTH_VIEW, eco.truth)
+def _register_truth(store: Store, eco: Economy | TronFiles) -> None:
+    store.register(TRUTH_VIEW, eco.truth_table if isinstance(eco, TronFiles) else eco.truth)
 
 
 def _run_id(store: Store) -> str | None:
@@ -392,7 +422,7 @@ def _round(x: float | None) -> float | None:
 # -- explained lookups -------------------------------------------------------------------------------------------
 
 
-def demo_examples(store: Store, eco: Economy) -> list[tuple[str, str]]:
+def demo_examples(store: Store, eco: Economy | TronFiles) -> list[tuple[str, str]]:
     """(why it is interesting, address): a scam operation's mule, a customer who paid an exchange deposit address,
     and a merchant that never dealt with an exchange. Chosen deterministically from the ground truth and the data."""
     _register_truth(store, eco)
@@ -432,10 +462,15 @@ def demo_examples(store: Store, eco: Economy) -> list[tuple[str, str]]:
         store.unregister(TRUTH_VIEW)
 
 
-def _lookups(store: Store, summary: DemoSummary, eco: Economy, say: Callable[[str], None]) -> None:
+def _lookups(store: Store, summary: DemoSummary, eco: Economy, say: Callable[[str], None],
+             tf: TronFiles | None = None) -> None:
     with _Timer(summary, "lookups", say) as st:
         truth = dict(zip(eco.truth["address"].to_pylist(), eco.truth["role"].to_pylist(), strict=True))
-        for why, addr in demo_examples(store, eco):
+        examples = demo_examples(store, eco)
+        if tf is not None:
+            truth.update(zip(tf.truth_table["address"].to_pylist(), tf.truth_table["role"].to_pylist(), strict=True))
+            examples += [(f"TRON: {why}", a) for why, a in demo_examples(store, tf)]
+        for why, addr in examples:
             [res] = lookup(store, [addr], explain=True)
             summary.lookups.append({
                 "why": why, "address": addr, "true_role": truth.get(addr), "band": res.risk_band,
@@ -462,6 +497,9 @@ def _render(s: DemoSummary) -> str:
     if c:
         w(f"economy: {c.get('transfers', 0):,} transfers among {c.get('addresses', 0):,} addresses; "
           f"{c.get('labels', 0):,} public labels; {c.get('declared', 0):,} customer-declared addresses")
+        if c.get("tron_transfers"):
+            w(f"TRON economy (USDT-TRC20 dominant): {c['tron_transfers']:,} transfers among "
+              f"{c.get('tron_addresses', 0):,} addresses; {c.get('tron_labels', 0):,} public labels")
     w("")
     w("stage      status          time  detail")
     for st in s.stages:
@@ -479,6 +517,12 @@ def _render(s: DemoSummary) -> str:
         w("  by band: " + ", ".join(f"{b} {s.declared_bands.get(b, 0):,}" for b in BANDS))
         if s.screen_output:
             w(f"  results: {s.screen_output}")
+    if s.tron_declared_statuses:
+        ok = s.tron_declared_statuses.get("ok", 0)
+        other = ", ".join(f"{k} {v:,}" for k, v in sorted(s.tron_declared_statuses.items()) if k != "ok")
+        w(f"declared TRON addresses screened: {sum(s.tron_declared_statuses.values()):,} ({ok:,} scored"
+          + (f"; {other}" if other else "") + ")")
+        w("  by band: " + ", ".join(f"{b} {s.tron_declared_bands.get(b, 0):,}" for b in BANDS))
     ev = s.evaluation
     if ev:
         w("")

@@ -31,6 +31,7 @@ from ..taxonomy import BANDS, CATEGORIES, ILLICIT, OWN_ONLY, VICTIM_CATEGORIES
 from .propagate import (
     B1,
     I64,
+    ForwardingEvents,
     ForwardingParams,
     HopExposure,
     degrees,
@@ -133,7 +134,8 @@ class Roles:
     inferred_sources: I64 = field(default_factory=lambda: np.empty(0, np.int64))  # inferred collectors (sorted)
 
 
-def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None, collectors: I64 | None = None) -> Roles:
+def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None, collectors: I64 | None = None,
+          out_order: I64 | None = None) -> Roles:
     """Inert addresses, carrying transfers, hubs, deposit addresses, stop nodes and sources of each category.
 
     ``collectors``: addresses the ``collector`` indicator flagged; the unlabelled ones that are not stop nodes
@@ -159,7 +161,7 @@ def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None, collectors
     with ThreadPoolExecutor(max_workers=2) as pool:
         fdeg = pool.submit(degrees, inp.src, inp.dst, carry, n)
         fdep = pool.submit(deposit_addresses, inp.src, inp.dst, inp.rank, inp.usd, inp.time, carry,
-                           ~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order)
+                           ~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order, out_order)
         hub = ~labelled & ~inert & (fdeg.result() > p.hub_degree)
         dep, dep_ex = fdep.result()
     keep = ~hub[dep]
@@ -259,7 +261,7 @@ def corroborate(exposure: Any, indicator: Any) -> Any:
 
 def compute(inp: Inputs, profile: Profile, max_hops: int,
             indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True,
-            propagator: Callable[..., list[HopExposure]] = propagate) -> Result:
+            behaviour: Any = None, propagator: Callable[..., Any] = propagate) -> Result:
     """Exposures and scores for every active address. Pure and deterministic.
 
     ``propagator``: what computes the hop exposures (:func:`~chainrisk.engine.propagate.propagate`, the array
@@ -268,19 +270,25 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
 
     ``indicators``: the behavioural indicators of each address, ``{addr: (name, severity)}`` or
     ``{addr: [(name, severity), ...]}``; collectors among them become inferred sources. ``forwarding`` adds the
-    engine's per-inflow ``forwarding`` indicator (``Result.indicators``)."""
+    engine's per-inflow ``forwarding`` indicator (``Result.indicators``). ``behaviour``: a
+    :class:`~chainrisk.engine.behaviour.BehaviourModel` whose part joins the illicit axis (None: off)."""
     p = profile.propagation
     ind = _norm_indicators(indicators)
     collectors = np.array(sorted(a for a, v in ind.items() if any(nm == "collector" for nm, _ in v)), np.int64)
+    # every transfer by (receiver, rank) and by (sender, rank): sorted once, for the roles and both directions
     in_order = inflow_order(inp.dst, inp.rank)
-    r = roles(inp, profile, in_order, collectors)
-    fwd_cats = [k for k in r.sources if forwarding and not split_key(k)[1] and k in profile.axes.illicit]
+    out_order = inflow_order(inp.src, inp.rank)
+    r = roles(inp, profile, in_order, collectors, out_order)
+    # forwarding is judged on the taint of every illicit source, labelled or inferred: a receiver that passes on
+    # a substantial inflow from an inferred collector within hours is a second, independent signal (its own
+    # behaviour), which is what lets exposure to an inferred source reach high
+    fwd_cats = [k for k in r.sources if forwarding and split_key(k)[0] in profile.axes.illicit]
     fwd = dataclasses.replace(FORWARDING, categories=tuple(fwd_cats))
-    hops = propagator(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
+    hops, events = propagator(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
                      {k: hops_for(profile, split_key(k)[0], max_hops) for k in r.sources}, in_order,
-                     time=inp.time, forwarding=fwd)
-    del in_order
-    fired = forwarding_indicators(hops, inp, fwd)
+                     time=inp.time, forwarding=fwd, out_order=out_order)
+    del in_order, out_order
+    fired = forwarding_indicators(events, inp, fwd)
     for a, _name, sev, _ev in fired:
         ind.setdefault(a, []).append(("forwarding", sev))
         ind[a].sort()
@@ -300,7 +308,12 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
          json.dumps({"method": "collector", "indicator": "collector",
                      "severity": max(sv for nm, sv in ind[int(a)] if nm == "collector")}, sort_keys=True))
         for a in r.inferred_sources.tolist()]
-    scores = _score(inp, profile, r, ex, vin, vout, inferred, ind, max_hops)
+    bp = None
+    if behaviour is not None:
+        from .behaviour import behaviour_part
+
+        bp = behaviour_part(inp, r, profile, behaviour)
+    scores = _score(inp, profile, r, ex, vin, vout, inferred, ind, max_hops, bp)
     return Result(ex, scores, inferred, fired)
 
 
@@ -313,26 +326,27 @@ def forwarding_severity(taint: Any, out: Any) -> Any:
             + np.where(out.astype(np.float64) >= 0.98 * taint.astype(np.float64), 5, 0))
 
 
-def forwarding_indicators(hops: list[HopExposure], inp: Inputs,
+def forwarding_indicators(ev: ForwardingEvents | None, inp: Inputs,
                           fwd: ForwardingParams) -> list[tuple[int, str, int, str]]:
     """One ``forwarding`` indicator per address with a forwarding event: the strongest event (severity, taint,
-    then the earliest transfer) as evidence, and the number of events."""
-    parts = [(h.category, h.hop, *h.fwd) for h in hops if h.fwd is not None and h.fwd[0].size]
-    if not parts:
+    then the earliest transfer, then the lowest sender id) as evidence, and the number of events. The evidence
+    names the category and hop of the taint's largest part, and whether that part came from a source the engine inferred."""
+    if ev is None or not ev.addr.size:
         return []
-    cat = np.concatenate([np.full(p[2].size, CATEGORIES.index(p[0]), np.int64) for p in parts])
-    hop = np.concatenate([np.full(p[2].size, p[1], np.int64) for p in parts])
-    addr, edge, taint, out = (np.concatenate([p[i] for p in parts]) for i in (2, 3, 4, 5))
+    split = [split_key(k) for k in ev.key]
+    cat = np.array([CATEGORIES.index(c) for c, _ in split], np.int64)
+    inf = np.array([int(i) for _, i in split], np.int64)
+    addr, edge, taint, out, hop = ev.addr, ev.edge, ev.taint, ev.out, ev.hop
     sev = forwarding_severity(taint, out)
-    o = np.lexsort((cat, hop, inp.rank[edge], -taint, -sev, addr))
+    o = np.lexsort((inp.src[edge], inp.rank[edge], -taint, -sev, addr))
     f = o[_firsts(addr[o])]
     count = np.bincount(np.searchsorted(addr[f], addr), minlength=f.size)
     res = []
     for i, k in zip(f.tolist(), count.tolist(), strict=True):
         e = int(edge[i])
         res.append((int(addr[i]), "forwarding", int(sev[i]), json.dumps({
-            "method": "forwarding", "category": CATEGORIES[int(cat[i])], "hop": int(hop[i]),
-            "from_id": int(inp.src[e]), "rank": int(inp.rank[e]), "time": int(inp.time[e]),
+            "method": "forwarding", "category": CATEGORIES[int(cat[i])], "inferred": bool(inf[i]),
+            "hop": int(hop[i]), "from_id": int(inp.src[e]), "rank": int(inp.rank[e]), "time": int(inp.time[e]),
             "taint_usd": int(taint[i]) / MICRO, "usd": int(inp.usd[e]) / MICRO,
             "forwarded_usd": int(out[i]) / MICRO, "window_s": fwd.window_s, "events": int(k)}, sort_keys=True)))
     return res
@@ -350,21 +364,22 @@ def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_s
         allh = sorted(hs, key=lambda h: h.hop)
         cat, inf = split_key(key)
         cat_ix = CATEGORIES.index(cat)
-        seen = np.zeros(n, bool)
+        at = np.zeros(n, np.int64)   # an address's row, by a dense map (not a search per hop)
         for h in allh:
-            seen[h.addr] = True
-        addr = np.flatnonzero(seen).astype(np.int64)
-        del seen
+            at[h.addr] = 1
+        addr = np.flatnonzero(at).astype(np.int64)
         m = addr.size
+        at[addr] = np.arange(m, dtype=np.int64)
         usd = np.zeros((2, m), np.int64)
         wsum = np.zeros((2, m), np.float64)
         minhop = np.full((2, m), 1 << 30, np.int64)
         for h in allh:
-            pos = np.searchsorted(addr, h.addr)
+            pos = at[h.addr]
             c = 0 if h.hop == 1 else 1
             usd[c, pos] += h.usd
             wsum[c, pos] += h.usd.astype(np.float64) * (decay ** (h.hop - 1))
             minhop[c, pos] = np.minimum(minhop[c, pos], h.hop)
+        del at
         v = vol[addr].astype(np.float64)
         for c in (0, 1):
             share = usd[c].astype(np.float64) / np.where(v > 0, v, 1.0)
@@ -410,12 +425,12 @@ def medium_cap(profile: Profile) -> float:
     return float(profile.bands["high"]) - 0.01
 
 
-AXIS_FIELDS = ("val", "kind", "cat", "dir", "share", "hop", "inf", "conf", "lab")
+AXIS_FIELDS = ("val", "kind", "cat", "dir", "share", "hop", "inf", "conf", "lab", "beh")
 
 
 def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64, vout: I64,
            inferred: list[tuple[int, str, str | None, int, str]],
-           indicators: Mapping[int, list[tuple[str, int]]], max_hops: int) -> dict[str, Any]:
+           indicators: Mapping[int, list[tuple[str, int]]], max_hops: int, bp: Any = None) -> dict[str, Any]:
     sev = np.array([profile.severity[c] for c in CATEGORIES], np.float64)
     n = inp.n
     cap = medium_cap(profile)
@@ -473,17 +488,28 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     cf = np.concatenate([lconf, hop_level(gmh, gi == 1)])
     cl = np.concatenate([np.arange(la.size, dtype=np.int64), np.full(ga.size, -1, np.int64)])
 
-    # one sort for every axis: address, highest value, own label first, category order, labelled first, 'in' first
-    pos = np.flatnonzero(cv > 0)
-    ranked = pos[np.lexsort((((cko[pos] * 64 + cc[pos]) * 2 + ci[pos]) * 2 + cd[pos], -cv[pos], ca[pos]))]
+    # For every axis, per address the first candidate in the order: highest value, own label first, category
+    # order, labelled first, 'in' first, then input order. One stable sort by address (the exposure candidates
+    # are already in address order), then per mask two group reductions instead of a sort on three keys.
+    tie = ((cko * 64 + cc) * 2 + ci) * 2 + cd
+    by_a = np.argsort(ca, kind="stable")
+    by_a = by_a[cv[by_a] > 0]
+    s_a, s_v, s_t = ca[by_a], cv[by_a], tie[by_a]
 
     def best(mask: B1) -> dict[str, Any]:
-        """Per address, the best candidate in ``mask`` (the first in ``ranked`` order)."""
-        o = ranked[mask[ranked]]
-        f = o[_firsts(ca[o])]
+        """Per address, the best candidate in ``mask``."""
+        sel = np.flatnonzero(mask[by_a])
+        a_, v_, k_ = s_a[sel], s_v[sel], s_t[sel]
+        g = _firsts(a_)
+        gid = np.repeat(np.arange(g.size), np.diff(np.r_[g, a_.size])) if g.size else g
+        top = v_ == (np.maximum.reduceat(v_, g)[gid] if g.size else v_)
+        kk = np.where(top, k_, np.iinfo(np.int64).max)
+        win = np.flatnonzero(top & (kk == (np.minimum.reduceat(kk, g)[gid] if g.size else kk)))
+        f = by_a[sel[win[_firsts(a_[win])]]]
         out = {"val": np.zeros(n), "kind": np.full(n, -1, np.int64), "cat": np.full(n, -1, np.int64),
                "dir": np.zeros(n, np.int64), "share": np.zeros(n), "hop": np.zeros(n, np.int64),
-               "inf": np.zeros(n, np.int64), "conf": np.zeros(n, np.int64), "lab": np.full(n, -1, np.int64)}
+               "inf": np.zeros(n, np.int64), "conf": np.zeros(n, np.int64), "lab": np.full(n, -1, np.int64),
+               "beh": np.zeros(n, np.int64)}
         a = ca[f]
         for k, col in (("val", cv), ("kind", ck), ("cat", cc), ("dir", cd), ("share", cs), ("hop", ch),
                        ("inf", ci), ("conf", cf), ("lab", cl)):
@@ -506,6 +532,10 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     ill["conf"][corro] = np.maximum(xi["conf"][corro], 2)
     ill["kind"][by_ind] = 2
     ill["conf"][by_ind] = 1
+    if bp is not None:   # the behaviour part: corroborates illicit evidence, or alone up to the profile's band
+        from .behaviour import combine
+
+        combine(ill, bp, profile, corroborate)
     vc = best(in_vc)
     oth = best(~in_ill & ~in_vc)
     # the combined view: the larger axis (illicit, then vc_business, then any other category on ties)
@@ -575,6 +605,7 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
         names_[shown] = ind_name[act][shown]
         out[f"{prefix}ind"] = names_
         out[f"{prefix}ind_sev"] = np.where((ik == 2) | (ik == 4), ind_sev[act], 0)
+        out[f"{prefix}beh"] = ax["beh"][act]
     conf_names = np.array(CONF_NAMES, dtype=object)
     iconf = np.full(act.size, None, dtype=object)
     pos_ill = out["illicit_score"] > 0
@@ -590,6 +621,9 @@ def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64
     report = bix["illicit_"] >= th(rule.report_illicit_at)
     sever = bix["vc_"] >= th(rule.sever_vc_at)
     review = (bix["illicit_"] >= th(rule.review_illicit_at)) | (bix["vc_"] >= th(rule.review_vc_at))
+    from .behaviour import columns
+
+    out.update(columns(bp, act))
     out["action"] = np.where(report & sever, "sever_and_report", np.where(report, "report", np.where(
         sever, "sever", np.where(review, "review", "none")))).astype(object)
     return out

@@ -136,14 +136,17 @@ ENGINES = ("array", "sql", "spark")
 
 
 def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *, indicators: bool = True,
-          on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True, engine: str = "array",
-          memory_limit: str | None = None, spark: Any = None, spark_dir: str | None = None) -> RunSummary:
+          on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True,
+          behaviour: Any = None, engine: str = "array", memory_limit: str | None = None, spark: Any = None,
+          spark_dir: str | None = None) -> RunSummary:
     """Score every address with activity in ``store`` and keep the result as one complete scoring run.
 
     ``profile`` is a bundled profile name, a TOML path or a :class:`~chainrisk.profiles.Profile`; ``max_hops``
     overrides the profile's; ``indicators=False`` leaves the behavioural indicators out (graph and labels only);
     ``on_progress`` receives one line per stage; ``prepare_reads`` (default) ends a successful run by building the
-    lookup indexes and the run's evidence tables (``prepare_reads=False``: the first lookup builds them). Raises :class:`~chainrisk.errors.InputError` for a bad profile
+    lookup indexes and the run's evidence tables (``prepare_reads=False``: the first lookup builds them);
+    ``behaviour`` overrides the profile's ``[behaviour]`` model: a
+    :class:`~chainrisk.engine.behaviour.BehaviourModel`, or ``False`` for none. Raises :class:`~chainrisk.errors.InputError` for a bad profile
     or hop count; any failure marks the run ``failed`` (with the error) and leaves earlier runs untouched.
 
     ``engine`` runs the propagation: ``"array"`` (numpy in memory, the default), ``"sql"`` (DuckDB set-at-a-time
@@ -175,10 +178,28 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
                                    "confidence": INFERRED_CONFIDENCE, "alone_at_most": "medium"},
               "victim": {"outgoing_to": sorted(VICTIM_CATEGORIES), "at_most": "medium",
                          "corroborated_by": sorted(VICTIM_CORROBORATORS)},
-              "forwarding": ForwardingParams().__dict__ | {"categories": "illicit, labelled sources"}}
+              "forwarding": ForwardingParams().__dict__ | {
+                  "categories": "illicit, labelled and inferred sources; per inflow the sum over them and hops"}}
     params["max_hops"] = hops
     params["indicators"] = indicators
     params["engine"] = engine
+    model = _behaviour_model(prof, behaviour)
+    skipped = ""
+    if model is not None:
+        from .behaviour import MIN_WINDOW_DAYS
+
+        (window,) = store.execute("SELECT coalesce((epoch(max(block_time)) - epoch(min(block_time))) / 86400, 0)"
+                                  " FROM transfers").fetchone()
+        if float(window) < MIN_WINDOW_DAYS:
+            skipped = (f"behaviour model not evaluated: the data cover {float(window):.0f} days, fewer than "
+                       f"{MIN_WINDOW_DAYS} (every wallet would look short-lived)")
+            params["behaviour_skipped"] = f"data window {float(window):.1f} days < {MIN_WINDOW_DAYS}"
+            model = None
+    params["behaviour"] = None if model is None else {
+        "model": model.id, "content_hash": model.content_hash, "features_version": model.doc.get("features_version"),
+        "alone_at_most": prof.behaviour.alone_at_most, "min_part": prof.behaviour.min_part,
+        "corroborate_at": prof.behaviour.corroborate_at,
+        "combination": "noisy_or(illicit exposure or indicator, behaviour part)"}
     asof = store.execute(
         "SELECT block_number, block_time FROM transfers ORDER BY block_number DESC, block_time DESC LIMIT 1"
     ).fetchone()
@@ -220,13 +241,15 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
                 " GROUP BY address_id, indicator ORDER BY address_id, indicator", [run_id]).fetchall():
             ind.setdefault(int(a), []).append((str(i), int(sv)))
         stage("indicators")
+        if skipped:
+            say(skipped)
         say(f"propagating (K = {hops}, {engine} engine)")
         with _propagator(engine, memory_limit, spark, spark_dir, say) as propagator:
-            res = compute(inp, prof, hops, ind, forwarding=indicators, propagator=propagator)
+            res = compute(inp, prof, hops, ind, forwarding=indicators, behaviour=model, propagator=propagator)
         res.inferred.extend(derived)
         stage("propagate_and_score")
         say("writing the run")
-        _write(store, run_id, res, t0, hops)
+        _write(store, run_id, res, t0, hops, prof.behaviour.alone_at_most)
         stage("write")
         duration = _time.perf_counter() - t0
     except BaseException as e:
@@ -267,6 +290,19 @@ def _propagator(engine: str, memory_limit: str | None, spark: Any, spark_dir: st
             yield sql_propagate(backend, on_hop=say)
 
 
+def _behaviour_model(prof: Profile, behaviour: Any) -> Any:
+    """The behaviour model of a run: the override, else the profile's (the shipped file unless it names one)."""
+    if behaviour is False:
+        return None
+    if behaviour is not None and behaviour is not True:
+        return behaviour
+    if not prof.behaviour.enabled and behaviour is None:
+        return None
+    from .behaviour import load_model
+
+    return load_model(prof.behaviour.model or None)
+
+
 def _reason_sql(p: str, top: str, nothing: str) -> str:
     """The reason sentence of one verdict from its fields (prefix ``p``) and top-category column ``top``."""
     share = (f"printf('%.1f%% of %s funds %s %s, nearest %s', {p}share * 100,"
@@ -277,8 +313,12 @@ def _reason_sql(p: str, top: str, nothing: str) -> str:
     # category and confidence (label names and sources are not for every reader of a verdict)
     label = (f"printf('labelled %s%s by %s (confidence %d)', {top}, coalesce(' ' || {p}name, ''), {p}source, {p}conf)"
              if p == "r_" else f"printf('labelled %s (confidence %d)', {top}, {p}conf)")
+    beh = (f" || CASE WHEN {p}beh = 2 THEN printf(', corroborated by behaviour like the illicit addresses the model"
+           f" learned from (behaviour part %.1f)', behaviour_score) ELSE '' END")
     return f"""
     CASE {p}kind
+      WHEN 6 THEN printf('behaves like the illicit addresses the behaviour model learned from (behaviour part %.1f of'
+                         ' 100; alone at most %s)', behaviour_score, ?::VARCHAR)
       WHEN 3 THEN 'mint/burn, precompile or token contract: not a counterparty, carries no risk'
       WHEN 2 THEN printf('behavioural indicator %s (severity %d)', {p}ind, {p}ind_sev)
       WHEN 4 THEN {share} || printf(', with behavioural indicator %s (severity %d)', {p}ind, {p}ind_sev)
@@ -286,14 +326,14 @@ def _reason_sql(p: str, top: str, nothing: str) -> str:
       WHEN 0 THEN {label}
       WHEN 1 THEN {share}
       ELSE printf('{nothing} within %d hops', ?::INTEGER)
-    END"""
+    END{beh}"""
 
 
 _AXES = (("r_", "", "no exposure to risky categories"), ("i_", "illicit_", "no links to illicit categories"),
          ("v_", "vc_", "no exposure to virtual-currency business"))
 
 
-def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> None:
+def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int, alone: str = "medium") -> None:
     import pyarrow as pa
 
     s = res.scores
@@ -311,10 +351,22 @@ def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> No
         cols[f"{key}score"] = s[f"{key}score"]
         cols[f"{key}band"] = pa.array(s[f"{key}band"], pa.string())
         cols[f"{key}top_category"] = pa.array(s[f"{key}top_category"], pa.string())
-        for f in ("kind", "dir", "share", "hop", "inf", "conf", "ind_sev"):
+        for f in ("kind", "dir", "share", "hop", "inf", "conf", "ind_sev", "beh"):
             cols[p + f] = s[p + f]
         for f in ("name", "source", "ind"):
             cols[p + f] = pa.array(s[p + f], pa.string())
+    cols["behaviour_score"] = pa.array(s["behaviour_score"], pa.float64(), mask=np.isnan(s["behaviour_score"]))
+    top = s["behaviour_top"]
+    if top is None:
+        for name, typ in (("behaviour_features", pa.string()), ("behaviour_values", pa.float64()),
+                          ("behaviour_contributions", pa.float64())):
+            cols[name] = pa.nulls(m, pa.list_(typ))
+    else:   # the valid contributions are a prefix of each row (largest first, then the empty slots)
+        ok = top[3] >= 0
+        offsets = pa.array(np.r_[0, np.cumsum(ok.sum(axis=1))].astype(np.int32))
+        cols["behaviour_features"] = pa.ListArray.from_arrays(offsets, pa.array(top[0][ok], pa.string()))
+        cols["behaviour_values"] = pa.ListArray.from_arrays(offsets, pa.array(top[1][ok], pa.float64()))
+        cols["behaviour_contributions"] = pa.ListArray.from_arrays(offsets, pa.array(top[2][ok], pa.float64()))
     scores = pa.table(cols)
     e = res.exposures
     cats = pa.array(list(CATEGORIES), pa.string())
@@ -348,12 +400,14 @@ def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int) -> No
             "INSERT INTO scores (run_id, address_id, score, band, top_category, categories, own_categories,"
             " min_hops, direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason, illicit_score,"
             " illicit_band, illicit_top_category, illicit_reason, illicit_confidence, possible_victim, vc_score,"
-            " vc_band, vc_top_category, vc_reason, action)"
+            " vc_band, vc_top_category, vc_reason, action, behaviour_score, behaviour_features, behaviour_values,"
+            " behaviour_contributions)"
             " SELECT ?, address_id, score, band, top_category, categories, own_categories, min_hops,"
             " direct_usd, indirect_usd, volume_in_usd, volume_out_usd, r1, illicit_score, illicit_band,"
             " illicit_top_category, r2, illicit_confidence, possible_victim, vc_score, vc_band, vc_top_category,"
-            f" r3, action FROM (SELECT *, {reasons} FROM _cr_scores)",
-            [run_id, max_hops, max_hops, max_hops])
+            " r3, action, behaviour_score, behaviour_features, behaviour_values, behaviour_contributions"
+            f" FROM (SELECT *, {reasons} FROM _cr_scores)",
+            [run_id, *([alone, max_hops] * 3)])
         store.execute(
             "INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop,"
             " weighted_usd, inferred) SELECT ?, address_id, category::VARCHAR, direction::VARCHAR,"

@@ -33,9 +33,9 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from .propagate import B1, I64, ForwardingParams, HopExposure
+from .propagate import B1, I64, ForwardingEvents, ForwardingParams, HopExposure
 
-Propagator = Callable[..., list[HopExposure]]
+Propagator = Callable[..., tuple[list[HopExposure], ForwardingEvents | None]]
 
 _DIRS = {  # direction -> (sender column, receiver column, rank expression, the key's K column)
     "in": ("s", "d", "e.r", "kin"),
@@ -129,31 +129,44 @@ def exposure_sql(table: str) -> str:
     return f"SELECT k, d, CAST(sum(t) AS BIGINT) AS usd FROM {table} GROUP BY k, d ORDER BY k, d"
 
 
-def forwarding_sql(table: str, fwd: ForwardingParams) -> str:
-    """Forwarding events among the tainted transfers ``table`` of an incoming hop (judged keys only)."""
+def fwd_parts_sql(table: str, hop: int) -> str:
+    """One hop's part of the illicit taint (judged keys; not a transfer into one of the key's own sources)."""
+    return f"""
+    SELECT t.k, CAST({hop} AS BIGINT) AS hop, t.eid, t.t FROM {table} t JOIN hopkeys ON hopkeys.k = t.k
+    LEFT JOIN src ON src.k = t.k AND src.node = t.d WHERE hopkeys.judge AND src.node IS NULL"""
+
+
+def forwarding_sql(parts: list[str], fwd: ForwardingParams) -> str:
+    """Forwarding events over the illicit taint of every transfer (the sum of its parts over the judged keys and
+    hops, capped at its amount), each naming the key and hop of its largest part (ties: earlier key, lower hop)."""
     min_t = int(np.floor(fwd.min_usd * 1_000_000 + 0.5))
     win = int(fwd.window_s)
     share = repr(float(fwd.out_share))
+    union = " UNION ALL ".join(f"SELECT k, hop, eid, t FROM {p}" for p in parts)
     return f"""
-    WITH cand AS (
-      SELECT t.k, t.eid, t.d AS v, t.r, t.t, e.w, e.tm AS te
-      FROM {table} t JOIN hopkeys ON hopkeys.k = t.k JOIN e ON e.eid = t.eid
-      LEFT JOIN stop ON stop.node = t.d LEFT JOIN src ON src.k = t.k AND src.node = t.d
-      WHERE hopkeys.judge AND stop.node IS NULL AND src.node IS NULL
-        AND t.t >= {min_t} AND 2 * t.t >= e.w AND e.tm >= 0
+    WITH parts AS ({union}
+    ), tau AS (
+      SELECT eid, CAST(sum(t) AS BIGINT) AS tau FROM parts GROUP BY eid
+    ), best AS (
+      SELECT eid, k, hop FROM (
+        SELECT eid, k, hop, row_number() OVER (PARTITION BY eid ORDER BY t DESC, k, hop) AS rn FROM parts) b
+      WHERE rn = 1
+    ), cand AS (
+      SELECT e.eid, e.d AS v, e.r, least(tau.tau, e.w) AS t, e.w, e.tm AS te, best.k, best.hop
+      FROM tau JOIN e ON e.eid = tau.eid JOIN best ON best.eid = tau.eid LEFT JOIN stop ON stop.node = e.d
+      WHERE stop.node IS NULL AND least(tau.tau, e.w) >= {min_t} AND 2 * least(tau.tau, e.w) >= e.w AND e.tm >= 0
     ), vin AS (
-      SELECT c.k, c.eid, CAST(sum(e.w) AS BIGINT) AS vin FROM cand c JOIN e ON e.d = c.v
-      WHERE e.tm >= c.te - {win} AND e.tm <= c.te + {win} GROUP BY c.k, c.eid
+      SELECT c.eid, CAST(sum(e.w) AS BIGINT) AS vin FROM cand c JOIN e ON e.d = c.v
+      WHERE e.tm >= c.te - {win} AND e.tm <= c.te + {win} GROUP BY c.eid
     ), vout AS (
-      SELECT c.k, c.eid, CAST(sum(e.w) AS BIGINT) AS vout FROM cand c JOIN e ON e.s = c.v
-      WHERE e.c AND e.r > c.r AND e.tm <= c.te + {win} GROUP BY c.k, c.eid
+      SELECT c.eid, CAST(sum(e.w) AS BIGINT) AS vout FROM cand c JOIN e ON e.s = c.v
+      WHERE e.c AND e.r > c.r AND e.tm <= c.te + {win} GROUP BY c.eid
     )
-    SELECT c.k, c.v, c.eid, c.t, coalesce(vout.vout, CAST(0 AS BIGINT)) AS fwd
-    FROM cand c JOIN vin ON vin.k = c.k AND vin.eid = c.eid
-    LEFT JOIN vout ON vout.k = c.k AND vout.eid = c.eid
+    SELECT c.v, c.eid, c.t, coalesce(vout.vout, CAST(0 AS BIGINT)) AS fwd, c.k, c.hop
+    FROM cand c JOIN vin ON vin.eid = c.eid LEFT JOIN vout ON vout.eid = c.eid
     WHERE 2 * c.t >= vin.vin
       AND CAST(coalesce(vout.vout, CAST(0 AS BIGINT)) AS DOUBLE) >= CAST({share} AS DOUBLE) * CAST(c.t AS DOUBLE)
-    ORDER BY c.k, c.eid"""
+    ORDER BY c.eid"""
 
 
 # -- running them ---------------------------------------------------------------------------------------------
@@ -173,15 +186,16 @@ def sql_propagate(backend: Backend, on_hop: Callable[[str], None] | None = None)
 
     def run(src: I64, dst: I64, rank: I64, usd: I64, carry: B1, stop: B1, sources: Mapping[str, B1],
             max_hops: int | Mapping[str, tuple[int, int]], in_order: I64 | None = None, threads: int = 2,
-            time: I64 | None = None, forwarding: ForwardingParams | None = None) -> list[HopExposure]:
-        del in_order, threads   # the SQL engine plans its own order and parallelism
+            time: I64 | None = None, forwarding: ForwardingParams | None = None,
+            out_order: I64 | None = None) -> tuple[list[HopExposure], ForwardingEvents | None]:
+        del in_order, out_order, threads   # the SQL engine plans its own order and parallelism
 
         def hops_of(key: str, direction: int) -> int:
             return max_hops if isinstance(max_hops, int) else max_hops[key][direction]
 
         keys = [k for k in sources if max(hops_of(k, 0), hops_of(k, 1)) >= 1]
         if not keys:
-            return []
+            return [], None
         judge = forwarding is not None and bool(forwarding.categories) and time is not None
         m = int(src.size)
         top = int(rank.max()) if m else 0
@@ -203,6 +217,9 @@ def sql_propagate(backend: Backend, on_hop: Callable[[str], None] | None = None)
         backend.drop("raw")
         out: list[HopExposure] = []
         made = ["e", "stop", "src", "hopkeys"]
+        parts: list[str] = []          # per incoming hop: the judged keys' taint (forwarding)
+        judged_any = False             # a judged key had a tainted hop (the array engine's events are then not None)
+        events: ForwardingEvents | None = None
         try:
             for direction in ("in", "out"):
                 di = 0 if direction == "in" else 1
@@ -226,25 +243,30 @@ def sql_propagate(backend: Backend, on_hop: Callable[[str], None] | None = None)
                         break
                     if on_hop:
                         on_hop(f"{direction} hop {hop}: {ex['k'].size:,} exposures")
-                    fw = backend.fetch(forwarding_sql(name, forwarding)) \
-                        if direction == "in" and judge and forwarding is not None else None
-                    parts = _split(ex, len(keys))
-                    fparts = _split(fw, len(keys)) if fw is not None else None
+                    split = _split(ex, len(keys))
+                    if direction == "in" and judge and forwarding is not None:
+                        if any(split[i].start < split[i].stop for i, k in enumerate(keys)
+                               if k in forwarding.categories):
+                            judged_any = True
+                        backend.create(f"fp_{hop}", fwd_parts_sql(name, hop))
+                        parts.append(f"fp_{hop}")
+                        made.append(f"fp_{hop}")
                     for i, key in enumerate(keys):
-                        sl = parts[i]
+                        sl = split[i]
                         if sl.start == sl.stop or hop > hops_of(key, di):
                             continue
-                        ev = None
-                        if fw is not None and fparts is not None and forwarding is not None \
-                                and key in forwarding.categories:
-                            f = fparts[i]
-                            ev = tuple(np.asarray(fw[c][f], np.int64) for c in ("v", "eid", "t", "fwd"))
-                        per_key[i].append(HopExposure(
-                            key, direction, hop, np.asarray(ex["d"][sl], np.int64),
-                            np.asarray(ex["usd"][sl], np.int64), ev))  # type: ignore[arg-type]
+                        per_key[i].append(HopExposure(key, direction, hop, np.asarray(ex["d"][sl], np.int64),
+                                                      np.asarray(ex["usd"][sl], np.int64)))
                 out += [h for hs in per_key for h in hs]
+                if direction == "in" and judged_any and forwarding is not None:
+                    fw = backend.fetch(forwarding_sql(parts, forwarding))
+                    hop_no = np.asarray(fw["hop"], np.int64)
+                    events = ForwardingEvents(
+                        np.asarray(fw["v"], np.int64), np.asarray(fw["eid"], np.int64),
+                        np.asarray(fw["t"], np.int64), np.asarray(fw["fwd"], np.int64),
+                        [keys[int(i)] for i in np.asarray(fw["k"]).tolist()], hop_no)
         finally:
             backend.drop(*made)
-        return out
+        return out, events
 
     return run

@@ -26,11 +26,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError, UsageError
-from ..store import QueryError, first_line
+from ..errors import InputError, OutOfMemory, UsageError
+from ..store import MemoryErrors, QueryError, first_line
 from . import formats as sources
 from . import staging as staging
-from .staging import BLOCKS, READY, REJECTS, STAGE, TOKENS
+from . import tron_files
+from .staging import BLOCKS, LOST, READY, REJECTS, SKIPPED, STAGE, TOKENS
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -56,6 +57,7 @@ class FileReport:
     rows_rejected: int = 0  # bad rows (only non-zero with skip_bad: otherwise the file fails)
     rows_unregistered_token: int = 0  # good rows of tokens not in the registry and without decimals
     rows_without_time: int = 0  # stored rows that have no block time
+    rows_other_events: int = 0  # rows of a logs/API export that are not token transfers (never stored)
     tokens_registered: list[str] = field(default_factory=list)  # contracts newly added to the registry
     seconds: float = 0.0
 
@@ -144,12 +146,15 @@ def ingest_file(
         raise UsageError(f"unknown file format {format!r}; use one of: {', '.join(FORMATS)}")
     if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", chain):
         raise UsageError(f"bad chain name {chain!r}; use a lower-case name such as ethereum")
-    if chain == "tron":
-        raise UsageError("file import supports EVM chains only (TRON addresses are base58); use --chain ethereum")
+    if (chain == "tron") != (format in sources.TRON_FORMATS) and not (chain == "tron" and format == "csv"):
+        if chain == "tron":
+            raise UsageError(f"--input-format {format} is an EVM export; TRON files are read with "
+                             f"--input-format {', '.join(sources.TRON_FORMATS)} or csv")
+        raise UsageError(f"--input-format {format} is a TRON export; pass --chain tron")
     if mapping and format != "csv":
         raise UsageError(f"a column mapping applies to --input-format csv only, not {format}")
-    if blocks_file is not None and format != "ethereum-etl":
-        raise UsageError(f"a blocks file applies to --input-format ethereum-etl only, not {format}")
+    if blocks_file is not None and format not in ("ethereum-etl", "tronetl"):
+        raise UsageError(f"a blocks file applies to --input-format ethereum-etl and tronetl only, not {format}")
     if reject_path is not None and not skip_bad:
         raise UsageError("a reject file needs skip_bad (--skip-bad): without it a bad row fails the import")
     path_list = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
@@ -172,15 +177,18 @@ def ingest_file(
             if blocks_file is not None:
                 _load_blocks(store, Path(blocks_file))
             for path in path_list:
-                rep = _import_one(store, path, format, dict(mapping or {}), blocks_file is not None,
-                                  skip_bad, chain, force, register_tokens)
+                try:
+                    rep = _import_one(store, path, format, dict(mapping or {}), blocks_file is not None,
+                                      skip_bad, chain, force, register_tokens)
+                except MemoryErrors as e:
+                    raise out_of_memory(path, memory_limit or str(store.setting("memory_limit")), e) from None
                 report.files.append(rep)
                 if progress is not None:
                     progress(rep)
         finally:
             if reject_path is not None:
                 _write_rejects(store, Path(reject_path))
-            for t in (STAGE, TOKENS, REJECTS, BLOCKS):
+            for t in (STAGE, TOKENS, REJECTS, BLOCKS, LOST, SKIPPED, "_cr_rej_lines"):
                 store.execute(f"DROP TABLE IF EXISTS {t}")
             store.execute(f"DROP VIEW IF EXISTS {READY}")
     return report
@@ -210,16 +218,25 @@ def _import_one(
         log.info("%s: already imported (sha256 %s), skipped", path, digest[:12])
         return rep
 
-    src = sources.source_for(store, path, fmt, mapping, chain)
+    if fmt in sources.TRON_FORMATS:
+        try:
+            src = tron_files.source_for(store, path, fmt)
+        except QueryError as e:
+            raise InputError(f"cannot read {path} as {fmt}: {first_line(e)}; check that it is a {fmt} export") from None
+    else:
+        src = sources.source_for(store, path, fmt, mapping, chain)
     log.info("%s: reading as %s (%s)", path, fmt, src.kind)
     # The staging table is temporary and outside the store's transaction (its rowid is then the row's
     # position in the file); everything that changes the store happens in one transaction below.
     try:
-        staging.stage(store, src)
+        staging.stage(store, src, chain)
     except QueryError as e:
+        if isinstance(e, MemoryErrors):
+            raise
         raise InputError(
             f"cannot read {path} as {fmt}: {first_line(e)}; check that it is a {fmt} export"
         ) from None
+    staging.account_lines(store, src)  # every data line read or rejected, or the file fails
     if have_blocks:
         store.execute(
             f"UPDATE {STAGE} SET block_time = b.time FROM {BLOCKS} b"
@@ -234,7 +251,8 @@ def _import_one(
         row = store.execute(f"SELECT count(*), count(reason) FROM {STAGE}").fetchone()
         assert row is not None
         n_struct = staging.structural_errors(store, src)
-        rep.rows_read = int(row[0]) + n_struct
+        rep.rows_other_events = int(src.extra.get("other_events", 0))
+        rep.rows_read = int(row[0]) + n_struct + rep.rows_other_events
         n_bad = int(row[1]) + n_struct
         log.info("%s: %d rows checked (%.1f s), %d bad", path, rep.rows_read, time.perf_counter() - t0, n_bad)
         if n_bad:
@@ -271,6 +289,15 @@ def _import_one(
              path, rep.rows_read, rep.rows_added, rep.rows_duplicate, rep.rows_rejected,
              rep.rows_unregistered_token, rep.seconds)
     return rep
+
+
+def out_of_memory(path: Path, limit: str, e: BaseException) -> OutOfMemory:
+    """The error for DuckDB running out of its memory limit while importing ``path``: the input is not at fault
+    (nothing of the file was stored); the limit can be raised."""
+    return OutOfMemory(
+        f"DuckDB ran out of memory importing {path} under its memory limit of {limit} ({first_line(e)}); "
+        "nothing from this file was imported and the file is not at fault: rerun with a higher --memory-limit "
+        "(e.g. --memory-limit 4GB; Python: ingest_file(..., memory_limit='4GB')), or free memory on the machine")
 
 
 def _load_blocks(store: Store, path: Path) -> None:

@@ -20,7 +20,9 @@ from ..store import QueryError, first_line
 if TYPE_CHECKING:
     from ..store import Store
 
-FORMATS = ("bigquery", "ethereum-etl", "etherscan", "csv")
+FORMATS = ("bigquery", "ethereum-etl", "etherscan", "csv", "tronetl", "tron-logs", "trongrid")
+#: the formats of TRON exports (read by :mod:`chainrisk.ingest.tron_files`, with ``--chain tron`` only)
+TRON_FORMATS = ("tronetl", "tron-logs", "trongrid")
 
 # Canonical fields of a transfer row. value is the raw integer amount; amount is value / 10^decimals.
 CANONICAL = (
@@ -220,6 +222,7 @@ def _csv(store: Store, path: Path, wanted: Mapping[str, str], required: list[str
     return Source(
         path=path, kind="csv", unit="line", relation=relation, params=[str(path), delim],
         fields={k: (quote_ident(v), "VARCHAR") for k, v in names.items()}, first_line=2, rejects=rej,
+        extra={"delimiter": delim},
     )
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..address import parse_address
+from ..chains import ChainSpec, check_chain_id, get_chain
 from ..errors import InputError, SourceUnavailable, UsageError
 from ..store import Store, Token
 from .node import RangeTooLarge, RpcClient, mask_url
@@ -80,6 +80,7 @@ class IngestReport:
     tokens: list[str] = field(default_factory=list)
     latest_block: int | None = None
     confirmations: int = 12
+    finalized_block: int | None = None
     from_block: int = 0
     to_block: int | None = None
     requested_to_block: int | None = None
@@ -246,7 +247,7 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
         yield _Piece(contracts, a, b, content)
 
 
-def _decode(client: RpcClient, piece: _Piece, token_ids: dict[str, int]) -> Chunk:
+def _decode(client: RpcClient, piece: _Piece, token_ids: dict[str, int], spec: ChainSpec | None = None) -> Chunk:
     """Parse an answer into a chunk: Arrow columns, block hashes and times, logs per contract. A range whose
     blocks changed while being read (a reorg at the tip) is read again."""
     contracts, a, b = piece.contracts, piece.lo, piece.hi
@@ -268,7 +269,7 @@ def _decode(client: RpcClient, piece: _Piece, token_ids: dict[str, int]) -> Chun
         counts: Counter[str] = Counter({d["values"]: d["counts"] for d in vc})
     else:
         counts = Counter({contracts[0]: tbl.num_rows})
-    transfers, others = decode_transfers(tbl, blocks, token_ids)
+    transfers, others = decode_transfers(tbl, blocks, token_ids, spec)
     return Chunk(contracts, a, b, tbl.num_rows, transfers, others, blocks, counts)
 
 
@@ -307,19 +308,22 @@ def _blocks_of(client: RpcClient, tbl: pa.Table, last: int) -> dict[int, tuple[s
 
 def resolve_tokens(store: Store, client: RpcClient, refs: Sequence[str] | None, chain: str) -> list[Token]:
     """Registered tokens by symbol or address; an unregistered address is registered with the decimals (and
-    symbol) its contract reports."""
+    symbol) its contract reports. On TRON a contract is given as ``T...`` (or ``41...`` hex)."""
     if not refs:
         return store.tokens(chain)
+    spec = get_chain(chain)
     out: dict[int, Token] = {}
     for ref in refs:
-        if ref.strip().lower().startswith("0x"):
-            addr = parse_address(ref).address
+        text = ref.strip()
+        if text.lower().startswith("0x") or (spec.address_form == "tron" and (
+                (text.startswith("T") and len(text) == 34) or (text.startswith("41") and len(text) == 42))):
+            addr = spec.canonical(text)
             known = [t for t in store.tokens(chain) if t.contract == addr]
             if known:
                 tok = known[0]
             else:
-                decimals = client.erc20_decimals(addr)
-                symbol = client.erc20_symbol(addr)
+                decimals = client.erc20_decimals(spec.to_node(addr))
+                symbol = client.erc20_symbol(spec.to_node(addr))
                 tok = store.ensure_token(chain, addr, symbol=symbol, decimals=decimals, kind="other",
                                          source=f"decimals() and symbol() read from the node {client.masked}")
         else:
@@ -334,7 +338,7 @@ def ingest_rpc(
     tokens: Sequence[str] | None = None,
     from_block: int = 0,
     to_block: int | None = None,
-    confirmations: int = 12,
+    confirmations: int | None = None,
     *,
     chain: str = "ethereum",
     concurrency: int = 2,
@@ -350,7 +354,18 @@ def ingest_rpc(
 ) -> IngestReport:
     """Ingest ``Transfer`` logs and issuer blacklist events of ``tokens`` (symbols or addresses; default: every
     registered token of ``chain``) from the node at ``rpc_url`` over [from_block, to_block], never above
-    ``latest - confirmations``. Resumes from what is already stored; safe to rerun or kill at any point."""
+    ``latest - confirmations`` (default: the chain's, :mod:`chainrisk.chains`) nor, when ``confirmations`` is
+    not given on TRON, above the node's ``finalized`` (solidified) block. The node's chain id must
+    be the chain's (:func:`chainrisk.chains.check_chain_id`). On TRON the registered contracts are base58 and the
+    node's logs 20-byte hex: addresses are converted at this edge and stored as ``T...``. Resumes from what is
+    already stored; safe to rerun or kill at any point."""
+    spec = get_chain(chain)
+    chain = spec.name
+    use_finalized = confirmations is None and spec.finality == "finalized" and spec.address_form == "tron"
+    if confirmations is None:
+        confirmations = spec.confirmations
+    if spec.max_block_range is not None:
+        max_range = min(max_range, spec.max_block_range)
     if from_block < 0 or (to_block is not None and to_block < 0) or confirmations < 0:
         raise UsageError("block numbers and --confirmations must not be negative")
     if to_block is not None and to_block < from_block:
@@ -363,19 +378,28 @@ def ingest_rpc(
                           from_block=from_block, requested_to_block=to_block)
     try:
         report.chain_id = client.chain_id()
+        note = check_chain_id(spec, report.chain_id, client.masked)
+        if note:
+            report.notes.append(note)
         latest = client.block_number()
         report.latest_block = latest
-        if chain == "ethereum" and report.chain_id != 1:
-            report.notes.append(f"the node's chain id is {report.chain_id}, not Ethereum mainnet (1)")
         toks = resolve_tokens(store, client, tokens, chain)
         if not toks:
             raise InputError(f"no tokens are registered for {chain}; pass --token SYMBOL|ADDRESS")
         report.tokens = [t.symbol for t in toks]
         safe = latest - confirmations
+        why = f"latest {latest} - {confirmations} confirmations"
+        if use_finalized:
+            # java-tron answers the `finalized` tag with its solidified (irreversible) block; an explicit
+            # --confirmations is the user's own rule and replaces this one
+            fin = client.finalized_block()
+            report.finalized_block = fin
+            if fin is not None and fin < safe:
+                safe, why = fin, f"the node's finalized block {fin}"
         hi = safe if to_block is None else min(to_block, safe)
         if to_block is not None and to_block > safe:
-            report.notes.append(f"--to-block {to_block} is above the last confirmed block {safe} (latest {latest} - "
-                                f"{confirmations} confirmations); stopped at {safe}")
+            report.notes.append(f"--to-block {to_block} is above the last confirmed block {safe} ({why}); "
+                                f"stopped at {safe}")
             log.warning(report.notes[-1])
         report.to_block = hi
         fork, deleted = check_reorg(store, client, chain, latest)
@@ -385,10 +409,13 @@ def ingest_rpc(
                                 "transfers above it were deleted and read again")
         by_contract = {t.contract: t for t in toks}
         jobs = plan_ranges(store, chain, sorted(by_contract), from_block, hi)
+        # the node's form of each contract (TRON: 0x + the 20 bytes after 41); ranges map back via Token.contract
+        jobs = [(tuple(spec.to_node(c) for c in cs), a, b) for cs, a, b in jobs]
+        by_node = {spec.to_node(c): t for c, t in by_contract.items()}
         report.ranges_planned = len(jobs)
         report.blocks_planned = sum(b - a + 1 for _, a, b in jobs)
         if jobs:
-            _run(store, client, chain, jobs, by_contract, report, concurrency=concurrency,
+            _run(store, client, spec, jobs, by_node, report, concurrency=concurrency,
                  initial_range=initial_range, max_range=max_range, target_logs=target_logs,
                  commit_logs=commit_logs, commit_seconds=commit_seconds, progress=progress)
             compact_ranges(store, chain)
@@ -403,9 +430,10 @@ def ingest_rpc(
     return report
 
 
-def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str, ...], int, int]],
+def _run(store: Store, client: RpcClient, spec: ChainSpec, jobs: list[tuple[tuple[str, ...], int, int]],
          tokens: dict[str, Token], report: IngestReport, *, concurrency: int, initial_range: int, max_range: int,
          target_logs: int, commit_logs: int, commit_seconds: float, progress: ProgressCallback | None) -> None:
+    chain = spec.name
     planner = _Planner(jobs, initial_range, max_range, target_logs)
     token_ids = {k: t.id for k, t in tokens.items()}
     # fetch threads -> raw answers -> one decoder thread -> chunks -> this (writer) thread. Parsing off the
@@ -450,7 +478,7 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
                 if piece is None:
                     done += 1
                 elif not writer_gone.is_set():
-                    put(q, _decode(client, piece, token_ids), writer_gone)
+                    put(q, _decode(client, piece, token_ids, spec), writer_gone)
         except BaseException as e:
             errors.append(e)
             stop.set()
@@ -479,7 +507,7 @@ def _run(store: Store, client: RpcClient, chain: str, jobs: list[tuple[tuple[str
     def flush() -> None:
         nonlocal pending, pending_logs, last_commit
         if pending:
-            counts = commit_chunks(store, chain, pending, tokens)
+            counts = commit_chunks(store, chain, pending, tokens, spec)
             report.commits += 1
             report.transfers_added += counts.transfers_added
             report.blacklist_events_added += counts.blacklist_events_added

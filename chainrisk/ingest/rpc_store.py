@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..chains import ChainSpec
 from ..store import Store, Token
 from .node import RpcClient
 
@@ -111,8 +112,21 @@ def _uint256(data: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return valid | top, top, hi, lo
 
 
-def decode_transfers(raw: pa.Table, blocks: dict[int, tuple[str, int]], token_ids: dict[str, int]
-                     ) -> tuple[pa.Table, pa.Table]:
+def node_addresses(arr: pa.Array | pa.ChunkedArray, spec: ChainSpec | None) -> pa.Array | pa.ChunkedArray:
+    """``0x`` + 40-hex addresses as the chain stores them: unchanged on EVM chains; TRON's base58check, computed
+    once per distinct address of the range, column-wise (:mod:`chainrisk.ingest.tron_b58`)."""
+    if spec is None or spec.address_form != "tron" or len(arr) == 0:
+        return arr
+    enc = pc.dictionary_encode(arr)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.unify_dictionaries().combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
+    from .tron_b58 import hex_to_b58
+
+    return pc.take(pa.array(hex_to_b58(enc.dictionary.to_pylist()), pa.string()), enc.indices)
+
+
+def decode_transfers(raw: pa.Table, blocks: dict[int, tuple[str, int]], token_ids: dict[str, int],
+                     spec: ChainSpec | None = None) -> tuple[pa.Table, pa.Table]:
     """Split an ``eth_getLogs`` table (hex string columns, :data:`chainrisk.ingest.node.LOG_FIELDS`) into decoded
     ``Transfer`` rows (tx hash, log index, block number and time, token id, from/to address, the value as two
     64-bit halves, or its exact text when it is 2^127 or more) and the other logs (raw hex: blacklist events and
@@ -177,7 +191,8 @@ def decode_transfers(raw: pa.Table, blocks: dict[int, tuple[str, int]], token_id
     times = pa.array([blocks[n][1] * 1_000_000 for n in nums], pa.int64()).cast(pa.timestamp("us"))
     block_time = pc.take(times, pc.index_in(sel["block_number"], pa.array(nums, pa.int64())))
     out = pa.table([sel["tx_hash"], sel["log_index"], sel["block_number"], block_time, sel["token_id"],
-                    _address_of(sel["t1"]), _address_of(sel["t2"]), pa.array(hi), pa.array(lo), value_raw],
+                    node_addresses(_address_of(sel["t1"]), spec), node_addresses(_address_of(sel["t2"]), spec),
+                    pa.array(hi), pa.array(lo), value_raw],
                    schema=_TRANSFER_SCHEMA)
     return out, others
 
@@ -185,8 +200,11 @@ def decode_transfers(raw: pa.Table, blocks: dict[int, tuple[str, int]], token_id
 # -- storing ------------------------------------------------------------------------------------------------
 
 
-def commit_chunks(store: Store, chain: str, chunks: list[Chunk], tokens: dict[str, Token]) -> CommitCounts:
-    """Store decoded chunks and record their ranges, all in one transaction."""
+def commit_chunks(store: Store, chain: str, chunks: list[Chunk], tokens: dict[str, Token],
+                  spec: ChainSpec | None = None) -> CommitCounts:
+    """Store decoded chunks and record their ranges, all in one transaction. ``tokens`` is keyed by the
+    contracts as the node writes them (``0x`` hex; on TRON without the ``41``); ranges are recorded under the
+    registry's contract (TRON: base58) and blacklisted addresses are stored in the chain's form."""
     tr = pa.concat_tables([c.transfers for c in chunks])
     tr = tr.append_column("chain", pa.repeat(chain, tr.num_rows)).append_column("source", pa.repeat("rpc", tr.num_rows))
     raw = pa.concat_tables([c.others for c in chunks])
@@ -198,7 +216,8 @@ def commit_chunks(store: Store, chain: str, chunks: list[Chunk], tokens: dict[st
     blk = pa.table({"number": pa.array(nums, pa.int64()), "hash": pa.array([blocks[n][0] for n in nums], pa.string()),
                     "ts": pa.array([blocks[n][1] * 1_000_000 for n in nums], pa.int64()).cast(pa.timestamp("us"))})
     toks = pa.table({"contract": list(tokens), "token_id": pa.array([t.id for t in tokens.values()], pa.int32())})
-    rng_rows = [(chain, k, STREAM, c.lo, c.hi, c.counts.get(k, 0)) for c in chunks for k in c.contracts]
+    rng_rows = [(chain, tokens[k].contract if k in tokens else k, STREAM, c.lo, c.hi, c.counts.get(k, 0))
+                for c in chunks for k in c.contracts]
     ranges = pa.table({n: pa.array([r[i] for r in rng_rows]) for i, n in
                        enumerate(["chain", "contract", "stream", "from_block", "to_block", "logs"])})
     lo, hi = min(c.lo for c in chunks), max(c.hi for c in chunks)
@@ -223,6 +242,11 @@ def commit_chunks(store: Store, chain: str, chunks: list[Chunk], tokens: dict[st
             )
             store.execute("CREATE OR REPLACE TEMP TABLE _rpc_blacklist AS " + _BLACKLIST_SELECT, params)
             (n_bl_seen,) = store.execute("SELECT count(*) FROM _rpc_blacklist").fetchone() or (0,)
+            if n_bl_seen and spec is not None and spec.address_form == "tron":
+                hexes = [r[0] for r in store.execute("SELECT DISTINCT address FROM _rpc_blacklist").fetchall()]
+                conv = pa.table({"h": hexes, "b": [spec.from_node(h) for h in hexes]})
+                with store.registered(_rpc_b58=conv):
+                    store.execute("UPDATE _rpc_blacklist SET address = c.b FROM _rpc_b58 c WHERE c.h = address")
             (n_bl,) = store.execute("INSERT OR IGNORE INTO blacklist_events SELECT * FROM _rpc_blacklist"
                                     ).fetchone() or (0,)
             store.execute("DROP VIEW _rpc_logs")
@@ -263,18 +287,20 @@ _BLACKLIST_SELECT = f"""
         SELECT $chain AS chain, k.token_id, lower(l.tx_hash) AS tx_hash, l.log_index, l.block_number,
                b.ts AS block_time,
                CASE WHEN l.t0 IN ('{ADDED_BLACK_LIST}', '{BLACKLISTED}') THEN 'added' ELSE 'removed' END AS action,
-               CASE WHEN l.t0 IN ('{ADDED_BLACK_LIST}', '{REMOVED_BLACK_LIST}') THEN '0x' || lower(substr(l.data, 27))
-                    ELSE '0x' || lower(substr(l.t1, 27)) END AS address,
+               CASE WHEN l.nt = 1 THEN '0x' || lower(substr(l.data, 27)) ELSE '0x' || lower(substr(l.t1, 27)) END
+                   AS address,
                CASE l.t0 WHEN '{ADDED_BLACK_LIST}' THEN 'AddedBlackList' WHEN '{REMOVED_BLACK_LIST}' THEN 'RemovedBlackList'
                          WHEN '{BLACKLISTED}' THEN 'Blacklisted' ELSE 'UnBlacklisted' END AS event,
                'rpc' AS source
         FROM _rpc_logs l
         JOIN _rpc_tokens k ON k.contract = l.contract
         LEFT JOIN _rpc_blocks b ON b.number = l.block_number
+        -- The address is in the data (Tether's AddedBlackList on Ethereum) or the one indexed topic (Circle's
+        -- Blacklisted; Tether's TRC-20 contract as some TRON tools and forks declare it): both are accepted.
         WHERE l.block_number IS NOT NULL AND l.log_index IS NOT NULL
-          AND ((l.t0 IN ('{ADDED_BLACK_LIST}', '{REMOVED_BLACK_LIST}') AND l.nt = 1 AND length(l.data) = 66
-                AND substr(l.data, 3, 24) = '{_Z24}')
-            OR (l.t0 IN ('{BLACKLISTED}', '{UN_BLACKLISTED}') AND l.nt = 2 AND substr(l.t1, 3, 24) = '{_Z24}'))
+          AND l.t0 IN ('{ADDED_BLACK_LIST}', '{REMOVED_BLACK_LIST}', '{BLACKLISTED}', '{UN_BLACKLISTED}')
+          AND ((l.nt = 1 AND length(l.data) = 66 AND substr(l.data, 3, 24) = '{_Z24}')
+            OR (l.nt = 2 AND length(l.t1) = 66 AND substr(l.t1, 3, 24) = '{_Z24}'))
     )
 """
 

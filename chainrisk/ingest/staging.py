@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import InputError
 from . import formats as sources
+from .lines import MAX_LINE, count_records, record_head
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -20,6 +22,8 @@ READY = "_cr_file_ready"
 TOKENS = "_cr_file_tokens"
 REJECTS = "_cr_file_rejects"
 BLOCKS = "_cr_file_blocks"
+LOST = "_cr_file_lost"  # lines the CSV reader skipped without recording them (longer than its read buffer)
+SKIPPED = "_cr_file_skipped"  # line numbers with no staged row: rejected, lost or blank (for the line numbers)
 MAX_UINT256 = str(2**256 - 1)
 
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -50,7 +54,12 @@ def _typed(name: str, r: str, typ: str) -> str:
     NULL when the source value is not valid. Each has a cheap path for the common, already canonical text."""
     t = typ.upper()
     if name in ("token_address", "from_address", "to_address"):
-        return _text(r, t)  # checked and lower-cased on the file's distinct addresses, see check_addresses
+        # lower-cased here, row by row (a cheap test first), and checked on the file's distinct values (see
+        # check_addresses): lower-casing by an UPDATE of every row of an upper-case file held the whole staging
+        # table's old values in memory (out of memory at 1 GB on 4M rows)
+        x = _text(r, t)
+        return (f"CASE WHEN {x} = lower({x}) THEN {x} WHEN regexp_full_match({x}, '0x[0-9a-fA-F]{{40}}')"
+                f" THEN lower({x}) ELSE {x} END")
     if name == "tx_hash":
         x = _text(r, t)
         return (f"CASE WHEN regexp_full_match({x}, '0x[0-9a-f]{{64}}') THEN {x}"
@@ -103,7 +112,7 @@ def _typed(name: str, r: str, typ: str) -> str:
 _ADDRESSES = ("token_address", "from_address", "to_address")
 
 
-def stage(store: Store, src: sources.Source) -> None:
+def stage(store: Store, src: sources.Source, chain: str = "ethereum") -> None:
     """Materialise the canonical, typed rows of one file, each with the reason it is bad (or NULL), in one
     pass over the file. Rows keep the file's order, so ``rowid`` gives the line."""
     inner = []
@@ -152,22 +161,31 @@ def stage(store: Store, src: sources.Source) -> None:
         """,
         src.params,
     )
-    check_addresses(store)
+    check_addresses(store, chain)
 
 
-def check_addresses(store: Store) -> None:
+def check_addresses(store: Store, chain: str = "ethereum") -> None:
     """Validate and lower-case the addresses on the file's distinct values rather than on every row (a file
-    of N transfers has far fewer distinct addresses than 3N); only rows with a non-canonical one are touched."""
+    of N transfers has far fewer distinct addresses than 3N); only rows with a non-canonical one are touched.
+    On TRON the distinct values are checked in Python (base58check) and hex forms (``0x`` + 20 bytes, ``41`` +
+    20 bytes) become ``T...`` (:func:`chainrisk.ingest.tron_files.tron_bad_addresses`)."""
     store.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cr_file_addrs AS
         SELECT DISTINCT a FROM (SELECT token_address AS a FROM {STAGE} UNION ALL SELECT from_address FROM {STAGE}
                                 UNION ALL SELECT to_address FROM {STAGE})
     """)
-    store.execute("""
-        CREATE OR REPLACE TEMP TABLE _cr_file_badaddrs AS
-        SELECT a, CASE WHEN regexp_full_match(a, '0x[0-9a-fA-F]{40}') THEN lower(a) END AS canonical
-        FROM _cr_file_addrs WHERE a IS NULL OR NOT regexp_full_match(a, '0x[0-9a-f]{40}')
-    """)
+    desc = _DESC
+    if chain == "tron":
+        from .tron_files import tron_bad_addresses
+
+        tron_bad_addresses(store, "_cr_file_addrs", "_cr_file_badaddrs")
+        desc = {**_DESC, **{c: "is not a TRON address (T... base58check, or 41/0x + 20 bytes hex)" for c in _ADDRESSES}}
+    else:
+        store.execute("""
+            CREATE OR REPLACE TEMP TABLE _cr_file_badaddrs AS
+            SELECT a, CASE WHEN regexp_full_match(a, '0x[0-9a-fA-F]{40}') THEN lower(a) END AS canonical
+            FROM _cr_file_addrs WHERE a IS NULL OR NOT regexp_full_match(a, '0x[0-9a-f]{40}')
+        """)
     (n,) = store.execute("SELECT count(*) FROM _cr_file_badaddrs").fetchone() or (0,)
     if n:
         fix = []
@@ -178,7 +196,7 @@ def check_addresses(store: Store) -> None:
             why.append(
                 f"WHEN {col} IS NULL OR trim({col}) = '' THEN 'missing {col}'"
                 f" WHEN {col} IN (SELECT a FROM _cr_file_badaddrs WHERE canonical IS NULL)"
-                f" THEN {_sql_str(col + ' ' + _DESC[col] + ': ')} || left({col}, 80)"
+                f" THEN {_sql_str(col + ' ' + desc[col] + ': ')} || left({col}, 80)"
             )
         store.execute(f"""
             UPDATE {STAGE} SET reason = coalesce(reason, CASE {' '.join(why)} END), {', '.join(fix)}
@@ -229,29 +247,71 @@ def content_keys(store: Store) -> None:
     """)
 
 
+def account_lines(store: Store, src: sources.Source) -> int:
+    """Check that every data line of a CSV file was read or rejected; returns how many were lost.
+
+    The file's records are counted as DuckDB splits them (:mod:`.lines`). DuckDB rejects a line longer than its
+    largest line size, but drops one longer than its read buffer (~32 MB) without recording it: such lines are
+    found by their length and kept in ``LOST`` as bad rows. When the counts still disagree, the import fails
+    (:class:`InputError`): a line that is neither read nor rejected is never lost in silence."""
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {LOST} (line BIGINT, reason VARCHAR, row_text VARCHAR)")
+    store.execute(f"CREATE OR REPLACE TEMP TABLE {SKIPPED} (line BIGINT)")
+    if src.kind != "csv" or not src.rejects:
+        return 0
+    counted = count_records(src.path, str(src.extra.get("delimiter", ",")))
+    (read,) = store.execute(f"SELECT count(*) FROM {STAGE}").fetchone() or (0,)
+    rejected = {int(r[0]) for r in store.execute(f"SELECT DISTINCT line FROM {src.rejects}").fetchall()}
+    expected = counted.data_records
+    got = int(read) + len(rejected)
+    lost = [x for x in counted.long_lines if x[0] not in rejected and x[2] >= MAX_LINE - 2] if got < expected else []
+    if got + len(lost) != expected:
+        raise InputError(
+            f"{src.path} has {expected:,} data lines but the CSV reader returned {read:,} rows and rejected "
+            f"{len(rejected):,} lines, so {abs(expected - got):,} line(s) cannot be accounted for; nothing from this "
+            "file was imported: check the file for unbalanced quotes or a different line end, or convert it "
+            "to Parquet")
+    if lost:
+        store.executemany(
+            f"INSERT INTO {LOST} VALUES (?, ?, ?)",
+            [(line, f"the line is {size:,} bytes, longer than the {MAX_LINE:,} bytes the CSV reader accepts; "
+                    "it was not read", record_head(src.path, offset)) for line, offset, size in lost])
+    skipped = sorted({*rejected, *(x[0] for x in lost), *counted.blank_lines})
+    if skipped:
+        store.executemany(f"INSERT INTO {SKIPPED} VALUES (?)", [(x,) for x in skipped])
+    return len(lost)
+
+
 def structural_errors(store: Store, src: sources.Source) -> int:
-    """Lines DuckDB's CSV reader could not split into the header's columns (kept aside in its rejects table)."""
+    """Lines DuckDB's CSV reader could not split into the header's columns (kept aside in its rejects table),
+    and lines it skipped without a record (:func:`account_lines`)."""
     if not src.rejects:
         return 0
-    row = store.execute(f"SELECT count(DISTINCT line) FROM {src.rejects}").fetchone()
+    row = store.execute(f"SELECT (SELECT count(DISTINCT line) FROM {src.rejects}) + (SELECT count(*) FROM {LOST})"
+                        ).fetchone()
     return int(row[0]) if row else 0
 
 
 def collect_rejects(store: Store, src: sources.Source) -> None:
     if src.rejects:
-        # rowid counts the rows DuckDB kept; rows it rejected are missing in between: shift lines past them.
+        # rowid counts the rows DuckDB kept; lines without a row (rejected, lost, blank) are missing in between:
+        # shift lines past them.
         store.execute(f"""
             CREATE OR REPLACE TEMP TABLE _cr_rej_lines AS
-            SELECT line AS r, row_number() OVER (ORDER BY line) AS j FROM (SELECT DISTINCT line FROM {src.rejects})
+            SELECT line AS r, row_number() OVER (ORDER BY line) AS j FROM (SELECT DISTINCT line FROM {SKIPPED})
         """)
         line = (f"s.rowid + {src.first_line} + (SELECT count(*) FROM _cr_rej_lines x"
                 " WHERE x.r - 1 - x.j < s.rowid + 1)")
         store.execute(f"""
             INSERT INTO {REJECTS}
-            SELECT ?, line, 'cannot split into the header''s columns: ' || any_value(error_message),
-                   any_value(csv_line)
+            SELECT ?, line,
+                   CASE WHEN any_value(error_type) = 'LINE SIZE OVER MAXIMUM'
+                        THEN 'the line is longer than the {MAX_LINE:,} bytes the CSV reader accepts: '
+                        ELSE 'cannot split into the header''s columns: ' END || any_value(error_message),
+                   CASE WHEN any_value(error_type) = 'LINE SIZE OVER MAXIMUM' THEN left(any_value(csv_line), 200)
+                        ELSE any_value(csv_line) END
             FROM {src.rejects} GROUP BY line
         """, [src.display])
+        store.execute(f"INSERT INTO {REJECTS} SELECT ?, line, reason, row_text FROM {LOST}", [src.display])
     else:
         line = f"s.rowid + {src.first_line}"
     store.execute(

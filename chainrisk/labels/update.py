@@ -109,12 +109,13 @@ def fetch_ofac(url: str, *, timeout: float = 60.0, session: Any = None) -> Parse
 def update_labels(
     store: Store, *, bundled: bool = True, ofac: bool = True, ofac_url: str = OFAC_URL, onchain: bool = True,
     rpc_url: str | None = None, tokens: Sequence[str] | None = None, from_block: int = 0,
-    to_block: int | None = None, confirmations: int = 12, timeout: float = 60.0, session: Any = None,
-    progress: Callable[..., Any] | None = None, allow_mass_removal: bool = False,
+    to_block: int | None = None, confirmations: int | None = None, timeout: float = 60.0, session: Any = None,
+    progress: Callable[..., Any] | None = None, allow_mass_removal: bool = False, chain: str = "ethereum",
 ) -> UpdateReport:
     """Refresh the bundled registry, OFAC's SDN list and the on-chain issuer freezes; all or nothing. A refresh
     that would end more than 20% of a source's active labels (a cut download) is refused unless
-    ``allow_mass_removal``."""
+    ``allow_mass_removal``. ``chain`` is the node's chain (``tron``: a java-tron ``/jsonrpc`` node; its USDT
+    freezes are read and confirmed like Ethereum's, addresses in base58)."""
     report = UpdateReport()
     parsed: list[ParsedSource] = []
     if bundled:
@@ -126,7 +127,7 @@ def update_labels(
             from ..ingest.rpc import ingest_rpc
 
             rep = ingest_rpc(store, rpc_url, tokens=tokens, from_block=from_block, to_block=to_block,
-                             confirmations=confirmations, timeout=timeout, progress=progress)
+                             confirmations=confirmations, timeout=timeout, progress=progress, chain=chain)
             report.ingest = {k: v for k, v in vars(rep).items() if not k.startswith("_")}
         events = blacklist_events(store)
         if events:
@@ -134,8 +135,9 @@ def update_labels(
             ing = report.ingest
             if rpc_url and ing is not None and isinstance(ing.get("to_block"), int):
                 ingested = set(ing.get("tokens") or [])
-                confirm_freezes(report, rpc_url, [e for e in open_freezes(events) if e["symbol"] in ingested],
-                                ing["to_block"], timeout=timeout)
+                confirm_freezes(report, rpc_url, [e for e in open_freezes(events) if e["symbol"] in ingested
+                                                  and e["chain"] == ing.get("chain", "ethereum")],
+                                ing["to_block"], timeout=timeout, chain=str(ing.get("chain", "ethereum")))
         else:
             report.notes.append("no issuer blacklist events in the store (give --rpc-url to fetch them from a "
                                 "node); the onchain-blacklist source was left as it was")
@@ -144,12 +146,15 @@ def update_labels(
 
 
 def confirm_freezes(report: UpdateReport, rpc_url: str, freezes: list[dict[str, Any]], block: int, *,
-                    timeout: float = 60.0) -> None:
-    """Ask each issuer contract whether the ``freezes`` (open freeze events, Ethereum) are in force at ``block``;
-    fills ``report.freezes`` and adds one note per token with freezes the contract does not confirm."""
+                    timeout: float = 60.0, chain: str = "ethereum") -> None:
+    """Ask each issuer contract whether the ``freezes`` (open freeze events of ``chain``) are in force at
+    ``block``; fills ``report.freezes`` and adds one note per token with freezes the contract does not confirm.
+    On TRON the contract and addresses are passed to the node as 0x hex and reported in base58."""
+    from ..chains import get_chain
     from ..ingest.node import FREEZE_FUNCTION, RpcClient
 
-    todo = [e for e in freezes if e["chain"] == "ethereum" and e.get("event") in FREEZE_FUNCTION]
+    spec = get_chain(chain)
+    todo = [e for e in freezes if e["chain"] == spec.name and e.get("event") in FREEZE_FUNCTION]
     check = {"block": block, "checked": 0, "confirmed": 0, "not_confirmed": 0, "unanswered": 0}
     report.freezes = check
     if not todo:
@@ -161,7 +166,8 @@ def confirm_freezes(report: UpdateReport, rpc_url: str, freezes: list[dict[str, 
     try:
         for (contract, symbol, function), addresses in sorted(groups.items()):
             try:
-                answers = client.frozen(contract, function, addresses, block)
+                answers = client.frozen(spec.to_node(contract), function, [spec.to_node(a) for a in addresses],
+                                        block)
             except RpcError:
                 report.notes.append(f"could not read {symbol}'s {function} at block {block:,} (the node may "
                                     f"keep no state that old); its {len(addresses):,} freezes are not confirmed")

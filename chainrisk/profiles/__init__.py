@@ -65,6 +65,17 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Behaviour:
+    """The behaviour part of the illicit verdict (the learned model, ``chainrisk/data/models/behaviour.json``)."""
+
+    enabled: bool = True          # false: the model is not evaluated and the verdicts are graph and labels only
+    alone_at_most: str = "medium"  # the highest band the behaviour part reaches without corroboration
+    min_part: float = 5.0          # parts below this are no evidence (the model's deployment prior is 5%)
+    corroborate_at: float = 20.0   # the part combines with illicit exposure/indicators (noisy-OR) from here
+    model: str = ""                # a model file a bank trained ("" = the shipped one)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -74,6 +85,7 @@ class Profile:
     source: str = ""
     axes: Axes = field(default_factory=Axes)
     action: Action = field(default_factory=Action)
+    behaviour: Behaviour = field(default_factory=Behaviour)
 
     def band(self, score: float) -> str:
         """The band of a 0-100 score."""
@@ -90,6 +102,7 @@ class Profile:
                 **self.propagation.__dict__, "stop_categories": list(self.propagation.stop_categories)},
             "axes": {"illicit": list(self.axes.illicit), "vc_business": list(self.axes.vc_business)},
             "action": dict(self.action.__dict__),
+            "behaviour": dict(self.behaviour.__dict__),
         }
 
 
@@ -120,7 +133,7 @@ def _unknown(keys: Any, allowed: Any, where: str) -> None:
 
 
 def _parse(data: dict[str, Any], where: str) -> Profile:
-    _unknown(data, {"name", "description", "severity", "bands", "propagation", "axes", "action"}, where)
+    _unknown(data, {"name", "description", "severity", "bands", "propagation", "axes", "action", "behaviour"}, where)
     sev = {c: 0 for c in LATER_CATEGORIES} | dict(data.get("severity", {}))
     _unknown(sev, CATEGORIES, f"{where} [severity]")
     missing = [c for c in CATEGORIES if c not in sev]
@@ -150,8 +163,21 @@ def _parse(data: dict[str, Any], where: str) -> Profile:
     for k, v in act.items():
         if v not in (*BANDS[1:], NEVER):
             raise InputError(f"profile {where} [action] {k} = {v!r}: give one of {', '.join((*BANDS[1:], NEVER))}")
+    beh = dict(data.get("behaviour", {}))
+    _unknown(beh, Behaviour.__dataclass_fields__, f"{where} [behaviour]")
+    if not isinstance(beh.get("enabled", True), bool):
+        raise InputError(f"profile {where} [behaviour] enabled: give true or false")
+    if beh.get("alone_at_most", "medium") not in BANDS[1:]:
+        raise InputError(f"profile {where} [behaviour] alone_at_most = {beh['alone_at_most']!r}: give one of "
+                         f"{', '.join(BANDS[1:])}")
+    for key in ("min_part", "corroborate_at"):
+        mp = beh.get(key, 0.0)
+        if isinstance(mp, bool) or not isinstance(mp, int | float) or not 0 <= mp <= 100:
+            raise InputError(f"profile {where} [behaviour] {key} = {mp!r}: give a number 0..100")
+    if not isinstance(beh.get("model", ""), str):
+        raise InputError(f"profile {where} [behaviour] model: give a file path")
     return Profile(
         name=str(data.get("name", where)), description=str(data.get("description", "")), severity=dict(sev),
         bands=dict(bands), propagation=Propagation(**prop, stop_categories=stops), source=where,
-        axes=Axes(**axes), action=Action(**act),
+        axes=Axes(**axes), action=Action(**act), behaviour=Behaviour(**beh),
     )

@@ -190,7 +190,7 @@ def _invalid(value: str, reason: str, prov: bytes) -> bytes:
         "reason": reason, "top_category": None, "illicit": _NO_ILLICIT, "vc_business": _NO_VC, "action": None,
         "categories": [], "own_categories": [], "min_hops": None,
         "direct_usd": None, "indirect_usd": None, "volume_in_usd": None, "volume_out_usd": None, "labels": [],
-        "exposures": [], "indicators": [], "evidence": None,
+        "exposures": [], "indicators": [], "evidence": None, "behaviour": None,
     })[:-1] + b',"provenance":' + prov + b"}"
 
 
@@ -242,6 +242,7 @@ def answer_one(store: Store, address: Address, value: str, admin: bool, provs: P
         _loads,
         _r,
         _split,
+        behaviour_of,
         unknown_reason,
         verdicts,
     )
@@ -269,7 +270,7 @@ def answer_one(store: Store, address: Address, value: str, admin: bool, provs: P
             illicit=illicit, vc_business=vc, action=action,
             categories=_split(row[3]), own_categories=_split(row[4]), min_hops=row[5], direct_usd=_r(row[6]),
             indirect_usd=_r(row[7]), volume_in_usd=_r(row[8]), volume_out_usd=_r(row[9]),
-            exposures=exposures, indicators=indicators, **base)
+            exposures=exposures, indicators=indicators, behaviour=behaviour_of(store, ids[0], run_id), **base)
     return orjson.dumps(redact(res.to_dict(), "admin" if admin else "read"), default=str)
 
 
@@ -332,10 +333,12 @@ def answer_many(store: Store, values: list[str], admin: bool, provs: Provenances
         raise _no_run(store)
     prov = provs.get(store, run_id, admin)
     tail = b',"provenance":' + prov + b"}"
+    beh = _behaviours(store, list(index), run_id) if index else []
     out: list[bytes] = []
     for v, p in zip(values, parsed, strict=True):
         if isinstance(p, Address):
-            out.append(b'{"input":' + orjson.dumps(v) + b"," + bodies[index[(p.chain, p.address)]] + tail)
+            i = index[(p.chain, p.address)]
+            out.append(b'{"input":' + orjson.dumps(v) + b"," + bodies[i] + b',"behaviour":' + beh[i] + tail)
         else:
             out.append(_invalid(v, p.reason, prov))
     if not admin:   # the one redaction step (the SQL above only narrows what it reads)
@@ -343,6 +346,26 @@ def answer_many(store: Store, values: list[str], admin: bool, provs: Provenances
 
         out = [orjson.dumps(redact(orjson.loads(b), "read"), default=str) for b in out]
     return out, run_id
+
+
+def _behaviours(store: Store, keys: list[tuple[str, str]], run_id: str) -> list[bytes]:
+    """The lookup contract's ``behaviour`` object (JSON) of each (chain, address) in ``keys`` in run ``run_id``."""
+    from ..answers.lookup import BEHAVIOUR_COLUMNS, behaviour_dict, has_column
+
+    out = [b"null"] * len(keys)
+    if not has_column(store, "scores", "behaviour_score"):
+        return out
+    table = pa.table({"pos": pa.array(range(len(keys)), pa.int64()), "chain": [k[0] for k in keys],
+                      "address": [k[1] for k in keys]})
+    with store.registered(_svc_beh=table):
+        rows = store.execute(
+            f"SELECT b.pos, {', '.join('s.' + c for c in BEHAVIOUR_COLUMNS)} FROM _svc_beh b"
+            " JOIN addresses a ON a.chain = b.chain AND a.address = b.address"
+            " JOIN scores s ON s.address_id = a.id AND s.run_id = ? WHERE s.behaviour_score IS NOT NULL",
+            [run_id]).fetchall()
+    for pos, *cols in rows:
+        out[int(pos)] = orjson.dumps(behaviour_dict(*cols))
+    return out
 
 
 def as_dict(answer: bytes) -> dict[str, Any]:
@@ -368,10 +391,13 @@ class RunCache:
     def __init__(self, store: Store, run_id: str) -> None:
         import numpy as np
 
+        from ..answers.lookup import BEHAVIOUR_COLUMNS, has_column
+
         self.run_id = run_id
+        beh = ", ".join(f"s.{c}" if has_column(store, "scores", c) else f"NULL AS {c}" for c in BEHAVIOUR_COLUMNS)
         t = store.arrow(
             "SELECT a.chain, a.address, s.address_id, " + ", ".join(f"s.{c}" for c in self.COLUMNS)
-            + " FROM scores s JOIN addresses a ON a.id = s.address_id WHERE s.run_id = $run", {"run": run_id})
+            + ", " + beh + " FROM scores s JOIN addresses a ON a.id = s.address_id WHERE s.run_id = $run", {"run": run_id})
         chains, addrs = t.column("chain").to_pylist(), t.column("address").to_pylist()
         keys = np.fromiter((hash(k) for k in zip(chains, addrs, strict=True)), dtype=np.int64, count=t.num_rows)
         self._order = np.argsort(keys, kind="stable")
@@ -379,6 +405,7 @@ class RunCache:
         self._chain, self._address = t.column("chain"), t.column("address")
         self._ids = t.column("address_id").to_numpy()
         self._cols = {c: t.column(c) for c in self.COLUMNS}
+        self._beh = [t.column(c) for c in BEHAVIOUR_COLUMNS]
         ids_with = store.execute(
             "SELECT DISTINCT address_id, 1 FROM exposures WHERE run_id = ?"
             " UNION ALL SELECT DISTINCT address_id, 2 FROM indicators WHERE run_id = ?", [run_id, run_id]
@@ -432,15 +459,26 @@ class RunCache:
 
     def _build(self, row: int, address: Address, value: str, admin: bool, run: Any, labels: list[Any],
                rows: list[Any]) -> bytes:
-        from ..answers.lookup import Exposure, Indicator, LookupResult, _loads, _r, _split, verdicts
+        from ..answers.lookup import (
+            Exposure,
+            Indicator,
+            LookupResult,
+            _loads,
+            _r,
+            _split,
+            behaviour_dict,
+            verdicts,
+        )
         from .policy import redact
 
         v = [self._cols[c][row].as_py() for c in self.COLUMNS]
+        b = [c[row].as_py() for c in self._beh]
         illicit, vc, action = verdicts(v[11:21])
         res = LookupResult(
             input=value, address=address.address, chain=address.chain, provenance=run,
             labels=labels, status="ok", reason=v[10] or "", risk_score=_r(v[0]), risk_band=v[1], top_category=v[2],
             illicit=illicit, vc_business=vc, action=action,
+            behaviour=behaviour_dict(*b) if b[0] is not None else None,
             categories=_split(v[3]), own_categories=_split(v[4]), min_hops=v[5], direct_usd=_r(v[6]),
             indirect_usd=_r(v[7]), volume_in_usd=_r(v[8]), volume_out_usd=_r(v[9]),
             exposures=[Exposure(r[12], r[13], r[14], round(float(r[15]), 2), round(float(r[16]), 4), int(r[17]),

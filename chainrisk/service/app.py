@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ChainriskError, InputError, NoScoringRun, StoreError
 from ..version import __version__
-from .errors import ERROR_SCHEMA, ApiError
+from .errors import ERROR_SCHEMA, ApiError, public_message
 from .gate import PUBLIC_PATHS, Gate
 from .http import json_response
 from .routes import ROUTERS
@@ -54,15 +54,25 @@ def create_app(settings: Settings) -> Gate:
     return Gate(api, state)
 
 
-def serve(app: Gate, *, host: str, port: int, threads: int) -> None:
-    """Run ``app`` over HTTP until Ctrl-C or SIGTERM, answering with up to ``threads`` worker threads; at shutdown
-    the lifespan closes the state (audit log flushed)."""
+def serve(app: Gate, *, host: str, port: int, threads: int, tls_cert: str | None = None,
+          tls_key: str | None = None) -> None:
+    """Run ``app`` over HTTP (HTTPS with ``tls_cert``/``tls_key``) until Ctrl-C or SIGTERM, answering with up to
+    ``threads`` worker threads; at shutdown the lifespan closes the state (audit log flushed). Slow clients are
+    bounded by the settings' header, body and keep-alive timeouts and the connection cap (:mod:`.server`);
+    ``X-Forwarded-For`` is believed only from the settings' trusted proxies (uvicorn's own proxy handling)."""
     import anyio
     import anyio.to_thread
     import uvicorn
 
+    from .server import Guard, default_max_connections, guarded_protocol
+
+    s = app.service.settings
+    guard = Guard(s.header_timeout, s.max_connections or default_max_connections())
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            proxy_headers=False, server_header=False)
+                            proxy_headers=bool(s.trusted_proxies),
+                            forwarded_allow_ips=list(s.trusted_proxies) or None, server_header=False,
+                            http=guarded_protocol(guard), timeout_keep_alive=int(max(1, s.keepalive_timeout)),
+                            ssl_certfile=tls_cert, ssl_keyfile=tls_key)
     server = uvicorn.Server(config)
 
     async def main() -> None:
@@ -122,13 +132,14 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 
 async def _chainrisk_error(request: Request, exc: ChainriskError) -> Response:
+    msg = public_message(str(exc))  # no server path or CLI hint in an API answer
     if isinstance(exc, NoScoringRun):
-        return await _api_error(request, ApiError("no_scoring_run", str(exc)))
+        return await _api_error(request, ApiError("no_scoring_run", msg))
     if isinstance(exc, StoreError):
-        return await _api_error(request, ApiError("store_unavailable", str(exc)))
+        return await _api_error(request, ApiError("store_unavailable", msg))
     if isinstance(exc, InputError):
-        return await _api_error(request, ApiError("invalid_request", str(exc)))
-    return await _api_error(request, ApiError("unavailable", str(exc)))
+        return await _api_error(request, ApiError("invalid_request", msg))
+    return await _api_error(request, ApiError("unavailable", msg))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

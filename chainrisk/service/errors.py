@@ -6,7 +6,25 @@ The codes are a contract with the bank systems that call the service: they are o
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# CLI advice in library messages, said the service's way
+_HINTS = (
+    (re.compile(r"run 'chainrisk score'( first)?"), "start one with POST /v1/runs (admin)"),
+    (re.compile(r"--address-column"), "the address_column parameter"),
+    (re.compile(r"'chainrisk [^']*'"), "an administrator"),
+    (re.compile(r"--[a-z][a-z-]+"), "a setting"),
+)
+_PATH = re.compile(r"(?<![\w.:/])(?:[A-Za-z]:)?(?:/[^\s,;:'\"()]+)+")
+
+
+def public_message(message: str) -> str:
+    """A library message fit for an API caller: no server path (``<path>``), no CLI command or option."""
+    message = _PATH.sub("<path>", message)
+    for pattern, said in _HINTS:
+        message = pattern.sub(said, message)
+    return message
 
 CODES: dict[str, tuple[int, str]] = {
     "malformed_json": (400, "the request body is not valid JSON"),
@@ -15,11 +33,14 @@ CODES: dict[str, tuple[int, str]] = {
     "missing_api_key": (401, "no API key in 'Authorization: Bearer ...' or 'X-API-Key'"),
     "invalid_api_key": (401, "the API key is not known (mistyped, truncated or never issued)"),
     "revoked_api_key": (401, "the API key was revoked"),
+    "expired_api_key": (401, "the API key passed its expiry"),
     "forbidden": (403, "the key's role does not allow this endpoint or option"),
     "not_found": (404, "no such endpoint"),
     "job_not_found": (404, "no screening job with this id for this key"),
     "key_not_found": (404, "no API key with this id"),
+    "case_not_found": (404, "no case with this id"),
     "method_not_allowed": (405, "the endpoint does not accept this HTTP method"),
+    "request_timeout": (408, "the request body did not arrive in time"),
     "job_not_ready": (409, "the screening job has not finished; poll its status"),
     "job_failed": (409, "the screening job failed; its status says why"),
     "scoring_in_progress": (409, "a scoring run started by this service is still running"),

@@ -1,11 +1,15 @@
-"""The gate every request passes: request id, API key, role, rate limit, body size limit, audit.
+"""The gate every request passes: request id, API key, role, rate limit, body size and time limits, audit.
 
 A pure ASGI middleware (no per-request task or body copy). Endpoints report what they answered (addresses,
-scoring run, subject) into ``scope["state"]["audit"]``; the gate records one audit row when the response ends.
+scoring run, subject) into ``scope["state"]["audit"]``; the gate records the request's audit row when the response
+starts and holds the response until the row is committed (a crash never loses the row of an answered request).
+Health probes (``/healthz``, ``/readyz``) are not audited; every endpoint that needs no key is rate-limited per
+client address.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -14,13 +18,16 @@ from typing import Any
 
 import orjson
 
-from .audit import AuditEntry
+from .audit import AuditEntry, clean
 from .errors import ApiError
 from .state import ServiceState
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/ui"})
+PUBLIC_PREFIXES = ("/ui/",)   # the explorer's static files: no data (the page calls the API with a key)
+NOT_AUDITED = frozenset({"/healthz", "/readyz"})  # health probes: rate-limited, but no audit row each
+AUDIT_WAIT = 30.0  # seconds a response waits for its audit row at most (then it is sent and the wait logged)
 UPLOAD_PATHS = frozenset({"/v1/screen/jobs"})
 
 
@@ -62,14 +69,50 @@ class Gate:
         state["request_id"] = request_id
         state["key"] = None
         client = scope.get("client")
-        client_s = f"{client[0]}" if client else None
+        client_s = clean(f"{client[0]}", 64) if client else None
         status_holder = [500]
+        audited = [scope["path"] in NOT_AUDITED]
+
+        def entry() -> AuditEntry:
+            key = state.get("key")
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or scope["path"]
+            return AuditEntry(
+                request_id=request_id, requested_at=at, key_id=key.key_id if key else None,
+                role=key.role if key else None, client=client_s, method=clean(scope["method"], 16) or "",
+                endpoint=clean(endpoint) or "",
+                subject=clean(str(audit["subject"])) if audit["subject"] is not None else None,
+                n_addresses=int(audit["n_addresses"]), run_id=audit["run_id"], status=status_holder[0],
+                error_code=audit["error_code"], duration_ms=round((time.perf_counter() - t0) * 1000, 3),
+            )
+
+        async def commit() -> None:
+            """Record the audit row and wait until it is committed."""
+            if audited[0]:
+                return
+            audited[0] = True
+            loop = asyncio.get_running_loop()
+            done = loop.create_future()
+
+            def resolve() -> None:
+                if not done.done():
+                    done.set_result(None)
+
+            def committed() -> None:
+                loop.call_soon_threadsafe(resolve)
+
+            svc.audit.record(entry(), committed)
+            try:
+                await asyncio.wait_for(done, AUDIT_WAIT)
+            except TimeoutError:
+                log.error("request %s answered without its audit row committed after %s s", request_id, AUDIT_WAIT)
 
         async def send_wrapped(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                await commit()
             await send(message)
 
         try:
@@ -79,22 +122,17 @@ class Gate:
                 audit["error_code"] = err.code
                 status, headers, body = error_response_parts(err, request_id)
                 status_holder[0] = status
+                await commit()
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return
-            limit = svc.settings.max_upload_bytes if scope["path"] in UPLOAD_PATHS else svc.settings.max_body_bytes
-            await self.app(scope, _limited(receive, limit), send_wrapped)
+            upload = scope["path"] in UPLOAD_PATHS
+            limit = svc.settings.max_upload_bytes if upload else svc.settings.max_body_bytes
+            await self.app(scope, _limited(receive, limit, svc.settings.body_timeout), send_wrapped)
         finally:
-            key = state.get("key")
-            route = scope.get("route")
-            endpoint = getattr(route, "path", None) or scope["path"][:200]
-            svc.audit.record(AuditEntry(
-                request_id=request_id, requested_at=at, key_id=key.key_id if key else None, role=key.role if key else None,
-                client=client_s, method=scope["method"], endpoint=endpoint,
-                subject=(str(audit["subject"])[:200] if audit["subject"] is not None else None),
-                n_addresses=int(audit["n_addresses"]), run_id=audit["run_id"], status=status_holder[0],
-                error_code=audit["error_code"], duration_ms=round((time.perf_counter() - t0) * 1000, 3),
-            ))
+            if not audited[0]:  # no response was started (the client went away, or a crash in the app)
+                audited[0] = True
+                svc.audit.record(entry())
 
     def _admit(self, scope: dict[str, Any], state: dict[str, Any], client: str | None) -> None:
         svc = self.service
@@ -106,7 +144,8 @@ class Gate:
             if int(cl) > limit:
                 raise ApiError("payload_too_large", f"the request body is {int(cl):,} bytes; at most {limit:,} "
                                "are accepted here")
-        if scope["path"] in PUBLIC_PATHS:
+        if scope["path"] in PUBLIC_PATHS or scope["path"].startswith(PUBLIC_PREFIXES):
+            self._throttle("public:" + (client or "?"))
             return
         token = None
         auth = _header(scope, b"authorization")
@@ -129,6 +168,10 @@ class Gate:
             self._throttle("client:" + (client or "?"))
             raise ApiError("revoked_api_key", f"the API key {key.key_id} was revoked; ask an administrator for a "
                            "new one")
+        if verdict == "expired":
+            self._throttle("client:" + (client or "?"))
+            raise ApiError("expired_api_key", f"the API key {key.key_id} expired; ask an administrator to rotate "
+                           "it or for a new one")
         state["key"] = key
         self._throttle("key:" + key.key_id)
 
@@ -139,12 +182,15 @@ class Gate:
                            headers={"Retry-After": str(wait)})
 
 
-def _limited(receive: Any, limit: int) -> Any:
+def _limited(receive: Any, limit: int, timeout: float) -> Any:
     seen = 0
 
     async def wrapped() -> dict[str, Any]:
         nonlocal seen
-        message: dict[str, Any] = await receive()
+        try:
+            message: dict[str, Any] = await asyncio.wait_for(receive(), timeout)
+        except TimeoutError:
+            raise ApiError("request_timeout", f"no part of the request body arrived for {timeout:g} s") from None
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 ROLES = ("read", "admin")
 PREFIX = "crk"
 _KEY_ID = re.compile(r"^k[0-9a-f]{8}$")
+NAME = re.compile(r"[\w .@:/()+,'-]+")  # \w: letters and digits of any script (e.g. 合规部), and _
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +36,22 @@ class ApiKey:
     created_by: str
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    expires_at: datetime | None = None
+    rotated_at: datetime | None = None
+    rotated_by: str | None = None
 
     @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.expired
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and _now() >= self.expires_at
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["created_at"] = self.created_at.isoformat()
-        d["revoked_at"] = self.revoked_at.isoformat() if self.revoked_at else None
+        for k in ("created_at", "revoked_at", "expires_at", "rotated_at"):
+            d[k] = d[k].isoformat() if d[k] else None
         d["active"] = self.active
         return d
 
@@ -56,16 +64,22 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-_COLUMNS = "key_id, role, name, created_at, created_by, revoked_at, revoked_by"
+_COLUMNS = "key_id, role, name, created_at, created_by, revoked_at, revoked_by, expires_at, rotated_at, rotated_by"
+_N = len(_COLUMNS.split(", "))
 
 
-def create_key(store: Store, name: str, role: str = "read", *, created_by: str = "cli") -> tuple[ApiKey, str]:
-    """A new key: returns its record and the full token (``crk_<id>_<secret>``), which is never shown again."""
+def create_key(store: Store, name: str, role: str = "read", *, created_by: str = "cli",
+               expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+    """A new key: returns its record and the full token (``crk_<id>_<secret>``), which is never shown again.
+    ``expires_at`` (UTC, naive) ends it by itself; None: it lasts until revoked."""
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
     name = name.strip()
     if not name or len(name) > 200:
         raise InputError("a key needs a name of 1 to 200 characters saying who holds it (e.g. 'onboarding')")
+    if not NAME.fullmatch(name):
+        raise InputError("a key name is printable text: letters, digits, spaces and . _ - @ : / ( ) (no control "
+                         "characters such as NUL or terminal escapes)")
     secret = secrets.token_urlsafe(32)
     with store.transaction() as con:
         while True:
@@ -73,11 +87,31 @@ def create_key(store: Store, name: str, role: str = "read", *, created_by: str =
             if not con.execute("SELECT 1 FROM api_keys WHERE key_id = ?", [key_id]).fetchone():
                 break
         created = _now()
+        if expires_at is not None and expires_at <= created:
+            raise InputError("a key's expiry must be in the future")
         con.execute(
-            "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
-            [key_id, _digest(secret), role, name, created, created_by],
+            "INSERT INTO api_keys (key_id, secret_sha256, role, name, created_at, created_by, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [key_id, _digest(secret), role, name, created, created_by, expires_at],
         )
-    return ApiKey(key_id, role, name, created, created_by), f"{PREFIX}_{key_id}_{secret}"
+    return ApiKey(key_id, role, name, created, created_by, expires_at=expires_at), f"{PREFIX}_{key_id}_{secret}"
+
+
+def rotate_key(store: Store, key_id: str, *, rotated_by: str = "cli") -> tuple[ApiKey, str]:
+    """A new secret for the key ``key_id`` (same id, role, name, expiry and audit trail): the old token stops
+    working at once, the new one is returned and never shown again. A revoked key cannot be rotated."""
+    secret = secrets.token_urlsafe(32)
+    with store.transaction() as con:
+        row = con.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
+        if row is None:
+            raise InputError(f"no API key with id {key_id!r}; 'chainrisk keys list' shows them")
+        if row[5] is not None:
+            raise InputError(f"the API key {key_id} is revoked; create a new key instead")
+        con.execute("UPDATE api_keys SET secret_sha256 = ?, rotated_at = ?, rotated_by = ? WHERE key_id = ?",
+                    [_digest(secret), _now(), rotated_by, key_id])
+        row = con.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id]).fetchone()
+    assert row is not None
+    return ApiKey(*row), f"{PREFIX}_{key_id}_{secret}"
 
 
 def list_keys(store: Store, *, include_revoked: bool = True) -> list[ApiKey]:
@@ -122,10 +156,11 @@ class KeyRing:
     def reload(self) -> None:
         with self._lock:
             rows = self._store.execute(f"SELECT {_COLUMNS}, secret_sha256 FROM api_keys").fetchall()
-            self._keys = {r[0]: (r[7], ApiKey(*r[:7])) for r in rows}
+            self._keys = {r[0]: (r[_N], ApiKey(*r[:_N])) for r in rows}
 
     def verify(self, token: str) -> tuple[str, ApiKey | None]:
-        """``("ok", key)``, ``("invalid", None)`` or ``("revoked", key)``. Constant-time digest comparison."""
+        """``("ok", key)``, ``("invalid", None)``, ``("revoked", key)`` or ``("expired", key)``. Constant-time
+        digest comparison."""
         parsed = split_token(token)
         if parsed is None:
             return "invalid", None
@@ -136,4 +171,6 @@ class KeyRing:
         if entry is None or not ok:
             return "invalid", None
         key = entry[1]
-        return ("ok", key) if key.active else ("revoked", key)
+        if key.revoked_at is not None:
+            return "revoked", key
+        return ("expired", key) if key.expired else ("ok", key)

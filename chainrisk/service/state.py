@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 from .. import store as store_mod
 from ..engine.score import score
 from ..errors import ChainriskError
-from ..profiles import Profile, load_profile
+from ..profiles import Profile, available, load_profile
 from ..store import Store
 from .answers import Provenances, RunCache, RunPin
 from .audit import AuditLog
@@ -42,6 +43,13 @@ class Settings:
     jobs_dir: str | None = None          # default: <db>.jobs next to the store
     audit_interval: float = 0.5
     cache_max_addresses: int = 5_000_000  # hold the current run's scores in memory up to this size (0: never)
+    header_timeout: float = 10.0          # seconds for a connection to send a request's headers
+    body_timeout: float = 30.0            # seconds between two parts of a request body
+    keepalive_timeout: float = 5.0        # seconds an idle keep-alive connection stays open
+    max_connections: int | None = None    # open connections (default: the fd limit less 128)
+    profiles_dir: str | None = None       # POST /v1/runs: profiles by name from here (besides the bundled ones)
+    job_retention_hours: float = 168.0    # screening job files and rows are deleted this long after they finish
+    trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For names the client
 
 
 class ServiceState:
@@ -63,7 +71,7 @@ class ServiceState:
         self.audit = AuditLog(self.open_store(), interval=settings.audit_interval)
         self.limiter = RateLimiter(settings.rate_limit, settings.burst)
         folder = Path(settings.jobs_dir) if settings.jobs_dir else Path(str(settings.db) + ".jobs")
-        self.jobs = Jobs(self.open_store, folder, self.store)
+        self.jobs = Jobs(self.open_store, folder, self.store, settings.job_retention_hours)
         self.pin = RunPin()
         self.provenances = Provenances()
         self.cache = LookupCache(self.open_store, settings.cache_max_addresses)
@@ -149,6 +157,35 @@ class LookupCache:
             self._thread.join()
 
 
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def profile_names(profiles_dir: str | None) -> list[str]:
+    """The profile names ``POST /v1/runs`` accepts: the bundled ones and the ``*.toml`` of ``profiles_dir``."""
+    names = set(available())
+    if profiles_dir and Path(profiles_dir).is_dir():
+        names |= {p.stem for p in Path(profiles_dir).glob("*.toml") if PROFILE_NAME.fullmatch(p.stem)}
+    return sorted(names)
+
+
+def named_profile(name: str, profiles_dir: str | None) -> Profile:
+    """The profile called ``name``: ``<profiles_dir>/<name>.toml`` first, else the bundled one. ``name`` is a
+    plain name (letters, digits, ``_ . -``), never a path; errors say only the name and the names accepted."""
+    names = profile_names(profiles_dir)
+    if not PROFILE_NAME.fullmatch(name) or ".." in name or name not in names:
+        shown = repr(name) if PROFILE_NAME.fullmatch(name) else "(a profile is a name, not a path)"
+        raise ApiError("invalid_request", f"unknown profile {shown}; the profiles here are: {', '.join(names)}")
+    path = Path(profiles_dir) / f"{name}.toml" if profiles_dir else None
+    try:
+        return load_profile(str(path) if path is not None and path.is_file() else name)
+    except ChainriskError as e:
+        msg = str(e)
+        for p in filter(None, (str(path) if path else None, profiles_dir)):
+            msg = msg.replace(p, "")
+        msg = re.sub(r"(/[^\s,;:'\"]+)+", "<path>", msg).replace(", or give a .toml path", "")
+        raise ApiError("invalid_request", f"profile {name!r} does not load: {msg}") from None
+
+
 class Scoring:
     """At most one scoring run at a time, in a background thread of the service on its own connection."""
 
@@ -163,16 +200,14 @@ class Scoring:
     def in_progress(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
-    def start(self, profile: str, max_hops: int | None) -> None:
-        """Start a run under ``profile``; ``scoring_in_progress`` while one runs, ``invalid_request`` for a
-        profile that does not load."""
+    def start(self, profile: str, max_hops: int | None, profiles_dir: str | None = None) -> None:
+        """Start a run under the profile named ``profile`` (bundled, or ``NAME.toml`` in ``profiles_dir``);
+        ``scoring_in_progress`` while one runs, ``invalid_request`` for an unknown name or a profile that does not
+        load. Never a path: the message names no server path and no CLI option."""
         with self._lock:
             if self.in_progress:
                 raise ApiError("scoring_in_progress")
-            try:
-                prof = load_profile(profile)
-            except ChainriskError as e:
-                raise ApiError("invalid_request", str(e)) from None
+            prof = named_profile(profile, profiles_dir)
             self.thread = threading.Thread(target=self._work, args=(prof, max_hops), name="chainrisk-score",
                                            daemon=True)
             self.thread.start()
@@ -185,7 +220,7 @@ class Scoring:
             self._pin.invalidate()
         except Exception as e:  # recorded in scoring_runs by score(); keep the message for /v1/runs
             log.exception("scoring run failed")
-            self.error = f"{type(e).__name__}: {e}"
+            self.error = f"{type(e).__name__}: {e}".replace(str(Path(st.path).resolve().parent), "<store folder>")
 
     def join(self) -> None:
         if self.thread is not None:

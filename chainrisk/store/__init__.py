@@ -14,6 +14,7 @@ from __future__ import annotations
 from .core import (
     DEFAULT_PATH,
     FileReadErrors,
+    MemoryErrors,
     QueryError,
     Store,
     default_path,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_PATH",
     "INDEXES",
     "FileReadErrors",
+    "MemoryErrors",
     "Provenance",
     "QueryError",
     "Store",

@@ -40,6 +40,9 @@ QueryError = duckdb.Error
 FileReadErrors: tuple[type[Exception], ...] = (
     duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException)
 
+#: DuckDB ran out of its memory limit: not the input's fault; say so, with the setting that helps.
+MemoryErrors: tuple[type[Exception], ...] = (duckdb.OutOfMemoryException,)
+
 Params = Sequence[Any] | dict[str, Any] | None
 
 

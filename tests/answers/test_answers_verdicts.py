@@ -55,7 +55,8 @@ def test_a_run_without_the_axes_has_null_verdicts_with_every_key(scored):
 def test_screen_columns_come_after_the_old_ones(scored, tmp_path):
     assert RESULT_COLUMNS[: len(OLD_COLUMNS)] == OLD_COLUMNS
     assert RESULT_COLUMNS[len(OLD_COLUMNS):] == ("illicit_score", "illicit_band", "vc_business_score",
-                                                   "vc_business_band", "action")
+                                                   "vc_business_band", "action", "behaviour_score", "behaves_like",
+                                                   "behaviour_features")
     res = screen(scored, [S.SUBJECT, S.EXCH, S.CLEAN, "junk"])
     rows = res.arrow().to_pylist()
     assert [(r["illicit_band"], r["vc_business_band"], r["action"]) for r in rows] == [
@@ -102,9 +103,9 @@ def test_table_view_and_report_show_the_action_and_both_verdicts(tmp_path):
     with chainrisk.open(db) as st:
         html = chainrisk.report(st, S.SUBJECT, tmp_path / "r.html").read_text(encoding="utf-8")
         md = chainrisk.report(st, S.SUBJECT, tmp_path / "r.md").read_text(encoding="utf-8")
-    assert "Action: sever service and report" in html and "virtual-currency business" in html
+    assert "sever service and report a suspicious transaction" in html and "Virtual-currency business" in html
     assert "<h2>Why</h2>" in html and "## Why" in md
-    assert "| illicit activity | high | 62.5 | mixer | medium |" in md
+    assert "| Links to illegal activity | high risk | 62.5 | mixer | medium |" in md
 
 
 def test_service_read_role_sees_the_verdicts_without_label_sources(tmp_path):

@@ -269,7 +269,7 @@ def test_cli_stdin_list(db):
     (["--fail-on", "severe"], 1),
     (["--since", S.R_OLD, "--fail-on", "severe"], 1),
     (["--address-column", "wallet"], 2),
-    (["--format", "xlsx"], 2),
+    (["--format", "xls"], 2),
     (["--run", "r-missing"], 7),
 ])
 def test_cli_exit_codes(db, tmp_path, extra, code):
@@ -311,3 +311,63 @@ def test_bulk_eip55_agrees_with_parse_address(scored):
     bodies = [v[2:].lower() for v in values[:50]]
     digests = _keccak_many("".join(bodies).encode(), 40)
     assert [digests[32 * i:32 * i + 32] for i in range(50)] == [keccak(b.encode()) for b in bodies]
+
+
+def test_xlsx_out_is_a_real_workbook_and_reads_back(scored, tmp_path):
+    """`screen x.xlsx -o out.xlsx` writes an Excel workbook (not CSV text in a .xlsx file), both ways."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["客户编号", "客户名称", "钱包地址"])
+    ws.append(["C-1", "张三贸易有限公司", S.SUBJECT])
+    ws.append(["C-2", "=HYPERLINK(\"http://x\")", "bad"])
+    ws.append(["C-3", "李四", S.SUBJECT])
+    ws["B3"].data_type = "s"        # a customer's text that looks like a formula
+    wb.save(tmp_path / "declared.xlsx")
+    out = tmp_path / "screened.xlsx"
+    res = screen(scored, tmp_path / "declared.xlsx", address_column="钱包地址", output=out)
+    assert out.read_bytes()[:2] == b"PK" and res.report["output"]["format"] == "xlsx"
+    back = openpyxl.load_workbook(out, read_only=True)
+    rows = list(back.worksheets[0].iter_rows(values_only=True))
+    back.close()
+    head = list(rows[0])
+    assert head[:3] == ["客户编号", "客户名称", "钱包地址"] and head[3:3 + len(RESULT_COLUMNS)] == list(RESULT_COLUMNS)
+    assert len(rows) == 4                                         # one row per input row, in input order
+    body = [dict(zip(head, [*r, *[None] * (len(head) - len(r))], strict=True)) for r in rows[1:]]
+    assert [b["客户名称"] for b in body] == ["张三贸易有限公司", "=HYPERLINK(\"http://x\")", "李四"]   # text, not a formula
+    assert [b["status"] for b in body] == ["ok", "invalid", "ok"]
+    assert body[0]["risk_score"] == 62.5 and isinstance(body[0]["risk_score"], float)   # numbers stay numbers
+    assert body[2]["duplicate_of_row"] == 1
+    assert res.arrow().num_rows == 3
+    # and the workbook it wrote screens again (bank files both ways)
+    again = screen(scored, out, address_column="钱包地址").arrow()
+    assert again.column("input_status").to_pylist() == ["ok", "invalid", "ok"]
+    with pytest.raises(UsageError, match=r"\.xlsx"):
+        screen(scored, tmp_path / "declared.xlsx", address_column="钱包地址", output=tmp_path / "old.xls")
+
+
+def test_excel_csv_has_a_bom_and_chinese_survives(scored, tmp_path):
+    src = tmp_path / "declared.csv"
+    src.write_text(f"客户名称,address\n张三,{S.SUBJECT}\n", encoding="utf-8")
+    plain, marked = tmp_path / "plain.csv", tmp_path / "excel.csv"
+    screen(scored, src, output=plain)
+    res = screen(scored, src, output=marked, excel=True)
+    assert not plain.read_bytes().startswith(b"\xef\xbb\xbf")
+    data = marked.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data[3:] == plain.read_bytes()
+    assert res.report["output"]["excel_bom"] is True and res.report["output"]["sha256"] == hashlib.sha256(data).hexdigest()
+    # the BOM'd file reads back with its header intact (no '\ufeff客户名称' column)
+    assert screen(scored, marked, address_column="address").arrow().column("客户名称").to_pylist() == ["张三"]
+
+
+def test_cli_excel_and_xlsx(db, tmp_path):
+    src = tmp_path / "declared.csv"
+    src.write_text(f"客户名称,address\n张三,{S.SUBJECT}\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["--db", str(db), "screen", str(src), "-o", str(tmp_path / "c.csv"), "--excel"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0 and (tmp_path / "c.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert code_of(["--db", str(db), "-q", "screen", str(src), "-o", str(tmp_path / "c.xlsx")]) == 0
+    assert (tmp_path / "c.xlsx").read_bytes()[:2] == b"PK"
+    assert code_of(["--db", str(db), "-q", "screen", str(src), "--format", "xlsx"]) == 2   # needs -o
+    assert code_of(["--db", str(db), "-q", "screen", str(src), "-o", str(tmp_path / "c.xls")]) == 2

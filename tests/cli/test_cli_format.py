@@ -39,8 +39,13 @@ def test_every_output_option_is_format_with_the_values_of_one_kind() -> None:
             elif "--format" in names:
                 pytest.fail(f"{ctx.command_path}: --format must be the output format")
     assert seen == {
-        "chainrisk demo": "summary", "chainrisk evaluate": "summary", "chainrisk ingest file": "records", "chainrisk ingest rpc": "summary",
+        "chainrisk case add": "documents", "chainrisk case decide": "documents", "chainrisk case list": "records",
+        "chainrisk case note": "documents", "chainrisk case open": "documents", "chainrisk case ref": "documents",
+        "chainrisk case remove": "documents", "chainrisk case show": "documents",
+        "chainrisk demo": "summary", "chainrisk fetch": "summary", "chainrisk evaluate": "summary",
+        "chainrisk model show": "summary", "chainrisk model train": "summary", "chainrisk ingest file": "records", "chainrisk ingest rpc": "summary",
         "chainrisk keys create": "records", "chainrisk keys list": "records", "chainrisk keys revoke": "records",
+        "chainrisk keys rotate": "records",
         "chainrisk labels categories": "records", "chainrisk labels import": "records",
         "chainrisk labels list": "records", "chainrisk labels retire": "records", "chainrisk labels show": "records",
         "chainrisk labels sources": "records", "chainrisk labels update": "records", "chainrisk lookup": "documents",
@@ -82,7 +87,7 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str]:
      "--format csv sets the output format; give the input format as --input-format csv"),
     (("labels", "import", "l.csv", "--format", "csv"),
      "--format csv sets the output format; give the input format as --input-format csv"),
-    (("ingest", "file", "t.csv"), "missing option --input-format (bigquery|ethereum-etl|etherscan|csv)"),
+    (("ingest", "file", "t.csv"), "missing option --input-format (bigquery|ethereum-etl|etherscan|csv|tronetl|tron-logs|trongrid)"),
     (("labels", "import", "--format", "json"), "missing option --input-format (csv|list|ofac-xml"),
     (("demo", "--format", "text"), "'text' is named 'table' (the summary for a person): use --format table"),
     (("lookup", "0x52908400098527886e0f7030069857d2e4169ee7", "--format", "csv"),

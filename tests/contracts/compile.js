@@ -27,6 +27,7 @@ for (const e of out.errors || []) process.stderr.write(e.formattedMessage + "\n"
 if (errors.length) process.exit(1);
 for (const [file, contracts] of Object.entries(out.contracts)) {
   for (const [name, c] of Object.entries(contracts)) {
+    if (!c.evm.bytecode.object) continue;  // interfaces
     const target = path.join(dir, "..", "..", "chainrisk", "demo", "contracts", name + ".json");
     const doc = { contract: name, source: file, compiler: "solc " + solc.version(), abi: c.abi,
       bytecode: "0x" + c.evm.bytecode.object };

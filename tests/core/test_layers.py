@@ -3,7 +3,7 @@
 
 The layers, lowest first (a module may import its own package and the layers below it, never one above)::
 
-    ground     address, errors, taxonomy, data, version   (may use one another: no cycle)
+    ground     address, chains, errors, taxonomy, data, version, i18n  (may use one another: no cycle)
     store      the only owner of DuckDB connections and SQL bookkeeping
     ingest     sources: the node client, RPC and file ingestion (write through the store)
     labels  profiles                                  (labels read the node through ingest; neither imports the other)
@@ -16,7 +16,7 @@ The package root (``chainrisk/__init__.py``) is the public facade: it imports gr
 everything else lazily (only type-checking imports of the upper layers); no module of the package imports the
 root (``__version__`` lives in the ground module ``chainrisk.version``). Third-party owners: click only in ``chainrisk.cli``; fastapi, uvicorn and
 starlette only in ``chainrisk.service``; duckdb only in ``chainrisk.store``; requests only in the HTTP sources
-(``chainrisk.ingest.node``, ``chainrisk.labels.update``). The package never imports the tests (``tests``,
+(``chainrisk.ingest.node``, ``chainrisk.ingest.trongrid``, ``chainrisk.labels.update``). The package never imports the tests (``tests``,
 ``support``, ``conftest``, pytest). No import cycle between packages, and nothing outside the store touches
 ``Store.con``.
 """
@@ -35,7 +35,7 @@ import chainrisk
 PKG = Path(chainrisk.__file__).resolve().parent
 ROOT = "<root>"
 
-GROUND = ("address", "errors", "taxonomy", "data", "version")
+GROUND = ("address", "chains", "errors", "taxonomy", "data", "version", "i18n")
 RANK: dict[str, int] = {
     **dict.fromkeys(GROUND, 0), "store": 1, "ingest": 2, "labels": 3, "profiles": 3, "engine": 4, "answers": 5,
     "demo": 6, "cli": 7, "service": 7,
@@ -46,7 +46,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "uvicorn": ("chainrisk.service",),
     "starlette": ("chainrisk.service",),
     "duckdb": ("chainrisk.store",),
-    "requests": ("chainrisk.ingest.node", "chainrisk.labels.update"),
+    "requests": ("chainrisk.ingest.node", "chainrisk.ingest.trongrid", "chainrisk.labels.update"),
 }
 TEST_CODE = ("tests", "support", "conftest", "pytest", "_pytest")
 # (importing module, imported package) edges that are allowed although they go sideways: the serve command.

@@ -41,8 +41,15 @@ def test_demo_runs_end_to_end_and_prints_a_summary(tmp_path: Path, capsys):
                  "screening_results.csv"):
         assert (files / name).is_file(), name
     with chainrisk.open(db, read_only=True) as st:
-        assert st.execute("SELECT count(*) FROM transfers").fetchall()[0][0] == eco.n_transfers
-        assert st.execute("SELECT count(*) FROM active_labels").fetchall()[0][0] == eco.labels.num_rows
+        assert st.execute("SELECT count(*) FROM transfers WHERE chain = 'ethereum'").fetchall()[0][0] == eco.n_transfers
+        assert st.execute("SELECT count(*) FROM active_labels WHERE chain = 'ethereum'").fetchall()[0][0] == \
+            eco.labels.num_rows
+        # the TRON economy beside it: tronetl files, base58 addresses, labels on tron, the same scoring run
+        tron = st.execute("SELECT count(*) FROM transfers WHERE chain = 'tron'").fetchall()[0][0]
+        assert tron > 0 and f"TRON economy (USDT-TRC20 dominant): {tron:,} transfers" in out
+        assert st.execute("SELECT count(*) FROM addresses WHERE chain = 'tron' AND address NOT LIKE 'T%'"
+                          ).fetchall()[0][0] == 0
+        assert st.execute("SELECT count(*) FROM file_imports WHERE format = 'tronetl'").fetchall()[0][0] == 1
         runs = st.execute("SELECT status, profile FROM scoring_runs").fetchall()
         assert runs == [("complete", "cn")]
         # the file import path was exercised (not a direct insert)
@@ -50,6 +57,8 @@ def test_demo_runs_end_to_end_and_prints_a_summary(tmp_path: Path, capsys):
     assert "how well the scoring recovered the ground truth" in out
     assert "declared customers screened" in out
     assert "lookup: " in out
+    assert "lookup: TRON: " in out and "declared TRON addresses screened" in out
+    assert (files / "tron_screening_results.csv").is_file()
 
 
 def test_demo_json_summary_and_rerun_replaces_its_own_store(tmp_path: Path, capsys):

@@ -69,7 +69,9 @@ def test_wheel_installs_and_runs_the_demo_and_the_readme_api_without_a_checkout(
     names = set(zipfile.ZipFile(wheel).namelist())
     for data in ("chainrisk/data/tokens.csv", "chainrisk/data/labels/exchanges.csv", "chainrisk/profiles/cn.toml",
                  "chainrisk/profiles/fatf.toml", "chainrisk/demo/contracts/CircleLike.json",
-                 "chainrisk/demo/contracts/TetherLike.json"):
+                 "chainrisk/demo/contracts/TetherLike.json", "chainrisk/data/messages.toml",
+                 "chainrisk/service/ui/index.html", "chainrisk/service/ui/app.js", "chainrisk/service/ui/app.css",
+                 "chainrisk/service/ui/vendor/cytoscape.min.js", "chainrisk/service/ui/vendor/cytoscape.LICENSE"):
         assert data in names, data
     assert not [n for n in names if n.startswith(("tests/", "bench/", "notebooks/", "node_modules/"))]
 

@@ -18,6 +18,8 @@ from support.reference import reference_compute
 from support.scoring import add_label, add_transfers, addr
 
 from chainrisk.engine import model
+from chainrisk.engine.behaviour import behaviour_part, load_model, logit
+from chainrisk.engine.model import roles
 from chainrisk.engine.propagate import _Direction
 from chainrisk.engine.score import Label, compute, inputs_from_rows, load_inputs, score
 from chainrisk.profiles import load_profile
@@ -126,3 +128,28 @@ def test_stored_run_agrees_with_the_reference(store, seed):
     (n,) = store.execute("SELECT count(*) FROM exposures WHERE run_id = ?", [run.run_id]).fetchone()
     assert n == len(ref.exposure_rows())
     assert store.execute("SELECT count(*) FROM addresses WHERE address = ?", [addr("a0")]).fetchone() == (1,)
+
+
+@SETTINGS
+@given(g=graphs(categories=ILLICIT), k=st.integers(1, 5), prior=st.sampled_from([0.05, 0.3, 0.7, 0.95]),
+       corro=st.sampled_from([0.0, 20.0, 60.0]), alone=st.sampled_from(["low", "medium", "severe"]),
+       ind=st.dictionaries(st.integers(0, 9), st.tuples(st.sampled_from(["pass_through", "structuring"]),
+                                                         st.sampled_from([35, 80])), max_size=3))
+def test_the_behaviour_part_combines_exactly_as_the_reference_says(g, k, prior, corro, alone, ind):
+    """The behaviour part joins the illicit axis as in the reference: alone up to the profile's band, as a
+    noisy-OR with an illicit exposure or indicator from corroborate_at, never with an own label or a victim."""
+    rows, labels, inert = g
+    inp = inputs_from_rows(rows, labels, inert)
+    base = load_model()
+    mdl = dataclasses.replace(base, prior_shift=logit(prior) - logit(base.doc["model"]["train_prior"]))
+    prof = dataclasses.replace(CN, behaviour=dataclasses.replace(CN.behaviour, corroborate_at=corro,
+                                                                 alone_at_most=alone))
+    part = behaviour_part(inp, roles(inp, prof), prof, mdl).part
+    a = compute(inp, prof, k, dict(ind), behaviour=mdl)
+    b = reference_compute(inp, prof, k, dict(ind), behaviour=dict(enumerate(part.tolist())))
+    assert a.score_rows() == b.score_rows()
+    off = compute(inp, prof, k, dict(ind))
+    on = dict(zip(a.scores["addr"].tolist(), a.scores["illicit_score"].tolist(), strict=True))
+    # the part only adds evidence: no illicit score is lower with it
+    assert all(on[x] >= s for x, s in zip(off.scores["addr"].tolist(), off.scores["illicit_score"].tolist(),
+                                          strict=True))

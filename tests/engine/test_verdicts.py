@@ -146,7 +146,7 @@ def test_a_mule_with_a_clean_past_is_caught_by_its_forwarding_not_hidden_by_its_
         rows += [(k * 720, "employer", "mule", 1_000), (k * 720 + 170, "mule", "grocer", 1_000)]
     rows += [(7_300, "S", "mule", 5_000), (7_301, "mule", "next", 4_950)]   # then: fraud money out within the hour
     add(store, rows)
-    score(store, profile="cn")
+    score(store, profile="cn", behaviour=False)   # the graph's verdict (ten months: the behaviour model would run)
     ind = indicators_of(store, "mule")
     assert "pass_through" not in ind          # judged over its whole history, the account looks ordinary
     sev, ev = ind["forwarding"]
@@ -158,6 +158,47 @@ def test_a_mule_with_a_clean_past_is_caught_by_its_forwarding_not_hidden_by_its_
     assert m["illicit_reason"].endswith("with behavioural indicator forwarding (severity 50)")
     # the grocer who was paid before the fraud money arrived is untouched
     assert verdict(store, "grocer")["illicit_score"] == 0.0
+
+
+def test_forwarding_judges_the_illicit_taint_of_an_inflow_whole_across_categories(store):
+    """A layering hop pools fraud, phishing and mixer money (a third each) and pays it to a mule with a clean
+    past: no single category is half of the inflow, but all of it is illicit, and the mule passes it on."""
+    label(store, "S", "scam", "Investment fraud")
+    label(store, "P", "phishing", "Drainer")
+    label(store, "MX", "mixer", "Tornado")
+    rows = []
+    for k in range(10):
+        rows += [(k * 720, "employer", "mule", 1_000), (k * 720 + 170, "mule", "grocer", 1_000)]
+    rows += [(7_300, "S", "hop", 2_000), (7_300.2, "P", "hop", 2_000), (7_300.4, "MX", "hop", 2_000),
+             (7_301, "hop", "mule", 6_000), (7_302, "mule", "next", 5_950)]
+    add(store, rows)
+    score(store, profile="cn")
+    sev, ev = indicators_of(store, "mule")["forwarding"]
+    assert ev["taint_usd"] == 6_000 and ev["forwarded_usd"] == 5_950 and ev["hop"] == 2
+    assert ev["category"] == "mixer" and ev["inferred"] is False   # equal parts: the first in the taxonomy
+    assert sev == 50
+    m = verdict(store, "mule")
+    assert m["illicit_band"] == "high" and "with behavioural indicator forwarding" in m["illicit_reason"]
+
+
+def test_forwarding_of_an_inferred_collectors_money_corroborates_the_exposure(store):
+    """A mule paid by an unlabelled collector (inferred from its behaviour) that passes the money on within the
+    hour: exposure to an inferred source alone is at most medium; the mule's own forwarding makes it high."""
+    rows = [(i * 1.5, f"v{i}", "coll", 800 + 10 * i) for i in range(14)]   # 14 payers, passed on within hours
+    rows += [(22, "coll", "mule", 6_000), (22.2, "coll", "mule2", 5_500)]
+    for k in range(10):                                                    # the mule's clean past
+        rows += [(k * 720 - 7_300, "employer", "mule", 1_000), (k * 720 - 7_130, "mule", "grocer", 1_000)]
+    rows += [(22.5, "mule", "next", 5_950)]
+    add(store, rows)
+    score(store, profile="cn")
+    assert "collector" in indicators_of(store, "coll")
+    sev, ev = indicators_of(store, "mule")["forwarding"]
+    assert sev >= 45
+    assert (ev["category"], ev["inferred"], ev["hop"], ev["taint_usd"]) == ("scam", True, 1, 6_000)
+    m = verdict(store, "mule")
+    assert m["illicit_band"] in ("high", "severe") and m["illicit_confidence"] != "high"
+    assert "forwarding" not in indicators_of(store, "mule2")   # kept the money: exposure alone
+    assert verdict(store, "mule2")["illicit_score"] <= 49.99
 
 
 def test_forwarding_does_not_fire_on_a_small_share_of_a_busy_inflow(store):

@@ -436,7 +436,7 @@ def test_usage_errors(tmp_path, store):
         chainrisk.ingest_file(store, [p], "bigquery", mapping={"value": "v"})
     with pytest.raises(UsageError, match="needs skip_bad"):
         chainrisk.ingest_file(store, [p], "ethereum-etl", reject_path=tmp_path / "r.csv")
-    with pytest.raises(UsageError, match="EVM chains only"):
+    with pytest.raises(UsageError, match="is an EVM export; TRON files are read with"):
         chainrisk.ingest_file(store, [p], "ethereum-etl", chain="tron")
 
 

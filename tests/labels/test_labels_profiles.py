@@ -57,7 +57,7 @@ def test_a_copied_and_tuned_profile_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ('name = "cn"', 'name = "cn"\ncolour = "red"', r"unknown key\(s\) colour; accepted: action, axes, bands, description"),
+    ('name = "cn"', 'name = "cn"\ncolour = "red"', r"unknown key\(s\) colour; accepted: action, axes, bands, behaviour, description"),
     ("sanctions = 100", "sanctions = 100\nterrorist = 100", r"\[severity\]: unknown key\(s\) terrorist; accepted"),
     ("sanctions = 100\n", "", r"\[severity\]: missing sanctions"),
     ("blacklist = 90", "blacklist = 190", r"blacklist = 190: must be an integer 0\.\.100"),
@@ -67,10 +67,21 @@ def test_a_copied_and_tuned_profile_loads(tmp_path: Path) -> None:
     ('stop_categories = ["exchange"', 'stop_categories = ["exchanges"', r"stop_categories: unknown key\(s\) exchanges"),
     ("high = 50", "high = 10", r"low <= medium <= high <= severe"),
     ("[bands]", "[bands\n", r"cannot read profile bank\.toml"),
+    ("enabled = true", "enabled = 1", r"\[behaviour\] enabled: give true or false"),
+    ('alone_at_most = "medium"', 'alone_at_most = "always"', r"\[behaviour\] alone_at_most = 'always': give one of"),
+    ("min_part = 5.0", "min_part = 500", r"\[behaviour\] min_part = 500: give a number 0\.\.100"),
+    ("corroborate_at = 20.0", "corroborate_at = 20.0\nweight = 2", r"\[behaviour\]: unknown key\(s\) weight"),
 ])
 def test_unknown_keys_and_categories_are_errors(tmp_path: Path, old: str, new: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         load_profile(str(tuned(tmp_path, old, new)))
+
+
+def test_the_behaviour_switch_turns_the_model_off(tmp_path: Path) -> None:
+    on = load_profile("cn")
+    off = load_profile(str(tuned(tmp_path, "enabled = true", "enabled = false")))
+    assert on.behaviour.enabled and not off.behaviour.enabled
+    assert on.to_dict()["behaviour"]["alone_at_most"] == "medium"
 
 
 def test_unknown_profile_name() -> None:

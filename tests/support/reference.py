@@ -53,7 +53,11 @@ def build_graph(inp: Inputs) -> nx.MultiDiGraph:
 
 
 def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
-                      indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True) -> Result:
+                      indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True,
+                      behaviour: Mapping[int, float] | None = None) -> Result:
+    """The engine's definitions in plain Python and networkx. ``behaviour``: the behaviour part of each address
+    (the model's output, 0 for inert addresses and stop nodes; None: the model is off), combined as the engine's
+    ``chainrisk.engine.behaviour.combine`` documents."""
     p = profile.propagation
     sev = profile.severity
     ind: dict[int, list[tuple[str, int]]] = {}
@@ -119,7 +123,7 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
         collectors = []
     sources = {c: s for c, s in sources.items() if s}
     fwdp = model.FORWARDING
-    fwd_cats = {c for (c, inf) in sources if forwarding and not inf and c in profile.axes.illicit}
+    fwd_cats = {c for (c, inf) in sources if forwarding and c in profile.axes.illicit}
     # running maximum of time by rank (forwarding windows)
     nr = max(inp.rank.tolist(), default=-1) + 1
     tr = [-1] * nr
@@ -128,22 +132,38 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
     mono = list(tr)
     for i in range(1, nr):
         mono[i] = max(mono[i - 1], mono[i])
-    events: list[tuple[int, int, int, int, int, int]] = []   # (addr, edge, taint, forwarded, category, hop)
+    # forwarding: per transfer the illicit taint summed over the judged keys and hops, and its largest part
+    tau: dict[int, int] = defaultdict(int)
+    part: dict[int, tuple[int, int, int]] = {}   # edge -> (taint of the part, order of the part, hop)
+    part_of: list[tuple[str, bool, int]] = []
     edge_at = {k: (u, v, d) for u, v, k, d in g.edges(keys=True, data=True)}
 
-    def judge(c: str, hop: int, taint: Mapping[int, int], srcs: set[int]) -> None:
-        min_t = math.floor(fwdp.min_usd * 1_000_000 + 0.5)
+    def accumulate(c: str, is_inf: bool, hop: int, taint: Mapping[int, int], srcs: set[int]) -> None:
+        part_of.append((c, is_inf, hop))
         for k, t in taint.items():
+            if edge_at[k][1] in srcs:
+                continue
+            tau[k] += t
+            if k not in part or t > part[k][0]:
+                part[k] = (t, len(part_of) - 1, hop)
+
+    events: list[tuple[int, int, int, int, str, bool, int]] = []   # (addr, edge, taint, out, cat, inferred, hop)
+
+    def judge() -> None:
+        min_t = math.floor(fwdp.min_usd * 1_000_000 + 0.5)
+        for k, total in tau.items():
             _u, v, d = edge_at[k]
+            t = min(total, d["w"])
             te = mono[d["r"]]
-            if t < min_t or 2 * t < d["w"] or te < 0 or v in stop or v in srcs:
+            if t == 0 or t < min_t or 2 * t < d["w"] or te < 0 or v in stop:
                 continue
             win_in = sum(d2["w"] for _, _, d2 in g.in_edges(v, data=True)
                          if te - fwdp.window_s <= mono[d2["r"]] <= te + fwdp.window_s)
             out = sum(d2["w"] for _, y, d2 in g.out_edges(v, data=True)
                       if carries(v, y, d2) and d2["r"] > d["r"] and mono[d2["r"]] <= te + fwdp.window_s)
             if 2 * t >= win_in and float(out) >= fwdp.out_share * float(t):
-                events.append((v, k, t, out, CATEGORIES.index(c), hop))
+                c, is_inf, hop = part_of[part[k][1]]
+                events.append((v, k, t, out, c, is_inf, hop))
 
     vin: dict[int, int] = defaultdict(int)
     vout: dict[int, int] = defaultdict(int)
@@ -179,8 +199,8 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
                 if not got:
                     break
                 layers[hop] = dict(got)
-                if direction == "in" and not is_inf and c in fwd_cats:
-                    judge(c, hop, taint, srcs)
+                if direction == "in" and c in fwd_cats:
+                    accumulate(c, is_inf, hop, taint, srcs)
                 if hop == k_c:
                     break
                 nxt = {}
@@ -202,20 +222,21 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
             hop_usd[(c, is_inf, direction)] = layers
 
     # forwarding indicators: the strongest event per address
+    judge()
     fired: list[tuple[int, str, int, str]] = []
     best_ev: dict[int, tuple[Any, ...]] = {}
     n_ev: dict[int, int] = defaultdict(int)
-    for v, k, t, out_, ci, hop in events:
+    for v, k, t, out_, c, is_inf, hop in events:
         sv = int(forwarding_severity(np.int64(t), np.int64(out_)))
-        key = (-sv, -t, edge_at[k][2]["r"], hop, ci)
+        key = (-sv, -t, edge_at[k][2]["r"], edge_at[k][0])
         n_ev[v] += 1
         if v not in best_ev or key < best_ev[v][0]:
-            best_ev[v] = (key, k, t, out_, ci, hop, sv)
+            best_ev[v] = (key, k, t, out_, c, is_inf, hop, sv)
     for v in sorted(best_ev):
-        _, k, t, out_, ci, hop, sv = best_ev[v]
+        _, k, t, out_, c, is_inf, hop, sv = best_ev[v]
         u, _v, d = edge_at[k]
         fired.append((v, "forwarding", sv, json.dumps({
-            "method": "forwarding", "category": CATEGORIES[ci], "hop": hop, "from_id": u, "rank": d["r"],
+            "method": "forwarding", "category": c, "inferred": is_inf, "hop": hop, "from_id": u, "rank": d["r"],
             "time": d["t"], "taint_usd": t / MICRO, "usd": d["w"] / MICRO, "forwarded_usd": out_ / MICRO,
             "window_s": fwdp.window_s, "events": n_ev[v]}, sort_keys=True)))
         ind.setdefault(v, []).append(("forwarding", sv))
@@ -312,6 +333,14 @@ def reference_compute(inp: Inputs, profile: Profile, max_hops: int,
             ill = dict(xi, val=corroborate(xi["val"], ind_val), kind=4, conf=max(xi["conf"], 2))
         elif ind_val > ill["val"]:
             ill = dict(ill, val=ind_val, kind=2, conf=1)
+        part = (behaviour or {}).get(x, 0.0)
+        b = part if part >= profile.behaviour.min_part else 0.0
+        bi = BANDS.index(profile.behaviour.alone_at_most)
+        alone_cap = 100.0 if bi + 1 >= len(BANDS) else profile.bands[BANDS[bi + 1]] - 0.01
+        if b > 0 and b >= profile.behaviour.corroborate_at and ill["val"] > 0 and ill["kind"] in (1, 2, 4):
+            ill = dict(ill, val=corroborate(ill["val"], b))
+        elif b > 0 and min(b, alone_cap) > ill["val"]:
+            ill = {"val": min(b, alone_cap), "kind": 6, "cat": -1, "conf": 1}
         vc = best(lambda c: CATEGORIES[c["cat"]] in vc_axis)
         oth = best(lambda c: CATEGORIES[c["cat"]] not in ill_axis and CATEGORIES[c["cat"]] not in vc_axis)
         comb = ill

@@ -12,7 +12,11 @@ provider would:
   without an answer);
 - ``down``: every request is dropped (a node that died); ``down_after``: go down after that many getLogs calls;
 - ``strip_timestamps``: remove ``blockTimestamp`` from logs (most nodes do not send it);
-- ``delay``: seconds added to every eth_getLogs answer (a slow, far-away node).
+- ``delay``: seconds added to every eth_getLogs answer (a slow, far-away node);
+- :meth:`tron`: answer like a java-tron ``/jsonrpc`` node: ranges above 5,000 blocks are error -32602 "exceed
+  max block range: 5000", answers above 10,000 logs error -32005 "exceed max result: 10000", no
+  ``blockTimestamp`` in logs (older java-tron), the ``pending``/``safe`` tags are refused (-32602) and the
+  ``finalized`` block is the head minus ``finalized_lag`` (19: java-tron's solidified block).
 
 It counts requests per method (``calls``) and records eth_getLogs block spans (``spans``).
 """
@@ -36,6 +40,10 @@ class RpcProxy:
         self.upstream = upstream
         self.max_results: int | None = None
         self.max_block_range: int | None = None
+        self.range_message = "block range too large; you can make eth_getLogs requests with up to a {n} block range"
+        self.results_message = "query returned more than 10000 results"
+        self.refused_tags: set[str] = set()
+        self.finalized_lag: int | None = None
         self.faults: list[str] = []
         self.down = False
         self.down_after: int | None = None
@@ -75,8 +83,23 @@ class RpcProxy:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def tron(self, max_block_range: int = 5_000, max_results: int = 10_000) -> RpcProxy:
+        """Enforce java-tron's eth_getLogs caps with its error shapes (see the module docstring)."""
+        with self.lock:
+            self.max_block_range, self.max_results = max_block_range, max_results
+            self.range_message = "exceed max block range: {n}"
+            self.results_message = f"exceed max result: {max_results}"
+            self.strip_timestamps = True
+            self.refused_tags = {"pending", "safe"}
+            self.finalized_lag = 19
+        return self
+
     def reset(self) -> None:
         with self.lock:
+            self.range_message = "block range too large; you can make eth_getLogs requests with up to a {n} block range"
+            self.results_message = "query returned more than 10000 results"
+            self.refused_tags = set()
+            self.finalized_lag = None
             self.max_results = self.max_block_range = self.down_after = None
             self.faults.clear()
             self.down = self.strip_timestamps = False
@@ -123,6 +146,15 @@ class RpcProxy:
         self._send(h, 200, json.dumps(out if isinstance(req, list) else out[0]).encode())
 
     def _one(self, it: dict[str, Any]) -> Any:
+        params = it.get("params") or []
+        if self.refused_tags and any(p in self.refused_tags for p in params if isinstance(p, str)):
+            return {"jsonrpc": "2.0", "id": it.get("id"), "error": {
+                "code": -32602, "message": "TAG pending not supported"}}
+        if self.finalized_lag is not None and it.get("method") == "eth_getBlockByNumber" and params \
+                and params[0] == "finalized":  # java-tron: the solidified block, ~19 blocks below the head
+            head = int(self._upstream(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber",
+                                                  "params": []}).encode())["result"], 16)
+            it = {**it, "params": [hex(max(0, head - self.finalized_lag)), *params[1:]]}
         if it.get("method") != "eth_getLogs":
             return self._upstream(json.dumps(it).encode())
         flt = it["params"][0]
@@ -131,8 +163,7 @@ class RpcProxy:
             self.spans.append((a, b))
         if self.max_block_range is not None and b - a + 1 > self.max_block_range:
             return {"jsonrpc": "2.0", "id": it["id"], "error": {
-                "code": -32602, "message": f"block range too large; you can make eth_getLogs requests with up to "
-                                           f"a {self.max_block_range} block range"}}
+                "code": -32602, "message": self.range_message.format(n=self.max_block_range)}}
         if self.delay:
             time.sleep(self.delay)
         resp = self._upstream(json.dumps(it).encode())
@@ -140,7 +171,7 @@ class RpcProxy:
         if isinstance(logs, list):
             if self.max_results is not None and len(logs) > self.max_results:
                 return {"jsonrpc": "2.0", "id": it["id"], "error": {
-                    "code": -32005, "message": "query returned more than 10000 results",
+                    "code": -32005, "message": self.results_message,
                     "data": {"from": hex(a), "to": hex((a + b) // 2)}}}
             if self.strip_timestamps:
                 for lg in logs:

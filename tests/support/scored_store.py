@@ -137,6 +137,10 @@ def add_runs(st: Store) -> None:
     for (rid, addr), v in VERDICTS.items():
         con.execute(f"UPDATE scores SET {', '.join(f'{c} = ?' for c in VERDICT_COLS)}"
                     " WHERE run_id = ? AND address_id = ?", [*v, rid, ids[addr]])
+    # the behaviour part of the mule in r-new (as a scoring run with the behaviour model writes it)
+    con.execute("UPDATE scores SET behaviour_score = 23.4, behaviour_features = ['span_days', 'exchange_counterparty'],"
+                " behaviour_values = [2.5, 0.0], behaviour_contributions = [0.91, 0.48]"
+                " WHERE run_id = ? AND address_id = ?", [R_NEW, ids[MULE]])
     for (rid, addr), exps in EXPOSURES.items():
         for e in exps:
             con.execute("INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop,"

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import addresses, admin, health, runs, screen
+from . import addresses, admin, cases, graph, health, runs, screen, ui
 
-ROUTERS = (health.router, addresses.router, screen.router, runs.router, admin.router)
+ROUTERS = (health.router, addresses.router, screen.router, graph.router, runs.router, admin.router, cases.router, ui.router)

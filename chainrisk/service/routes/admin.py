@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -12,7 +12,7 @@ from ...errors import InputError
 from ..audit import query_audit
 from ..errors import ApiError
 from ..http import State, error_responses, json_body, json_response, note, require_admin
-from ..keys import ROLES, ApiKey, create_key, list_keys, revoke_key
+from ..keys import ROLES, ApiKey, create_key, list_keys, revoke_key, rotate_key
 
 router = APIRouter(tags=["admin"])
 
@@ -22,6 +22,7 @@ KEY_BODY = {
         "type": "object", "required": ["name"], "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": 200},
             "role": {"type": "string", "enum": list(ROLES), "default": "read"},
+            "expires_in_days": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 3650},
         }}}},
 }
 
@@ -42,10 +43,14 @@ async def post_key(request: Request, state: State) -> Response:
     role = body.get("role", "read")
     if role not in ROLES:
         raise ApiError("invalid_request", f"role is one of: {', '.join(ROLES)}")
+    days = body.get("expires_in_days")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 3650):
+        raise ApiError("invalid_request", "expires_in_days is a number of days, more than 0 and at most 3650")
+    expires = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=days) if days is not None else None
 
     def make() -> tuple[ApiKey, str]:
         try:
-            return create_key(state.thread_store(), body["name"], role, created_by=admin.key_id)
+            return create_key(state.thread_store(), body["name"], role, created_by=admin.key_id, expires_at=expires)
         except InputError as e:
             raise ApiError("invalid_request", str(e)) from None
 
@@ -65,6 +70,21 @@ def delete_key(request: Request, state: State, key_id: str) -> Response:
         raise ApiError("key_not_found", f"no API key with id {key_id[:64]!r}") from None
     state.keys.reload()
     return json_response(key.to_dict())
+
+
+@router.post("/v1/keys/{key_id}/rotate", summary="A new token for a key (same id); the old token stops at once",
+             responses=error_responses(403, 404, 422))
+def post_rotate(request: Request, state: State, key_id: str) -> Response:
+    admin = require_admin(request)
+    note(request, subject=key_id[:64])
+    try:
+        key, token = rotate_key(state.thread_store(), key_id, rotated_by=admin.key_id)
+    except InputError as e:
+        if "no API key" in str(e):
+            raise ApiError("key_not_found", f"no API key with id {key_id[:64]!r}") from None
+        raise ApiError("invalid_request", str(e)) from None
+    state.keys.reload()
+    return json_response({**key.to_dict(), "token": token})
 
 
 @router.get("/v1/audit", summary="The audit log, newest first", responses=error_responses(403, 422))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from ..errors import ApiError
+from ..errors import ApiError, public_message
 from ..http import State, error_response, json_response
 
 router = APIRouter(tags=["health"])
@@ -16,7 +16,7 @@ def healthz(state: State) -> Response:
     try:
         state.thread_store().execute("SELECT 1").fetchall()
     except Exception as e:
-        raise ApiError("store_unavailable", f"the store does not answer: {e}") from None
+        raise ApiError("store_unavailable", public_message(f"the store does not answer: {e}")) from None
     return json_response({"status": "ok"})
 
 

@@ -57,5 +57,5 @@ async def post_run(request: Request, state: State) -> Response:
     if not isinstance(profile, str) or (hops is not None and (not isinstance(hops, int) or isinstance(hops, bool)
                                                               or not 1 <= hops <= 10)):
         raise ApiError("invalid_request", "'profile' is a profile name and 'max_hops' an integer 1..10")
-    await run_in_threadpool(state.scoring.start, profile, hops)
+    await run_in_threadpool(state.scoring.start, profile, hops, state.settings.profiles_dir)
     return json_response({"status": "started", "profile": profile, "max_hops": hops}, 202)

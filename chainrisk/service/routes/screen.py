@@ -100,14 +100,21 @@ async def submit_job(request: Request, state: State, address_column: str = "addr
                        "(or application/octet-stream)")
     if not 0 < len(address_column) <= 200:
         raise ApiError("invalid_request", "address_column is 1 to 200 characters")
-    data = await request.body()
+    job_id, src = state.jobs.upload_path(filename)
+    try:
+        with src.open("wb") as f:  # streamed to disk in the request's chunks: never the whole upload in memory
+            async for chunk in request.stream():
+                f.write(chunk)
 
-    def submit() -> dict[str, Any]:
-        st = state.thread_store()
-        run = st.run()  # fail now (503 no_scoring_run) rather than in the background; pins the run
-        return state.jobs.submit(st, key, data, filename, address_column, run.run_id)
+        def submit() -> dict[str, Any]:
+            st = state.thread_store()
+            run = st.run()  # fail now (503 no_scoring_run) rather than in the background; pins the run
+            return state.jobs.submit(st, key, job_id, src, filename, address_column, run.run_id)
 
-    job = await run_in_threadpool(submit)
+        job = await run_in_threadpool(submit)
+    except BaseException:
+        src.unlink(missing_ok=True)
+        raise
     note(request, subject=job["job_id"], run_id=job["run_id"])
     return json_response(job, 202, {"Location": f"/v1/screen/jobs/{job['job_id']}"})
 
@@ -125,3 +132,10 @@ def job_result(request: Request, state: State, job_id: str) -> Response:
     path, job = state.jobs.result_path(state.thread_store(), job_id, caller(request))
     note(request, run_id=job["run_id"], n_addresses=job["rows_out"] or 0)
     return FileResponse(path, media_type="text/csv", filename=f"chainrisk-{job_id}.csv")
+
+
+@router.delete("/v1/screen/jobs/{job_id}", summary="Delete a finished job's result and record now",
+               responses=error_responses(404, 409))
+def delete_job(request: Request, state: State, job_id: str) -> Response:
+    note(request, subject=job_id[:64])
+    return json_response(state.jobs.delete(state.thread_store(), job_id, caller(request)))
