@@ -38,7 +38,7 @@ ROOT = "<root>"
 GROUND = ("address", "errors", "taxonomy", "data")
 RANK: dict[str, int] = {
     **dict.fromkeys(GROUND, 0), "store": 1, "ingest": 2, "labels": 3, "profiles": 3, "engine": 4, "answers": 5,
-    "demo": 6, "cli": 7, "service": 7,
+    "demo": 6, "monitoring": 6, "cli": 7, "service": 7,
 }
 OWNERS: dict[str, tuple[str, ...]] = {
     "click": ("chainrisk.cli",),
