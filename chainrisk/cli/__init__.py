@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "runs": "score:runs",
     "demo": "demo:demo",
     "evaluate": "evaluate:evaluate",
+    "watch": "monitoring:watch",
+    "alerts": "monitoring:alerts",
 }
 
 
