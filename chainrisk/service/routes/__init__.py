@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import addresses, admin, health, runs, screen
+from . import addresses, admin, health, monitoring, runs, screen
 
-ROUTERS = (health.router, addresses.router, screen.router, runs.router, admin.router)
+ROUTERS = (health.router, addresses.router, screen.router, runs.router, admin.router, monitoring.router)
