@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
 from ._common import RECORDS, format_option, open_store, write
+from .follow_opts import follow_options, follow_settings
 
 
 @click.command()
@@ -25,14 +27,19 @@ from ._common import RECORDS, format_option, open_store, write
               help="Hold the current run's scores in memory for lookups when it has at most this many (0: never).")
 @click.option("--threads", "threads", default=40, show_default=True, type=click.IntRange(1, 400),
               help="Threads answering requests.")
+@follow_options
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, rate_limit: float, burst: int | None, max_items: int,
-          max_upload_mb: int, jobs_dir: str | None, cache_max_addresses: int, threads: int) -> None:
+          max_upload_mb: int, jobs_dir: str | None, cache_max_addresses: int, threads: int, follow: bool,
+          rpc_url: str | None, **follow_kw: Any) -> None:
     """Serve the screening API over HTTP (see docs/service.md).
 
     The service holds the store open: while it runs, start scoring runs with POST /v1/runs (admin key) instead
     of 'chainrisk score', and manage keys with /v1/keys. Create the first admin key with 'chainrisk keys create'
     before starting it. Stops cleanly (audit log flushed) on Ctrl-C or SIGTERM.
+
+    With --follow (and --rpc-url), the service also follows the node: new finalized blocks are ingested,
+    rescored and turned into alerts inside this process, while lookups keep being answered (docs/monitoring.md).
     """
     from ..service import Settings, create_app
     from ..service import serve as run_service
@@ -40,7 +47,8 @@ def serve(ctx: click.Context, host: str, port: int, rate_limit: float, burst: in
     settings = Settings(db=ctx.obj["db"], rate_limit=rate_limit, burst=burst, max_items=max_items,
                         max_body_bytes=max(4 * 1024 * 1024, max_items * 420),
                         max_upload_bytes=max_upload_mb * 1024 * 1024, jobs_dir=jobs_dir,
-                        cache_max_addresses=cache_max_addresses)
+                        cache_max_addresses=cache_max_addresses,
+                        follow=follow_settings(follow, rpc_url, follow_kw))
     app = create_app(settings)
     logging.getLogger(__name__).warning("chainrisk serve: %s on http://%s:%d", ctx.obj["db"], host, port)
     run_service(app, host=host, port=port, threads=threads)
