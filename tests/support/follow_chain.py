@@ -33,7 +33,7 @@ class FollowChain:
 
 def start_chain(store: Store, block_time: int = 1) -> FollowChain:
     """A fresh anvil node: USDT-like code at the store's registered USDT address (so transfers have a USD value),
-    a funded mixer and payer, and blocks every ``block_time`` seconds."""
+    a funded mixer and payer, and blocks every ``block_time`` seconds (0: only when a transaction comes)."""
     usdt = store.resolve_token("USDT").contract
     node = Anvil.start("--gas-limit", "100000000", "--block-base-fee-per-gas", "0", keep_states=64)
     try:
@@ -47,7 +47,8 @@ def start_chain(store: Store, block_time: int = 1) -> FollowChain:
         node.receipt(node.send(usdt, "mint(address,uint256)", [owner, 3 * 10**13], sender=owner, gas=200_000))
         for who in (mixer, payer):
             node.receipt(node.send(usdt, "transfer(address,uint256)", [who, 10**13], sender=owner, gas=200_000))
-        node.rpc("evm_setIntervalMining", [max(1, int(block_time))])
+        if block_time > 0:       # 0: automine only (a block per transaction)
+            node.rpc("evm_setIntervalMining", [int(block_time)])
     except BaseException:
         node.stop()
         raise
