@@ -20,10 +20,11 @@ class ServiceClient:
         self.key = key
         self.timeout = timeout
 
-    def _do(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
+    def _do(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Any:
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        ctype = "application/octet-stream" if raw is not None else "application/json"
         req = urllib.request.Request(self.url + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.key}", "Content-Type": "application/json"})
+            "Authorization": f"Bearer {self.key}", "Content-Type": ctype})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return json.loads(resp.read() or b"null")
@@ -43,3 +44,19 @@ class ServiceClient:
 
     def post(self, path: str, body: Any) -> Any:
         return self._do("POST", path, body)
+
+    def import_labels(self, paths: list[str], format: str, **options: Any) -> list[Any]:
+        """Upload each file to ``POST /v1/labels/imports``; the results as :class:`SourceResult` objects."""
+        from pathlib import Path
+
+        from ..labels.store import SourceResult
+
+        out = []
+        for p in paths or [""]:
+            q = {"format": format, "filename": Path(p).name if p else "labels",
+                 **{k: ("true" if v is True else v) for k, v in options.items() if v not in (None, False)}}
+            raw = Path(p).read_bytes() if p else b""
+            got = self._do("POST", "/v1/labels/imports?" + urlencode(q), raw=raw)
+            out += [SourceResult(**{k: v for k, v in r.items() if k in SourceResult.__dataclass_fields__})
+                    for r in got["results"]]
+        return out

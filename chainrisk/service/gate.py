@@ -21,7 +21,7 @@ from .state import ServiceState
 log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
-UPLOAD_PATHS = frozenset({"/v1/screen/jobs"})
+UPLOAD_PATHS = frozenset({"/v1/screen/jobs", "/v1/labels/imports"})
 
 
 def error_response_parts(err: ApiError, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

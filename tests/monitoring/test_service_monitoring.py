@@ -87,3 +87,33 @@ def test_watch_run_alerts_paging_read_view_ack_webhook(server):
         assert server.get("/v1/follow", admin).json()["following"] is False
     finally:
         recv.stop()
+
+
+def test_label_import_through_the_running_service_raises_the_right_alerts(server, tmp_path):
+    from click.testing import CliRunner
+
+    from chainrisk.cli import cli
+
+    admin, read = server.key("admin"), server.key("read")
+    # c0 paid a shop that is now known to be a scam; the import goes through the service (it owns the store)
+    add_transfers(server.service.store, [("c0", "shop", 150, 60)])
+    server.post("/v1/runs", admin, json={})
+    _wait_run(server, admin, None)
+    server.post("/v1/watchlist", admin, json={"addresses": [{"address": addr("c0"), "reference": "K-0"}]})
+    lst = tmp_path / "scam_list.txt"
+    lst.write_text(addr("shop") + "\n")
+    r = CliRunner().invoke(cli, ["labels", "import", str(lst), "--input-format", "list", "--category", "scam",
+                                 "--source", "fiu-scam-list", "--service", server.url, "--key", admin,
+                                 "--format", "json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert '"added": 1' in r.output
+    assert error_code(server.post("/v1/labels/imports?format=list&category=scam", read, data=b"x")) == "forbidden"
+    before = server.get("/v1/runs", admin).json()["current"]
+    server.post("/v1/runs", admin, json={})
+    _wait_run(server, admin, before)
+    got = server.get("/v1/alerts", read, params={"limit": 1000}).json()["alerts"]
+    rules = {a["rule"] for a in got if a["reference"] == "K-0"}
+    assert "counterparty_labelled" in rules, rules
+    assert "fiu-scam-list" not in str(got)
+    admin_view = server.get("/v1/alerts", admin, params={"rule": "counterparty_labelled"}).json()["alerts"]
+    assert admin_view[0]["details"]["label"]["source"] == "fiu-scam-list"

@@ -247,3 +247,48 @@ def get_follow(request: Request, state: State) -> Response:
     return json_response({"following": f is not None,
                           "status": f.follower.status.to_dict() if f is not None else None,
                           "alerts": al.alerts_summary(st), "last_evaluation": al.latest_evaluation(st)})
+
+
+# -- label imports through the running service -------------------------------------------------------------
+
+@router.post("/v1/labels/imports", summary="Import a label file into the running service's store (admin)",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+                 "schema": {"type": "string", "format": "binary"}}}}},
+             responses=error_responses(403, 413, 422))
+async def post_label_import(request: Request, state: State, format: str, filename: str = "labels",
+                            source: str | None = None, category: str | None = None, confidence: int | None = None,
+                            chain: str | None = None, version: str | None = None,
+                            allow_mass_removal: bool = False) -> Response:
+    """The body is the file itself (as ``chainrisk labels import FILE --input-format FORMAT`` reads it); the query
+    carries the import's options. The labels change in one transaction; the follow loop rescores on its
+    schedule (or start a run with ``POST /v1/runs``), and the new run's alerts say what the change did."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from ...labels import import_labels
+    from ...labels.importers import FORMAT_NAMES
+
+    key = require_admin(request)
+    if format not in FORMAT_NAMES:
+        raise ApiError("invalid_request", f"format is one of: {', '.join(FORMAT_NAMES)}")
+    if confidence is not None and not 0 <= confidence <= 100:
+        raise ApiError("invalid_request", "confidence is 0..100")
+    name = Path(filename).name or "labels"
+    body = await request.body()
+    note(request, subject=f"{format}:{name}"[:200])
+
+    def work() -> list[dict[str, Any]]:
+        with tempfile.TemporaryDirectory(prefix="chainrisk-labels-") as tmp:
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(body)
+            try:
+                results = import_labels(state.thread_store(), [path] if format != "bundled" else [], format,
+                                        source=source, category=category, confidence=confidence, chain=chain,
+                                        version=version, allow_mass_removal=allow_mass_removal)
+            except InputError as e:
+                raise _invalid(e) from None
+        return [{**r.to_dict(), "imported_by": key.key_id} for r in results]
+
+    return json_response({"results": await run_in_threadpool(work)})
