@@ -70,6 +70,7 @@ class FollowStatus:
     reorgs: int = 0
     last_error: str | None = None
     errors: int = 0
+    last_score_s: float | None = None   # the last rescore with its alerts and deliveries
     timings_s: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,6 +94,8 @@ class Follower:
         self.may_score = may_score or (lambda: True)
         self.status = FollowStatus()
         self._last_score = 0.0
+        self._since_score = 0    # transfers this follower added since its last run (block numbers of chains and
+                                 # sources differ in scale: the store's count alone can miss them)
 
     # -- one cycle -------------------------------------------------------------------------------------------
 
@@ -108,6 +111,7 @@ class Follower:
                          chain=s.chain, timeout=s.timeout_s, commit_seconds=1.0)
         t1 = time.perf_counter()
         did["transfers_added"] = rep.transfers_added
+        self._since_score += rep.transfers_added
         self.status.transfers_added += rep.transfers_added
         self.status.tip_block = rep.to_block
         if rep.reorg_fork_block is not None:
@@ -123,6 +127,7 @@ class Follower:
         if reason is not None and self.may_score():
             run = score(st, s.profile, indicators=s.indicators)
             self._last_score = time.monotonic()
+            self._since_score = 0
             did["run"] = run.run_id
             did["rescore_reason"] = reason
             self.status.runs += 1
@@ -130,6 +135,8 @@ class Follower:
             self.on_new_run(run.run_id)
             self._alerts_and_delivery(did)
         t3 = time.perf_counter()
+        if did["run"] is not None:
+            self.status.last_score_s = round(t3 - t2, 3)
         self.status.cycles += 1
         self.status.last_cycle_at = _now().isoformat()
         self.status.timings_s = {"ingest": round(t1 - t0, 3), "score_and_alerts": round(t3 - t2, 3)}
@@ -154,6 +161,7 @@ class Follower:
             return "reorg repaired"
         top = -1 if run.as_of_block is None else run.as_of_block
         (new,) = st.execute("SELECT count(*) FROM transfers WHERE block_number > ?", [top]).fetchone() or (0,)
+        new = max(int(new), self._since_score)
         (labels,) = st.execute("SELECT count(*) FROM label_imports WHERE imported_at > ?",
                                [run.created_at]).fetchone() or (0,)
         if s.rescore_after > 0 and new >= s.rescore_after:
