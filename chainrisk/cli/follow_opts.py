@@ -22,6 +22,8 @@ def follow_options(f: F) -> F:
                      help="Chain name the followed tokens are registered under."),
         click.option("--follow-token", "follow_tokens", multiple=True, metavar="SYMBOL|ADDRESS",
                      help="Token to follow (repeatable); default: every registered token of the chain."),
+        click.option("--follow-from-block", "follow_from_block", type=click.IntRange(min=0), default=0,
+                     show_default=True, help="First block to ingest when the store has none of the chain yet."),
         click.option("--follow-confirmations", "follow_confirmations", type=click.IntRange(min=0), default=12,
                      show_default=True, help="Blocks below the node's latest block treated as final."),
         click.option("--poll", "poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
@@ -47,6 +49,6 @@ def follow_settings(follow: bool, rpc_url: str | None, kw: dict[str, Any]) -> An
     from ..monitoring.follow import FollowSettings
 
     return FollowSettings(rpc_url=rpc_url, chain=kw["follow_chain"], tokens=list(kw["follow_tokens"]) or None,
-                          confirmations=kw["follow_confirmations"], poll_s=kw["poll"],
+                          from_block=kw["follow_from_block"], confirmations=kw["follow_confirmations"], poll_s=kw["poll"],
                           rescore_after=kw["rescore_after"], rescore_every_s=kw["rescore_every"],
                           profile=kw["follow_profile"])

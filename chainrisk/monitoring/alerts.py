@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 RULES = ("first_activity", "verdict_change", "label_change", "direct_exposure", "counterparty_labelled")
 STATES = ("open", "acknowledged", "retracted")
 EVIDENCE_LIMIT = 20
+#: one evaluation at a time in a process (the service's scoring thread and its follow loop may both finish runs);
+#: across processes the store's single writer rules
+_EVALUATING = threading.Lock()
 _SCORE_COLS = ("score", "band", "illicit_score", "illicit_band", "illicit_reason", "illicit_top_category",
                "illicit_confidence", "vc_score", "vc_band", "vc_reason", "vc_top_category", "action", "categories",
                "direct_usd", "volume_in_usd", "volume_out_usd")
@@ -91,10 +95,8 @@ def pending_runs(store: Store) -> list[str]:
 def evaluate_pending(store: Store) -> list[Evaluation]:
     """Evaluate every complete run that has not been (after a crash between a run and its alerts, or runs made
     through the Python API); oldest first. Returns what each evaluation did."""
-    out = []
-    for run_id in pending_runs(store):
-        out.append(evaluate_run(store, run_id))
-    return out
+    with _EVALUATING:
+        return [_evaluate_run(store, run_id) for run_id in pending_runs(store)]
 
 
 def _alert_rules(run: Provenance) -> tuple[Alerts, Axes, dict[str, int]]:
@@ -161,6 +163,11 @@ def _max_time(ev: list[dict[str, Any]]) -> datetime | None:
 def evaluate_run(store: Store, run_id: str) -> Evaluation:
     """Raise the alerts of the complete run ``run_id`` (idempotent: alerts found again are not added again) and
     record the evaluation."""
+    with _EVALUATING:
+        return _evaluate_run(store, run_id)
+
+
+def _evaluate_run(store: Store, run_id: str) -> Evaluation:
     run = resolve_run(store, run_id)
     if (run.params or {}).get("point_in_time"):
         raise InputError(f"run {run_id} is a point-in-time run; alerts compare current runs only")
@@ -178,11 +185,15 @@ def evaluate_run(store: Store, run_id: str) -> Evaluation:
     names = [d[0] for d in cur.description]
     watched = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     ev.watched = len(watched)
+    labels_moved = prev is not None and bool(store.execute(
+        "SELECT count(*) FROM labels WHERE imported_at > $lo AND imported_at <= $hi"
+        " OR coalesce(retired_at, valid_to) > $lo AND coalesce(retired_at, valid_to) <= $hi",
+        {"lo": prev.created_at, "hi": run.created_at}).fetchone()[0])   # type: ignore[index]
     found: list[dict[str, Any]] = []
     for w in watched:
         n = _verdict({c: w[f"n_{c}"] for c in _SCORE_COLS})
         p = _verdict({c: w[f"p_{c}"] for c in _SCORE_COLS})
-        ctx = _Ctx(store, run, prev, w, n, p, rules, axes, severity)
+        ctx = _Ctx(store, run, prev, w, n, p, rules, axes, severity, labels_moved)
         found += ctx.alerts()
     added = _insert(store, found, run, prev, ev)
     ev.alerts = added
@@ -204,6 +215,7 @@ class _Ctx:
     rules: Alerts
     axes: Axes
     severity: dict[str, int]
+    labels_moved: bool = True    # a label was added or ended between the two runs (else two rules have nothing)
 
     @property
     def aid(self) -> int | None:
@@ -243,7 +255,7 @@ class _Ctx:
             out += self._verdict_change()
         if self.rules.direct_exposure_usd > 0:
             out += self._direct_exposure()
-        if self.rules.counterparty_labelled and self.prev is not None:
+        if self.rules.counterparty_labelled and self.prev is not None and self.labels_moved:
             out += self._counterparty_labelled()
         return out
 
@@ -304,7 +316,7 @@ class _Ctx:
     def _label_changes(self) -> list[dict[str, Any]]:
         """Labels added or ended between the previous run and this one, of a category involved in the address's
         verdicts; its own and its direct counterparties' first."""
-        if self.prev is None:
+        if self.prev is None or not self.labels_moved:
             return []
         cats = sorted(self._categories())
         if not cats:

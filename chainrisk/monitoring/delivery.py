@@ -29,6 +29,7 @@ import json
 import logging
 import random
 import secrets
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -49,6 +50,9 @@ SIGNATURE_HEADER = "X-Chainrisk-Signature"
 TIMESTAMP_HEADER = "X-Chainrisk-Timestamp"
 DELIVERY_HEADER = "X-Chainrisk-Delivery"
 MAX_BACKOFF_S = 3600.0
+#: one enqueuer and one sender at a time in a process (the service's scoring thread and its follow loop)
+_ENQUEUING = threading.Lock()
+_SENDING = threading.Lock()
 WEBHOOK_COLUMNS = ("webhook_id", "url", "view", "batch_size", "max_attempts", "cursor_seq", "created_at",
                    "created_by", "removed_at")
 DELIVERY_COLUMNS = ("delivery_id", "webhook_id", "created_at", "first_seq", "last_seq", "alert_ids", "status",
@@ -124,6 +128,11 @@ def remove_webhook(store: Store, webhook_id: str) -> dict[str, Any]:
 def enqueue(store: Store) -> int:
     """Put the alerts each webhook has not had yet into deliveries (batches of its ``batch_size``), advancing its
     cursor in the same transaction. Returns the deliveries made."""
+    with _ENQUEUING:
+        return _enqueue(store)
+
+
+def _enqueue(store: Store) -> int:
     made = 0
     for hook in list_webhooks(store):
         with store.transaction():
@@ -157,6 +166,11 @@ class DeliveryStats:
 
 def deliver_due(store: Store, *, timeout: float = 10.0, backoff: float = 2.0, limit: int = 100) -> DeliveryStats:
     """Send the pending deliveries whose time has come (oldest first); record each attempt."""
+    with _SENDING:
+        return _deliver_due(store, timeout=timeout, backoff=backoff, limit=limit)
+
+
+def _deliver_due(store: Store, *, timeout: float, backoff: float, limit: int) -> DeliveryStats:
     stats = DeliveryStats()
     now = _now()
     due = store.execute(

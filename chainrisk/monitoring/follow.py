@@ -125,7 +125,9 @@ class Follower:
         reason = self._why_rescore(force=rep.reorg_fork_block is not None)
         t2 = time.perf_counter()
         if reason is not None and self.may_score():
-            run = score(st, s.profile, indicators=s.indicators)
+            # evidence-path tables are left to the first explain of the run (prepare_reads=False): they are for
+            # investigators, and building them would delay every alert
+            run = score(st, s.profile, indicators=s.indicators, prepare_reads=False)
             self._last_score = time.monotonic()
             self._since_score = 0
             did["run"] = run.run_id

@@ -65,7 +65,7 @@ def test_follow_raises_alerts_once_while_lookups_never_fail(setup):
     recv = Receiver()
     follow = FollowSettings(rpc_url=chain.node.url, tokens=["USDT"], confirmations=2, poll_s=0.2,
                             rescore_after=1, rescore_every_s=1.0, backoff_s=0.1)
-    srv = Server(db, follow=follow)
+    srv = Server(db, follow=follow, rate_limit=0)   # the lookup client is not throttled
     stop = threading.Event()
     answers: list[tuple[int, float, str | None]] = []
     try:
