@@ -41,7 +41,8 @@ from ._common import SUMMARY, field_rows, format_option, open_store, progress_en
               help="With --follow: otherwise rescore this often (seconds) when anything changed.")
 @click.option("--profile", default="cn", show_default=True, metavar="cn|fatf|PATH",
               help="With --follow: profile of the runs.")
-@click.option("--max-cycles", type=click.IntRange(min=1), default=None, hidden=True)
+@click.option("--max-cycles", type=click.IntRange(min=1), default=None,
+              help="With --follow: stop after this many cycles [default: never].")
 @format_option(SUMMARY, help="Format of the final report on stdout.")
 @click.pass_context
 def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: int, to_block: int | None,

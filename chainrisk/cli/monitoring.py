@@ -187,17 +187,27 @@ def alerts_ack(ctx: click.Context, alert_ids: tuple[str, ...], actor: str, note:
 @click.option("--view", type=click.Choice(["admin", "read"]), default="admin", show_default=True,
               help="read: what a read key sees.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="File to write (default stdout).")
-@format_option(("csv", "json"), default="csv", help="csv: one flat row per alert; json: the full alerts.")
+@format_option(RECORDS, default="csv",
+               help="csv: one flat row per alert; json: the full alerts (an array); jsonl: one per line; table.")
 @click.pass_context
 def alerts_export(ctx: click.Context, since: str | None, view: str, output: str | None, fmt: str) -> None:
-    """Export every alert as CSV or JSON."""
+    """Export every alert (CSV by default)."""
+    import json
+
     from ..monitoring import alerts as al
-    from ..monitoring.delivery import export
+    from ..monitoring.delivery import export, flat
     from ..monitoring.timeparse import parse_time
+    from ._common import table_text
 
     with open_store(ctx) as st:
         al.evaluate_pending(st)
-        text = export(st, fmt, since=parse_time(since, "--since") if since else None, role=view)
+        when = parse_time(since, "--since") if since else None
+        if fmt in ("csv", "json"):
+            text = export(st, fmt, since=when, role=view)
+        else:
+            rows = json.loads(export(st, "json", since=when, role=view))
+            text = ("".join(json.dumps(r, default=str) + "\n" for r in rows) if fmt == "jsonl"
+                    else table_text([flat(r) for r in rows]))
     if output:
         with open(output, "w", encoding="utf-8", newline="") as f:
             f.write(text)
