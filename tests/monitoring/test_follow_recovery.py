@@ -76,7 +76,7 @@ def test_reorg_repaired_and_its_alerts_retracted(tmp_path):
 def _cli(db, *args):
     r = CliRunner().invoke(cli, ["--db", str(db), "-q", *args], catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    return r.output
+    return r.stdout
 
 
 def _serve(db, url, port):
@@ -138,3 +138,23 @@ def test_sigkill_of_the_service_loses_no_alert(tmp_path):
     assert len({a["idempotency_key"] for a in stored}) == len(stored)
     assert {("K-1", "first_activity"), ("K-2", "first_activity")} <= {(a["reference"], a["rule"]) for a in stored}
     assert json.dumps(delivered).count("fiu-cases") == 0
+
+
+def test_ingest_rpc_follow_from_the_cli(tmp_path):
+    need(available(), f"anvil is not installed; {INSTALL_HINT}")
+    db = tmp_path / "cli-follow.duckdb"
+    with chainrisk.open(db) as st:
+        chain = start_chain(st, block_time=0)
+        _label_mixer(st, chain.mixer)
+    try:
+        w = fresh_address(random.Random(5))
+        _cli(db, "watch", "add", w, "--reference", "CLI-1")
+        chain.send(chain.mixer, w, 2500)
+        out = json.loads(_cli(db, "ingest", "rpc", "--rpc-url", chain.node.url, "--token", "USDT", "--confirmations",
+                              "0", "--follow", "--max-cycles", "2", "--poll", "0.1", "--format", "json"))
+        assert out["runs"] == 1 and out["transfers_added"] >= 3 and out["alerts_raised"] == 3 and out["errors"] == 0
+        rows = json.loads(_cli(db, "alerts", "--format", "json"))
+        assert {(a["reference"], a["rule"]) for a in rows} == {
+            ("CLI-1", "first_activity"), ("CLI-1", "verdict_change"), ("CLI-1", "direct_exposure")}
+    finally:
+        chain.node.stop()
