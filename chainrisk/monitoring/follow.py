@@ -177,8 +177,10 @@ class Follower:
 
     def run(self, stop: threading.Event, *, max_cycles: int | None = None) -> None:
         """Cycle until ``stop`` is set. A failing cycle (node unreachable, ...) is logged and retried after a
-        pause; it never ends the loop."""
+        pause; it never ends the loop. On Linux the thread lowers its own CPU priority (nice 10), so that in the
+        service the threads answering lookups come first while a rescore runs."""
         self.status.running = True
+        _lower_priority()
         try:
             n = 0
             while not stop.is_set() and (max_cycles is None or n < max_cycles):
@@ -202,6 +204,15 @@ class Follower:
         self.status.errors += 1
         self.status.last_error = f"{type(e).__name__}: {e}"[:500]
         log.warning("follow: %s", self.status.last_error)
+
+
+def _lower_priority() -> None:
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)   # this thread only (Linux)
+    except (AttributeError, OSError, PermissionError):
+        pass
 
 
 class FollowThread:
