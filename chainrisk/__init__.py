@@ -10,8 +10,6 @@ hierarchy in :mod:`chainrisk.errors`. Heavy modules are imported on first use.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _dist_version
 from typing import TYPE_CHECKING, Any
 
 from .address import Address, parse_address
@@ -27,11 +25,7 @@ from .errors import (
     UsageError,
 )
 from .store import Store, open
-
-try:
-    __version__ = _dist_version("chainrisk")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0.0.0+local"
+from .version import __version__
 
 __all__ = [
     "Address",

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..address import Address, try_parse
 from ..errors import InvalidAddress, UsageError
 from ..store import Store, resolve_run
+from ..version import __version__
 from .lookup import LookupResult, lookup_one
 
 log = logging.getLogger(__name__)

@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..address import try_parse
 from ..errors import UsageError
 from ..store import Provenance, Store, read_arrow, resolve_run
 from ..taxonomy import BANDS
+from ..version import __version__
 from .bank_file import ERROR_TABLE, SOURCE_TABLE, InputInfo, load, quote_ident, sha256_file
 from .lookup import ACTIONS, has_column
 from .redact import READ_PROVENANCE, ROLES, read_reason_sql

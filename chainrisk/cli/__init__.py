@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from .. import __version__
 from ..errors import ChainriskError
+from ..version import __version__
 
 # exit code of Ctrl-C (128 + SIGINT), the one code outside chainrisk.errors
 INTERRUPTED = 130

@@ -25,8 +25,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
 from ..errors import ChainriskError, InputError, NoScoringRun, StoreError
+from ..version import __version__
 from .errors import ERROR_SCHEMA, ApiError
 from .gate import PUBLIC_PATHS, Gate
 from .http import json_response

@@ -124,7 +124,12 @@ def test_service_read_role_sees_the_verdicts_without_label_sources(tmp_path):
         for addr in (S.MIXER, S.MULE, S.SUBJECT, S.EXCH):
             full = srv.get(f"/v1/addresses/{addr}", admin).json()
             red = srv.get(f"/v1/addresses/{addr}", read).json()
-            assert red["illicit"] == full["illicit"] and red["vc_business"] == full["vc_business"]
+            for axis in ("illicit", "vc_business"):   # the same verdict; an own-label reason without its confidence
+                said_full = full[axis]["reason"] or ""
+                assert red[axis] | {"reason": None} == full[axis] | {"reason": None}
+                assert red[axis]["reason"] == (f"labelled {full[axis]['top_category']}"
+                                               if said_full.startswith("labelled ") else full[axis]["reason"])
+                assert "confidence" not in (red[axis]["reason"] or "")
             assert red["action"] == full["action"] and full["action"] is not None
             said = json.dumps([red["illicit"]["reason"], red["vc_business"]["reason"]])
             for secret in ("test-labels", "Tornado", "Example Exchange"):

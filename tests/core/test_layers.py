@@ -3,7 +3,7 @@
 
 The layers, lowest first (a module may import its own package and the layers below it, never one above)::
 
-    ground     address, errors, taxonomy, data       (may use one another: no cycle)
+    ground     address, errors, taxonomy, data, version   (may use one another: no cycle)
     store      the only owner of DuckDB connections and SQL bookkeeping
     ingest     sources: the node client, RPC and file ingestion (write through the store)
     labels  profiles                                  (labels read the node through ingest; neither imports the other)
@@ -13,8 +13,8 @@ The layers, lowest first (a module may import its own package and the layers bel
     cli  service                                      interfaces; only the ``chainrisk serve`` command imports service
 
 The package root (``chainrisk/__init__.py``) is the public facade: it imports ground and the store eagerly and
-everything else lazily (only type-checking imports of the upper layers), and only layers above the store may
-import it (for ``__version__``). Third-party owners: click only in ``chainrisk.cli``; fastapi, uvicorn and
+everything else lazily (only type-checking imports of the upper layers); no module of the package imports the
+root (``__version__`` lives in the ground module ``chainrisk.version``). Third-party owners: click only in ``chainrisk.cli``; fastapi, uvicorn and
 starlette only in ``chainrisk.service``; duckdb only in ``chainrisk.store``; requests only in the HTTP sources
 (``chainrisk.ingest.node``, ``chainrisk.labels.update``). The package never imports the tests (``tests``,
 ``support``, ``conftest``, pytest). No import cycle between packages, and nothing outside the store touches
@@ -24,7 +24,7 @@ starlette only in ``chainrisk.service``; duckdb only in ``chainrisk.store``; req
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +35,7 @@ import chainrisk
 PKG = Path(chainrisk.__file__).resolve().parent
 ROOT = "<root>"
 
-GROUND = ("address", "errors", "taxonomy", "data")
+GROUND = ("address", "errors", "taxonomy", "data", "version")
 RANK: dict[str, int] = {
     **dict.fromkeys(GROUND, 0), "store": 1, "ingest": 2, "labels": 3, "profiles": 3, "engine": 4, "answers": 5,
     "demo": 6, "monitoring": 6, "cli": 7, "service": 7,
@@ -168,9 +168,10 @@ def violations(imports: Sequence[Import], cons: Sequence[ConUse] = ()) -> dict[t
                 bad[(imp.importer, b)] = (f"{where}: the package root imports {imp.target} eagerly; import layers "
                                           "above the store lazily (_LAZY)")
         elif b == ROOT:
-            if RANK[a] <= RANK["store"]:
-                bad[(imp.importer, b)] = (f"{where}: {a} imports the package root, which imports the store: a "
-                                          "module of the ground or the store imports its neighbours directly")
+            if not imp.type_only:
+                bad[(imp.importer, b)] = (f"{where}: {a} imports the package root, the public facade that imports "
+                                          "the layers: import the module you need (chainrisk.version for "
+                                          "__version__)")
         elif (imp.importer, b) in ENTRY_POINTS:
             continue
         elif RANK[b] > RANK[a] or (RANK[b] == RANK[a] and RANK[a] != 0):
@@ -187,9 +188,20 @@ def violations(imports: Sequence[Import], cons: Sequence[ConUse] = ()) -> dict[t
 
 def package_cycles(imports: Sequence[Import]) -> list[list[str]]:
     """Cycles in the graph of packages (runtime imports only), each as its packages in order."""
+    return _cycles(imports, area)
+
+
+def module_cycles(imports: Sequence[Import]) -> list[list[str]]:
+    """Cycles in the graph of modules (runtime imports, at module level or inside functions): a package's
+    ``__init__`` that imports its submodules must not be imported back by them (shared names go in a module of
+    their own)."""
+    return _cycles(imports, lambda name: name if name.split(".")[0] == "chainrisk" else None)
+
+
+def _cycles(imports: Sequence[Import], node_of: Callable[[str], str | None]) -> list[list[str]]:
     graph: dict[str, set[str]] = {}
     for imp in imports:
-        a, b = area(imp.importer), area(imp.target)
+        a, b = node_of(imp.importer), node_of(imp.target)
         if a and b and a != b and not imp.type_only:
             graph.setdefault(a, set()).add(b)
     cycles: list[list[str]] = []
@@ -230,6 +242,19 @@ def test_no_import_cycle_between_packages(package):
     assert package_cycles(package[0]) == []
 
 
+def test_no_import_cycle_between_modules(package):
+    assert module_cycles(package[0]) == []
+
+
+def test_a_cycle_between_modules_is_rejected():
+    edges = [Import("chainrisk.labels.importers", "chainrisk.labels.importers.ofac", 1),
+             Import("chainrisk.labels.importers.ofac", "chainrisk.labels.importers", 2)]
+    assert module_cycles(edges) == [["chainrisk.labels.importers", "chainrisk.labels.importers.ofac"]]
+    assert module_cycles(edges[:1]) == []
+    assert module_cycles([edges[0], Import("chainrisk.labels.importers.ofac", "chainrisk.labels.importers", 2,
+                                           type_only=True)]) == []
+
+
 def test_every_package_has_a_layer(package):
     areas = {area(i.importer) for i in package[0]} - {ROOT}
     assert areas and areas <= set(RANK), sorted(areas - set(RANK))
@@ -262,6 +287,7 @@ def test_the_scan_sees_imports_inside_functions_and_type_checking(package):
     ("chainrisk.cli.lookup", "chainrisk.service", False),        # only the serve command may
     ("chainrisk.service.app", "chainrisk.cli", False),           # service -> cli
     ("chainrisk.store.core", "chainrisk", False),                # the root imports the store
+    ("chainrisk.answers.screen", "chainrisk", False),            # nothing imports the facade
     ("chainrisk", "chainrisk.engine.score", False),              # the root imports upper layers lazily
 ])
 def test_a_forbidden_layer_edge_is_rejected(importer, target, type_only):
@@ -293,7 +319,7 @@ def test_a_third_party_or_test_import_outside_its_owner_is_rejected(importer, ta
     ("chainrisk.cli.lookup", "click"), ("chainrisk.service.app", "fastapi"), ("chainrisk.store.core", "duckdb"),
     ("chainrisk.ingest.node", "requests"), ("chainrisk.labels.update", "requests"),
     ("chainrisk.cli.serve", "chainrisk.service"), ("chainrisk.answers.lookup", "chainrisk.engine.evidence"),
-    ("chainrisk.labels.update", "chainrisk.ingest.node"), ("chainrisk.answers.screen", "chainrisk"),
+    ("chainrisk.labels.update", "chainrisk.ingest.node"), ("chainrisk.answers.screen", "chainrisk.version"),
     ("chainrisk", "chainrisk.store"), ("chainrisk.address", "chainrisk.errors"),
 ])
 def test_allowed_edges_pass(importer, target):

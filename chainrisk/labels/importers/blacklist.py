@@ -20,7 +20,7 @@ from ...address import tron_from_hex
 from ...errors import InputError
 from ..model import ParsedSource, parse_time
 from ..store import blacklist_events
-from . import Options, conf, finish, one_source
+from .common import Options, conf, finish, one_source
 
 CONFIDENCE = 100
 

@@ -14,7 +14,7 @@ from typing import Any
 from ...data import LABELS_DIR
 from ...errors import InputError
 from ..model import ParsedSource
-from . import Options
+from .common import Options
 from .generic import import_csv
 
 REGISTRY = LABELS_DIR

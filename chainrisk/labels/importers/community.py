@@ -12,7 +12,7 @@ from typing import Any
 
 from ...errors import InputError
 from ..model import ParsedSource, parse_time, read_text
-from . import Options, conf, finish, one_source
+from .common import Options, conf, finish, one_source
 
 CONFIDENCE = 20
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ...errors import InputError
 from ..model import ParsedSource
-from . import Options, conf, finish, one_source
+from .common import Options, conf, finish, one_source
 
 CONFIDENCE = 50
 

@@ -11,7 +11,7 @@ from typing import Any
 from ...errors import InputError, UsageError
 from ...taxonomy import check_category
 from ..model import ParsedSource, check_confidence, file_sha256, parse_time, read_text
-from . import Options, conf, finish, one_source
+from .common import Options, conf, finish, one_source
 
 REQUIRED = ("address", "category", "label", "source")
 OPTIONAL = ("confidence", "chain", "asset", "valid_from", "valid_to", "url", "details")

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from ...errors import InputError
 from ..model import ParsedSource, read_text
-from . import Options, conf, finish, one_source
+from .common import Options, conf, finish, one_source
 
 CONFIDENCE = 60
 FEATURE_PREFIX = "Digital Currency Address - "

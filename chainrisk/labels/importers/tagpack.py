@@ -16,7 +16,7 @@ from typing import Any
 from ...errors import InputError
 from ...taxonomy import CATEGORIES
 from ..model import ParsedSource, read_text
-from . import Options, finish, one_source
+from .common import Options, finish, one_source
 
 # GraphSense confidence names -> our scale (GraphSense's own levels; unknown names are an error).
 CONFIDENCE = {
