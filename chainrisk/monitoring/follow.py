@@ -207,12 +207,11 @@ class Follower:
 
 
 def _lower_priority() -> None:
+    import contextlib
     import os
 
-    try:
+    with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)   # this thread only (Linux)
-    except (AttributeError, OSError, PermissionError):
-        pass
 
 
 class FollowThread:
