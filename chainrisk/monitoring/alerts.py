@@ -470,7 +470,7 @@ def _state_sql() -> str:
 
 def list_alerts(store: Store, *, since: datetime | None = None, cursor: int | None = None, limit: int = 100,
                 state: str | None = None, role: str = "admin", rule: str | None = None,
-                address: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+                address: str | None = None, ids: list[str] | None = None) -> tuple[list[dict[str, Any]], int | None]:
     """Alerts in the order they were raised (``seq``), after ``cursor`` and created at or after ``since``;
     returns (alerts as ``role`` may see them, the next cursor or None when no more). ``state``: open |
     acknowledged | retracted."""
@@ -492,6 +492,9 @@ def list_alerts(store: Store, *, since: datetime | None = None, cursor: int | No
     if address is not None:
         where.append("x.address = ?")
         params.append(address)
+    if ids is not None:
+        where.append("list_contains(?, x.alert_id)")
+        params.append(list(ids))
     state_sql = f"coalesce({_state_sql()}, 'open')"
     if state is not None:
         where.append(f"{state_sql} = ?")
@@ -531,13 +534,8 @@ def get_alert(store: Store, alert_id: str, role: str = "admin") -> dict[str, Any
 
 
 def list_alerts_by_ids(store: Store, alert_ids: list[str], role: str = "admin") -> list[dict[str, Any]]:
-    seqs = [r[0] for r in store.execute("SELECT seq FROM alerts WHERE list_contains(?, alert_id) ORDER BY seq",
-                                        [alert_ids]).fetchall()]
-    out = []
-    for s in seqs:
-        got, _ = list_alerts(store, cursor=int(s) - 1, limit=1, role=role)
-        out += got
-    return out
+    got, _ = list_alerts(store, ids=list(alert_ids), limit=max(1, len(alert_ids)), role=role)
+    return got
 
 
 def acknowledge(store: Store, alert_ids: list[str], *, actor: str = "cli", note: str | None = None) -> dict[str, Any]:
