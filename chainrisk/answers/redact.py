@@ -116,3 +116,41 @@ def redact_graph(graph: dict[str, Any], role: str) -> dict[str, Any]:
     out["nodes"] = [{**n, "labels": [{"category": lab.get("category")} for lab in n.get("labels") or []]}
                     for n in graph.get("nodes") or []]
     return out
+
+
+# -- alerts (chainrisk.monitoring) ----------------------------------------------------------------------------
+
+_ALERT_LABEL_KEYS = ("address", "category", "change", "at", "relation")
+
+
+def _read_alert_verdict(v: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not isinstance(v, dict):
+        return v
+    out = dict(v)
+    for axis in VERDICT_AXES:
+        if isinstance(v.get(axis), dict):
+            out[axis] = _read_verdict(v[axis])
+    return out
+
+
+def redact_alert(alert: dict[str, Any], role: str) -> dict[str, Any]:
+    """An alert (:func:`chainrisk.monitoring.alerts.list_alerts`) as ``role`` may see it: itself for ``admin``;
+    for a read key (and a webhook with the read view) the label facts behind it say only their category (no name,
+    source, version or confidence: those may name a case or an investigation), verdict reasons that quote a label
+    say ``labelled CATEGORY``, and the retraction note is dropped."""
+    if role == "admin":
+        return alert
+    out = dict(alert)
+    for k in ("old_verdict", "new_verdict"):
+        out[k] = _read_alert_verdict(alert.get(k))
+    details = dict(alert.get("details") or {})
+    if isinstance(details.get("label_changes"), list):
+        details["label_changes"] = [{k: lab.get(k) for k in _ALERT_LABEL_KEYS if k in lab}
+                                    for lab in details["label_changes"]]
+    if isinstance(details.get("label"), dict):
+        details["label"] = {"category": details["label"].get("category"),
+                            "imported_at": details["label"].get("imported_at")}
+    out["details"] = details
+    if "retraction" in out:
+        out["retraction"] = "retracted" if out.get("retraction") else None
+    return out

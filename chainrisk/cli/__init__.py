@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "demo": "demo:demo",
     "evaluate": "evaluate:evaluate",
     "model": "model:model",
+    "watch": "monitoring:watch",
+    "alerts": "monitoring:alerts",
 }
 
 

@@ -36,10 +36,24 @@ CHAIN_NAMES = list(CHAINS)
               help="Seconds between commits of fetched ranges; a killed run redoes at most this much work.")
 @click.option("--chain", type=click.Choice(CHAIN_NAMES), default="ethereum", show_default=True,
               help="The chain of the node; its chain id is checked against the node's (tron: 728126428).")
+@click.option("--follow", is_flag=True,
+              help="Keep following: ingest new finalized blocks as they come, rescore, raise and deliver alerts "
+                   "(Ctrl-C stops; use 'chainrisk serve --follow' to answer lookups at the same time).")
+@click.option("--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
+              help="With --follow: seconds between polls when nothing happened.")
+@click.option("--rescore-after", type=click.IntRange(min=0), default=1, show_default=True,
+              help="With --follow: rescore as soon as this many new transfers arrived (0: schedule only).")
+@click.option("--rescore-every", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              help="With --follow: otherwise rescore this often (seconds) when anything changed.")
+@click.option("--profile", default="cn", show_default=True, metavar="cn|fatf|PATH",
+              help="With --follow: profile of the runs.")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=None,
+              help="With --follow: stop after this many cycles [default: never].")
 @format_option(SUMMARY, help="Format of the final report on stdout.")
 @click.pass_context
 def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: int, to_block: int | None,
         confirmations: int | None, concurrency: int, timeout: float, max_retries: int, commit_interval: float, chain: str,
+        follow: bool, poll: float, rescore_after: int, rescore_every: float, profile: str, max_cycles: int | None,
         fmt: str) -> None:
     """Pull Transfer logs and issuer blacklist events of stablecoins from a node into the store.
 
@@ -48,6 +62,10 @@ def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: i
     """
     from ..ingest.rpc import Progress, ingest_rpc
 
+    if follow:
+        _follow(ctx, rpc_url, tokens, from_block, confirmations, chain, timeout, poll, rescore_after, rescore_every,
+                profile, max_cycles, fmt)
+        return
     bar: Any = None
 
     def on_progress(p: Progress) -> None:
@@ -75,3 +93,24 @@ def rpc(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: i
     shown = {k: ", ".join(map(str, v)) if isinstance(v, list) else v
              for k, v in d.items() if k != "notes" and v is not None}
     write(fmt, d, table=field_rows(shown))
+
+
+def _follow(ctx: click.Context, rpc_url: str, tokens: tuple[str, ...], from_block: int, confirmations: int | None,
+            chain: str, timeout: float, poll: float, rescore_after: int, rescore_every: float, profile: str,
+            max_cycles: int | None, fmt: str) -> None:
+    import threading
+
+    from ..monitoring.follow import Follower, FollowSettings
+
+    settings = FollowSettings(rpc_url=rpc_url, chain=chain, tokens=list(tokens) or None, from_block=from_block,
+                              confirmations=confirmations, poll_s=poll, rescore_after=rescore_after,
+                              rescore_every_s=rescore_every, profile=profile, timeout_s=timeout)
+    stop = threading.Event()
+    with open_store(ctx, create=True) as store:
+        follower = Follower(store, settings, on_new_run=lambda run_id: click.echo(f"follow: run {run_id}", err=True))
+        try:
+            follower.run(stop, max_cycles=max_cycles)
+        except KeyboardInterrupt:
+            stop.set()
+    d = follower.status.to_dict()
+    write(fmt, d, table=field_rows({k: v for k, v in d.items() if v is not None}))

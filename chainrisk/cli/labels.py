@@ -63,12 +63,17 @@ def _report(results: list[Any], fmt: str, strict: bool) -> None:
 @click.option("--allow-mass-removal", is_flag=True,
               help="Accept a version that ends more than 20% of the source's active labels (or an SDN.CSV without "
                    "its end marker): refused by default, as a truncated list looks like that.")
+@click.option("--service", envvar="CHAINRISK_SERVICE_URL", default=None, metavar="URL",
+              help="Send the file to a running 'chainrisk serve' (env CHAINRISK_SERVICE_URL; admin --key), which "
+                   "owns the store while it runs.")
+@click.option("--key", envvar="CHAINRISK_API_KEY", default=None, metavar="TOKEN",
+              help="API key for --service (env CHAINRISK_API_KEY).")
 @format_option(RECORDS, help="Format of the import report on stdout.",
                hints=input_format_hints(FORMAT_NAMES, RECORDS))
 @click.pass_context
 def import_cmd(ctx: click.Context, paths: tuple[str, ...], input_format: str | None, source: str | None,
                category: str | None, confidence: int | None, chain: str | None, version: str | None,
-               strict: bool, allow_mass_removal: bool, fmt: str) -> None:
+               strict: bool, allow_mass_removal: bool, service: str | None, key: str | None, fmt: str) -> None:
     """Import PATH... as one version of a label source, replacing its previous version.
 
     Prints added / removed / unchanged / updated counts per source; rows with invalid addresses are skipped
@@ -83,6 +88,13 @@ def import_cmd(ctx: click.Context, paths: tuple[str, ...], input_format: str | N
     from ..labels import import_labels
 
     input_format = require_input_format(ctx, input_format, fmt, FORMAT_NAMES)
+    if service is not None:
+        from ..monitoring.client import ServiceClient
+
+        _report(ServiceClient(service, key).import_labels(
+            list(paths), input_format, source=source, category=category, confidence=confidence, chain=chain,
+            version=version, allow_mass_removal=allow_mass_removal), fmt, strict)
+        return
     with open_store(ctx, create=True) as st:
         results = import_labels(st, list(paths), input_format, source=source, category=category,
                                 confidence=confidence, chain=chain, version=version,

@@ -26,12 +26,19 @@ from ._common import RECORDS, SUMMARY, field_rows, format_option, open_store, pr
 @click.option("--spark-dir", "spark_dir", default=None, metavar="PATH",
               help="--engine spark: where its Parquet tables go; on a cluster a path every executor sees "
                    "(hdfs://..., s3a://...). Default: a temporary folder.")
+@click.option("--as-of", "as_of", default=None, metavar="TIME",
+              help="Point in time (ISO 8601, UTC unless an offset is given): only transfers up to TIME and the "
+                   "labels the store knew then (imported by TIME, not yet ended). The run is kept but never "
+                   "answers as the latest.")
 @format_option(SUMMARY)
 @click.pass_context
 def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bool, engine: str,
-          memory_limit: str | None, spark_master: str | None, spark_dir: str | None, fmt: str) -> None:
+          memory_limit: str | None, spark_master: str | None, spark_dir: str | None, as_of: str | None,
+          fmt: str) -> None:
     """Score every address in the store: exposures per category and direction, score, band; kept as one run."""
     from ..engine.score import score as run_score
+    from ..monitoring.alerts import evaluate_pending
+    from ..monitoring.timeparse import parse_time
 
     def progress(msg: str) -> None:
         if progress_enabled(ctx) or ctx.obj.get("verbose"):
@@ -39,7 +46,9 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bo
 
     with open_store(ctx) as st:
         summary = run_score(st, profile=profile, max_hops=max_hops, indicators=indicators, on_progress=progress,
-                            engine=engine, memory_limit=memory_limit, spark=spark_master, spark_dir=spark_dir)
+                            engine=engine, memory_limit=memory_limit, spark=spark_master, spark_dir=spark_dir,
+                            as_of=parse_time(as_of, "--as-of") if as_of else None)
+        evaluate_pending(st)   # the watchlists' alerts of the new run (chainrisk.monitoring)
     d: dict[str, Any] = summary.to_dict()
     sources = ", ".join(f"{s['source']} {s['version'] or ''}".strip() for s in d["label_sources"]) or "(none)"
     bands = ", ".join(f"{b}={n}" for b, n in d["bands"].items())

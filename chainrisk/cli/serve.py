@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
 from ..errors import UsageError
 from ._common import RECORDS, format_option, open_store, write
+from .follow_opts import follow_options, follow_settings
 
 
 @click.command()
@@ -44,16 +46,21 @@ from ._common import RECORDS, format_option, open_store, write
 @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True),
               help="Serve HTTPS with this certificate (PEM; with --tls-key).")
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="The private key of --tls-cert.")
+@follow_options
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, rate_limit: float, burst: int | None, max_items: int,
           max_upload_mb: int, jobs_dir: str | None, cache_max_addresses: int, threads: int, header_timeout: float,
           body_timeout: float, max_connections: int | None, profiles_dir: str | None, job_retention_hours: float,
-          trusted_proxies: tuple[str, ...], tls_cert: str | None, tls_key: str | None) -> None:
+          trusted_proxies: tuple[str, ...], tls_cert: str | None, tls_key: str | None, follow: bool,
+          rpc_url: str | None, **follow_kw: Any) -> None:
     """Serve the screening API over HTTP (see docs/service.md).
 
     The service holds the store open: while it runs, start scoring runs with POST /v1/runs (admin key) instead
     of 'chainrisk score', and manage keys with /v1/keys. Create the first admin key with 'chainrisk keys create'
     before starting it. Stops cleanly (audit log flushed) on Ctrl-C or SIGTERM.
+
+    With --follow (and --rpc-url), the service also follows the node: new finalized blocks are ingested,
+    rescored and turned into alerts inside this process, while lookups keep being answered (docs/monitoring.md).
     """
     from ..service import Settings, create_app
     from ..service import serve as run_service
@@ -63,7 +70,8 @@ def serve(ctx: click.Context, host: str, port: int, rate_limit: float, burst: in
                         max_upload_bytes=max_upload_mb * 1024 * 1024, jobs_dir=jobs_dir,
                         cache_max_addresses=cache_max_addresses, header_timeout=header_timeout,
                         body_timeout=body_timeout, max_connections=max_connections, profiles_dir=profiles_dir,
-                        job_retention_hours=job_retention_hours, trusted_proxies=trusted_proxies)
+                        job_retention_hours=job_retention_hours, trusted_proxies=trusted_proxies,
+                        follow=follow_settings(follow, rpc_url, follow_kw))
     if bool(tls_cert) != bool(tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
     app = create_app(settings)

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..profiles import Profile, load_profile
+from ..store.asof import naive_utc, point_in_time
 from ..store.runs import list_runs as runs
 from ..store.work import Workspace
 from ..taxonomy import BANDS, CATEGORIES, VICTIM_CATEGORIES, inert_keys
@@ -137,8 +138,22 @@ ENGINES = ("array", "sql", "spark")
 
 def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *, indicators: bool = True,
           on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True,
-          behaviour: Any = None, engine: str = "array", memory_limit: str | None = None, spark: Any = None,
-          spark_dir: str | None = None) -> RunSummary:
+          behaviour: Any = None, as_of: datetime | None = None, engine: str = "array",
+          memory_limit: str | None = None, spark: Any = None, spark_dir: str | None = None) -> RunSummary:
+    """:func:`score_run`; with ``as_of`` (UTC), a point-in-time run: only the transfers up to that moment and the
+    labels as the store knew them then (:func:`chainrisk.store.asof.point_in_time`), recorded in the run's
+    parameters (``point_in_time``). A point-in-time run is kept and can be named, but never answers as the
+    latest run. ``engine`` etc.: see :func:`score_run`."""
+    with point_in_time(store, as_of):
+        return score_run(store, profile, max_hops, indicators=indicators, on_progress=on_progress,
+                         prepare_reads=prepare_reads, behaviour=behaviour, as_of=as_of, engine=engine,
+                         memory_limit=memory_limit, spark=spark, spark_dir=spark_dir)
+
+
+def score_run(store: Any, profile: str | Profile = "cn", max_hops: int | None = None, *, indicators: bool = True,
+              on_progress: Callable[[str], None] | None = None, prepare_reads: bool = True,
+              behaviour: Any = None, as_of: datetime | None = None, engine: str = "array",
+              memory_limit: str | None = None, spark: Any = None, spark_dir: str | None = None) -> RunSummary:
     """Score every address with activity in ``store`` and keep the result as one complete scoring run.
 
     ``profile`` is a bundled profile name, a TOML path or a :class:`~chainrisk.profiles.Profile`; ``max_hops``
@@ -200,6 +215,9 @@ def score(store: Any, profile: str | Profile = "cn", max_hops: int | None = None
         "alone_at_most": prof.behaviour.alone_at_most, "min_part": prof.behaviour.min_part,
         "corroborate_at": prof.behaviour.corroborate_at,
         "combination": "noisy_or(illicit exposure or indicator, behaviour part)"}
+    if as_of is not None:   # the store is shadowed by point_in_time() (see score)
+        params["point_in_time"] = {"as_of": naive_utc(as_of).isoformat(), "transfers": "block_time <= as_of",
+                                   "labels": "imported by as_of and not ended then"}
     asof = store.execute(
         "SELECT block_number, block_time FROM transfers ORDER BY block_number DESC, block_time DESC LIMIT 1"
     ).fetchone()

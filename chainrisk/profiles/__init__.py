@@ -76,6 +76,18 @@ class Behaviour:
 
 
 @dataclass(frozen=True)
+class Alerts:
+    """Which changes of a watched address raise an alert after a scoring run (see docs/monitoring.md)."""
+
+    first_activity: bool = True           # a watched address shows its first activity
+    verdict_change: bool = True           # its band changed on either axis, or its action changed
+    label_change: bool = True             # a verdict change caused by a label added or ended (not by transfers)
+    direct_exposure_usd: float = 1000.0   # new direct exposure at or above this many USD (0: off)
+    direct_exposure_categories: tuple[str, ...] = ()   # () = the illicit axis
+    counterparty_labelled: bool = True    # a direct counterparty got a label of a category with severity > 0
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -86,6 +98,7 @@ class Profile:
     axes: Axes = field(default_factory=Axes)
     action: Action = field(default_factory=Action)
     behaviour: Behaviour = field(default_factory=Behaviour)
+    alerts: Alerts = field(default_factory=Alerts)
 
     def band(self, score: float) -> str:
         """The band of a 0-100 score."""
@@ -103,6 +116,8 @@ class Profile:
             "axes": {"illicit": list(self.axes.illicit), "vc_business": list(self.axes.vc_business)},
             "action": dict(self.action.__dict__),
             "behaviour": dict(self.behaviour.__dict__),
+            "alerts": {**self.alerts.__dict__,
+                       "direct_exposure_categories": list(self.alerts.direct_exposure_categories)},
         }
 
 
@@ -133,7 +148,7 @@ def _unknown(keys: Any, allowed: Any, where: str) -> None:
 
 
 def _parse(data: dict[str, Any], where: str) -> Profile:
-    _unknown(data, {"name", "description", "severity", "bands", "propagation", "axes", "action", "behaviour"}, where)
+    _unknown(data, {"name", "description", "severity", "bands", "propagation", "axes", "action", "behaviour", "alerts"}, where)
     sev = {c: 0 for c in LATER_CATEGORIES} | dict(data.get("severity", {}))
     _unknown(sev, CATEGORIES, f"{where} [severity]")
     missing = [c for c in CATEGORIES if c not in sev]
@@ -176,8 +191,28 @@ def _parse(data: dict[str, Any], where: str) -> Profile:
             raise InputError(f"profile {where} [behaviour] {key} = {mp!r}: give a number 0..100")
     if not isinstance(beh.get("model", ""), str):
         raise InputError(f"profile {where} [behaviour] model: give a file path")
+    alerts = _alerts(dict(data.get("alerts", {})), where)
     return Profile(
         name=str(data.get("name", where)), description=str(data.get("description", "")), severity=dict(sev),
         bands=dict(bands), propagation=Propagation(**prop, stop_categories=stops), source=where,
-        axes=Axes(**axes), action=Action(**act), behaviour=Behaviour(**beh),
+        axes=Axes(**axes), action=Action(**act), behaviour=Behaviour(**beh), alerts=alerts,
     )
+
+
+def _alerts(d: dict[str, Any], where: str) -> Alerts:
+    _unknown(d, Alerts.__dataclass_fields__, f"{where} [alerts]")
+    for k, v in d.items():
+        if k == "direct_exposure_usd":
+            if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
+                raise InputError(f"profile {where} [alerts] {k} = {v!r}: give a number of USD >= 0 (0: off)")
+        elif k == "direct_exposure_categories":
+            if not isinstance(v, list):
+                raise InputError(f"profile {where} [alerts] {k}: give a list of categories")
+            _unknown(v, CATEGORIES, f"{where} [alerts] {k}")
+        elif not isinstance(v, bool):
+            raise InputError(f"profile {where} [alerts] {k} = {v!r}: give true or false")
+    if "direct_exposure_categories" in d:
+        d["direct_exposure_categories"] = tuple(c for c in CATEGORIES if c in d["direct_exposure_categories"])
+    if "direct_exposure_usd" in d:
+        d["direct_exposure_usd"] = float(d["direct_exposure_usd"])
+    return Alerts(**d)

@@ -23,13 +23,13 @@ import pyarrow as pa
 
 from ..address import Address, try_parse
 from ..errors import NoScoringRun
-from ..store.runs import LATEST
+from ..store.runs import CURRENT, LATEST
 
 if TYPE_CHECKING:
     from ..store import Store
 
 _LOWER_HEX = re.compile(r"0x[0-9a-f]{40}")
-LATEST_RUN = f"SELECT run_id FROM scoring_runs WHERE status = 'complete' ORDER BY {LATEST} LIMIT 1"
+LATEST_RUN = f"SELECT run_id FROM scoring_runs WHERE {CURRENT} ORDER BY {LATEST} LIMIT 1"
 
 
 def _iso(c: str) -> str:

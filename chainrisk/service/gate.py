@@ -28,7 +28,7 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/ui"})
 PUBLIC_PREFIXES = ("/ui/",)   # the explorer's static files: no data (the page calls the API with a key)
 NOT_AUDITED = frozenset({"/healthz", "/readyz"})  # health probes: rate-limited, but no audit row each
 AUDIT_WAIT = 30.0  # seconds a response waits for its audit row at most (then it is sent and the wait logged)
-UPLOAD_PATHS = frozenset({"/v1/screen/jobs"})
+UPLOAD_PATHS = frozenset({"/v1/screen/jobs", "/v1/labels/imports"})
 
 
 def error_response_parts(err: ApiError, request_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

@@ -20,6 +20,9 @@ from pathlib import Path
 from .. import store as store_mod
 from ..engine.score import score
 from ..errors import ChainriskError
+from ..monitoring.alerts import evaluate_pending
+from ..monitoring.delivery import deliver_due, enqueue
+from ..monitoring.follow import FollowSettings, FollowThread
 from ..profiles import Profile, available, load_profile
 from ..store import Store
 from .answers import Provenances, RunCache, RunPin
@@ -50,6 +53,7 @@ class Settings:
     profiles_dir: str | None = None       # POST /v1/runs: profiles by name from here (besides the bundled ones)
     job_retention_hours: float = 168.0    # screening job files and rows are deleted this long after they finish
     trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For names the client
+    follow: FollowSettings | None = None  # follow a node inside the service (chainrisk.monitoring.follow)
 
 
 class ServiceState:
@@ -76,7 +80,13 @@ class ServiceState:
         self.provenances = Provenances()
         self.cache = LookupCache(self.open_store, settings.cache_max_addresses)
         self.scoring = Scoring(self.open_store, self.pin)
+        # serve --follow: new blocks, rescoring and alerts in this process (it owns the store's writes)
+        self.follow = FollowThread(self.open_store, settings.follow, on_new_run=self._new_run,
+                                   may_score=lambda: not self.scoring.in_progress) if settings.follow else None
 
+    def _new_run(self, run_id: str) -> None:
+        self.pin.invalidate()
+        self.cache.get(run_id)   # start holding the new run's scores in memory
     def open_store(self) -> Store:
         """A new connection to the same database (DuckDB shares one instance per process)."""
         st = store_mod.open(self.store.path)
@@ -94,6 +104,8 @@ class ServiceState:
 
     def close(self) -> None:
         """Wait for the background work, flush the audit log and close every connection."""
+        if self.follow is not None:
+            self.follow.stop()
         self.scoring.join()
         self.cache.join()
         self.jobs.close()
@@ -218,6 +230,9 @@ class Scoring:
             score(st, prof, max_hops)
             self.error = None
             self._pin.invalidate()
+            evaluate_pending(st)   # the watchlists' alerts of the new run, then their webhooks
+            enqueue(st)
+            deliver_due(st)
         except Exception as e:  # recorded in scoring_runs by score(); keep the message for /v1/runs
             log.exception("scoring run failed")
             self.error = f"{type(e).__name__}: {e}".replace(str(Path(st.path).resolve().parent), "<store folder>")

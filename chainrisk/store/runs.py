@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 #: ORDER BY of "latest" among complete runs
 LATEST = "finished_at DESC NULLS LAST, created_at DESC, run_id DESC"
+#: WHERE of the runs that may answer as the latest: complete, and not a point-in-time run (``score --as-of``:
+#: a view of the past, kept and nameable, never the current answer)
+CURRENT = "status = 'complete' AND json_extract_string(params_json, '$.point_in_time.as_of') IS NULL"
 
 
 def _iso(v: Any) -> Any:
@@ -57,7 +60,7 @@ _RUNS: weakref.WeakKeyDictionary[Store, dict[str, Provenance]] = weakref.WeakKey
 
 
 def resolve_run(store: Store, run_id: str | None = None) -> Provenance:
-    """The provenance of ``run_id``, or of the latest complete scoring run; :class:`NoScoringRun` when none.
+    """The provenance of ``run_id``, or of the latest complete scoring run (never a point-in-time run); :class:`NoScoringRun` when none.
 
     A named complete run is immutable, so its provenance is remembered per store (a warm process passing
     ``run_id`` saves a query per lookup); the latest run is looked up on every call."""
@@ -70,7 +73,7 @@ def resolve_run(store: Store, run_id: str | None = None) -> Provenance:
     try:
         # fetchall, not fetchone: a half-read result blocks the next relation on this connection (DuckDB 2)
         if run_id is None:
-            rows = store.execute(q + f" ORDER BY {LATEST} LIMIT 1", []).fetchall()
+            rows = store.execute(q + f" AND {CURRENT} ORDER BY {LATEST} LIMIT 1", []).fetchall()
         else:
             rows = store.execute(q + " AND run_id = ?", [run_id]).fetchall()
     except duckdb.CatalogException:

@@ -51,6 +51,11 @@ def test_every_output_option_is_format_with_the_values_of_one_kind() -> None:
         "chainrisk labels sources": "records", "chainrisk labels update": "records", "chainrisk lookup": "documents",
         "chainrisk runs": "records", "chainrisk score": "summary", "chainrisk screen": "files",
         "chainrisk status": "records",
+        "chainrisk watch add": "records", "chainrisk watch remove": "records", "chainrisk watch list": "records",
+        "chainrisk alerts": "records", "chainrisk alerts ack": "records", "chainrisk alerts export": "records",
+        "chainrisk alerts deliver": "records", "chainrisk alerts webhook-add": "records",
+        "chainrisk alerts webhooks": "records", "chainrisk alerts webhook-remove": "records",
+        "chainrisk alerts deliveries": "records", "chainrisk alerts resend": "records",
     }
 
 

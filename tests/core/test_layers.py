@@ -9,7 +9,7 @@ The layers, lowest first (a module may import its own package and the layers bel
     labels  profiles                                  (labels read the node through ingest; neither imports the other)
     engine     scoring run, model, propagation, indicators, evidence
     answers    lookup, screen, bank files, report
-    demo       the economy generator and the demo run
+    demo  monitoring                                  the economy generator and the demo run; watchlists and alerts
     cli  service                                      interfaces; only the ``chainrisk serve`` command imports service
 
 The package root (``chainrisk/__init__.py``) is the public facade: it imports ground and the store eagerly and
@@ -38,7 +38,7 @@ ROOT = "<root>"
 GROUND = ("address", "chains", "errors", "taxonomy", "data", "version", "i18n")
 RANK: dict[str, int] = {
     **dict.fromkeys(GROUND, 0), "store": 1, "ingest": 2, "labels": 3, "profiles": 3, "engine": 4, "answers": 5,
-    "demo": 6, "cli": 7, "service": 7,
+    "demo": 6, "monitoring": 6, "cli": 7, "service": 7,
 }
 OWNERS: dict[str, tuple[str, ...]] = {
     "click": ("chainrisk.cli",),

@@ -57,7 +57,7 @@ def test_a_copied_and_tuned_profile_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ('name = "cn"', 'name = "cn"\ncolour = "red"', r"unknown key\(s\) colour; accepted: action, axes, bands, behaviour, description"),
+    ('name = "cn"', 'name = "cn"\ncolour = "red"', r"unknown key\(s\) colour; accepted: action, alerts, axes, bands, behaviour, description"),
     ("sanctions = 100", "sanctions = 100\nterrorist = 100", r"\[severity\]: unknown key\(s\) terrorist; accepted"),
     ("sanctions = 100\n", "", r"\[severity\]: missing sanctions"),
     ("blacklist = 90", "blacklist = 190", r"blacklist = 190: must be an integer 0\.\.100"),

@@ -37,6 +37,8 @@ def test_no_server_errors(fuzz_server: Server, mode: str) -> None:
         op = result.ok()
         if (op.method.upper(), op.path) == ("POST", "/v1/runs"):
             continue  # starts a real scoring run per example; covered by test_service_runs.py
+        if (op.method.upper(), op.path) == ("POST", "/v1/webhooks"):
+            continue  # would register receivers at generated URLs (traffic stays on loopback); tests/monitoring
         operations += 1
 
         @given(case=op.as_strategy(generation_mode=GenerationMode(mode)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from . import addresses, admin, cases, graph, health, runs, screen, ui
+from . import addresses, admin, cases, graph, health, monitoring, runs, screen, ui
 
-ROUTERS = (health.router, addresses.router, screen.router, graph.router, runs.router, admin.router, cases.router, ui.router)
+ROUTERS = (health.router, addresses.router, screen.router, graph.router, runs.router, admin.router, cases.router,
+           monitoring.router, ui.router)
