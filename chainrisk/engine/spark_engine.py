@@ -102,7 +102,14 @@ class SparkBackend:
 
     def fetch(self, query: str) -> dict[str, np.ndarray]:
         df = self.spark.sql(to_spark(query))
-        tab = df.toArrow()
+        try:
+            tab = df.toArrow()
+        except Exception:
+            # pyspark 4's toArrow fails on some empty results ("Tried reading schema message, was null"): every
+            # column the SQL engine fetches is an integer
+            if df.isEmpty():
+                return {c: np.empty(0, np.int64) for c in df.columns}
+            raise
         return {c: tab.column(c).to_numpy(zero_copy_only=False) for c in tab.column_names}
 
     def drop(self, *names: str) -> None:

@@ -259,7 +259,10 @@ def sql_propagate(backend: Backend, on_hop: Callable[[str], None] | None = None)
                                                       np.asarray(ex["usd"][sl], np.int64)))
                 out += [h for hs in per_key for h in hs]
                 if direction == "in" and judged_any and forwarding is not None:
-                    fw = backend.fetch(forwarding_sql(parts, forwarding))
+                    # the parts as one table first (Spark 4's planner loses a column of the union otherwise)
+                    backend.create("fparts", " UNION ALL ".join(f"SELECT k, hop, eid, t FROM {p}" for p in parts))
+                    made.append("fparts")
+                    fw = backend.fetch(forwarding_sql(["fparts"], forwarding))
                     hop_no = np.asarray(fw["hop"], np.int64)
                     events = ForwardingEvents(
                         np.asarray(fw["v"], np.int64), np.asarray(fw["eid"], np.int64),
