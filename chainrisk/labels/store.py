@@ -67,7 +67,9 @@ class SourceResult:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    # full precision: runs record their times in microseconds, and point-in-time runs and alert rules compare a
+    # label's import and end with them (a label imported in the same second as a run must not look older than it)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 MAX_REMOVAL_SHARE = 0.20

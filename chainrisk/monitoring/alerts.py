@@ -181,7 +181,7 @@ def _evaluate_run(store: Store, run_id: str) -> Evaluation:
         LEFT JOIN scores n ON n.address_id = a.id AND n.run_id = ?
         LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = ?
         WHERE w.removed_at IS NULL AND w.added_at <= ?
-        ORDER BY w.added_at, w.watch_id""", [run.run_id, prev.run_id if prev else None, run.finished_at])
+        ORDER BY w.added_at, w.rowid""", [run.run_id, prev.run_id if prev else None, run.finished_at])
     names = [d[0] for d in cur.description]
     watched = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     ev.watched = len(watched)

@@ -192,5 +192,5 @@ def entries(store: Store, *, watchlist: str | None = None, include_removed: bool
     sql = f"SELECT {', '.join(COLUMNS)} FROM watchlist"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return [dict(zip(COLUMNS, r, strict=True)) for r in store.execute(sql + " ORDER BY added_at, watch_id",
+    return [dict(zip(COLUMNS, r, strict=True)) for r in store.execute(sql + " ORDER BY added_at, rowid",
                                                                       params).fetchall()]
