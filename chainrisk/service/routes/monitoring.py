@@ -25,6 +25,7 @@ from ..http import (
     note,
     require_admin,
 )
+from ..keys import ApiKey
 from ..state import ServiceState
 
 router = APIRouter(tags=["monitoring"])
@@ -78,6 +79,18 @@ def _items(body: dict[str, Any]) -> list[tuple[str, str | None]]:
     return out
 
 
+async def _watch_request(request: Request) -> tuple[ApiKey, list[tuple[str, str | None]], str]:
+    """An admin's watchlist change: the key, the (address, reference) items and the watchlist's name (audited)."""
+    key = require_admin(request)
+    body = await _body(request)
+    items = _items(body)
+    wl = body.get("watchlist", watch.DEFAULT_LIST)
+    if not isinstance(wl, str):
+        raise ApiError("invalid_request", "'watchlist' is a name")
+    note(request, n_addresses=len(items), subject=wl[:100])
+    return key, items, wl
+
+
 @router.get("/v1/watchlist", summary="Watched addresses (admin)", responses=error_responses(403))
 def get_watchlist(request: Request, state: State, watchlist: str | None = None, all: bool = False) -> Response:
     require_admin(request)
@@ -87,13 +100,7 @@ def get_watchlist(request: Request, state: State, watchlist: str | None = None, 
 @router.post("/v1/watchlist", summary="Watch addresses, each with your reference (admin)",
              openapi_extra={"requestBody": WATCH_BODY}, responses=error_responses(400, 403, 415, 422))
 async def post_watchlist(request: Request, state: State) -> Response:
-    key = require_admin(request)
-    body = await _body(request)
-    items = _items(body)
-    wl = body.get("watchlist", watch.DEFAULT_LIST)
-    if not isinstance(wl, str):
-        raise ApiError("invalid_request", "'watchlist' is a name")
-    note(request, n_addresses=len(items), subject=wl[:100])
+    key, items, wl = await _watch_request(request)
 
     def work() -> dict[str, Any]:
         try:
@@ -107,13 +114,7 @@ async def post_watchlist(request: Request, state: State) -> Response:
 @router.post("/v1/watchlist/remove", summary="Stop watching addresses (admin)",
              openapi_extra={"requestBody": WATCH_BODY}, responses=error_responses(400, 403, 415, 422))
 async def post_watchlist_remove(request: Request, state: State) -> Response:
-    key = require_admin(request)
-    body = await _body(request)
-    items = _items(body)
-    wl = body.get("watchlist", watch.DEFAULT_LIST)
-    if not isinstance(wl, str):
-        raise ApiError("invalid_request", "'watchlist' is a name")
-    note(request, n_addresses=len(items), subject=wl[:100])
+    key, items, wl = await _watch_request(request)
 
     def work() -> dict[str, Any]:
         try:
