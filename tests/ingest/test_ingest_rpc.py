@@ -208,8 +208,9 @@ def test_reorg_below_the_tip_is_repaired(tmp_path: Path, fresh_anvil: Anvil) -> 
     import random
 
     rng = random.Random(1)
-    for _ in range(8):  # one block each
-        node.send(usdt, "batchTransfer(address[],uint256[])", [[random_address(rng) for _ in range(5)], [1, 2, 3, 4, 5]])
+    for _ in range(8):  # one block each (automine can lag the send: wait for each receipt)
+        node.receipt(node.send(usdt, "batchTransfer(address[],uint256[])",
+                               [[random_address(rng) for _ in range(5)], [1, 2, 3, 4, 5]]))
     tip = node.block_number()
     with chainrisk.open(tmp_path / "reorg.duckdb") as s:
         s.ensure_token("ethereum", usdt, "USDT-T", 6, "stablecoin", source="test")
@@ -220,7 +221,8 @@ def test_reorg_below_the_tip_is_repaired(tmp_path: Path, fresh_anvil: Anvil) -> 
         # replace the last 3 blocks with a different history: other recipients, and one block fewer
         node.rpc("anvil_rollback", [3])
         for _ in range(2):
-            node.send(usdt, "batchTransfer(address[],uint256[])", [[random_address(rng) for _ in range(3)], [7, 8, 9]])
+            node.receipt(node.send(usdt, "batchTransfer(address[],uint256[])",
+                                   [[random_address(rng) for _ in range(3)], [7, 8, 9]]))
         assert node.block_number() == tip - 1
         rep = ingest_rpc(s, node.url, tokens=[usdt], confirmations=0)
         assert rep.reorg_fork_block == tip - 3
