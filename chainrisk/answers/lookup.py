@@ -428,6 +428,32 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     return combine(value, parsed.address, run, answers)
 
 
+def multi_chain(store: Store, addresses: Sequence[str]) -> set[str]:
+    """The EVM addresses among ``addresses`` (canonical lower-case hex) that the store has on more than one chain
+    (activity or labels): the ones whose answer :func:`lookup_one` combines over chains. One statement."""
+    evm = sorted({a for a in addresses if a[:2] == "0x"})
+    if not evm:
+        return set()
+    rows = store.execute(
+        "SELECT address FROM (SELECT address, chain FROM addresses WHERE address IN (SELECT unnest($a))"
+        " UNION SELECT address, chain FROM labels WHERE address IN (SELECT unnest($a)))"
+        " GROUP BY address HAVING count(DISTINCT chain) > 1", {"a": evm}).fetchall()
+    return {r[0] for r in rows}
+
+
+def address_chains(store: Store, address: str) -> list[str]:
+    """The chains where the store has activity or labels of ``address`` (registry order)."""
+    rows = store.execute("SELECT chain FROM addresses WHERE address = $a UNION SELECT chain FROM labels"
+                         " WHERE address = $a", {"a": address}).fetchall()
+    return sorted((r[0] for r in rows), key=chain_order)
+
+
+def store_chains(store: Store) -> list[str]:
+    """The chains the store has addresses or labels of (registry order)."""
+    rows = store.execute("SELECT DISTINCT chain FROM addresses UNION SELECT DISTINCT chain FROM labels").fetchall()
+    return sorted((r[0] for r in rows), key=chain_order)
+
+
 def _one_chain(store: Store, value: str, addr: Address, run: Provenance, explain: bool, *,
                labels: list[Label] | None = None, aid: int | None = None, known_ids: bool = False) -> LookupResult:
     """The answer on one chain (two or three point queries, each an index lookup when ensure_indexes ran)."""
