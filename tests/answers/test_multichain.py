@@ -218,3 +218,21 @@ def test_service_answers_per_chain_and_redacts(mc_db: Path) -> None:
         assert bad.status_code == 422
     finally:
         srv.stop()
+
+
+def test_report_has_a_per_chain_section_and_chain_links(mc_db: Path, tmp_path: Path) -> None:
+    from chainrisk.answers.report import report
+
+    with chainrisk.open(mc_db) as st:
+        md = tmp_path / "r.md"
+        report(st, M.SUBJECT, md)
+        text = md.read_text(encoding="utf-8")
+        assert "## Per chain" in text and "| bsc | high risk | 72 |" in text
+        assert "(on bsc)" in text and "does not trace the other side" in text
+        assert "| polygon |" in text     # transfers and labels name their chain
+        zh = tmp_path / "r.html"
+        report(st, M.SUBJECT, zh, lang="zh-CN")
+        html_text = zh.read_text(encoding="utf-8")
+        assert "各链判定" in html_text and "（bsc 链）" in html_text and "跨链桥另一侧" in html_text
+        # each transfer links to its own chain's explorer
+        assert "https://bscscan.com/tx/" in html_text and "https://polygonscan.com/address/" in html_text
