@@ -385,13 +385,16 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     if chain == "tron":
         return LookupResult(input=value, status="invalid", address=None, chain=None, provenance=run,
                             reason="an EVM (0x) address cannot be on chain tron")
-    # EVM: every chain of this key (two point queries on the address indexes)
-    label_rows = store.execute(
-        "SELECT chain, category, name, source, source_version, confidence, valid_from, valid_to FROM labels"
-        " WHERE address = ? ORDER BY valid_to IS NOT NULL, confidence DESC, category, source, chain,"
-        " valid_from NULLS FIRST", [parsed.address]).fetchall()
-    ids = {c: i for c, i in store.execute("SELECT chain, id FROM addresses WHERE address = ?",
-                                          [parsed.address]).fetchall()}
+    # EVM: every chain of this key, ids and labels in one round trip (point queries on the address indexes)
+    keys = store.execute(
+        "SELECT 0 AS k, chain, id, NULL AS category, NULL AS name, NULL AS source, NULL AS source_version,"
+        " NULL AS confidence, NULL AS valid_from, NULL AS valid_to FROM addresses WHERE address = $a"
+        " UNION ALL SELECT 1, chain, NULL, category, name, source, source_version, confidence, valid_from, valid_to"
+        " FROM labels WHERE address = $a"
+        " ORDER BY k, valid_to IS NOT NULL, confidence DESC, category, source, chain, valid_from NULLS FIRST",
+        {"a": parsed.address}).fetchall()
+    ids = {r[1]: int(r[2]) for r in keys if r[0] == 0}
+    label_rows = [r[1:2] + r[3:] for r in keys if r[0] == 1]
     chains = sorted({c for c in ids} | {r[0] for r in label_rows}, key=chain_order)
     if chain is not None:
         chains = [c for c in chains if c == chain]
@@ -404,27 +407,36 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     scored = {c: ids[c] for c in chains if c in ids}
     rows: dict[int, tuple[Any, ...]] = {}
     parts: dict[int, list[tuple[Any, ...]]] = {}
+    behaviours: dict[int, dict[str, Any] | None] = {}
     if scored:
-        id_list = list(scored.values())
-        for r in store.execute(f"SELECT address_id, {_SCORE_COLUMNS}, {verdict_select(store)} FROM scores"
-                               " WHERE address_id IN (SELECT unnest($ids)) AND run_id = $run",
-                               {"ids": id_list, "run": run.run_id}).fetchall():
-            rows[r[0]] = r
+        # literal IN-lists of integers (formatted from ints only: safe SQL) are answered from the ART indexes
+        in_ids = ", ".join(str(int(i)) for i in sorted(scored.values()))
+        beh = has_column(store, "scores", "behaviour_score")
+        beh_sel = (", " + ", ".join(BEHAVIOUR_COLUMNS)) if beh else ""
+        n_base = 12 + len(VERDICT_COLUMNS)
+        for r in store.execute(f"SELECT address_id, {_SCORE_COLUMNS}, {verdict_select(store)}{beh_sel} FROM scores"
+                               f" WHERE address_id IN ({in_ids}) AND run_id = ?", [run.run_id]).fetchall():
+            rows[r[0]] = r[:n_base]
+            b = r[n_base:] if beh else None
+            behaviours[r[0]] = behaviour_dict(*b) if b and b[0] is not None else None
         if rows:
+            in_rows = ", ".join(str(int(i)) for i in sorted(rows))
             for r in store.execute(
                     "SELECT address_id, 0 AS k, category, direction, hop_class, usd, share, min_hop, NULL AS evidence,"
                     f" {exposure_inferred(store)} AS inferred FROM exposures"
-                    " WHERE address_id IN (SELECT unnest($ids)) AND run_id = $run"
+                    f" WHERE address_id IN ({in_rows}) AND run_id = $run"
                     " UNION ALL SELECT address_id, 1, indicator, NULL, NULL, NULL, NULL, severity, evidence, false"
-                    " FROM indicators WHERE address_id IN (SELECT unnest($ids)) AND run_id = $run",
-                    {"ids": list(rows), "run": run.run_id}).fetchall():
+                    f" FROM indicators WHERE address_id IN ({in_rows}) AND run_id = $run",
+                    {"run": run.run_id}).fetchall():
                 parts.setdefault(r[0], []).append(r[1:])
     answers = []
     for c in chains:
         aid = scored.get(c)
         answers.append(_assemble(store, value, Address(c, parsed.address), run,   # type: ignore[arg-type]
                                  labels[c], aid, rows.get(aid) if aid is not None else None,
-                                 parts.get(aid, []) if aid is not None else [], explain))
+                                 parts.get(aid, []) if aid is not None else [], explain,
+                                 behaviour=behaviours.get(aid) if aid is not None else None,
+                                 known_behaviour=True))
     return combine(value, parsed.address, run, answers)
 
 
@@ -485,8 +497,10 @@ def _one_chain(store: Store, value: str, addr: Address, run: Provenance, explain
 
 
 def _assemble(store: Store, value: str, addr: Address, run: Provenance, labels: list[Label], aid: int | None,
-              row: tuple[Any, ...] | None, parts: list[tuple[Any, ...]], explain: bool) -> LookupResult:
-    """One chain's answer from its ``scores`` row (``address_id`` first) and its exposure/indicator rows."""
+              row: tuple[Any, ...] | None, parts: list[tuple[Any, ...]], explain: bool, *,
+              behaviour: dict[str, Any] | None = None, known_behaviour: bool = False) -> LookupResult:
+    """One chain's answer from its ``scores`` row (``address_id`` first) and its exposure/indicator rows (and its
+    behaviour part when already read: ``known_behaviour``)."""
     c = addr.chain
     base: dict[str, Any] = {"input": value, "address": addr.address, "chain": c, "provenance": run,
                             "labels": labels, "chains": [c]}
@@ -500,7 +514,7 @@ def _assemble(store: Store, value: str, addr: Address, run: Provenance, labels: 
                         key=lambda i: (-i.severity, i.indicator))
     illicit, vc, action = verdicts(row[12:])
     res = LookupResult(
-        behaviour=behaviour_of(store, int(row[0]), run.run_id),
+        behaviour=behaviour if known_behaviour else behaviour_of(store, int(row[0]), run.run_id),
         status="ok", reason=row[11] or "", risk_score=_r(row[1]), risk_band=row[2], top_category=row[3],
         illicit=illicit, vc_business=vc, action=action,
         categories=_split(row[4]), own_categories=_split(row[5]), min_hops=row[6], direct_usd=_r(row[7]),
