@@ -401,9 +401,9 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     if len(chains) <= 1:
         one = chains[0] if chains else (chain or parsed.chain)
         return _one_chain(store, value, Address(one, parsed.address), run, explain,   # type: ignore[arg-type]
-                          labels=[Label(*r[1:], chain=r[0]) for r in label_rows if r[0] == one],
+                          labels=[_label(r) for r in label_rows if r[0] == one],
                           aid=ids.get(one), known_ids=True)
-    labels = {c: [Label(*r[1:], chain=c) for r in label_rows if r[0] == c] for c in chains}
+    labels = {c: [_label(r) for r in label_rows if r[0] == c] for c in chains}
     scored = {c: ids[c] for c in chains if c in ids}
     rows: dict[int, tuple[Any, ...]] = {}
     parts: dict[int, list[tuple[Any, ...]]] = {}
@@ -432,12 +432,17 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     answers = []
     for c in chains:
         aid = scored.get(c)
-        answers.append(_assemble(store, value, Address(c, parsed.address), run,   # type: ignore[arg-type]
+        answers.append(_assemble(store, value, Address(c, parsed.address), run,
                                  labels[c], aid, rows.get(aid) if aid is not None else None,
                                  parts.get(aid, []) if aid is not None else [], explain,
                                  behaviour=behaviours.get(aid) if aid is not None else None,
                                  known_behaviour=True))
     return combine(value, parsed.address, run, answers)
+
+
+def _label(r: Sequence[Any]) -> Label:
+    """A label from ``(chain, category, name, source, source_version, confidence, valid_from, valid_to)``."""
+    return Label(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[0])
 
 
 def multi_chain(store: Store, addresses: Sequence[str]) -> set[str]:
@@ -649,8 +654,8 @@ def explain_paths(store: Store, address: str | int, run_id: str, top: int = 3,
     from ..engine import evidence  # at call time: networkx only for --explain, not for every lookup
 
     if chain is None:
-        p = try_parse(address) if isinstance(address, str) else None
-        chain = p.chain if isinstance(p, Address) else None
+        parsed = try_parse(address) if isinstance(address, str) else None
+        chain = parsed.chain if isinstance(parsed, Address) else None
     out = []
     for p in evidence.evidence_paths(store, address, run_id=run_id, top=top):
         d = p.to_dict()

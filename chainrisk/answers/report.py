@@ -105,7 +105,7 @@ def collect(store: Store, address: str, *, run_id: str | None = None, top: int =
     # the address's id on each chain the answer covers (one EVM key may be on several chains)
     ids = {c: int(i) for c, i in store.execute("SELECT chain, id FROM addresses WHERE address = ?",
                                                [res.address or parsed.address]).fetchall()
-           if c in (res.chains or [res.chain])}
+           if c in (res.chains or [str(res.chain)])}
     note = None
     if res.status == "ok":
         try:

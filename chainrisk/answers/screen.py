@@ -120,7 +120,9 @@ def _chain_table(store: Store, chain_column: str | None) -> None:
     store.execute(f"DROP TABLE IF EXISTS {_CK}")
     distinct_cells = ([r[0] for r in store.execute(f"SELECT DISTINCT {keys} FROM {SOURCE_TABLE} src").fetchall()]
                       if col else [None])
-    cells, wants, reasons = [], [], []
+    cells: list[str | None] = []
+    wants: list[str | None] = []
+    reasons: list[str | None] = []
     for cell in distinct_cells:
         cells.append(cell)
         if cell is None:

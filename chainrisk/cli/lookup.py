@@ -236,11 +236,10 @@ def _table_i18n(r: Any, lang: str) -> str:
         out("\n".join(f"  - {x}" for x in reasons))
     if r.exposures:
         out(t("cli.exposure", lang))
-        rows = [(t("report.category", lang), t("report.direction", lang), t("report.hops", lang),
-                 t("report.usd", lang), t("report.share", lang), t("report.min_hop", lang))]
         multi = len(r.chains) > 1
-        if multi:
-            rows[0] += (t("report.chain", lang),)
+        rows: list[tuple[str, ...]] = [(t("report.category", lang), t("report.direction", lang),
+                                        t("report.hops", lang), t("report.usd", lang), t("report.share", lang),
+                                        t("report.min_hop", lang)) + ((t("report.chain", lang),) if multi else ())]
         rows += [(i18n.category(e.category, lang) + (t("report.inferred", lang) if e.inferred else ""),
                   t("direction." + e.direction + "_short", lang), t("hops." + e.hop_class, lang), f"{e.usd:,.2f}",
                   f"{e.share:.1%}", str(e.min_hop)) + ((e.chain or "",) if multi else ()) for e in r.exposures]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def write_exports(folder: Path) -> dict[str, Path]:
                 if c != chain:
                     continue
                 w.writerow([f"0x{hashlib.sha256(f'{chain}{i}'.encode()).hexdigest()}", 0, 1_000 + int(h * 100),
-                            T0 + int(h * 3600), contract, a(frm), a(to), int(round(amount * 10**decimals)),
+                            T0 + int(h * 3600), contract, a(frm), a(to), int(Decimal(str(amount)) * 10**decimals),
                             symbol, decimals])
         out[chain] = p
     return out
