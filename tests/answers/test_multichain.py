@@ -236,3 +236,10 @@ def test_report_has_a_per_chain_section_and_chain_links(mc_db: Path, tmp_path: P
         assert "各链判定" in html_text and "（bsc 链）" in html_text and "跨链桥另一侧" in html_text
         # each transfer links to its own chain's explorer
         assert "https://bscscan.com/tx/" in html_text and "https://polygonscan.com/address/" in html_text
+
+
+def test_graph_draws_an_address_only_on_bsc_on_bsc(mc) -> None:
+    from chainrisk.answers.graph import neighbourhood
+
+    g = neighbourhood(mc, M.a("MULE"))
+    assert g["nodes"] and any(n.get("address") == M.a("SCAM") for n in g["nodes"])
