@@ -102,10 +102,11 @@ class ScreenResult:
 
 
 def _chain_key(chain_column: str | None) -> str:
-    """The SQL of a source row's chain cell as a join key (lower-case, trimmed; NULL when empty or no column)."""
+    """The SQL of a source row's chain cell as a join key (lower-case, trimmed; '' when empty or no column: a
+    plain equality key, so every join on it is a hash join)."""
     if chain_column is None:
-        return "CAST(NULL AS VARCHAR)"
-    return f"nullif(lower(trim(CAST(src.{quote_ident(chain_column)} AS VARCHAR))), '')"
+        return "''"
+    return f"coalesce(lower(trim(CAST(src.{quote_ident(chain_column)} AS VARCHAR))), '')"
 
 
 def _chain_table(store: Store, chain_column: str | None) -> None:
@@ -119,13 +120,13 @@ def _chain_table(store: Store, chain_column: str | None) -> None:
     keys = _chain_key(chain_column)
     store.execute(f"DROP TABLE IF EXISTS {_CK}")
     distinct_cells = ([r[0] for r in store.execute(f"SELECT DISTINCT {keys} FROM {SOURCE_TABLE} src").fetchall()]
-                      if col else [None])
+                      if col else [""])
     cells: list[str | None] = []
     wants: list[str | None] = []
     reasons: list[str | None] = []
     for cell in distinct_cells:
-        cells.append(cell)
-        if cell is None:
+        cells.append(cell or "")
+        if not cell:
             wants.append(None)
             reasons.append(None)
             continue
@@ -231,7 +232,8 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         params["since"] = since.run_id
         since_sel = ", p.band AS prev_band, p.score AS prev_score"
         since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
-        since_agg = ", arg_max(prev_band, prev_score) AS prev_band, max(prev_score) AS prev_score"
+        since_agg = (", arg_max(prev_band, round(prev_score, 4) * 100000 - pos) AS prev_band,"
+                     " max(prev_score) AS prev_score")
     cols = ("illicit_score", "illicit_band", "vc_score", "vc_band", "action", "behaviour_score", "behaviour_features")
     verdict = ", ".join(f"s.{c}" if has_column(store, "scores", c) else f"NULL AS {c}" for c in cols)
     action = _action_sql(run)
@@ -240,7 +242,7 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
     pairs = (f"SELECT coalesce({quote_ident(address_column)}, chr(0)) AS raw_key, {_chain_key(chain_column)}"
              f" AS chain_key, min(rowid) AS first_raw FROM {SOURCE_TABLE} src"
              f" WHERE rowid NOT IN (SELECT row FROM {ERROR_TABLE}) GROUP BY ALL"
-             if chain_column else f"SELECT raw_key, CAST(NULL AS VARCHAR) AS chain_key, first_raw FROM {_NORM}")
+             if chain_column else f"SELECT raw_key, '' AS chain_key, first_raw FROM {_NORM}")
     with store.registered(**{_FIX: fix, _GOOD: good}):
         store.execute(f"DROP TABLE IF EXISTS {_RES}")
         # first_row: the first input row of the normalised address (different spellings of one address are
@@ -268,7 +270,7 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                             ELSE '{ANY_EVM}' END AS want
                 FROM ({pairs}) pr
                 JOIN n ON n.raw_key = pr.raw_key
-                LEFT JOIN {_CK} ck ON ck.chain_key IS NOT DISTINCT FROM pr.chain_key),
+                LEFT JOIN {_CK} ck ON ck.chain_key = pr.chain_key),
             spellings AS (
                 SELECT want, address, min(first_raw) AS first_row FROM q0 WHERE address IS NOT NULL
                 GROUP BY ALL HAVING count(*) > 1),
@@ -283,35 +285,48 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                 LEFT JOIN scores s ON s.address_id = a.id AND s.run_id = $run
                 {since_join}
                 WHERE a.chain = q.want OR (q.want = '{ANY_EVM}' AND list_contains($evm, a.chain))),
+            hk AS (
+                -- the worst chain first: score, then registry order (a deterministic tie-break)
+                SELECT *, list_position($order, hit_chain) AS pos,
+                       round(score, 4) * 100000 - list_position($order, hit_chain) AS wkey FROM hit),
             agg AS (
-                SELECT raw_key, chain_key, count(*) AS n_chains,
-                       string_agg(hit_chain, ';' ORDER BY list_position($order, hit_chain), hit_chain) AS chains,
+                -- plain (unordered) aggregates only: an ordered one would sort every group
+                SELECT raw_key, chain_key, count(*) AS n_chains, bit_or(CAST(1 AS UBIGINT) << pos) AS mask,
+                       min(hit_chain) AS one_chain,
                        min(address_id) AS address_id, max(score) AS score,
-                       arg_max(hit_chain, score) AS worst_chain, arg_max(band, score) AS band,
-                       arg_max(top_category, score) AS top_category,
-                       CASE WHEN count(*) = 1 THEN any_value(categories) ELSE array_to_string(list_filter(
-                           flatten(list(string_split(coalesce(categories, ''), ';') ORDER BY score DESC NULLS LAST)),
-                           lambda x, i: x <> '' AND list_position(flatten(list(string_split(coalesce(categories, ''),
-                           ';') ORDER BY score DESC NULLS LAST)), x) = i), ';') END AS categories,
+                       arg_max(hit_chain, wkey) AS worst_chain, arg_max(band, wkey) AS band,
+                       arg_max(top_category, wkey) AS top_category, arg_max(categories, wkey) AS worst_categories,
+                       string_agg(categories, ';') AS all_categories,
                        min(min_hops) AS min_hops, sum(direct_usd) AS direct_usd, sum(indirect_usd) AS indirect_usd,
-                       arg_max(score_reason, score) AS score_reason,
-                       max(illicit_score) AS illicit_score, arg_max(illicit_band, illicit_score) AS illicit_band,
-                       max(vc_score) AS vc_score, arg_max(vc_band, vc_score) AS vc_band,
+                       arg_max(score_reason, wkey) AS score_reason,
+                       max(illicit_score) AS illicit_score,
+                       arg_max(illicit_band, round(illicit_score, 4) * 100000 - pos) AS illicit_band,
+                       max(vc_score) AS vc_score, arg_max(vc_band, round(vc_score, 4) * 100000 - pos) AS vc_band,
                        max(list_position({_ACTIONS_LIST}, action)) AS action_rank,
                        max(behaviour_score) AS behaviour_score,
-                       arg_max(behaviour_features, behaviour_score) AS behaviour_features {since_agg}
-                FROM hit GROUP BY raw_key, chain_key)
+                       arg_max(behaviour_features, round(behaviour_score, 4) * 100000 - pos) AS behaviour_features
+                       {since_agg}
+                FROM hk GROUP BY raw_key, chain_key)
             SELECT q.raw_key, q.chain_key,
                    CASE WHEN q.address IS NULL THEN NULL WHEN g.n_chains > 1 THEN 'evm'
-                        WHEN g.n_chains = 1 THEN g.chains
+                        WHEN g.n_chains = 1 THEN g.one_chain
                         WHEN q.want = '{ANY_EVM}' THEN q.parsed_chain ELSE q.want END AS chain,
-                   q.address, q.reason AS invalid_reason, g.address_id, g.n_chains, g.chains, g.worst_chain,
-                   g.score, g.band, g.top_category, nullif(g.categories, '') AS categories, g.min_hops,
+                   q.address, q.reason AS invalid_reason, g.address_id, g.n_chains,
+                   CASE WHEN g.n_chains = 1 THEN g.one_chain WHEN g.n_chains > 1 THEN array_to_string(
+                       list_filter($order, lambda c, i: (g.mask >> i) & 1 = 1), ';') END AS chains,
+                   g.worst_chain, g.score, g.band, g.top_category,
+                   -- the worst chain's categories in its order, then the other chains' ones alphabetically
+                   nullif(CASE WHEN g.n_chains > 1 THEN array_to_string(list_concat(
+                       list_filter(string_split(coalesce(g.worst_categories, ''), ';'), lambda x: x <> ''),
+                       list_sort(list_filter(list_distinct(string_split(coalesce(g.all_categories, ''), ';')),
+                                             lambda x: x <> '' AND NOT list_contains(
+                                                 string_split(coalesce(g.worst_categories, ''), ';'), x)))), ';')
+                       ELSE g.worst_categories END, '') AS categories, g.min_hops,
                    g.direct_usd, g.indirect_usd, g.score_reason, q.first_row,
                    g.illicit_score, g.illicit_band, g.vc_score, g.vc_band,
                    CASE WHEN g.n_chains > 1 THEN {action} ELSE {_ACTIONS_LIST}[g.action_rank] END AS action,
                    g.behaviour_score, g.behaviour_features {", g.prev_band, g.prev_score" if since else ""}
-            FROM q LEFT JOIN agg g ON g.raw_key = q.raw_key AND g.chain_key IS NOT DISTINCT FROM q.chain_key
+            FROM q LEFT JOIN agg g ON g.raw_key = q.raw_key AND g.chain_key = q.chain_key
             """, params,
         )
     return {"distinct_values": _scalar(store, f"SELECT count(*) FROM {_NORM}"), "checked_in_python": n_python,
@@ -464,7 +479,7 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
         FROM {SOURCE_TABLE} src
         LEFT JOIN {ERROR_TABLE} e ON e.row = src.rowid
         LEFT JOIN {_RES} r ON e.row IS NULL AND r.raw_key = coalesce(src.{col}, chr(0))
-                          AND r.chain_key IS NOT DISTINCT FROM {_chain_key(chain_column)}
+                          AND r.chain_key = {_chain_key(chain_column)}
         ORDER BY src.rowid
         """,
         params,
