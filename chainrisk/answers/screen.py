@@ -232,8 +232,8 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
         params["since"] = since.run_id
         since_sel = ", p.band AS prev_band, p.score AS prev_score"
         since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
-        since_agg = (", arg_max(prev_band, round(prev_score, 4) * 100000 - pos) AS prev_band,"
-                     " max(prev_score) AS prev_score")
+        since_agg = (f", arg_max(h.prev_band, {_wkey('h.prev_score')}) AS prev_band,"
+                     " max(h.prev_score) AS prev_score")
     cols = ("illicit_score", "illicit_band", "vc_score", "vc_band", "action", "behaviour_score", "behaviour_features")
     verdict = ", ".join(f"s.{c}" if has_column(store, "scores", c) else f"NULL AS {c}" for c in cols)
     action = _action_sql(run)
@@ -275,38 +275,46 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                 SELECT want, address, min(first_raw) AS first_row FROM q0 WHERE address IS NOT NULL
                 GROUP BY ALL HAVING count(*) > 1),
             q AS (
-                SELECT q0.*, coalesce(g.first_row, q0.first_raw) AS first_row
+                SELECT q0.*, coalesce(g.first_row, q0.first_raw) AS first_row, row_number() OVER () AS qid
                 FROM q0 LEFT JOIN spellings g ON g.want = q0.want AND g.address = q0.address),
             hit AS (
-                SELECT q.raw_key, q.chain_key, a.chain AS hit_chain, a.id AS address_id,
+                SELECT q.qid, a.chain AS hit_chain, a.id AS address_id, list_position($order, a.chain) AS pos,
                        s.score, s.band, s.top_category, s.categories, s.min_hops, s.direct_usd, s.indirect_usd,
                        s.reason AS score_reason, {verdict} {since_sel}
                 FROM q JOIN addresses a ON a.address = q.address
                 LEFT JOIN scores s ON s.address_id = a.id AND s.run_id = $run
                 {since_join}
                 WHERE a.chain = q.want OR (q.want = '{ANY_EVM}' AND list_contains($evm, a.chain))),
-            hk AS (
-                -- the worst chain first: score, then registry order (a deterministic tie-break)
-                SELECT *, list_position($order, hit_chain) AS pos,
-                       round(score, 4) * 100000 - list_position($order, hit_chain) AS wkey FROM hit),
-            agg AS (
-                -- plain (unordered) aggregates only: an ordered one would sort every group
-                SELECT raw_key, chain_key, count(*) AS n_chains, bit_or(CAST(1 AS UBIGINT) << pos) AS mask,
-                       min(hit_chain) AS one_chain,
-                       min(address_id) AS address_id, max(score) AS score,
-                       arg_max(hit_chain, wkey) AS worst_chain, arg_max(band, wkey) AS band,
-                       arg_max(top_category, wkey) AS top_category, arg_max(categories, wkey) AS worst_categories,
-                       string_agg(categories, ';') AS all_categories,
-                       min(min_hops) AS min_hops, sum(direct_usd) AS direct_usd, sum(indirect_usd) AS indirect_usd,
-                       arg_max(score_reason, wkey) AS score_reason,
-                       max(illicit_score) AS illicit_score,
-                       arg_max(illicit_band, round(illicit_score, 4) * 100000 - pos) AS illicit_band,
-                       max(vc_score) AS vc_score, arg_max(vc_band, round(vc_score, 4) * 100000 - pos) AS vc_band,
-                       max(list_position({_ACTIONS_LIST}, action)) AS action_rank,
-                       max(behaviour_score) AS behaviour_score,
-                       arg_max(behaviour_features, round(behaviour_score, 4) * 100000 - pos) AS behaviour_features
+            cnt AS (SELECT qid, count(*) AS n FROM hit GROUP BY qid),
+            -- an address on one chain (the common case) needs no aggregation: its row is the answer
+            one AS (
+                SELECT h.qid, 1 AS n_chains, CAST(0 AS UBIGINT) AS mask, h.hit_chain AS one_chain, h.address_id,
+                       h.score, h.hit_chain AS worst_chain, h.band, h.top_category, h.categories AS worst_categories,
+                       CAST(NULL AS VARCHAR) AS all_categories, h.min_hops, h.direct_usd, h.indirect_usd,
+                       h.score_reason, h.illicit_score, h.illicit_band, h.vc_score, h.vc_band,
+                       list_position({_ACTIONS_LIST}, h.action) AS action_rank, h.behaviour_score,
+                       h.behaviour_features {", h.prev_band, h.prev_score" if since else ""}
+                FROM hit h JOIN cnt c ON c.qid = h.qid WHERE c.n = 1),
+            -- an address on several chains: the worst per verdict (score, then registry order: deterministic);
+            -- plain (unordered) aggregates only, an ordered one would sort every group
+            many AS (
+                SELECT h.qid, count(*) AS n_chains, bit_or(CAST(1 AS UBIGINT) << h.pos) AS mask,
+                       min(h.hit_chain) AS one_chain, min(h.address_id) AS address_id, max(h.score) AS score,
+                       arg_max({{'c': h.hit_chain, 'b': h.band, 't': h.top_category, 'k': h.categories,
+                                 'r': h.score_reason}}, {_wkey("h.score")}) AS w,
+                       string_agg(h.categories, ';') AS all_categories,
+                       min(h.min_hops) AS min_hops, sum(h.direct_usd) AS direct_usd, sum(h.indirect_usd) AS indirect_usd,
+                       max(h.illicit_score) AS illicit_score,
+                       arg_max(h.illicit_band, {_wkey("h.illicit_score")}) AS illicit_band,
+                       max(h.vc_score) AS vc_score, arg_max(h.vc_band, {_wkey("h.vc_score")}) AS vc_band,
+                       max(list_position({_ACTIONS_LIST}, h.action)) AS action_rank,
+                       max(h.behaviour_score) AS behaviour_score,
+                       arg_max(h.behaviour_features, {_wkey("h.behaviour_score")}) AS behaviour_features
                        {since_agg}
-                FROM hk GROUP BY raw_key, chain_key)
+                FROM hit h JOIN cnt c ON c.qid = h.qid WHERE c.n > 1 GROUP BY h.qid),
+            agg AS (SELECT * FROM one UNION ALL BY NAME
+                    SELECT * EXCLUDE (w), w.c AS worst_chain, w.b AS band, w.t AS top_category,
+                           w.k AS worst_categories, w.r AS score_reason FROM many)
             SELECT q.raw_key, q.chain_key,
                    CASE WHEN q.address IS NULL THEN NULL WHEN g.n_chains > 1 THEN 'evm'
                         WHEN g.n_chains = 1 THEN g.one_chain
@@ -326,7 +334,7 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                    g.illicit_score, g.illicit_band, g.vc_score, g.vc_band,
                    CASE WHEN g.n_chains > 1 THEN {action} ELSE {_ACTIONS_LIST}[g.action_rank] END AS action,
                    g.behaviour_score, g.behaviour_features {", g.prev_band, g.prev_score" if since else ""}
-            FROM q LEFT JOIN agg g ON g.raw_key = q.raw_key AND g.chain_key = q.chain_key
+            FROM q LEFT JOIN agg g ON g.qid = q.qid
             """, params,
         )
     return {"distinct_values": _scalar(store, f"SELECT count(*) FROM {_NORM}"), "checked_in_python": n_python,
@@ -334,6 +342,11 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
 
 
 _ACTIONS_LIST = "[" + ", ".join(f"'{a}'" for a in ACTIONS) + "]"
+
+
+def _wkey(score: str) -> str:
+    """SQL: the order of a chain's row by ``score``, ties to the registry's earlier chain (``h.pos``)."""
+    return f"round({score}, 4) * 100000 - h.pos"
 
 
 def _evm_chains() -> frozenset[str]:
