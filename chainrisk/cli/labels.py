@@ -165,7 +165,7 @@ _LIST_COLUMNS = ("chain", "address", "category", "name", "source", "confidence",
 @labels.command("list")
 @click.option("--source", help="Only this source.")
 @click.option("--category", help="Only this category.")
-@click.option("--chain", help="Only this chain.")
+@click.option("--chain", help="Only this chain (aliases as in imports: bnb is bsc).")
 @click.option("--all", "include_history", is_flag=True, help="Include ended and retired labels (history).")
 @click.option("--limit", type=int, default=None, help="At most this many rows.")
 @PROFILE
@@ -179,6 +179,10 @@ def list_cmd(ctx: click.Context, source: str | None, category: str | None, chain
 
     if category:
         category = check_category(category)
+    if chain:
+        from ..labels.chains import canonical_chain
+
+        chain = canonical_chain(chain)   # the alias table: --chain bnb lists bsc
     with open_store(ctx, read_only=True) as st:
         rows = list_labels(st, source=source, category=category, chain=chain, include_history=include_history,
                            limit=limit)
