@@ -34,14 +34,14 @@ TABLES = {"scores": "address_id", "exposures": "address_id, category, direction,
           "inferred_labels": "address_id, category, method"}
 
 
-def child(path: str, engine: str, memory_limit: str | None, cores: int) -> None:
+def child(path: str, engine: str, memory_limit: str | None, cores: int, conf: list[str]) -> None:
     """Subprocess: one scoring run; prints JSON with its wall time and peak RSS."""
     t0 = time.perf_counter()
     spark = None
     if engine == "spark":
-        from chainrisk.engine.spark_engine import local_session
+        from chainrisk.engine.spark_engine import local_session, parse_conf
 
-        spark = local_session(cores)
+        spark = local_session(cores, conf=parse_conf(conf))
     t_session = time.perf_counter() - t0
     with chainrisk.open(path) as st:
         s = chainrisk.score(st, "cn", indicators=False, engine=engine, memory_limit=memory_limit, spark=spark,
@@ -55,8 +55,9 @@ def child(path: str, engine: str, memory_limit: str | None, cores: int) -> None:
                       "exposures": s.n_exposures, "bands": s.bands}))
 
 
-def run_child(path: str, engine: str, memory_limit: str | None, cores: int = 2) -> dict:
+def run_child(path: str, engine: str, memory_limit: str | None, cores: int = 2, conf: list[str] = ()) -> dict:
     cmd = [sys.executable, __file__, "--_child", path, "--_engine", engine, "--_cores", str(cores)]
+    cmd += [f"--spark-conf={c}" for c in conf]
     if memory_limit:
         cmd += ["--memory-limit", memory_limit]
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"SPARK_LOCAL_IP": "127.0.0.1"})
@@ -88,6 +89,9 @@ def main() -> None:
     ap.add_argument("--addresses", type=float, default=1e6)
     ap.add_argument("--engines", default="array,sql", help="comma-separated: array, sql (default %(default)s)")
     ap.add_argument("--spark-cores", default="", help="also Spark local mode with these cores, e.g. 1,2")
+    ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Spark setting for the Spark runs (repeatable); default: local mode's defaults sized to "
+                         "the machine (chainrisk.engine.spark_engine.local_defaults)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per engine (median printed)")
     ap.add_argument("--memory-limit", default=None, help="the SQL engine's DuckDB memory limit, e.g. 8GB")
     ap.add_argument("--tmp", default=None, help="folder for the bench store (default: system temp)")
@@ -96,13 +100,17 @@ def main() -> None:
     ap.add_argument("--_cores", type=int, default=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a._child:
-        child(a._child, a._engine, a.memory_limit, a._cores)
+        child(a._child, a._engine, a.memory_limit, a._cores, a.spark_conf)
         return
     from bench_score import generate, load
 
     n, m = int(a.transfers), int(a.addresses)
     print(f"# bench_engines: {os.cpu_count()} cores; {n:,} transfers / {m:,} addresses; K of profile cn; "
           f"no indicators; medians of {a.repeat}", flush=True)
+    if a.spark_cores:
+        from chainrisk.engine.spark_engine import local_defaults
+
+        print(f"# spark settings: {local_defaults(2) | dict(c.split('=', 1) for c in a.spark_conf)}", flush=True)
     print(f"# before: {uptime()}", flush=True)
     with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
         path = os.path.join(tmp, "bench.duckdb")
@@ -118,7 +126,7 @@ def main() -> None:
         base_run = None
         for name, _ in runs:
             engine, cores = (("spark", int(name[6:-1])) if name.startswith("spark") else (name, 2))
-            res = [run_child(path, engine, a.memory_limit, cores) for _ in range(a.repeat)]
+            res = [run_child(path, engine, a.memory_limit, cores, a.spark_conf) for _ in range(a.repeat)]
             wall = statistics.median(r["wall_s"] for r in res)
             prop = statistics.median(r["timings"]["propagate_and_score"] for r in res)
             rss = max(r["peak_rss"] for r in res) / 2**30
@@ -133,6 +141,7 @@ def main() -> None:
             print(f"{name:>9}: scoring run {wall:7.2f} s (propagate+score {prop:.2f} s; runs "
                   f"{[round(r['wall_s'], 2) for r in res]}), peak RSS {rss:.2f} GiB{extra}; {ratio}{same}",
                   flush=True)
+            print(f"{'':>11}load average after it: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
             print(f"{'':>11}stages (s): {res[0]['timings']}; bands {res[0]['bands']}", flush=True)
     print(f"# after: {uptime()}", flush=True)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 
 INSTALL = "pip install 'chainrisk[spark]' and a Java 17 runtime (e.g. apt-get install default-jre-headless)"
 
@@ -47,17 +47,50 @@ def to_spark(query: str) -> str:
     return str(sqlglot.transpile(query, read="duckdb", write="spark")[0])
 
 
-def local_session(cores: int = 2, shuffle_partitions: int | None = None) -> Any:
-    """A local SparkSession bound to the loopback interface only (``local[cores]``)."""
+def parse_conf(items: Any) -> dict[str, str]:
+    """``KEY=VALUE`` strings (``--spark-conf``) as a dict; a malformed one is an :class:`InputError`."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip() or not value.strip() or not key.strip().startswith("spark."):
+            raise InputError(f"--spark-conf {item!r} is not KEY=VALUE with a Spark key (e.g. spark.driver.memory=8g)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def local_defaults(cores: int) -> dict[str, str]:
+    """Local mode's settings sized to this machine: the driver JVM (which in local mode also runs the executor
+    tasks and keeps the checkpointed hop tables) gets half the RAM, at most 32 GiB, at least 1 GiB (Spark's own
+    default of 1 GiB fails beyond a few million transfers); shuffles use 2 partitions per core."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        ram = 4 * 2**30
+    gib = max(1, min(32, int(ram / 2**30 / 2)))
+    return {"spark.driver.memory": f"{gib}g", "spark.sql.shuffle.partitions": str(max(2, cores * 2))}
+
+
+def local_session(cores: int = 2, shuffle_partitions: int | None = None,
+                  conf: dict[str, str] | None = None) -> Any:
+    """A local SparkSession bound to the loopback interface only (``local[cores]``).
+
+    ``conf``: Spark settings over :func:`local_defaults`. Memory settings take effect only when this call
+    starts the JVM (the first session of the process); ``spark.driver.memory`` is then passed to it."""
     require()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master(f"local[{cores}]").appName("chainrisk")
-            .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
-            .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", str(shuffle_partitions or max(2, cores * 2)))
-            .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    settings = local_defaults(cores)
+    if shuffle_partitions:
+        settings["spark.sql.shuffle.partitions"] = str(shuffle_partitions)
+    settings.update(conf or {})
+    b = (SparkSession.builder.master(f"local[{cores}]").appName("chainrisk")
+         .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+         .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+         .config("spark.sql.session.timeZone", "UTC"))
+    for k, v in settings.items():
+        b = b.config(k, v)
+    return b.getOrCreate()
 
 
 class SparkBackend:
@@ -122,26 +155,34 @@ class SparkBackend:
                 shutil.rmtree(self._path(name), ignore_errors=True)
 
 
-def cluster_session(master: str) -> Any:
+def cluster_session(master: str, conf: dict[str, str] | None = None) -> Any:
     """A SparkSession on ``master`` (``spark://host:7077``, ``yarn``, ``k8s://...``, ``local[4]``); executors,
-    memory and the like come from ``spark-defaults.conf`` or ``spark-submit`` options as usual."""
+    memory and the like come from ``spark-defaults.conf``, ``spark-submit`` options or ``conf`` (``--spark-conf``).
+    ``local[N]`` gets :func:`local_session`'s loopback binding and memory defaults."""
     require()
+    if master.startswith("local"):
+        inner = master[len("local"):].strip("[]")
+        cores = (os.cpu_count() or 2) if inner in ("", "*") else int(inner) if inner.isdigit() else 2
+        return local_session(cores, conf=conf)
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master(master).appName("chainrisk")
-            .config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate())
+    b = (SparkSession.builder.master(master).appName("chainrisk")
+         .config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC"))
+    for k, v in (conf or {}).items():
+        b = b.config(k, v)
+    return b.getOrCreate()
 
 
 @contextmanager
-def spark_backend(session: Any = None, directory: str | None = None) -> Iterator[SparkBackend]:
+def spark_backend(session: Any = None, directory: str | None = None,
+                  conf: dict[str, str] | None = None) -> Iterator[SparkBackend]:
     """A :class:`SparkBackend` on ``session`` (a SparkSession; a master URL: a session there; None: a local
     session; the last two are stopped after the block) with its tables under ``directory`` (None: a private
     temporary folder, removed after; on a cluster, a path all executors see: ``hdfs://...``, ``s3a://...``)."""
     require()
     own = session is None or isinstance(session, str)
-    spark = local_session() if session is None else cluster_session(session) if isinstance(session, str) \
-        else session
+    spark = local_session(conf=conf) if session is None else cluster_session(session, conf) \
+        if isinstance(session, str) else session
     tmp = directory or tempfile.mkdtemp(prefix="chainrisk-spark-")
     try:
         yield SparkBackend(spark, tmp)
