@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,12 +109,17 @@ def _clear_partials(target: Path) -> list[str]:
 
 
 def export(store: Store, path: str | os.PathLike[str], *, replace: bool = False, usd_cap: float = 1e11,
+           derived_labels: Sequence[tuple[int, str, str | None, int, str]] = (),
            row_group_size: int = 1_000_000) -> ExportReport:
     """Write the store's transfers, addresses, active labels, inert addresses and tokens to ``path`` (a folder;
     layout and columns in the module docstring), atomically. ``replace`` swaps an existing export for the new one
     (kept until the new one is complete); without it an existing ``path`` is an :class:`InputError`.
-    ``usd_cap``: a transfer's USD value is clamped here (the scoring engine's ``MAX_TRANSFER_USD``)."""
+    ``usd_cap``: a transfer's USD value is clamped here (the scoring engine's ``MAX_TRANSFER_USD``);
+    ``derived_labels``: (address_id, category, name, confidence, source) labels a scoring run adds to the store's
+    (those the engine derives from the RWA ledger), exported with the active labels."""
     import time
+
+    import pyarrow as pa
 
     t0 = time.perf_counter()
     target = Path(path).absolute()
@@ -127,8 +133,14 @@ def export(store: Store, path: str | os.PathLike[str], *, replace: bool = False,
     tmp.mkdir()
     created = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
     opts = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group_size)}"
+    derived = pa.table({
+        "address_id": pa.array([int(r[0]) for r in derived_labels], pa.int64()),
+        "category": pa.array([r[1] for r in derived_labels], pa.string()),
+        "name": pa.array([r[2] for r in derived_labels], pa.string()),
+        "confidence": pa.array([int(r[3]) for r in derived_labels], pa.int32()),
+        "source": pa.array([r[4] for r in derived_labels], pa.string())})
     try:
-        with store.transaction():
+        with store.registered(_cr_derived=derived), store.transaction():
             store.execute(f"""
                 COPY (
                   SELECT t.chain, coalesce(strftime(t.block_time, '%Y-%m'), 'unknown') AS month, t.tx_hash,
@@ -146,7 +158,9 @@ def export(store: Store, path: str | os.PathLike[str], *, replace: bool = False,
                     ("addresses", "SELECT id, chain, address FROM addresses"),
                     ("labels", "SELECT a.id AS address_id, l.chain, l.address, l.category, l.name, l.confidence,"
                                " l.source FROM active_labels l"
-                               " JOIN addresses a ON a.chain = l.chain AND a.address = l.address"),
+                               " JOIN addresses a ON a.chain = l.chain AND a.address = l.address"
+                               " UNION ALL SELECT x.address_id, a.chain, a.address, x.category, x.name,"
+                               " x.confidence, x.source FROM _cr_derived x JOIN addresses a ON a.id = x.address_id"),
                     ("tokens", "SELECT id, chain, symbol, contract, decimals, usd_peg FROM tokens"),
             ):
                 (tmp / name).mkdir()
