@@ -60,6 +60,8 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bo
             click.echo(f"score: {msg}", err=True)
 
     spark: Any = spark_master
+    session: Any = None   # a session this command started (stopped after Spark's part)
+    own = False
     tmp_results = None
     if engine != "spark" and (spark_conf or input_path or output_path or results_path or spark_master):
         raise UsageError("--spark-master, --spark-conf, --input, --output and --results need --engine spark")
@@ -70,16 +72,18 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bo
     if engine == "spark" and (input_path or results_path) and as_of:
         raise UsageError("--as-of cannot be combined with --input/--results (an export is a snapshot of its own)")
     if engine == "spark" and not results_path:
-        from ..engine.spark_engine import cluster_session, local_session, parse_conf
+        from ..engine.spark_engine import active_session, cluster_session, local_session, parse_conf
 
         conf = parse_conf(spark_conf)
         if input_path or spark_conf:   # chainrisk starts (and stops) the session itself
-            spark = cluster_session(spark_master, conf) if spark_master else local_session(conf=conf)
+            own = active_session() is None   # a session of the calling process (tests, a notebook) is left running
+            session = cluster_session(spark_master, conf) if spark_master else local_session(conf=conf)
+            spark = session
     try:
         if input_path:
             import tempfile
 
-            from ..engine.spark_engine import SparkResults, propagate_export
+            from ..engine.spark_engine import propagate_export
 
             if output_path is None:
                 tmp_results = tempfile.mkdtemp(prefix="chainrisk-spark-results-")
@@ -88,6 +92,9 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bo
                                    on_progress=progress)
             progress(f"Spark results in {out}: {doc['counts']}")
             results_path = out
+            if own:   # Spark's part is done: free its memory before the store's part
+                session.stop()
+                session = None
         if results_path:
             from ..engine.spark_engine import SparkResults
 
@@ -98,8 +105,8 @@ def score(ctx: click.Context, profile: str, max_hops: int | None, indicators: bo
                                 spark_dir=spark_dir, as_of=parse_time(as_of, "--as-of") if as_of else None)
             evaluate_pending(st)   # the watchlists' alerts of the new run (chainrisk.monitoring)
     finally:
-        if spark is not None and not isinstance(spark, str) and hasattr(spark, "stop"):
-            spark.stop()
+        if own and session is not None:
+            session.stop()
         if tmp_results:
             import shutil
 

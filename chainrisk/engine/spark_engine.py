@@ -56,6 +56,14 @@ def to_spark(query: str) -> str:
     return str(sqlglot.transpile(query, read="duckdb", write="spark")[0])
 
 
+def active_session() -> Any:
+    """The SparkSession this process already runs (None: none; a new one would start a JVM)."""
+    require()
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
 def parse_conf(items: Any) -> dict[str, str]:
     """``KEY=VALUE`` strings (``--spark-conf``) as a dict; a malformed one is an :class:`InputError`."""
     out: dict[str, str] = {}
@@ -375,7 +383,7 @@ def propagate_export(spark: Any, export_path: str, out_path: str, profile: Any =
         "judge": np.array([k in fwd_keys for k in keys], bool)}))
     (n_edges, n_carry, top) = spark.sql("SELECT count(*), count(CASE WHEN c THEN 1 END), max(r) FROM raw"
                                         ).collect()[0]
-    roles = {"stop": backend.fetch("SELECT node FROM stop ORDER BY node")["node"],
+    roles: dict[str, Any] = {"stop": backend.fetch("SELECT node FROM stop ORDER BY node")["node"],
              "src": backend.fetch("SELECT k, node FROM src ORDER BY k, node")}
     for name in ("labelled", "hub", "sweep", "deposit"):
         backend.drop(name)
@@ -409,7 +417,7 @@ def propagate_export(spark: Any, export_path: str, out_path: str, profile: Any =
         "format": RESULTS_FORMAT, "export": export_path, "export_created_at": manifest.get("created_at"),
         "profile": prof.name, "max_hops": hops, "forwarding": forwarding,
         "counts": {"export_transfers": int(n_rows), "with_usd": int(n_usd), "without_usd": int(n_rows - n_usd),
-                   "self_transfers_with_usd": int(n_usd) - int(n_edges) if n_self else 0,
+                   "self_transfers": int(n_self), "self_transfers_left_out": int(n_usd) - int(n_edges),
                    "edges": int(n_edges), "carrying": int(n_carry), "stop_nodes": int(roles["stop"].size),
                    "exposure_rows": int(sum(h.addr.size for h in exposures)),
                    "forwarding_events": 0 if ev_tab is None else ev_tab.num_rows},
