@@ -43,6 +43,25 @@ def child(path: str, engine: str, memory_limit: str | None, cores: int, conf: li
 
         spark = local_session(cores, conf=parse_conf(conf))
     t_session = time.perf_counter() - t0
+    if engine == "spark-input":   # Spark from the export beside the store, then the results loaded as a run
+        from chainrisk.engine.spark_engine import SparkResults, local_session, parse_conf, propagate_export
+
+        spark = local_session(cores, conf=parse_conf(conf))
+        t_session = time.perf_counter() - t0
+        out = path + ".results"
+        doc = propagate_export(spark, path + ".export", out, "cn", forwarding=False)
+        spark.stop()
+        spark = None
+        t_spark = time.perf_counter() - t0
+        with chainrisk.open(path) as st:
+            s = chainrisk.score(st, "cn", indicators=False, engine="spark", spark=SparkResults(out),
+                                prepare_reads=False)
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        print(json.dumps({"wall_s": time.perf_counter() - t0, "session_s": t_session, "run_id": s.run_id,
+                          "timings": s.timings_s | {"spark_total": round(t_spark - t_session, 3),
+                                                    **{f"spark_{k}": v for k, v in doc["timings_s"].items()}},
+                          "peak_rss": ru.ru_maxrss * 1024, "exposures": s.n_exposures, "bands": s.bands}))
+        return
     with chainrisk.open(path) as st:
         s = chainrisk.score(st, "cn", indicators=False, engine=engine, memory_limit=memory_limit, spark=spark,
                             prepare_reads=False)
@@ -89,6 +108,9 @@ def main() -> None:
     ap.add_argument("--addresses", type=float, default=1e6)
     ap.add_argument("--engines", default="array,sql", help="comma-separated: array, sql (default %(default)s)")
     ap.add_argument("--spark-cores", default="", help="also Spark local mode with these cores, e.g. 1,2")
+    ap.add_argument("--spark-input", default="", metavar="CORES",
+                    help="also Spark local mode from an export (chainrisk export; roles and hops on Spark, results "
+                         "loaded into the store) with these cores, e.g. 2")
     ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                     help="a Spark setting for the Spark runs (repeatable); default: local mode's defaults sized to "
                          "the machine (chainrisk.engine.spark_engine.local_defaults)")
@@ -122,10 +144,22 @@ def main() -> None:
         del g
         runs: list[tuple[str, dict]] = [(e, {}) for e in a.engines.split(",") if e]
         runs += [(f"spark[{c}]", {}) for c in a.spark_cores.split(",") if c]
+        runs += [(f"spark-input[{c}]", {}) for c in a.spark_input.split(",") if c]
+        if a.spark_input:
+            from chainrisk.engine.spark_engine import export_store
+
+            t1 = time.perf_counter()
+            with chainrisk.open(path) as st:
+                rep = export_store(st, path + ".export")
+            dt = time.perf_counter() - t1
+            print(f"# export: {rep.transfers:,} transfers in {dt:.1f} s ({rep.transfers / dt:,.0f}/s), "
+                  f"{rep.bytes / 2**20:,.0f} MiB, {len(rep.partitions)} partitions; load average "
+                  f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         base_wall = None
         base_run = None
         for name, _ in runs:
-            engine, cores = (("spark", int(name[6:-1])) if name.startswith("spark") else (name, 2))
+            engine, cores = ((name.split("[")[0], int(name.split("[")[1][:-1])) if name.startswith("spark")
+                             else (name, 2))
             res = [run_child(path, engine, a.memory_limit, cores, a.spark_conf) for _ in range(a.repeat)]
             wall = statistics.median(r["wall_s"] for r in res)
             prop = statistics.median(r["timings"]["propagate_and_score"] for r in res)
@@ -137,7 +171,7 @@ def main() -> None:
                 ratio = f"{wall / base_wall:.2f}x the {runs[0][0]} engine"
                 same = f"; identical to {runs[0][0]}: {identical(path, base_run, res[0]['run_id'])}"
             extra = f" (Python only, not Spark's JVM), session start {res[0]['session_s']:.1f} s" \
-                if engine == "spark" else ""
+                if engine.startswith("spark") else ""
             print(f"{name:>9}: scoring run {wall:7.2f} s (propagate+score {prop:.2f} s; runs "
                   f"{[round(r['wall_s'], 2) for r in res]}), peak RSS {rss:.2f} GiB{extra}; {ratio}{same}",
                   flush=True)

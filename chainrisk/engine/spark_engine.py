@@ -218,6 +218,19 @@ LOG_BITS = 24     # the time rank of a transfer from an export: block_number * 2
 #                   dense rank of (block_number, log_index) the store's run uses; only the order matters)
 
 
+def export_store(store: Any, path: str | os.PathLike[str], *, replace: bool = False) -> Any:
+    """``chainrisk export``: :func:`chainrisk.store.export.export` with what a scoring run adds to the store's data
+    (the labels derived from the RWA ledger, the engine's USD cap), so that Spark scores it as the store would.
+    Returns the :class:`~chainrisk.store.export.ExportReport`."""
+    from ..store.export import export
+    from .ledger import INFERRED_SOURCE, LEDGER_SOURCE, derive_ledger_labels
+    from .model import MAX_TRANSFER_USD
+
+    derived = [(a, c, nm, conf, LEDGER_SOURCE if conf >= 100 else INFERRED_SOURCE)
+               for a, c, nm, conf, _ in derive_ledger_labels(store)]
+    return export(store, path, replace=replace, usd_cap=MAX_TRANSFER_USD, derived_labels=derived)
+
+
 def roles_sql(dust: int, hub_degree: int, window_s: int, min_share: float, deposit_category: str,
               stop_categories: list[str]) -> dict[str, str]:
     """The roles of :func:`chainrisk.engine.model.roles` as statements over ``raw0`` (eid, s, d, r, w, time)

@@ -14,7 +14,6 @@ from support.scoring import add_label, add_transfers
 
 import chainrisk
 from chainrisk.cli import cli
-from chainrisk.engine.model import MAX_TRANSFER_USD
 from chainrisk.engine.score import score
 from chainrisk.errors import InputError
 from chainrisk.store.export import MANIFEST, export
@@ -59,7 +58,7 @@ PROFILE = "cn"
 def test_spark_from_an_export_equals_the_array_engine_run(store, spark_session, tmp_path, seed):
     build(store, seed)
     a = score(store, PROFILE, indicators=False)
-    exp = export(store, tmp_path / "export", usd_cap=MAX_TRANSFER_USD)
+    exp = chainrisk.export(store, tmp_path / "export")
     from chainrisk.engine.spark_engine import SparkResults, propagate_export
 
     doc = propagate_export(spark_session, exp.path, str(tmp_path / "results"), PROFILE, forwarding=False)
@@ -80,7 +79,7 @@ def test_spark_from_an_export_with_forwarding_events_equals_the_array_engine(sto
     add_label(store, "m", "mixer")
     a = score(store, PROFILE, indicators=True, behaviour=False)
     assert any(r[1] == "forwarding" for r in run_rows(store, a.run_id)["indicators"])
-    export(store, tmp_path / "export", usd_cap=MAX_TRANSFER_USD)
+    chainrisk.export(store, tmp_path / "export")
     from chainrisk.engine.spark_engine import SparkResults, propagate_export
 
     propagate_export(spark_session, str(tmp_path / "export"), str(tmp_path / "res"), PROFILE, forwarding=True)
@@ -92,7 +91,7 @@ def test_spark_from_an_export_with_forwarding_events_equals_the_array_engine(sto
 @pytest.mark.spark
 def test_results_of_other_data_are_refused_with_one_sentence(store, spark_session, tmp_path):
     build(store, 3)
-    export(store, tmp_path / "export", usd_cap=MAX_TRANSFER_USD)
+    chainrisk.export(store, tmp_path / "export")
     from chainrisk.engine.spark_engine import SparkResults, propagate_export
 
     propagate_export(spark_session, str(tmp_path / "export"), str(tmp_path / "res"), PROFILE, forwarding=False)
