@@ -98,6 +98,29 @@ def identical(path: str, a: str, b: str) -> bool:
     return True
 
 
+def shuffle_summary(path: str) -> dict[str, float]:
+    """Totals of one Spark event log (``spark.eventLog.enabled``): jobs, tasks, shuffle bytes written and read,
+    bytes spilled to disk, executor CPU seconds (the measured basis of the cluster estimate in docs/scale.md)."""
+    tot = {"jobs": 0.0, "tasks": 0.0, "shuffle_write_bytes": 0.0, "shuffle_read_bytes": 0.0,
+           "disk_spill_bytes": 0.0, "executor_cpu_s": 0.0, "executor_run_s": 0.0}
+    with open(path) as f:
+        for line in f:
+            ev = json.loads(line)
+            kind = ev.get("Event")
+            if kind == "SparkListenerJobStart":
+                tot["jobs"] += 1
+            elif kind == "SparkListenerTaskEnd":
+                m = ev.get("Task Metrics") or {}
+                tot["tasks"] += 1
+                tot["shuffle_write_bytes"] += m.get("Shuffle Write Metrics", {}).get("Shuffle Bytes Written", 0)
+                r = m.get("Shuffle Read Metrics", {})
+                tot["shuffle_read_bytes"] += r.get("Remote Bytes Read", 0) + r.get("Local Bytes Read", 0)
+                tot["disk_spill_bytes"] += m.get("Disk Bytes Spilled", 0)
+                tot["executor_cpu_s"] += m.get("Executor CPU Time", 0) / 1e9
+                tot["executor_run_s"] += m.get("Executor Run Time", 0) / 1e3
+    return tot
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -114,6 +137,9 @@ def main() -> None:
     ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                     help="a Spark setting for the Spark runs (repeatable); default: local mode's defaults sized to "
                          "the machine (chainrisk.engine.spark_engine.local_defaults)")
+    ap.add_argument("--eventlog", default=None, metavar="DIR",
+                    help="Spark runs write their event log here; each Spark line then shows its shuffle bytes, "
+                         "spill and executor CPU time")
     ap.add_argument("--repeat", type=int, default=1, help="runs per engine (median printed)")
     ap.add_argument("--memory-limit", default=None, help="the SQL engine's DuckDB memory limit, e.g. 8GB")
     ap.add_argument("--tmp", default=None, help="folder for the bench store (default: system temp)")
@@ -157,6 +183,9 @@ def main() -> None:
                   f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         base_wall = None
         base_run = None
+        if a.eventlog:
+            os.makedirs(a.eventlog, exist_ok=True)
+            a.spark_conf += ["spark.eventLog.enabled=true", f"spark.eventLog.dir=file://{os.path.abspath(a.eventlog)}"]
         for name, _ in runs:
             engine, cores = ((name.split("[")[0], int(name.split("[")[1][:-1])) if name.startswith("spark")
                              else (name, 2))
@@ -177,6 +206,13 @@ def main() -> None:
                   flush=True)
             print(f"{'':>11}load average after it: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
             print(f"{'':>11}stages (s): {res[0]['timings']}; bands {res[0]['bands']}", flush=True)
+            if a.eventlog and engine.startswith("spark"):
+                logs = sorted(Path(a.eventlog).iterdir(), key=lambda p: p.stat().st_mtime)
+                t = shuffle_summary(str(logs[-1]))
+                print(f"{'':>11}spark (event log, last run): {int(t['jobs'])} jobs, {int(t['tasks'])} tasks, shuffle "
+                      f"written {t['shuffle_write_bytes'] / 2**20:,.0f} MiB, read "
+                      f"{t['shuffle_read_bytes'] / 2**20:,.0f} MiB, spilled {t['disk_spill_bytes'] / 2**20:,.0f} MiB,"
+                      f" executor CPU {t['executor_cpu_s']:,.0f} s (run {t['executor_run_s']:,.0f} s)", flush=True)
     print(f"# after: {uptime()}", flush=True)
 
 

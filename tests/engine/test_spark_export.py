@@ -54,6 +54,7 @@ PROFILE = "cn"
 
 
 @pytest.mark.spark
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_spark_from_an_export_equals_the_array_engine_run(store, spark_session, tmp_path, seed):
     build(store, seed)
@@ -71,6 +72,7 @@ def test_spark_from_an_export_equals_the_array_engine_run(store, spark_session, 
 
 
 @pytest.mark.spark
+@pytest.mark.slow
 def test_spark_from_an_export_with_forwarding_events_equals_the_array_engine(store, spark_session, tmp_path):
     """Forwarding (indicators on): events found on Spark name the store's transfer rows."""
     rows = [("m", "x", 5000, 10), ("x", "y", 4900, 11), ("y", "z", 4800, 12), ("q", "x", 20, 9),
@@ -89,6 +91,7 @@ def test_spark_from_an_export_with_forwarding_events_equals_the_array_engine(sto
 
 
 @pytest.mark.spark
+@pytest.mark.slow
 def test_results_of_other_data_are_refused_with_one_sentence(store, spark_session, tmp_path):
     build(store, 3)
     chainrisk.export(store, tmp_path / "export")
@@ -105,6 +108,7 @@ def test_results_of_other_data_are_refused_with_one_sentence(store, spark_sessio
 
 
 @pytest.mark.spark
+@pytest.mark.slow
 def test_score_engine_spark_input_on_the_command_line(tmp_path, spark_session):
     db = tmp_path / "c.duckdb"
     with chainrisk.open(db) as st:
