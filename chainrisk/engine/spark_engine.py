@@ -115,16 +115,23 @@ class SparkBackend:
 
     dialect = "spark"
 
-    def __init__(self, session: Any, directory: str, checkpoint: bool = True) -> None:
+    def __init__(self, session: Any, directory: str | None, checkpoint: bool = True) -> None:
         self.spark = session
         self.dir = directory
         self.checkpoint = checkpoint   # intermediate tables: executor-local checkpoints (True) or Parquet files
         self._views: dict[str, Any] = {}
 
     def _path(self, name: str) -> str:
+        if self.dir is None:
+            raise InputError("this Spark backend has no folder for Parquet tables")
         return f"{self.dir.rstrip('/')}/{name}.parquet"
 
     def load(self, name: str, table: Any) -> None:
+        if self.dir is None:   # small tables: straight from the driver's memory, no shared folder needed
+            df = self.spark.createDataFrame(table)
+            df.createOrReplaceTempView(name)
+            self._views[name] = df
+            return
         path = self._path(name)
         if "://" in self.dir:
             # a cluster's shared storage (hdfs://, s3a://, ...): Spark writes it
@@ -168,7 +175,7 @@ class SparkBackend:
             df = self._views.pop(name, None)
             if df is not None and self.checkpoint:
                 df.unpersist()
-            if "://" not in self.dir:
+            if self.dir is not None and "://" not in self.dir:
                 shutil.rmtree(self._path(name), ignore_errors=True)
 
 
@@ -322,7 +329,7 @@ def _read_export(spark: Any, path: str) -> dict[str, Any]:
 
 def propagate_export(spark: Any, export_path: str, out_path: str, profile: Any = "cn",
                      max_hops: int | None = None, *, forwarding: bool = True,
-                     on_progress: Callable[[str], None] | None = None, checkpoint: bool = True) -> dict[str, Any]:
+                     on_progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The propagation of a scoring run on Spark, from an export (``chainrisk export``) or a lakehouse folder with
     the same tables and columns (:data:`chainrisk.store.export.COLUMNS`), into ``out_path`` (Parquet, written
     under ``out_path``.partial and renamed when complete on a local disk). The driver holds no transfers: the
@@ -343,8 +350,9 @@ def propagate_export(spark: Any, export_path: str, out_path: str, profile: Any =
     t0 = _time.perf_counter()
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     hops = prof.propagation.max_hops if max_hops is None else int(max_hops)
-    work = out_path.rstrip("/") + ".work"
-    backend = SparkBackend(spark, work, checkpoint=checkpoint)
+    # intermediate tables are executor checkpoints and the two small inputs come from the driver's memory: no
+    # folder every executor must see
+    backend = SparkBackend(spark, None, checkpoint=True)
     manifest = _read_export(spark, export_path)
     say("reading the export")
     (n_rows, n_usd, n_self, max_li, max_blk) = spark.sql(
@@ -362,7 +370,7 @@ def propagate_export(spark: Any, export_path: str, out_path: str, profile: Any =
                      (F.col("block_number").cast("bigint") * F.lit(2**LOG_BITS)
                       + F.col("log_index").cast("bigint")).alias("r"),
                      F.col("usd_micro").cast("bigint").alias("w"), F.col("time_s").cast("bigint").alias("time"))
-    raw0 = raw0.localCheckpoint(eager=True) if checkpoint else raw0
+    raw0 = raw0.localCheckpoint(eager=True)
     raw0.createOrReplaceTempView("raw0")
     spark.sql("SELECT DISTINCT CAST(address_id AS BIGINT) AS node FROM xinert0").createOrReplaceTempView("xinert")
     spark.sql("SELECT DISTINCT CAST(l.address_id AS BIGINT) AS node, l.category FROM xlabels l"
@@ -424,8 +432,7 @@ def propagate_export(spark: Any, export_path: str, out_path: str, profile: Any =
         backend.drop("evs")
     backend.drop("xraw")
     spark.catalog.dropTempView("raw0")
-    if checkpoint:
-        raw0.unpersist()
+    raw0.unpersist()
     doc = _write_results(out_path, exposures, ev_tab, roles, keys, key_hops, fwd_keys, {
         "format": RESULTS_FORMAT, "export": export_path, "export_created_at": manifest.get("created_at"),
         "profile": prof.name, "max_hops": hops, "forwarding": forwarding,
@@ -436,7 +443,6 @@ def propagate_export(spark: Any, export_path: str, out_path: str, profile: Any =
                    "forwarding_events": 0 if ev_tab is None else ev_tab.num_rows},
         "timings_s": {"roles": round(t_roles, 3), "propagate": round(t_prop, 3)},
         "spark": {"version": spark.version, "master": spark.sparkContext.master}})
-    shutil.rmtree(work, ignore_errors=True) if "://" not in work else None
     return doc
 
 
