@@ -103,8 +103,21 @@ def shuffle_summary(path: str) -> dict[str, float]:
     bytes spilled to disk, executor CPU seconds (the measured basis of the cluster estimate in docs/scale.md)."""
     tot = {"jobs": 0.0, "tasks": 0.0, "shuffle_write_bytes": 0.0, "shuffle_read_bytes": 0.0,
            "disk_spill_bytes": 0.0, "executor_cpu_s": 0.0, "executor_run_s": 0.0}
-    with open(path) as f:
-        for line in f:
+    import io
+
+    import pyarrow as pa
+
+    p = Path(path)
+    files = sorted(p.glob("events_*")) if p.is_dir() else [p]   # Spark 4 logs a folder of (rolled) files
+    lines: list[str] = []
+    for fp in files:
+        if fp.suffix == ".zstd":
+            with pa.CompressedInputStream(pa.OSFile(str(fp)), "zstd") as z:
+                lines += io.TextIOWrapper(io.BytesIO(z.read())).read().splitlines()
+        else:
+            lines += fp.read_text().splitlines()
+    for line in lines:
+        if line.strip():
             ev = json.loads(line)
             kind = ev.get("Event")
             if kind == "SparkListenerJobStart":
