@@ -538,18 +538,24 @@ def results_propagator(results: SparkResults, say: Callable[[str], None] | None 
             if not np.array_equal(np.sort(snode[skey == k]), np.flatnonzero(sources[k])):
                 raise InputError(f"{stale}: the sources of {k} differ")
         ex = pq.read_table(os.path.join(base, "hop_exposures.parquet"))
-        ek = np.asarray(ex.column("key").to_pylist(), dtype=object)
-        ed = np.asarray(ex.column("direction").to_pylist(), dtype=object)
-        eh = ex.column("hop").to_numpy()
+        # one sort by (direction, key, hop, address), then one slice per group (no mask per group)
+        kix = {k: i for i, k in enumerate(keys)}
+        kcol = ex.column("key").to_pylist()
+        if any(k not in kix for k in set(kcol)):
+            raise InputError(f"{stale}: exposures of keys this run does not propagate")
+        ek = np.array([kix[k] for k in kcol], np.int64)
+        ed = np.array([d == "out" for d in ex.column("direction").to_pylist()], np.int64)
+        eh = ex.column("hop").to_numpy().astype(np.int64)
         ea, eu = ex.column("address_id").to_numpy(), ex.column("usd_micro").to_numpy()
+        o = np.lexsort((ea, eh, ek, ed))
+        g = ((ed[o] * 64 + ek[o]) * 64 + eh[o]) if o.size else np.empty(0, np.int64)
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if o.size else np.empty(0, np.int64)
         out: list[HopExposure] = []
-        for direction in ("in", "out"):
-            for k in keys:
-                for hop in sorted(set(eh[(ek == k) & (ed == direction)].tolist())):
-                    sel = (ek == k) & (ed == direction) & (eh == hop)
-                    o = np.argsort(ea[sel], kind="stable")
-                    out.append(HopExposure(k, direction, int(hop), ea[sel][o].astype(np.int64),
-                                           eu[sel][o].astype(np.int64)))
+        for a_, b_ in zip(starts.tolist(), [*starts[1:].tolist(), int(o.size)], strict=True):
+            i = int(o[a_])
+            sel = o[a_:b_]
+            out.append(HopExposure(keys[int(ek[i])], "out" if ed[i] else "in", int(eh[i]),
+                                   ea[sel].astype(np.int64), eu[sel].astype(np.int64)))
         events = None
         evf = os.path.join(base, "forwarding_events.parquet")
         if fwd_keys and time is not None and os.path.isfile(evf):
