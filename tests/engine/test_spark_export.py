@@ -159,3 +159,19 @@ def test_export_accounts_for_every_transfer_and_is_atomic(store, tmp_path):
     with pytest.raises(ValueError):
         export(store, tmp_path / "exp3", usd_cap="not a number")  # type: ignore[arg-type]
     assert not (tmp_path / "exp3").exists() and not list(tmp_path.glob("exp3.partial-*"))
+
+
+def test_export_on_the_command_line_refuses_an_existing_export_in_one_sentence(tmp_path):
+    db = tmp_path / "c.duckdb"
+    with chainrisk.open(db) as st:
+        build(st, 6)
+    args = ["--db", str(db), "-q", "export", str(tmp_path / "exp"), "--format", "json"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    first = json.loads(r.output)
+    assert first["transfers"] == sum(p["transfers"] for p in first["partitions"]) == 266
+    r = CliRunner().invoke(cli, args)
+    assert isinstance(r.exception, InputError) and "--replace" in str(r.exception)
+    r = CliRunner().invoke(cli, [*args, "--replace"])
+    assert r.exit_code == 0, r.output
+    assert not list(tmp_path.glob("exp.*")), "no partial or old folder left beside the export"
