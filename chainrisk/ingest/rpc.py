@@ -354,14 +354,15 @@ def ingest_rpc(
 ) -> IngestReport:
     """Ingest ``Transfer`` logs and issuer blacklist events of ``tokens`` (symbols or addresses; default: every
     registered token of ``chain``) from the node at ``rpc_url`` over [from_block, to_block], never above
-    ``latest - confirmations`` (default: the chain's, :mod:`chainrisk.chains`) nor, when ``confirmations`` is
-    not given on TRON, above the node's ``finalized`` (solidified) block. The node's chain id must
+    ``latest - confirmations`` when ``confirmations`` is given; otherwise never above the node's ``finalized``
+    block (falling back to the chain's confirmation depth, :mod:`chainrisk.chains`, when the node does not answer
+    the tag). The node's chain id must
     be the chain's (:func:`chainrisk.chains.check_chain_id`). On TRON the registered contracts are base58 and the
     node's logs 20-byte hex: addresses are converted at this edge and stored as ``T...``. Resumes from what is
     already stored; safe to rerun or kill at any point."""
     spec = get_chain(chain)
     chain = spec.name
-    use_finalized = confirmations is None and spec.finality == "finalized" and spec.address_form == "tron"
+    use_finalized = confirmations is None and spec.finality == "finalized"
     if confirmations is None:
         confirmations = spec.confirmations
     if spec.max_block_range is not None:
@@ -387,15 +388,7 @@ def ingest_rpc(
         if not toks:
             raise InputError(f"no tokens are registered for {chain}; pass --token SYMBOL|ADDRESS")
         report.tokens = [t.symbol for t in toks]
-        safe = latest - confirmations
-        why = f"latest {latest} - {confirmations} confirmations"
-        if use_finalized:
-            # java-tron answers the `finalized` tag with its solidified (irreversible) block; an explicit
-            # --confirmations is the user's own rule and replaces this one
-            fin = client.finalized_block()
-            report.finalized_block = fin
-            if fin is not None and fin < safe:
-                safe, why = fin, f"the node's finalized block {fin}"
+        safe, why = _safe_head(client, spec, latest, confirmations, use_finalized, report)
         hi = safe if to_block is None else min(to_block, safe)
         if to_block is not None and to_block > safe:
             report.notes.append(f"--to-block {to_block} is above the last confirmed block {safe} ({why}); "
@@ -428,6 +421,29 @@ def ingest_rpc(
         report.seconds = time.monotonic() - t0
         client.close()
     return report
+
+
+def _safe_head(client: RpcClient, spec: ChainSpec, latest: int, confirmations: int, use_finalized: bool,
+               report: IngestReport) -> tuple[int, str]:
+    """The highest block to store and why. An explicit ``confirmations`` is the user's rule: ``latest -
+    confirmations``. Otherwise, on a chain whose finality is ``finalized`` (every chain here), the node's
+    ``finalized`` block (``chainrisk.chains`` says what it means per chain); a node that does not answer the tag
+    (an old client, a pre-merge chain) falls back to the chain's confirmation depth, with a note. On TRON the
+    19-block depth caps as well."""
+    depth = latest - confirmations
+    if not use_finalized:
+        return depth, f"latest {latest} - {confirmations} confirmations"
+    fin = client.finalized_block()
+    report.finalized_block = fin
+    if fin is None:
+        report.notes.append(f"the node does not answer the 'finalized' block tag; using {spec.name}'s fallback of "
+                            f"{confirmations} confirmations (latest {latest} - {confirmations} = {depth})")
+        log.warning(report.notes[-1])
+        return depth, f"latest {latest} - {confirmations} confirmations"
+    if spec.confirmations_cap_too and depth < fin:
+        return depth, f"latest {latest} - {confirmations} confirmations"
+    report.confirmations = max(0, latest - fin)
+    return min(fin, latest), f"the node's finalized block {fin}"
 
 
 def _run(store: Store, client: RpcClient, spec: ChainSpec, jobs: list[tuple[tuple[str, ...], int, int]],
