@@ -36,7 +36,8 @@ import pyarrow.compute as pc
 from ..chains import ChainSpec, check_chain_id, get_chain
 from ..errors import InputError, SourceUnavailable, UsageError
 from ..store import Store, Token
-from .node import RangeTooLarge, RpcClient, mask_url
+from .logs_fast import transfer_columns
+from .node import RangeTooLarge, RpcClient, logs_table, mask_url
 from .rpc_store import (  # noqa: F401  (the event topics are re-exported)
     ADDED_BLACK_LIST,
     BLACKLISTED,
@@ -50,6 +51,7 @@ from .rpc_store import (  # noqa: F401  (the event topics are re-exported)
     commit_chunks,
     compact_ranges,
     decode_transfers,
+    transfers_of_columns,
 )
 
 log = logging.getLogger(__name__)
@@ -248,10 +250,18 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
 
 
 def _decode(client: RpcClient, piece: _Piece, token_ids: dict[str, int], spec: ChainSpec | None = None) -> Chunk:
-    """Parse an answer into a chunk: Arrow columns, block hashes and times, logs per contract. A range whose
-    blocks changed while being read (a reorg at the tip) is read again."""
+    """Parse an answer into a chunk: Arrow columns, block hashes and times, logs per contract. An answer of plain
+    Transfer logs is read straight into columns (:mod:`chainrisk.ingest.logs_fast`); anything else, and any doubt,
+    goes through Arrow's JSON reader. A range whose blocks changed while being read (a reorg at the tip) is read
+    again."""
     contracts, a, b = piece.contracts, piece.lo, piece.hi
     content = piece.content
+    cols = transfer_columns(content, token_ids)
+    if cols is not None:
+        blocks = _blocks_fast(client, cols.blocks, b)
+        transfers = transfers_of_columns(cols, blocks, spec) if blocks is not None else None
+        if transfers is not None and blocks is not None:
+            return Chunk(contracts, a, b, cols.n, transfers, _NO_LOGS, blocks, Counter(cols.counts))
     for _ in range(5):
         tbl = client.parse_logs(content)
         if tbl.num_rows and pc.any(tbl["removed"]).as_py():
@@ -271,6 +281,25 @@ def _decode(client: RpcClient, piece: _Piece, token_ids: dict[str, int], spec: C
         counts = Counter({contracts[0]: tbl.num_rows})
     transfers, others = decode_transfers(tbl, blocks, token_ids, spec)
     return Chunk(contracts, a, b, tbl.num_rows, transfers, others, blocks, counts)
+
+
+_NO_LOGS = logs_table([])
+
+
+def _blocks_fast(client: RpcClient, seen: dict[int, tuple[str, int | None]], last: int
+                 ) -> dict[int, tuple[str, int]] | None:
+    """:func:`_blocks_of` for an answer read by :func:`transfer_columns` (its blocks, with times when the logs
+    carried them): headers are fetched for the blocks without a time and for the range's last block. None when
+    a header's hash is not the logs' (the general path then reads the range again)."""
+    blocks = {n: (h, ts) for n, (h, ts) in seen.items() if ts is not None}
+    need = [n for n, (_, ts) in seen.items() if ts is None]
+    if last not in seen:
+        need.append(last)
+    for num, (h, ts) in client.block_headers(sorted(set(need))).items():
+        if num in seen and seen[num][0] != h:
+            return None
+        blocks[num] = (h, ts)
+    return blocks
 
 
 def _blocks_of(client: RpcClient, tbl: pa.Table, last: int) -> dict[int, tuple[str, int]] | None:
