@@ -20,11 +20,9 @@ The pipeline (see ``docs/ingest-rpc.md``):
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import queue
-import sys
 import threading
 import time
 from collections import Counter
@@ -60,9 +58,8 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[["Progress"], None]
 
-#: The writer inserts fetched chunks into its open transaction once this many logs wait (a quarter of it when it
-#: would otherwise idle); the transaction commits every ``commit_seconds`` / ``commit_logs``.
-STAGE_LOGS = 50_000
+#: The writer also commits when it would idle and at least ``commit_logs / IDLE_COMMIT_DIVISOR`` logs wait.
+IDLE_COMMIT_DIVISOR = 2
 
 
 @dataclass(frozen=True)
@@ -547,67 +544,48 @@ def _run(store: Store, client: RpcClient, spec: ChainSpec, jobs: list[tuple[tupl
         t.start()
     decoding = threading.Thread(target=decoder, name="chainrisk-rpc-decode", daemon=True)
     decoding.start()
-    # The writer inserts chunks as they come (in batches of STAGE_LOGS, or whatever waits when it would idle)
-    # inside ONE open transaction, and commits it every `commit_seconds` or `commit_logs`: the inserts overlap the
-    # fetching, and only a short COMMIT is left at the end. A kill loses the open transaction only.
     pending: list[Chunk] = []
-    pending_logs = staged_logs = staged_ranges = 0
-    tx: contextlib.ExitStack | None = None
+    pending_logs = 0
+    finished = 0
     last_commit = time.monotonic()
 
-    def stage() -> None:
-        nonlocal pending, pending_logs, staged_logs, staged_ranges, tx
-        if not pending:
-            return
-        if tx is None:
-            tx = contextlib.ExitStack()
-            tx.enter_context(store.transaction())
-        counts = commit_chunks(store, chain, pending, tokens, spec, transaction=False)
-        report.transfers_added += counts.transfers_added
-        report.blacklist_events_added += counts.blacklist_events_added
-        report.blocks_added += counts.blocks_added
-        report.logs_skipped += counts.logs_skipped
-        staged_logs += pending_logs
-        staged_ranges += len(pending)
-        pending, pending_logs = [], 0
-
     def flush() -> None:
-        nonlocal tx, staged_logs, staged_ranges, last_commit
-        stage()
-        if tx is not None:
-            done, tx = tx, None
-            done.close()  # COMMIT
+        nonlocal pending, pending_logs, last_commit
+        if pending:
+            counts = commit_chunks(store, chain, pending, tokens, spec)
             report.commits += 1
-            log.info("stored %d ranges, %d logs (%d transfers so far)", staged_ranges, staged_logs,
+            report.transfers_added += counts.transfers_added
+            report.blacklist_events_added += counts.blacklist_events_added
+            report.blocks_added += counts.blocks_added
+            report.logs_skipped += counts.logs_skipped
+            log.info("stored %d ranges, %d logs (%d transfers so far)", len(pending), pending_logs,
                      report.transfers_added)
-        staged_logs = staged_ranges = 0
-        last_commit = time.monotonic()
+        pending, pending_logs, last_commit = [], 0, time.monotonic()
 
     try:
-        while True:
+        while finished < 1:
             try:
                 item = q.get(timeout=0.25)
             except queue.Empty:
                 item = None
             else:
                 if item is None:
-                    break
-                pending.append(item)
-                pending_logs += item.logs
-                report.logs_fetched += item.logs
-                report.blocks_done += item.hi - item.lo + 1
-                if progress is not None:
-                    progress(Progress(report.blocks_done, report.blocks_planned, report.logs_fetched,
-                                      report.transfers_added))
-            if pending and (pending_logs >= STAGE_LOGS or (q.empty() and pending_logs >= STAGE_LOGS // 4)):
-                stage()
-            if (pending or tx is not None) and (staged_logs + pending_logs >= commit_logs
-                                                or time.monotonic() - last_commit >= commit_seconds):
+                    finished += 1
+                else:
+                    pending.append(item)
+                    pending_logs += item.logs
+                    report.logs_fetched += item.logs
+                    report.blocks_done += item.hi - item.lo + 1
+                    if progress is not None:
+                        progress(Progress(report.blocks_done, report.blocks_planned, report.logs_fetched,
+                                          report.transfers_added))
+            # Commit when enough is pending, when it is time, or when the writer would otherwise idle (the
+            # fetchers are the bottleneck): small commits then keep the final, unoverlapped one short.
+            if pending and (pending_logs >= commit_logs or time.monotonic() - last_commit >= commit_seconds
+                            or (q.empty() and pending_logs >= commit_logs // IDLE_COMMIT_DIVISOR)):
                 flush()
         flush()  # keep what was fetched even when a worker failed
     except BaseException:
-        if tx is not None:
-            tx.__exit__(*sys.exc_info())  # ROLLBACK: the open transaction's ranges are fetched again next run
         stop.set()
         raise
     finally:

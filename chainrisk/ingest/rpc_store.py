@@ -7,7 +7,6 @@ The fetching side and the public function are in :mod:`chainrisk.ingest.rpc`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -238,9 +237,8 @@ def transfers_of_columns(cols: TransferColumns, blocks: dict[int, tuple[str, int
 
 
 def commit_chunks(store: Store, chain: str, chunks: list[Chunk], tokens: dict[str, Token],
-                  spec: ChainSpec | None = None, *, transaction: bool = True) -> CommitCounts:
-    """Store decoded chunks and record their ranges, all in one transaction (with ``transaction=False``: in the
-    caller's open transaction, which commits or rolls back the chunks with the ranges). ``tokens`` is keyed by the
+                  spec: ChainSpec | None = None) -> CommitCounts:
+    """Store decoded chunks and record their ranges, all in one transaction. ``tokens`` is keyed by the
     contracts as the node writes them (``0x`` hex; on TRON without the ``41``); ranges are recorded under the
     registry's contract (TRON: base58) and blacklisted addresses are stored in the chain's form."""
     tr = pa.concat_tables([c.transfers for c in chunks])
@@ -261,7 +259,7 @@ def commit_chunks(store: Store, chain: str, chunks: list[Chunk], tokens: dict[st
     lo, hi = min(c.lo for c in chunks), max(c.hi for c in chunks)
     params = {"chain": chain}
     with (store.registered(_rpc_tr=tr, _rpc_raw=raw, _rpc_blocks=blk, _rpc_tokens=toks, _rpc_ranges=ranges),
-          store.transaction() if transaction else contextlib.nullcontext()):
+          store.transaction()):
         (n_blocks,) = store.execute(
             "INSERT OR IGNORE INTO blocks SELECT $chain, number, hash, ts FROM _rpc_blocks", params
         ).fetchone() or (0,)
