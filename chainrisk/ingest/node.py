@@ -14,7 +14,7 @@ parsed with ``orjson`` (no per-log formatting), batched requests for block heade
 URLs carry API keys: :func:`mask_url` keeps scheme, host and port only, and every message uses it.
 
 web3 is used where its ABI machinery is the right tool: :meth:`RpcClient.web3` is a ``Web3`` whose requests go
-through this client (same retries, same masked errors), for the chain id, contract
+through this client (same retries, same masked errors), for contract
 reads (an issuer's ``isBlackListed``/``isBlacklisted`` to confirm a freeze: :meth:`RpcClient.frozen`, ERC-20
 ``decimals``/``symbol``) and ABI encoding (:data:`ISSUER_ABI`, the demo's and tests' contracts). It is imported
 lazily (importing it takes a second or two). The ``eth_getLogs`` hot path stays raw on purpose: web3 turns every
@@ -408,7 +408,12 @@ class RpcClient:
         return int(self.call("eth_blockNumber"), 16)
 
     def chain_id(self) -> int:
-        return int(self.web3().eth.chain_id)
+        # raw, not web3's eth.chain_id: importing web3 takes 1-2 s, and a run of registered tokens needs no ABI
+        value = self.call("eth_chainId")
+        try:
+            return int(value, 16) if isinstance(value, str) else int(value)
+        except (TypeError, ValueError):
+            raise RpcError(f"the node at {self.masked} sent a malformed eth_chainId answer") from None
 
     def finalized_block(self) -> int | None:
         """The number of the node's ``finalized`` block (it will not be reorganised; what that means per chain is in

@@ -376,7 +376,7 @@ def ingest_rpc(
     backoff: float = 0.5,
     initial_range: int = 100,
     max_range: int = 100_000,
-    target_logs: int = 5_000,
+    target_logs: int = 2_500,
     commit_logs: int = 500_000,
     commit_seconds: float = 5.0,
     progress: ProgressCallback | None = None,
