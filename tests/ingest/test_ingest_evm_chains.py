@@ -228,3 +228,22 @@ def test_bsc_cli_sigkill_then_rerun_gives_exactly_the_node_set(tmp_path: Path, p
         assert stored_transfers(s) == node
         (n, distinct) = s.execute("SELECT count(*), count(DISTINCT (tx_hash, log_index)) FROM transfers").fetchone()
         assert n == distinct == len(node)
+
+
+@pytest.mark.parametrize("evm", ["bsc"], indirect=True)
+def test_cli_chain_mismatch_is_one_sentence_and_exit_2(tmp_path: Path, evm: EvmWork) -> None:
+    r = subprocess.run([*CLI, "--db", str(tmp_path / "m.duckdb"), "ingest", "rpc", "--chain", "polygon",
+                        "--rpc-url", evm.node.url, "--token", evm.peg], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert lines == [f"Error: the node at {evm.node.url} is chain id 56 (bsc), not polygon (137); pass --chain bsc "
+                     "or point --rpc-url at a polygon node"]
+
+
+def test_every_evm_chain_has_a_sourced_finality_rule() -> None:
+    for name in EVM:
+        spec = get_chain(name)
+        assert spec.finality == "finalized" and spec.confirmations > 0 and not spec.confirmations_cap_too
+        assert spec.mint_burn[0] == NULL and DEAD_ADDRESS in spec.mint_burn
+        assert "finalized" in spec.finality_note and spec.block_seconds > 0
+        assert spec.max_block_range is None  # caps are the endpoint's, learnt from its refusals (not pre-set)
