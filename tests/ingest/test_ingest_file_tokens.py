@@ -144,3 +144,26 @@ def _run(argv: list[str]) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     return 0
+
+
+def test_unknown_decimals_are_activity_in_a_scoring_run_and_raw_units_in_a_report(shared, tmp_path):
+    path, _ = bigquery_export(shared, tmp_path, "parquet")
+    with chainrisk.open(tmp_path / "s.duckdb") as st:
+        forget(st)
+        chainrisk.ingest_file(st, [path], "bigquery")
+        # an address whose only transfers are of a token with unknown decimals
+        row = st.execute(
+            """SELECT a, max(raw) FROM (
+                   SELECT from_address AS a, token_address AS tok, value_exact AS raw FROM transfers_view
+                   UNION ALL SELECT to_address, token_address, value_exact FROM transfers_view)
+               GROUP BY a HAVING bool_and(tok IN (SELECT unnest(?))) ORDER BY a LIMIT 1""",
+            [list(FORGET.values())]).fetchone()
+        assert row is not None
+        addr, raw = row
+        chainrisk.score(st, profile="cn")
+        [res] = chainrisk.lookup(st, [addr])
+        d = res.to_dict()
+        assert d["status"] == "ok" and (d["volume_in_usd"] or 0) == 0 and (d["volume_out_usd"] or 0) == 0
+        out = chainrisk.report(st, addr, tmp_path / "r.md")
+        text = out.read_text(encoding="utf-8")
+        assert f"{raw} (raw)" in text
