@@ -52,8 +52,10 @@ def seed(store: Store) -> None:
     with store.transaction():
         if missing:
             (next_id,) = store.execute("SELECT coalesce(max(id), 0) + 1 FROM tokens").fetchall()[0]
-            store.executemany("INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                              [(next_id + j, *row[1:]) for j, row in enumerate(missing)])
+            # one statement (executemany runs one per row: ~0.15 s more per new store)
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(missing))
+            store.execute(f"INSERT INTO tokens VALUES {values}",
+                          [x for j, row in enumerate(missing) for x in (next_id + j, *row[1:])])
         for row in undecided:
             _update_unknown(store, *row[1:])
 
