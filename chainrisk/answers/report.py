@@ -150,11 +150,11 @@ def _largest(store: Store, aids: list[int], limit: int = 20) -> list[dict[str, A
     """The address's largest transfers by USD, on every chain of ``aids`` (from the temp table
     :func:`_load_transfers` filled)."""
     cols = ["tx_hash", "log_index", "block_number", "time", "token", "amount", "usd", "from_address", "to_address",
-            "chain"]
+            "value", "chain"]
     rows = store.execute(
         f"""
         SELECT t.tx_hash, t.log_index, t.block_number, strftime(t.block_time, '%Y-%m-%dT%H:%M:%SZ'), t.symbol,
-               t.amount, t.usd, fa.address, ta.address, fa.chain
+               t.amount, t.usd, fa.address, ta.address, t.value, fa.chain
         FROM (SELECT * FROM {_T} ORDER BY coalesce(usd, 0) DESC, block_number, log_index LIMIT $n) t
         JOIN addresses fa ON fa.id = t.from_id
         JOIN addresses ta ON ta.id = t.to_id
@@ -171,7 +171,7 @@ def _load_transfers(store: Store, aids: list[int]) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE {_T} AS
         SELECT t.tx_hash, t.log_index, t.block_number, t.block_time, t.from_id, t.to_id, t.amount, k.symbol,
-               t.amount * k.usd_peg AS usd
+               t.amount * k.usd_peg AS usd, coalesce(CAST(t.value AS VARCHAR), t.value_raw) AS value
         FROM transfers t JOIN tokens k ON k.id = t.token_id
         WHERE list_contains($ids, t.from_id) OR list_contains($ids, t.to_id)
         """, {"ids": aids})
@@ -754,8 +754,11 @@ def _transfer_rows(ts: list[dict[str, Any]], chain: str | None, multi: bool = Fa
     rows = []
     for t in ts:
         c = t.get("chain") or chain
+        # a token of unknown decimals has no amount: its exact raw units are shown instead (never priced)
+        amount = _usd(t.get("amount")) if t.get("amount") is not None or not t.get("value") \
+            else f"{t['value']} (raw)"
         row: list[Any] = [str(t.get("time") or "-").replace("T", " ").rstrip("Z"), str(t.get("token") or ""),
-                          _usd(t.get("amount")), _usd(t.get("usd")),
+                          amount, _usd(t.get("usd")),
                           _link(address_url(c, t.get("from_address")), str(t.get("from_address")), None),
                           _link(address_url(c, t.get("to_address")), str(t.get("to_address")), None),
                           _link(tx_url(c, t.get("tx_hash")), str(t.get("tx_hash")), None)]

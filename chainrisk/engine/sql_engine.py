@@ -213,63 +213,72 @@ def sql_propagate(backend: Backend, on_hop: Callable[[str], None] | None = None)
             "kout": np.array([hops_of(k, 1) for k in keys], np.int32),
             "judge": np.array([judge and forwarding is not None and k in forwarding.categories for k in keys],
                               bool)}))
-        backend.create("e", edges_sql(judge))
-        backend.drop("raw")
-        out: list[HopExposure] = []
-        made = ["e", "stop", "src", "hopkeys"]
-        parts: list[str] = []          # per incoming hop: the judged keys' taint (forwarding)
-        judged_any = False             # a judged key had a tainted hop (the array engine's events are then not None)
-        events: ForwardingEvents | None = None
-        try:
-            for direction in ("in", "out"):
-                di = 0 if direction == "in" else 1
-                kmax = max(hops_of(k, di) for k in keys)
-                if kmax < 1:
-                    continue
-                per_key: list[list[HopExposure]] = [[] for _ in keys]
-                if kmax >= 2:
-                    backend.create(f"relay_{direction}", relay_sql(direction, top))
-                    made.append(f"relay_{direction}")
-                prev = ""
-                for hop in range(1, kmax + 1):
-                    name = f"t_{direction}_{hop}"
-                    backend.create(name, hop1_sql(direction, top) if hop == 1 else hop_sql(direction, prev, hop))
-                    made.append(name)
-                    if prev:
-                        backend.drop(prev)
-                    prev = name
-                    ex = backend.fetch(exposure_sql(name))
-                    if ex["k"].size == 0:
-                        break
-                    if on_hop:
-                        on_hop(f"{direction} hop {hop}: {ex['k'].size:,} exposures")
-                    split = _split(ex, len(keys))
-                    if direction == "in" and judge and forwarding is not None:
-                        if any(split[i].start < split[i].stop for i, k in enumerate(keys)
-                               if k in forwarding.categories):
-                            judged_any = True
-                        backend.create(f"fp_{hop}", fwd_parts_sql(name, hop))
-                        parts.append(f"fp_{hop}")
-                        made.append(f"fp_{hop}")
-                    for i, key in enumerate(keys):
-                        sl = split[i]
-                        if sl.start == sl.stop or hop > hops_of(key, di):
-                            continue
-                        per_key[i].append(HopExposure(key, direction, hop, np.asarray(ex["d"][sl], np.int64),
-                                                      np.asarray(ex["usd"][sl], np.int64)))
-                out += [h for hs in per_key for h in hs]
-                if direction == "in" and judged_any and forwarding is not None:
-                    # the parts as one table first (Spark 4's planner loses a column of the union otherwise)
-                    backend.create("fparts", " UNION ALL ".join(f"SELECT k, hop, eid, t FROM {p}" for p in parts))
-                    made.append("fparts")
-                    fw = backend.fetch(forwarding_sql(["fparts"], forwarding))
-                    hop_no = np.asarray(fw["hop"], np.int64)
-                    events = ForwardingEvents(
-                        np.asarray(fw["v"], np.int64), np.asarray(fw["eid"], np.int64),
-                        np.asarray(fw["t"], np.int64), np.asarray(fw["fwd"], np.int64),
-                        [keys[int(i)] for i in np.asarray(fw["k"]).tolist()], hop_no)
-        finally:
-            backend.drop(*made)
-        return out, events
+        return run_loaded(backend, keys, hops_of, judge, forwarding, top, on_hop)
 
     return run
+
+
+def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], int], judge: bool,
+               forwarding: ForwardingParams | None, top: int, on_hop: Callable[[str], None] | None = None,
+               ) -> tuple[list[HopExposure], ForwardingEvents | None]:
+    """The hops of every key on ``backend``, whose tables ``raw`` (eid, s, d, r, w, c, time), ``stop``, ``src``
+    and ``hopkeys`` are loaded (by :func:`sql_propagate`, or from Parquet by the Spark engine); ``top`` is the
+    largest rank. Drops every table it made and the four inputs."""
+    backend.create("e", edges_sql(judge))
+    backend.drop("raw")
+    out: list[HopExposure] = []
+    made = ["e", "stop", "src", "hopkeys"]
+    parts: list[str] = []          # per incoming hop: the judged keys' taint (forwarding)
+    judged_any = False             # a judged key had a tainted hop (the array engine's events are then not None)
+    events: ForwardingEvents | None = None
+    try:
+        for direction in ("in", "out"):
+            di = 0 if direction == "in" else 1
+            kmax = max(hops_of(k, di) for k in keys)
+            if kmax < 1:
+                continue
+            per_key: list[list[HopExposure]] = [[] for _ in keys]
+            if kmax >= 2:
+                backend.create(f"relay_{direction}", relay_sql(direction, top))
+                made.append(f"relay_{direction}")
+            prev = ""
+            for hop in range(1, kmax + 1):
+                name = f"t_{direction}_{hop}"
+                backend.create(name, hop1_sql(direction, top) if hop == 1 else hop_sql(direction, prev, hop))
+                made.append(name)
+                if prev:
+                    backend.drop(prev)
+                prev = name
+                ex = backend.fetch(exposure_sql(name))
+                if ex["k"].size == 0:
+                    break
+                if on_hop:
+                    on_hop(f"{direction} hop {hop}: {ex['k'].size:,} exposures")
+                split = _split(ex, len(keys))
+                if direction == "in" and judge and forwarding is not None:
+                    if any(split[i].start < split[i].stop for i, k in enumerate(keys)
+                           if k in forwarding.categories):
+                        judged_any = True
+                    backend.create(f"fp_{hop}", fwd_parts_sql(name, hop))
+                    parts.append(f"fp_{hop}")
+                    made.append(f"fp_{hop}")
+                for i, key in enumerate(keys):
+                    sl = split[i]
+                    if sl.start == sl.stop or hop > hops_of(key, di):
+                        continue
+                    per_key[i].append(HopExposure(key, direction, hop, np.asarray(ex["d"][sl], np.int64),
+                                                  np.asarray(ex["usd"][sl], np.int64)))
+            out += [h for hs in per_key for h in hs]
+            if direction == "in" and judged_any and forwarding is not None:
+                # the parts as one table first (Spark 4's planner loses a column of the union otherwise)
+                backend.create("fparts", " UNION ALL ".join(f"SELECT k, hop, eid, t FROM {p}" for p in parts))
+                made.append("fparts")
+                fw = backend.fetch(forwarding_sql(["fparts"], forwarding))
+                hop_no = np.asarray(fw["hop"], np.int64)
+                events = ForwardingEvents(
+                    np.asarray(fw["v"], np.int64), np.asarray(fw["eid"], np.int64),
+                    np.asarray(fw["t"], np.int64), np.asarray(fw["fwd"], np.int64),
+                    [keys[int(i)] for i in np.asarray(fw["k"]).tolist()], hop_no)
+    finally:
+        backend.drop(*made)
+    return out, events

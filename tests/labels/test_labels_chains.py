@@ -57,16 +57,12 @@ def _tether(store, tmp_path: Path, rows: list[tuple[str, str]]) -> object:
 
 def test_tether_freezes_on_each_chain_where_the_registry_has_tethers_usdt(store, tmp_path: Path) -> None:
     a, b = "0x" + "a1" * 20, "0x" + "b2" * 20
-    r = _tether(store, tmp_path, [("ethereum", a), ("polygon", b), ("bnb", b)])
-    # the bundled registry: Tether's USDT on ethereum and tron; polygon's is not registered (yet), and BSC's
-    # Binance-Peg USDT is not Tether's: both skipped with the reason
-    assert r.labels == 1 and r.skipped == 2
+    registry = {t.chain: t.contract for t in store.tokens() if t.symbol == "USDT" and (t.issuer or "") == "Tether"}
+    assert registry.get("polygon") == "0xc2132d05d31c914a87c6611c10748aeb04b58e8f"   # the bundled registry's row
+    r = _tether(store, tmp_path, [("ethereum", a), ("polygon", b), ("bnb", b), ("fantom", a)])
+    # BSC's Binance-Peg USDT is not Tether's and fantom is not in the registry: both skipped with the reason
+    assert r.labels == 2 and r.skipped == 2
     assert any("no USDT on this chain" in k for k in r.skip_reasons)
-    # a registry row for Tether's USDT on polygon makes polygon freezes labels there
-    store.execute("INSERT INTO tokens VALUES ((SELECT max(id) + 1 FROM tokens), 'polygon',"
-                  " '0xc2132d05d31c914a87c6611c10748aeb04b58e8f', 'USDT', 'Tether USD', 6, 'stablecoin', 1.0,"
-                  " 'Tether', 'test')")
-    r = _tether(store, tmp_path, [("ethereum", a), ("polygon", b), ("bnb", b)])
     got = sorted((x["chain"], x["address"]) for x in list_labels(store, source="tether-usdt-blacklist"))
     assert got == [("ethereum", a), ("polygon", b)]
     details = {x["chain"]: json.loads(x["details"]) for x in list_labels(store, source="tether-usdt-blacklist")}
