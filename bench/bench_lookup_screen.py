@@ -13,7 +13,13 @@ The store is built by ``bench/synth_scored_store.py`` (rows inserted straight in
   10K, 100K and 1M declared addresses (1% malformed, 10% duplicates, 30% EIP-55 mixed case, 15% not in the
   store, three bank columns), against a naive per-row Python loop (``lookup`` per row) on 10K rows;
 * start-up of ``chainrisk --help``, ``chainrisk lookup --help`` and a real one-address ``chainrisk lookup``
-  (median of 5 fresh processes), and the heaviest imports of ``chainrisk --help`` from ``python -X importtime``.
+  (median of 5 fresh processes), and the heaviest imports of ``chainrisk --help`` from ``python -X importtime``;
+* one address, many chains (``--chains 5``, the default): a share (``--multi-share``, default half) of the
+  addresses is copied onto bsc, polygon, arbitrum and optimism (addresses, scores, exposures; scores varied per
+  chain), then a warm lookup of addresses on all five chains (combined answer) against a single-chain lookup in
+  the same run and process (the same addresses with ``chain="ethereum"``, and addresses on one chain only), and
+  ``chainrisk screen`` of the largest declared file again (every EVM address matched on every chain).
+  ``--multichain-only`` skips the single-chain sections above (store, lookups and the multi-chain part only).
 """
 
 from __future__ import annotations
@@ -74,6 +80,104 @@ def time_lookups(db: Path, addrs: list[str], explain: bool = False, read_only: b
             lookup(st, [a], explain=explain, run_id=run_id)
             ts.append(time.perf_counter() - t)
     return ms(ts)
+
+
+OTHER_CHAINS = ("bsc", "polygon", "arbitrum", "optimism", "base")
+
+
+def add_chains(db: Path, n_store: int, chains: int, share: float) -> dict[str, object]:
+    """Copy ``share`` of the (ethereum) addresses onto ``chains - 1`` other EVM chains, with their scores (varied
+    per chain) and exposures in the current run; returns what was added and how long it took."""
+    others = OTHER_CHAINS[: max(0, chains - 1)]
+    t = time.perf_counter()
+    cut = int(share * 1000)
+    with chainrisk.open(db) as st:
+        con = st.con
+        for k, chain in enumerate(others, start=1):
+            (base,) = con.execute("SELECT max(id) FROM addresses").fetchone() or (0,)
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE idmap AS
+                SELECT id AS old_id, {int(base)} + row_number() OVER (ORDER BY id) AS new_id, address
+                FROM addresses WHERE chain = 'ethereum' AND id <= {n_store} AND hash(id) % 1000 < {cut}""")
+            con.execute(f"INSERT INTO addresses SELECT new_id, '{chain}', address FROM idmap")
+            con.execute(
+                f"""
+                INSERT INTO scores (run_id, address_id, score, band, top_category, categories, own_categories,
+                                    min_hops, direct_usd, indirect_usd, volume_in_usd, volume_out_usd, reason)
+                SELECT run_id, m.new_id, s2, CASE WHEN s2 >= 80 THEN 'severe' WHEN s2 >= 50 THEN 'high'
+                       WHEN s2 >= 25 THEN 'medium' WHEN s2 >= 1 THEN 'low' ELSE 'none' END,
+                       top_category, categories, own_categories, min_hops, direct_usd, indirect_usd, volume_in_usd,
+                       volume_out_usd, reason
+                FROM (SELECT s.*, CASE WHEN s.score > 0 THEN (s.score * 7 + {13 * k}) % 100 ELSE 0 END AS s2
+                      FROM scores s WHERE s.run_id = ?) s JOIN idmap m ON m.old_id = s.address_id
+                """, [synth.RUN_ID])
+            con.execute(
+                """
+                INSERT INTO exposures (run_id, address_id, category, direction, hop_class, usd, share, min_hop)
+                SELECT e.run_id, m.new_id, e.category, e.direction, e.hop_class, e.usd, e.share, e.min_hop
+                FROM exposures e JOIN idmap m ON m.old_id = e.address_id WHERE e.run_id = ?
+                """, [synth.RUN_ID])
+        (n_rows,) = con.execute("SELECT count(*) FROM addresses").fetchone() or (0,)
+        ensure_indexes(st)
+    return {"chains": ["ethereum", *others], "share": share, "address_rows": int(n_rows),
+            "build_s": round(time.perf_counter() - t, 2)}
+
+
+def time_lookup_kinds(db: Path, addrs: list[str], kinds: dict[str, dict[str, object]]) -> dict[str, dict[str, float]]:
+    """Warm lookups of ``addrs`` under each kind (keyword arguments of ``lookup``), interleaved in one process so
+    that the load of the machine hits every kind alike."""
+    ts: dict[str, list[float]] = {k: [] for k in kinds}
+    with chainrisk.open(db, read_only=True) as st:
+        for kw in kinds.values():
+            lookup(st, addrs[:20], **kw)   # type: ignore[arg-type]
+        for a in addrs:
+            for k, kw in kinds.items():
+                t = time.perf_counter()
+                lookup(st, [a], **kw)   # type: ignore[arg-type]
+                ts[k].append(time.perf_counter() - t)
+    return {k: ms(v) for k, v in ts.items()}
+
+
+def multichain_section(db: Path, work: Path, a: argparse.Namespace, report: dict[str, object]) -> None:
+    extra = add_chains(db, a.addresses, a.chains, a.multi_share)
+    print(f"multi-chain store: {json.dumps(extra)}", flush=True)
+    with chainrisk.open(db, read_only=True) as st:
+        everywhere = [r[0] for r in st.execute(
+            "SELECT address FROM addresses WHERE chain <> 'ethereum' GROUP BY address"
+            f" HAVING count(*) = {a.chains - 1} ORDER BY hash(address) LIMIT {a.lookups}").fetchall()]
+        single = [r[0] for r in st.execute(
+            "SELECT a.address FROM addresses a WHERE a.chain = 'ethereum' AND a.id <= ? AND NOT EXISTS ("
+            " SELECT 1 FROM addresses b WHERE b.address = a.address AND b.chain <> 'ethereum')"
+            f" ORDER BY hash(a.address) LIMIT {a.lookups}", [a.addresses]).fetchall()]
+    got = time_lookup_kinds(db, everywhere, {"multi_chain": {}, "narrowed_to_ethereum": {"chain": "ethereum"}})
+    got |= time_lookup_kinds(db, single, {"single_chain_address": {}})
+    with chainrisk.open(db, read_only=True) as st:
+        [sample] = lookup(st, everywhere[:1])
+    ratio = got["multi_chain"]["median_ms"] / got["single_chain_address"]["median_ms"]
+    report["multichain"] = extra | {"lookup": got, "median_ratio_multi_vs_single": round(ratio, 2),
+                                    "sample_chains": sample.chains, "loadavg": os.getloadavg()}
+    print(f"multi-chain lookup (warm, {len(everywhere)} addresses on {a.chains} chains): {got['multi_chain']}; "
+          f"the same narrowed to ethereum {got['narrowed_to_ethereum']}; addresses on one chain "
+          f"{got['single_chain_address']}; median ratio multi/single {ratio:.2f}x (load {os.getloadavg()})",
+          flush=True)
+    sizes = [int(float(x)) for x in a.sizes.split(",") if x]
+    if sizes:
+        n = max(sizes)
+        src = work / f"declared_{n}.csv"
+        if not src.exists():
+            write_declared(src, n, a.addresses)
+        out = work / f"screened_multi_{n}.csv"
+        wall, rss, code, err = run_measured([*CLI, "--db", str(db), "-q", "screen", str(src), "-o", str(out)])
+        rep = json.loads((work / f"screened_multi_{n}.report.json").read_text())
+        assert code == 0 and rep["output"]["rows"] == n, (code, err[-500:])
+        with out.open(encoding="utf-8") as f:
+            evm_rows = sum(1 for line in f if ",evm," in line)
+        report["multichain"]["screen"] = {  # type: ignore[index]
+            "rows": n, "wall_s": round(wall, 2), "peak_rss_mib": rss, "rows_per_s": int(n / wall),
+            "timings": rep["timings"], "rows_combined_over_chains": evm_rows, "loadavg": os.getloadavg()}
+        print(f"multi-chain screen {n:,} rows: {wall:.2f} s wall, {rss} MiB peak RSS; {evm_rows:,} rows combined "
+              f"over several chains; stages {rep['timings']} (load {os.getloadavg()})", flush=True)
 
 
 def write_declared(path: Path, n: int, n_store: int, seed: int = 11) -> None:
@@ -162,6 +266,11 @@ def main() -> None:
     ap.add_argument("--lookups", type=int, default=2000)
     ap.add_argument("--explain-lookups", type=int, default=200)
     ap.add_argument("--keep", help="work folder to keep (default: a temp folder, removed)")
+    ap.add_argument("--chains", type=int, default=5, help="EVM chains of the multi-chain part (1: skip it)")
+    ap.add_argument("--multi-share", type=float, default=0.5,
+                    help="share of the addresses copied onto each other chain")
+    ap.add_argument("--multichain-only", action="store_true",
+                    help="only the store, the multi-chain lookups and the multi-chain screen")
     a = ap.parse_args()
     work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench-lookup-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -176,6 +285,12 @@ def main() -> None:
         report["store"] = built | {"total_s": round(time.perf_counter() - t, 2)}
         print(f"store: {json.dumps(report['store'])}", flush=True)
 
+        if a.multichain_only:
+            multichain_section(db, work, a, report)
+            report["loadavg_end"] = os.getloadavg()
+            (work / "bench_lookup_screen.json").write_text(json.dumps(report, indent=2, default=str))
+            print(json.dumps(report, default=str))
+            return
         addrs = sample_addresses(db, a.addresses, a.lookups)
         no_index = time_lookups(db, addrs)
         with chainrisk.open(db) as st:
@@ -242,6 +357,8 @@ def main() -> None:
         report["importtime_help_top_us"] = importtime()
         print(f"heaviest imports for 'chainrisk --help' (µs, cumulative): {report['importtime_help_top_us']}",
               flush=True)
+        if a.chains > 1:
+            multichain_section(db, work, a, report)
         report["loadavg_end"] = os.getloadavg()
         (work / "bench_lookup_screen.json").write_text(json.dumps(report, indent=2, default=str))
         print(json.dumps(report, default=str))

@@ -50,8 +50,18 @@ def _parse(address: str) -> Address:
 
 
 def _address_id(store: Store, a: Address) -> int | None:
-    rows = store.execute("SELECT id FROM addresses WHERE address = ? AND chain = ?", [a.address, a.chain]).fetchall()
-    return int(rows[0][0]) if rows else None
+    """The address's id on its chain; an EVM address the store has only on other EVM chains is drawn on the first
+    of them in registry order (bsc before polygon; the graph of one chain: money does not move between chains in
+    the store's transfers)."""
+    rows = store.execute("SELECT chain, id FROM addresses WHERE address = ?", [a.address]).fetchall()
+    if not rows:
+        return None
+    by_chain = {c: int(i) for c, i in rows}
+    if a.chain in by_chain:
+        return by_chain[a.chain]
+    from .lookup import chain_order
+
+    return by_chain[min(by_chain, key=chain_order)] if a.chain != "tron" else None
 
 
 def _filters(since: datetime | None, until: datetime | None, token: str | None, min_usd: float | None,

@@ -1,18 +1,21 @@
 """Block-explorer links per chain, for the report and the graph explorer.
 
-A small local table until the chains registry (``chainrisk.chains``, with explorer URL templates per chain)
-lands; then :func:`tx_url` and :func:`address_url` read it instead. A chain without an entry gets no link.
-Links are only ever followed by the person reading (nothing is loaded from them).
+The URL templates come from the chain registry (:data:`chainrisk.chains.CHAINS`: Etherscan, BscScan, PolygonScan,
+Arbiscan, Optimistic Etherscan, BaseScan, Tronscan). A chain without an entry (a label's ``avalanche_c``, or
+``evm`` of an answer over several chains) gets no link. Links are only ever followed by the person reading
+(nothing is loaded from them).
 """
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
+from ..chains import CHAINS
+
 # chain -> (transaction URL template, address URL template)
 EXPLORERS: dict[str, tuple[str, str]] = {
-    "ethereum": ("https://etherscan.io/tx/{}", "https://etherscan.io/address/{}"),
-    "tron": ("https://tronscan.org/#/transaction/{}", "https://tronscan.org/#/address/{}"),
+    c.name: (c.explorer_tx.replace("{tx}", "{}"), c.explorer_address.replace("{address}", "{}"))
+    for c in CHAINS.values()
 }
 
 

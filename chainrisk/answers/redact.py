@@ -47,9 +47,12 @@ def redact(result: dict[str, Any], role: str) -> dict[str, Any]:
         return result
     out = dict(result)
     out["reason"] = read_reason(result)
-    out["labels"] = [{"category": lab.get("category"), "active": lab.get("active")} for lab in result["labels"]]
+    # an answer over several chains names the chain of each label and indicator (not label intelligence)
+    out["labels"] = [{"category": lab.get("category"), "active": lab.get("active")}
+                     | ({"chain": lab["chain"]} if "chain" in lab else {}) for lab in result["labels"]]
     out["indicators"] = [
         {"indicator": i.get("indicator"), "severity": i.get("severity"), "evidence": None}
+        | ({"chain": i["chain"]} if "chain" in i else {})
         for i in result["indicators"]
     ]
     out["evidence"] = None
@@ -62,8 +65,17 @@ def redact(result: dict[str, Any], role: str) -> dict[str, Any]:
     for axis in VERDICT_AXES:
         if isinstance(result.get(axis), dict):
             out[axis] = _read_verdict(result[axis])
-    prov = result.get("provenance") or {}
-    out["provenance"] = {k: prov.get(k) for k in READ_PROVENANCE}
+    if "per_chain" in result:   # each chain's answer is redacted the same way (it has no provenance of its own)
+        out["per_chain"] = [{k: v for k, v in redact(p | {"provenance": None}, role).items() if k != "provenance"}
+                            for p in result.get("per_chain") or []]
+    if len(result.get("per_chain") or []) > 1 and result.get("status") == "ok":
+        worst = next((p for p in out["per_chain"] if p.get("status") == "ok"
+                      and p.get("risk_score") == result.get("risk_score")), None)
+        if worst is not None:
+            out["reason"] = f"worst on {worst.get('chain')}: {worst.get('reason')}"
+    if "provenance" in result:
+        prov = result.get("provenance") or {}
+        out["provenance"] = {k: prov.get(k) for k in READ_PROVENANCE}
     return out
 
 

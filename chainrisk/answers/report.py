@@ -102,12 +102,21 @@ def collect(store: Store, address: str, *, run_id: str | None = None, top: int =
     lang = i18n.resolve(lang)
     run = resolve_run(store, run_id)
     res = lookup_one(store, address, run)
+    # the address's id on each chain the answer covers (one EVM key may be on several chains)
+    ids = {c: int(i) for c, i in store.execute("SELECT chain, id FROM addresses WHERE address = ?",
+                                               [res.address or parsed.address]).fetchall()
+           if c in (res.chains or [str(res.chain)])}
     note = None
     if res.status == "ok":
         try:
             from .lookup import explain_paths
 
-            res.evidence = explain_paths(store, res.address or address, run.run_id, top=top)
+            answers = res.per_chain or [res]
+            res.evidence = [p for a in answers if a.status == "ok" and a.chain in ids
+                            for p in explain_paths(store, ids[a.chain or ""], run.run_id, top=top, chain=a.chain)]
+            if res.per_chain:
+                for a in res.per_chain:
+                    a.evidence = [p for p in res.evidence if p.get("chain") == a.chain] or None
             if not res.evidence:
                 note = "report.no_paths"
         except UsageError as e:
@@ -119,37 +128,33 @@ def collect(store: Store, address: str, *, run_id: str | None = None, top: int =
         for t in p.get("transfers", []):
             seen.setdefault((t["tx_hash"], int(t.get("log_index", 0))), t)
     transfers = sorted(seen.values(), key=lambda t: (t.get("block_number") or 0, t.get("log_index") or 0))
-    aid = _address_id(store, parsed)
     largest: list[dict[str, Any]] = []
     cps: list[dict[str, Any]] = []
     more = (0, 0.0)
-    if aid is not None:
-        _load_transfers(store, aid)
+    if ids:
+        aids = sorted(ids.values())
+        _load_transfers(store, aids)
         try:
-            largest = _largest(store, aid)
-            cps, more = _counterparties(store, aid, run.run_id)
+            largest = _largest(store, aids)
+            cps, more = _counterparties(store, aids, run.run_id)
         finally:
             store.execute(f"DROP TABLE IF EXISTS {_T}")
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     return ReportData(res, transfers, largest, note, when, __version__, cps, more, case or CaseInfo(), lang)
 
 
-def _address_id(store: Store, a: Address) -> int | None:
-    found = store.execute("SELECT id FROM addresses WHERE address = ? AND chain = ?", [a.address, a.chain]).fetchall()
-    return int(found[0][0]) if found else None
-
-
 _T = "__chainrisk_report_t"
 
 
-def _largest(store: Store, aid: int, limit: int = 20) -> list[dict[str, Any]]:
-    """The address's largest transfers by USD (from the temp table :func:`_load_transfers` filled)."""
+def _largest(store: Store, aids: list[int], limit: int = 20) -> list[dict[str, Any]]:
+    """The address's largest transfers by USD, on every chain of ``aids`` (from the temp table
+    :func:`_load_transfers` filled)."""
     cols = ["tx_hash", "log_index", "block_number", "time", "token", "amount", "usd", "from_address", "to_address",
-            "value"]
+            "value", "chain"]
     rows = store.execute(
         f"""
         SELECT t.tx_hash, t.log_index, t.block_number, strftime(t.block_time, '%Y-%m-%dT%H:%M:%SZ'), t.symbol,
-               t.amount, t.usd, fa.address, ta.address, t.value
+               t.amount, t.usd, fa.address, ta.address, t.value, fa.chain
         FROM (SELECT * FROM {_T} ORDER BY coalesce(usd, 0) DESC, block_number, log_index LIMIT $n) t
         JOIN addresses fa ON fa.id = t.from_id
         JOIN addresses ta ON ta.id = t.to_id
@@ -159,28 +164,28 @@ def _largest(store: Store, aid: int, limit: int = 20) -> list[dict[str, Any]]:
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
-def _load_transfers(store: Store, aid: int) -> None:
-    """The address's transfers, read once (one scan) into a temp table for the largest transfers and the
-    counterparties."""
+def _load_transfers(store: Store, aids: list[int]) -> None:
+    """The address's transfers (its ids ``aids``: one per chain), read once (one scan) into a temp table for the
+    largest transfers and the counterparties."""
     store.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {_T} AS
         SELECT t.tx_hash, t.log_index, t.block_number, t.block_time, t.from_id, t.to_id, t.amount, k.symbol,
                t.amount * k.usd_peg AS usd, coalesce(CAST(t.value AS VARCHAR), t.value_raw) AS value
         FROM transfers t JOIN tokens k ON k.id = t.token_id
-        WHERE t.from_id = $id OR t.to_id = $id
-        """, {"id": aid})
+        WHERE list_contains($ids, t.from_id) OR list_contains($ids, t.to_id)
+        """, {"ids": aids})
 
 
-def _counterparties(store: Store, aid: int, run_id: str, limit: int = TOP_COUNTERPARTIES
+def _counterparties(store: Store, aids: list[int], run_id: str, limit: int = TOP_COUNTERPARTIES
                     ) -> tuple[list[dict[str, Any]], tuple[int, float]]:
-    """The address's counterparties by USD exchanged (both directions), the largest ``limit`` with their labels
-    and their band in the run; and (count, USD) of the rest."""
+    """The address's counterparties by USD exchanged (both directions, every chain of ``aids``), the largest
+    ``limit`` with their labels and their band in the run; and (count, USD) of the rest."""
     rows = store.execute(
         f"""
         WITH t AS (
-            SELECT CASE WHEN from_id = $id THEN to_id ELSE from_id END AS peer,
-                   to_id = $id AS incoming, coalesce(usd, 0) AS usd, block_time
+            SELECT CASE WHEN list_contains($ids, from_id) THEN to_id ELSE from_id END AS peer,
+                   list_contains($ids, to_id) AS incoming, coalesce(usd, 0) AS usd, block_time
             FROM {_T} WHERE from_id <> to_id),
         g AS (
             SELECT peer, sum(usd) FILTER (WHERE incoming) AS usd_in, sum(usd) FILTER (WHERE NOT incoming) AS usd_out,
@@ -193,7 +198,7 @@ def _counterparties(store: Store, aid: int, run_id: str, limit: int = TOP_COUNTE
         FROM ranked r JOIN addresses a ON a.id = r.peer
         LEFT JOIN scores s ON s.address_id = r.peer AND s.run_id = $run
         WHERE r.rk <= $n ORDER BY r.rk
-        """, {"id": aid, "run": run_id, "n": limit}).fetchall()
+        """, {"ids": aids, "run": run_id, "n": limit}).fetchall()
     labels = _labels_of(store, [(r[1], r[2]) for r in rows])
     out = [{"address": r[1], "chain": r[2], "usd_in": float(r[3]), "usd_out": float(r[4]), "transfers": int(r[5]),
             "first": r[6], "last": r[7], "band": r[10], "category": labels.get((r[1], r[2]), (None, None))[0],
@@ -339,17 +344,21 @@ def exposure_sentence(e: Exposure, lang: str) -> str:
     return i18n.t(f"sentence.{verb}_via" + ("_one" if e.min_hop == 2 else ""), lang, **fields)
 
 
-def summarise_exposures(exposures: list[Exposure]) -> tuple[list[Exposure], list[Exposure]]:
-    """Exposure lines merged per (category, direction, inferred), largest share first: the ones worth a line
-    (at most :data:`WHY_TOP`, each at least :data:`WHY_MIN_SHARE` of its direction) and the rest (folded)."""
-    merged: dict[tuple[str, str, bool], list[float]] = {}
+def summarise_exposures(exposures: list[Exposure], chains: bool = False
+                        ) -> tuple[list[Exposure], list[Exposure]]:
+    """Exposure lines merged per (category, direction, inferred[, chain when ``chains``]), largest share first:
+    the ones worth a line (at most :data:`WHY_TOP`, each at least :data:`WHY_MIN_SHARE` of its direction) and the
+    rest (folded)."""
+    merged: dict[tuple[str, str, bool, str | None], list[float]] = {}
     for e in exposures:
-        m = merged.setdefault((e.category, e.direction, e.inferred), [0.0, 0.0, float(e.min_hop)])
+        m = merged.setdefault((e.category, e.direction, e.inferred, e.chain if chains else None),
+                              [0.0, 0.0, float(e.min_hop)])
         m[0] += e.usd
         m[1] += e.share
         m[2] = min(m[2], e.min_hop)
-    lines = sorted((Exposure(c, d, "direct" if v[2] <= 1 else "indirect", v[0], min(1.0, v[1]), int(v[2]), inf)
-                    for (c, d, inf), v in merged.items()), key=lambda e: (-e.share, e.category, e.direction))
+    lines = sorted((Exposure(c, d, "direct" if v[2] <= 1 else "indirect", v[0], min(1.0, v[1]), int(v[2]), inf, ch)
+                    for (c, d, inf, ch), v in merged.items()),
+                   key=lambda e: (-e.share, e.category, e.direction, e.chain or ""))
     shown = [e for e in lines if e.share >= WHY_MIN_SHARE][:WHY_TOP]
     return shown, [e for e in lines if e not in shown]
 
@@ -358,13 +367,18 @@ def why_lines(r: LookupResult, lang: str) -> list[str]:
     """The short "why" of a verdict in ``lang``: own active labels, then the main exposures (the folded rest in one
     line), then the behaviour by name. The evidence (paths, transfers) is shown apart, never repeated here."""
     out: list[str] = []
+    multi = len(r.per_chain) > 1
+
+    def on(text: str, chain: str | None) -> str:
+        return i18n.t("sentence.on_chain", lang, text=text, chain=chain) if multi and chain else text
+
     for lab in r.labels:
         if lab.active:
-            out.append(i18n.t("sentence.labelled", lang, cat=i18n.category(lab.category, lang),
-                              source=lab.source + (f" {lab.source_version}" if lab.source_version else ""),
-                              confidence=lab.confidence))
-    shown, rest = summarise_exposures(r.exposures)
-    out += [exposure_sentence(e, lang) for e in shown]
+            out.append(on(i18n.t("sentence.labelled", lang, cat=i18n.category(lab.category, lang),
+                                 source=lab.source + (f" {lab.source_version}" if lab.source_version else ""),
+                                 confidence=lab.confidence), lab.chain))
+    shown, rest = summarise_exposures(r.exposures, multi)
+    out += [on(exposure_sentence(e, lang), e.chain) for e in shown]
     if rest:
         cats = sorted({i18n.category(e.category, lang) for e in rest})
         out.append(i18n.t("sentence.smaller", lang, n=len(rest), cats=", ".join(cats),
@@ -449,7 +463,8 @@ def axis_reason(r: LookupResult, axis: str, lang: str) -> str:
         return i18n.t("sentence.no_illicit" if axis == "illicit" else "sentence.no_vc", lang)
     if any(lab.active and lab.category == v.top_category for lab in r.labels):
         return i18n.t("sentence.labelled_plain", lang, cat=i18n.category(v.top_category, lang))
-    shown, rest = summarise_exposures([e for e in r.exposures if e.category == v.top_category])
+    shown, rest = summarise_exposures([e for e in r.exposures if e.category == v.top_category
+                                       and (v.chain is None or e.chain in (None, v.chain))])
     lines = [exposure_sentence(e, lang) for e in [*shown, *rest][:2]]
     return "；".join(lines) if lines else (v.reason or "")
 
@@ -733,14 +748,49 @@ def _band_badge(band: str | None, lang: str) -> str:
     return f'<span class="band" style="background:{colour}">{html.escape(i18n.band(band, lang))}</span>'
 
 
-def _transfer_rows(ts: list[dict[str, Any]], chain: str | None) -> list[list[Any]]:
-    # a token of unknown decimals has no amount: its exact raw units are shown instead (never priced)
-    return [[str(t.get("time") or "-").replace("T", " ").rstrip("Z"), str(t.get("token") or ""),
-             _usd(t.get("amount")) if t.get("amount") is not None or not t.get("value") else f"{t['value']} (raw)",
-             _usd(t.get("usd")),
-             _link(address_url(chain, t.get("from_address")), str(t.get("from_address")), None),
-             _link(address_url(chain, t.get("to_address")), str(t.get("to_address")), None),
-             _link(tx_url(chain, t.get("tx_hash")), str(t.get("tx_hash")), None)] for t in ts]
+def _transfer_rows(ts: list[dict[str, Any]], chain: str | None, multi: bool = False) -> list[list[Any]]:
+    """One row per transfer, linked to its chain's explorer; ``multi`` (an answer over several chains) adds the
+    chain as the last column."""
+    rows = []
+    for t in ts:
+        c = t.get("chain") or chain
+        # a token of unknown decimals has no amount: its exact raw units are shown instead (never priced)
+        amount = _usd(t.get("amount")) if t.get("amount") is not None or not t.get("value") \
+            else f"{t['value']} (raw)"
+        row: list[Any] = [str(t.get("time") or "-").replace("T", " ").rstrip("Z"), str(t.get("token") or ""),
+                          amount, _usd(t.get("usd")),
+                          _link(address_url(c, t.get("from_address")), str(t.get("from_address")), None),
+                          _link(address_url(c, t.get("to_address")), str(t.get("to_address")), None),
+                          _link(tx_url(c, t.get("tx_hash")), str(t.get("tx_hash")), None)]
+        if multi:
+            row.append(str(c or ""))
+        rows.append(row)
+    return rows
+
+
+def per_chain_rows(r: LookupResult, lang: str) -> list[list[str]]:
+    """The per-chain table of an answer over several chains: chain, band, score, the two verdicts, action, main
+    category (an unscored chain says unknown, with its labels' categories)."""
+    t = i18n.t
+    rows = []
+    for p in r.per_chain:
+        if p.status != "ok":
+            cats = ", ".join(sorted({i18n.category(lab.category, lang) for lab in p.labels if lab.active}))
+            rows.append([str(p.chain), t("band.unknown", lang) if i18n.has("band.unknown") else "unknown",
+                         "-", "-", "-", "-", cats or "-"])
+            continue
+        rows.append([str(p.chain), i18n.band(p.risk_band, lang), f"{p.risk_score:g}" if p.risk_score is not None
+                     else "-", i18n.band(p.illicit.band, lang) if p.illicit.band else "-",
+                     i18n.band(p.vc_business.band, lang) if p.vc_business.band else "-",
+                     i18n.action(p.action, lang) if p.action else "-",
+                     i18n.category(p.top_category, lang) if p.top_category else "-"])
+    return rows
+
+
+def per_chain_head(lang: str) -> list[str]:
+    t = i18n.t
+    return [t("report.chain", lang), t("report.band", lang), t("report.score", lang), t("axis.illicit", lang),
+            t("axis.vc_business", lang), t("report.action", lang), t("report.top_category", lang)]
 
 
 def _decision_html(r: LookupResult, lang: str) -> list[str]:
@@ -813,12 +863,15 @@ def _address_parts(d: ReportData, *, with_case: bool) -> list[str]:
     pv = r.provenance
     addr = r.address or r.input
     xurl = address_url(r.chain, r.address)
+    multi = len(r.per_chain) > 1
     labels_rows = [[i18n.category(lab.category, lang), lab.name or "", lab.source, lab.source_version or "",
                     str(lab.confidence), f"{_ts(lab.valid_from)[:10]} – {_ts(lab.valid_to)[:10]}",
-                    t("report.active" if lab.active else "report.ended", lang)] for lab in r.labels]
+                    t("report.active" if lab.active else "report.ended", lang)]
+                   + ([str(lab.chain or "")] if multi else []) for lab in r.labels]
     exp_rows = [[i18n.category(x.category, lang) + (" " + t("report.inferred", lang) if x.inferred else ""),
                  t(f"direction.{x.direction}", lang), t(f"hops.{x.hop_class}", lang), _usd(x.usd), _pct(x.share),
-                 str(x.min_hop)] for x in r.exposures]
+                 str(x.min_hop)] + ([str(x.chain or "")] if multi else []) for x in r.exposures]
+    chain_col = [t("report.chain", lang)] if multi else []
     reasons = why_lines(r, lang) if r.status == "ok" else []
     sources = [[str(s.get("source")), str(s.get("version") or ""), str(s.get("rows") or ""),
                 str(s.get("imported_at") or "")] for s in pv.label_sources]
@@ -832,6 +885,10 @@ def _address_parts(d: ReportData, *, with_case: bool) -> list[str]:
     head.append(f'<div><span>{e(t("report.generated", lang))}:</span> {e(d.generated_at)}</div>')
     parts = [f"<h1>{e(t('report.title', lang))}</h1>" if with_case else f'<h1 class="addr">{e(addr)}</h1>',
              f'<div class="head">{"".join(head)}</div>', *_decision_html(r, lang)]
+    if multi:
+        parts += [f"<h2>{e(t('report.per_chain', lang))}</h2>",
+                  f'<p class="muted">{e(t("report.per_chain_intro", lang))}</p>',
+                  _table_html(per_chain_head(lang), per_chain_rows(r, lang), {2})]
     if with_case:
         parts += _case_parts(d.case, lang)
     if r.status == "ok":
@@ -841,15 +898,17 @@ def _address_parts(d: ReportData, *, with_case: bool) -> list[str]:
     parts += [f"<h2>{e(t('report.labels', lang))}</h2>",
               _table_html([t("report.category", lang), t("report.label", lang), t("report.source", lang),
                            t("report.source_version", lang), t("report.confidence", lang), t("report.valid", lang),
-                           t("report.state", lang)], labels_rows)
+                           t("report.state", lang), *chain_col], labels_rows)
               if labels_rows else f'<p class="muted">{e(t("report.no_labels", lang))}</p>']
     if r.status == "ok":
         parts += [f"<h2>{e(t('report.exposure', lang))}</h2>"]
         if exp_rows:
             parts += [_table_html([t("report.category", lang), t("report.direction", lang), t("report.hops", lang),
-                                   t("report.usd", lang), t("report.share", lang), t("report.min_hop", lang)],
-                                  exp_rows, {3, 4, 5}),
+                                   t("report.usd", lang), t("report.share", lang), t("report.min_hop", lang),
+                                   *chain_col], exp_rows, {3, 4, 5}),
                       exposure_chart_svg(r, lang)]
+            if any(x.category == "bridge" for x in r.exposures):
+                parts.append(f'<p class="muted">{e(t("report.bridge_note", lang))}</p>')
         else:
             parts.append(f'<p class="muted">{e(t("sentence.no_exposure", lang))}</p>')
         parts.append(f"<p>{e(t('report.volumes', lang, direct=_usd(r.direct_usd), indirect=_usd(r.indirect_usd), vin=_usd(r.volume_in_usd), vout=_usd(r.volume_out_usd)))}</p>")
@@ -879,12 +938,20 @@ def _address_parts(d: ReportData, *, with_case: bool) -> list[str]:
     parts += [f"<h2>{e(t('report.evidence', lang))}</h2>"]
     if r.evidence:
         parts.append(f'<p class="muted">{e(t("report.evidence_intro", lang))}</p>')
-        parts.append("<ol>" + "".join(f"<li>{e(path_sentence(p, lang))}</li>" for p in r.evidence) + "</ol>")
-        parts.append(subgraph_svg(r, lang))
+        parts.append("<ol>" + "".join(f"<li>{e(path_sentence(p, lang))}"
+                                      + (f" [{e(str(p.get('chain')))}]" if multi else "") + "</li>"
+                                      for p in r.evidence) + "</ol>")
+        if multi:   # one drawing per chain: paths of different chains never share a transfer
+            for a in r.per_chain:
+                if a.evidence:
+                    parts.append(f"<h3>{e(str(a.chain))}</h3>" + subgraph_svg(a, lang))
+        else:
+            parts.append(subgraph_svg(r, lang))
         parts += [f"<h2>{e(t('report.transfers', lang))}</h2>",
                   _table_html([t("report.time", lang), t("report.token", lang), t("report.amount", lang),
                                t("report.usd", lang), t("report.from", lang), t("report.to", lang),
-                               t("report.tx", lang)], _transfer_rows(d.transfers, r.chain), {2, 3}, {4, 5, 6})]
+                               t("report.tx", lang), *chain_col], _transfer_rows(d.transfers, r.chain, multi),
+                              {2, 3}, {4, 5, 6})]
     else:
         note = d.evidence_note or "report.no_paths"
         parts.append(f'<p class="muted">{e(t(note, lang) if i18n.has(note) else note)}</p>')
@@ -892,7 +959,8 @@ def _address_parts(d: ReportData, *, with_case: bool) -> list[str]:
         parts += [f"<h2>{e(t('report.largest', lang))}</h2>",
                   _table_html([t("report.time", lang), t("report.token", lang), t("report.amount", lang),
                                t("report.usd", lang), t("report.from", lang), t("report.to", lang),
-                               t("report.tx", lang)], _transfer_rows(d.largest, r.chain), {2, 3}, {4, 5, 6})]
+                               t("report.tx", lang), *chain_col], _transfer_rows(d.largest, r.chain, multi),
+                              {2, 3}, {4, 5, 6})]
     parts += [
         f"<h2>{e(t('report.provenance', lang))}</h2>",
         _table_html(["", ""], [
@@ -989,25 +1057,36 @@ def render_markdown(d: ReportData) -> str:
     else:
         lines += [t("report.older_run", lang, band=i18n.band(r.risk_band, lang), score=f"{r.risk_score:g}"), "",
                   r.reason]
+    multi = len(r.per_chain) > 1
+    chain_col = [t("report.chain", lang)] if multi else []
+    if multi:
+        lines += ["", f"## {t('report.per_chain', lang)}", "", t("report.per_chain_intro", lang), "",
+                  _md_table(per_chain_head(lang), per_chain_rows(r, lang))]
     lines += ["", f"## {t('report.case', lang)}", "", _md_table(["", ""], _case_rows(d.case, lang))]
     if r.status == "ok":
         lines += ["", f"## {t('report.why', lang)}", ""]
         lines += [f"- {x}" for x in why_lines(r, lang)] or [f"- {t('sentence.no_exposure', lang)}"]
     lines += ["", f"## {t('report.labels', lang)}", ""]
     lines.append(_md_table([t("report.category", lang), t("report.label", lang), t("report.source", lang),
-                            t("report.source_version", lang), t("report.confidence", lang), t("report.state", lang)],
+                            t("report.source_version", lang), t("report.confidence", lang), t("report.state", lang),
+                            *chain_col],
                            [[i18n.category(lab.category, lang), lab.name or "", lab.source, lab.source_version or "",
                              str(lab.confidence), t("report.active" if lab.active else "report.ended", lang)]
+                            + ([str(lab.chain or "")] if multi else [])
                             for lab in r.labels]) if r.labels else t("report.no_labels", lang))
     if r.status == "ok":
         lines += ["", f"## {t('report.exposure', lang)}", ""]
         lines.append(_md_table([t("report.category", lang), t("report.direction", lang), t("report.hops", lang),
-                                t("report.usd", lang), t("report.share", lang), t("report.min_hop", lang)],
+                                t("report.usd", lang), t("report.share", lang), t("report.min_hop", lang),
+                                *chain_col],
                                [[i18n.category(x.category, lang) + (" " + t("report.inferred", lang) if x.inferred
                                                                      else ""),
                                  t(f"direction.{x.direction}", lang), t(f"hops.{x.hop_class}", lang), _usd(x.usd),
-                                 _pct(x.share), str(x.min_hop)] for x in r.exposures])
+                                 _pct(x.share), str(x.min_hop)] + ([str(x.chain or "")] if multi else [])
+                                for x in r.exposures])
                      if r.exposures else t("sentence.no_exposure", lang))
+        if any(x.category == "bridge" for x in r.exposures):
+            lines += ["", t("report.bridge_note", lang)]
     if r.indicators:
         lines += ["", f"## {t('report.indicators', lang)}", ""]
         lines += [f"- {indicator_sentence(i.indicator, i.severity, i.evidence, lang)}" for i in r.indicators]
@@ -1025,7 +1104,8 @@ def render_markdown(d: ReportData) -> str:
                                 for c in d.counterparties]))
     lines += ["", f"## {t('report.evidence', lang)}", ""]
     if r.evidence:
-        lines += [f"{i}. {path_sentence(p, lang)}" for i, p in enumerate(r.evidence, 1)]
+        lines += [f"{i}. {path_sentence(p, lang)}" + (f" [{p.get('chain')}]" if multi else "")
+                  for i, p in enumerate(r.evidence, 1)]
         pos, edges, names = _layout(r)
         ids = {a: f"n{i}" for i, a in enumerate(sorted(pos))}
         lines += ["", "```mermaid", "flowchart LR"]
@@ -1038,7 +1118,7 @@ def render_markdown(d: ReportData) -> str:
         lines += ["```", "", f"## {t('report.transfers', lang)}", ""]
         lines.append(_md_table([t("report.time", lang), t("report.token", lang), t("report.amount", lang),
                                 t("report.usd", lang), t("report.from", lang), t("report.to", lang),
-                                t("report.tx", lang)], _transfer_rows(d.transfers, r.chain)))
+                                t("report.tx", lang), *chain_col], _transfer_rows(d.transfers, r.chain, multi)))
     else:
         note = d.evidence_note or "report.no_paths"
         lines.append(t(note, lang) if i18n.has(note) else note)
@@ -1046,7 +1126,7 @@ def render_markdown(d: ReportData) -> str:
         lines += ["", f"## {t('report.largest', lang)}", ""]
         lines.append(_md_table([t("report.time", lang), t("report.token", lang), t("report.amount", lang),
                                 t("report.usd", lang), t("report.from", lang), t("report.to", lang),
-                                t("report.tx", lang)], _transfer_rows(d.largest, r.chain)))
+                                t("report.tx", lang), *chain_col], _transfer_rows(d.largest, r.chain, multi)))
     lines += ["", f"## {t('report.provenance', lang)}", "",
               _md_table(["", ""], [[t("report.run", lang), pv.run_id], [t("report.profile", lang), pv.profile],
                                    [t("report.as_of_block", lang), str(pv.as_of_block)],

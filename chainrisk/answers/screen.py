@@ -46,6 +46,9 @@ RESULT_COLUMNS = (
     # the behaviour part (issue 12): the model's score, whether it behaves like the illicit addresses the model
     # learned from (score >= 5, the model's base rate) or an ordinary one, and the features that weigh most
     "behaviour_score", "behaves_like", "behaviour_features",
+    # one address, many chains (issue 15): the chains where the address has activity, ';'-separated; ``chain``
+    # is ``evm`` when there are several (the row then carries the combined verdict: the worst per verdict)
+    "chains",
 )
 SINCE_COLUMNS = ("previous_risk_band", "previous_risk_score", "previous_run_id")
 FORMATS = ("csv", "jsonl", "json", "parquet", "xlsx")
@@ -57,6 +60,9 @@ _FIX = "__chainrisk_screen_fix"
 _OUT = "__chainrisk_screen_out"
 _RES = "__chainrisk_screen_res"
 _GOOD = "__chainrisk_screen_good"
+_CK = "__chainrisk_screen_chains"
+_CKMAP = "__chainrisk_screen_chainmap"
+ANY_EVM = "*evm"   # the chain wanted for an EVM address without a chain cell: every EVM chain
 
 
 def band_rank(band: str) -> int:
@@ -95,11 +101,63 @@ class ScreenResult:
         return int(sum(n for b, n in by_band.items() if band_rank(b) >= band_rank(band)))
 
 
-def _normalise(store: Store, address_column: str, run: Provenance, since: Provenance | None) -> dict[str, int]:
+def _chain_key(chain_column: str | None) -> str:
+    """The SQL of a source row's chain cell as a join key (lower-case, trimmed; '' when empty or no column: a
+    plain equality key, so every join on it is a hash join)."""
+    if chain_column is None:
+        return "''"
+    return f"coalesce(lower(trim(CAST(src.{quote_ident(chain_column)} AS VARCHAR))), '')"
+
+
+def _chain_table(store: Store, chain_column: str | None) -> None:
+    """Table _CK: each distinct (address cell, chain cell) pair with the chain it asks for (``want``: a chain,
+    :data:`ANY_EVM`, or NULL = the address's own chain) or why the chain cell is unusable (``chain_reason``)."""
+    import pyarrow as pa
+
+    from ..labels.chains import EVM_LABEL_CHAINS, canonical_chain
+
+    col = quote_ident(chain_column) if chain_column else None
+    keys = _chain_key(chain_column)
+    store.execute(f"DROP TABLE IF EXISTS {_CK}")
+    distinct_cells = ([r[0] for r in store.execute(f"SELECT DISTINCT {keys} FROM {SOURCE_TABLE} src").fetchall()]
+                      if col else [""])
+    cells: list[str | None] = []
+    wants: list[str | None] = []
+    reasons: list[str | None] = []
+    for cell in distinct_cells:
+        cells.append(cell or "")
+        if not cell:
+            wants.append(None)
+            reasons.append(None)
+            continue
+        try:
+            c = canonical_chain(cell)
+        except UsageError:
+            wants.append(None)
+            reasons.append(f"unknown chain {cell!r}")
+            continue
+        if c != "tron" and c not in EVM_LABEL_CHAINS:
+            wants.append(None)
+            reasons.append(f"unknown chain {cell!r}")
+        else:
+            wants.append(c)
+            reasons.append(None)
+    table = pa.table({"chain_key": pa.array(cells, pa.string()), "want": pa.array(wants, pa.string()),
+                      "chain_reason": pa.array(reasons, pa.string())})
+    with store.registered(**{_CKMAP: table}):
+        store.execute(
+            f"CREATE TEMP TABLE {_CK} AS SELECT m.chain_key, m.want, m.chain_reason FROM {_CKMAP} m")
+
+
+def _normalise(store: Store, address_column: str, run: Provenance, since: Provenance | None,
+               chain_column: str | None = None) -> dict[str, int]:
     """Distinct input values -> their address, chain, score and first input row, in table _RES.
 
     SQL classifies every distinct value: lower- or upper-case ``0x`` hex is final there; only distinct mixed-case
-    hex (EIP-55, checked in bulk) and everything else (TRON base58, malformed: :func:`try_parse`) go to Python."""
+    hex (EIP-55, checked in bulk) and everything else (TRON base58, malformed: :func:`try_parse`) go to Python.
+    An EVM address is one key on every EVM chain: without a chain cell it is matched on each chain where the store
+    has it and its row gets the combined verdict (the worst per verdict; the profile's action for those bands);
+    a chain cell (``chain_column``) narrows it to that chain."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -168,19 +226,28 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                     "chain": pa.array(chains, pa.string()), "address": pa.array(addrs, pa.string()),
                     "reason": pa.array(reasons, pa.string())})
     n_python = len(keys) + good.num_rows
-    params: dict[str, Any] = {"run": run.run_id}
-    since_sel = since_join = ""
+    params: dict[str, Any] = {"run": run.run_id, "evm": sorted(_evm_chains()), "order": _chain_rank()}
+    since_sel = since_join = since_agg = ""
     if since:
         params["since"] = since.run_id
         since_sel = ", p.band AS prev_band, p.score AS prev_score"
         since_join = "LEFT JOIN scores p ON p.address_id = a.id AND p.run_id = $since"
-    verdict = ", ".join(f"s.{c}" if has_column(store, "scores", c) else f"NULL AS {c}"
-                        for c in ("illicit_score", "illicit_band", "vc_score", "vc_band", "action",
-                                  "behaviour_score", "behaviour_features"))
+        since_agg = (f", arg_max(h.prev_band, {_wkey('h.prev_score')}) AS prev_band,"
+                     " max(h.prev_score) AS prev_score")
+    cols = ("illicit_score", "illicit_band", "vc_score", "vc_band", "action", "behaviour_score", "behaviour_features")
+    verdict = ", ".join(f"s.{c}" if has_column(store, "scores", c) else f"NULL AS {c}" for c in cols)
+    action = _action_sql(run)
+    _chain_table(store, chain_column)
+    # (address cell, chain cell) pairs with their first input row (a pair is what duplicates are counted on)
+    pairs = (f"SELECT coalesce({quote_ident(address_column)}, chr(0)) AS raw_key, {_chain_key(chain_column)}"
+             f" AS chain_key, min(rowid) AS first_raw FROM {SOURCE_TABLE} src"
+             f" WHERE rowid NOT IN (SELECT row FROM {ERROR_TABLE}) GROUP BY ALL"
+             if chain_column else f"SELECT raw_key, '' AS chain_key, first_raw FROM {_NORM}")
     with store.registered(**{_FIX: fix, _GOOD: good}):
         store.execute(f"DROP TABLE IF EXISTS {_RES}")
         # first_row: the first input row of the normalised address (different spellings of one address are
-        # duplicates too); grouped only where an address has several spellings, to keep it a small join
+        # duplicates too); grouped only where an address has several spellings, to keep it a small join.
+        # hit: one row per chain where the store has the address; agg: the worst per verdict over them.
         store.execute(
             f"""
             CREATE TEMP TABLE {_RES} AS
@@ -190,22 +257,139 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                 SELECT raw_key, first_raw, chain, address, reason FROM {_FIX}
                 UNION ALL
                 SELECT raw_key, first_raw, 'ethereum', '0x' || lower(body), NULL FROM {_GOOD}),
+            q0 AS (
+                SELECT n.raw_key, pr.chain_key, pr.first_raw, n.chain AS parsed_chain,
+                       CASE WHEN ck.chain_reason IS NULL AND NOT ({_mismatch("ck.want", "n.chain")})
+                            THEN n.address END AS address,
+                       CASE WHEN n.address IS NULL THEN n.reason
+                            WHEN ck.chain_reason IS NOT NULL THEN ck.chain_reason
+                            WHEN {_mismatch("ck.want", "n.chain")}
+                            THEN CASE WHEN n.chain = 'tron' THEN 'a tron' ELSE 'an EVM (0x)' END
+                                 || ' address cannot be on chain ' || ck.want END AS reason,
+                       CASE WHEN ck.want IS NOT NULL THEN ck.want WHEN n.chain = 'tron' THEN 'tron'
+                            ELSE '{ANY_EVM}' END AS want
+                FROM ({pairs}) pr
+                JOIN n ON n.raw_key = pr.raw_key
+                LEFT JOIN {_CK} ck ON ck.chain_key = pr.chain_key),
             spellings AS (
-                SELECT chain, address, min(first_raw) AS first_row FROM n WHERE address IS NOT NULL
-                GROUP BY ALL HAVING count(*) > 1)
-            SELECT n.raw_key, n.chain, n.address, n.reason AS invalid_reason, a.id AS address_id,
-                   s.score, s.band, s.top_category, s.categories, s.min_hops, s.direct_usd, s.indirect_usd,
-                   s.reason AS score_reason, coalesce(g.first_row, n.first_raw) AS first_row, {verdict}
-                   {since_sel}
-            FROM n
-            LEFT JOIN spellings g ON g.chain = n.chain AND g.address = n.address
-            LEFT JOIN addresses a ON a.chain = n.chain AND a.address = n.address
-            LEFT JOIN scores s ON s.address_id = a.id AND s.run_id = $run
-            {since_join}
+                SELECT want, address, min(first_raw) AS first_row FROM q0 WHERE address IS NOT NULL
+                GROUP BY ALL HAVING count(*) > 1),
+            q AS (
+                SELECT q0.*, coalesce(g.first_row, q0.first_raw) AS first_row, row_number() OVER () AS qid
+                FROM q0 LEFT JOIN spellings g ON g.want = q0.want AND g.address = q0.address),
+            hit AS (
+                SELECT q.qid, a.chain AS hit_chain, a.id AS address_id, list_position($order, a.chain) AS pos,
+                       s.score, s.band, s.top_category, s.categories, s.min_hops, s.direct_usd, s.indirect_usd,
+                       s.reason AS score_reason, {verdict} {since_sel}
+                FROM q JOIN addresses a ON a.address = q.address
+                LEFT JOIN scores s ON s.address_id = a.id AND s.run_id = $run
+                {since_join}
+                WHERE a.chain = q.want OR (q.want = '{ANY_EVM}' AND list_contains($evm, a.chain))),
+            cnt AS (SELECT qid, count(*) AS n FROM hit GROUP BY qid),
+            -- an address on one chain (the common case) needs no aggregation: its row is the answer
+            one AS (
+                SELECT h.qid, 1 AS n_chains, CAST(0 AS UBIGINT) AS mask, h.hit_chain AS one_chain, h.address_id,
+                       h.score, h.hit_chain AS worst_chain, h.band, h.top_category, h.categories AS worst_categories,
+                       CAST(NULL AS VARCHAR) AS all_categories, h.min_hops, h.direct_usd, h.indirect_usd,
+                       h.score_reason, h.illicit_score, h.illicit_band, h.vc_score, h.vc_band,
+                       list_position({_ACTIONS_LIST}, h.action) AS action_rank, h.behaviour_score,
+                       h.behaviour_features {", h.prev_band, h.prev_score" if since else ""}
+                FROM hit h JOIN cnt c ON c.qid = h.qid WHERE c.n = 1),
+            -- an address on several chains: the worst per verdict (score, then registry order: deterministic);
+            -- plain (unordered) aggregates only, an ordered one would sort every group
+            many AS (
+                SELECT h.qid, count(*) AS n_chains, bit_or(CAST(1 AS UBIGINT) << h.pos) AS mask,
+                       min(h.hit_chain) AS one_chain, min(h.address_id) AS address_id, max(h.score) AS score,
+                       arg_max({{'c': h.hit_chain, 'b': h.band, 't': h.top_category, 'k': h.categories,
+                                 'r': h.score_reason}}, {_wkey("h.score")}) AS w,
+                       string_agg(h.categories, ';') AS all_categories,
+                       min(h.min_hops) AS min_hops, sum(h.direct_usd) AS direct_usd, sum(h.indirect_usd) AS indirect_usd,
+                       max(h.illicit_score) AS illicit_score,
+                       arg_max(h.illicit_band, {_wkey("h.illicit_score")}) AS illicit_band,
+                       max(h.vc_score) AS vc_score, arg_max(h.vc_band, {_wkey("h.vc_score")}) AS vc_band,
+                       max(list_position({_ACTIONS_LIST}, h.action)) AS action_rank,
+                       max(h.behaviour_score) AS behaviour_score,
+                       arg_max(h.behaviour_features, {_wkey("h.behaviour_score")}) AS behaviour_features
+                       {since_agg}
+                FROM hit h JOIN cnt c ON c.qid = h.qid WHERE c.n > 1 GROUP BY h.qid),
+            agg AS (SELECT * FROM one UNION ALL BY NAME
+                    SELECT * EXCLUDE (w), w.c AS worst_chain, w.b AS band, w.t AS top_category,
+                           w.k AS worst_categories, w.r AS score_reason FROM many)
+            SELECT q.raw_key, q.chain_key,
+                   CASE WHEN q.address IS NULL THEN NULL WHEN g.n_chains > 1 THEN 'evm'
+                        WHEN g.n_chains = 1 THEN g.one_chain
+                        WHEN q.want = '{ANY_EVM}' THEN q.parsed_chain ELSE q.want END AS chain,
+                   q.address, q.reason AS invalid_reason, g.address_id, g.n_chains,
+                   CASE WHEN g.n_chains = 1 THEN g.one_chain WHEN g.n_chains > 1 THEN array_to_string(
+                       list_filter($order, lambda c, i: (g.mask >> i) & 1 = 1), ';') END AS chains,
+                   g.worst_chain, g.score, g.band, g.top_category,
+                   -- the worst chain's categories in its order, then the other chains' ones alphabetically
+                   nullif(CASE WHEN g.n_chains > 1 THEN array_to_string(list_concat(
+                       list_filter(string_split(coalesce(g.worst_categories, ''), ';'), lambda x: x <> ''),
+                       list_sort(list_filter(list_distinct(string_split(coalesce(g.all_categories, ''), ';')),
+                                             lambda x: x <> '' AND NOT list_contains(
+                                                 string_split(coalesce(g.worst_categories, ''), ';'), x)))), ';')
+                       ELSE g.worst_categories END, '') AS categories, g.min_hops,
+                   g.direct_usd, g.indirect_usd, g.score_reason, q.first_row,
+                   g.illicit_score, g.illicit_band, g.vc_score, g.vc_band,
+                   CASE WHEN g.n_chains > 1 THEN {action} ELSE {_ACTIONS_LIST}[g.action_rank] END AS action,
+                   g.behaviour_score, g.behaviour_features {", g.prev_band, g.prev_score" if since else ""}
+            FROM q LEFT JOIN agg g ON g.qid = q.qid
             """, params,
         )
     return {"distinct_values": _scalar(store, f"SELECT count(*) FROM {_NORM}"), "checked_in_python": n_python,
             "eip55_checked": mixed.num_rows}
+
+
+_ACTIONS_LIST = "[" + ", ".join(f"'{a}'" for a in ACTIONS) + "]"
+
+
+def _wkey(score: str) -> str:
+    """SQL: the order of a chain's row by ``score``, ties to the registry's earlier chain (``h.pos``)."""
+    return f"round({score}, 4) * 100000 - h.pos"
+
+
+def _evm_chains() -> frozenset[str]:
+    from ..labels.chains import EVM_LABEL_CHAINS
+
+    return EVM_LABEL_CHAINS
+
+
+def _chain_rank() -> list[str]:
+    from ..chains import CHAINS
+
+    return list(CHAINS)
+
+
+def _mismatch(want: str, parsed: str) -> str:
+    """SQL: the chain cell names a chain the address cannot be on (a TRON address on an EVM chain, or back)."""
+    return f"coalesce(({want} = 'tron') <> ({parsed} = 'tron'), false)"
+
+
+def _action_sql(run: Provenance) -> str:
+    """SQL of the action that follows from the combined bands (``g.illicit_band``, ``g.vc_band``) by the run's
+    profile (:meth:`chainrisk.profiles.Action.decide`); the worst chain's action when the run lacks the
+    thresholds."""
+    from ..profiles import NEVER, Action
+
+    settings = (run.profile_settings or {}).get("action")
+    worst = f"{_ACTIONS_LIST}[g.action_rank]"
+    if not isinstance(settings, dict):
+        return worst
+    try:
+        act = Action(**settings)
+    except TypeError:
+        return worst
+
+    def at(col: str, threshold: str) -> str:
+        if threshold == NEVER or threshold not in BANDS:
+            return "false"
+        return f"coalesce(list_position({list(BANDS)!r}, {col}) >= {BANDS.index(threshold) + 1}, false)"
+
+    report, sever = at("g.illicit_band", act.report_illicit_at), at("g.vc_band", act.sever_vc_at)
+    review = f"({at('g.illicit_band', act.review_illicit_at)} OR {at('g.vc_band', act.review_vc_at)})"
+    return (f"CASE WHEN g.action_rank IS NULL THEN NULL WHEN {report} AND {sever} THEN 'sever_and_report'"
+            f" WHEN {report} THEN 'report' WHEN {sever} THEN 'sever' WHEN {review} THEN 'review' ELSE 'none' END")
 
 
 def _eip55_valid(bodies: list[str]) -> list[bool]:
@@ -263,7 +447,8 @@ def _scalar(store: Store, q: str, params: list[Any] | None = None) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provenance | None, role: str) -> None:
+def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provenance | None, role: str,
+                  chain_column: str | None = None) -> None:
     """The narrow per-row result table _OUT, one row per input row in input order (``__row``). A row the reader
     could not parse (ERROR_TABLE) is ``invalid`` with the reader's reason, whatever its address cell holds. For a
     read role the reason of a scored row is built from its categories only (:mod:`.redact`), never the engine's."""
@@ -276,6 +461,9 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
                      " CAST($since AS VARCHAR) AS previous_run_id,"
                      " r.address IS NOT NULL AND r.band IS DISTINCT FROM r.prev_band AS __changed")
     scored_reason = "r.score_reason" if role == "admin" else read_reason_sql("r.top_category", "r.min_hops")
+    # a row combined over several chains says which chain gave its verdict
+    scored_reason = (f"CASE WHEN r.n_chains > 1 THEN 'worst on ' || r.worst_chain || ': ' ELSE '' END"
+                     f" || ({scored_reason})")
     store.execute(f"DROP TABLE IF EXISTS {_OUT}")
     store.execute(
         f"""
@@ -288,6 +476,7 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
                CASE WHEN e.reason IS NOT NULL THEN e.reason
                     WHEN r.address IS NULL THEN r.invalid_reason
                     WHEN r.address_id IS NULL THEN 'no activity of this address is in the store'
+                         || CASE WHEN r.chain NOT IN ('ethereum', 'tron') THEN ' on ' || r.chain ELSE '' END
                     WHEN r.score IS NULL THEN 'not in this scoring run (its data arrived later)'
                     ELSE {scored_reason} END AS reason,
                CAST($run AS VARCHAR) AS run_id,
@@ -297,11 +486,13 @@ def _build_output(store: Store, info: InputInfo, run: Provenance, since: Provena
                round(r.behaviour_score, 2) AS behaviour_score,
                CASE WHEN r.behaviour_score IS NULL THEN NULL WHEN r.behaviour_score >= 5 THEN 'illicit'
                     ELSE 'ordinary' END AS behaves_like,
-               array_to_string(r.behaviour_features, ';') AS behaviour_features
+               array_to_string(r.behaviour_features, ';') AS behaviour_features,
+               r.chains
                {since_sel}
         FROM {SOURCE_TABLE} src
         LEFT JOIN {ERROR_TABLE} e ON e.row = src.rowid
         LEFT JOIN {_RES} r ON e.row IS NULL AND r.raw_key = coalesce(src.{col}, chr(0))
+                          AND r.chain_key = {_chain_key(chain_column)}
         ORDER BY src.rowid
         """,
         params,
@@ -412,6 +603,7 @@ def screen(
     output: str | os.PathLike[str] | None = None, format: str | None = None, since: str | None = None,
     fail_on: str | None = None, report_path: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None, role: str = "admin", excel: bool = False,
+    chain_column: str | None = None,
 ) -> ScreenResult:
     """Screen ``input`` (a CSV/XLSX/JSONL/list file path, or addresses / dicts / DataFrame / Arrow table in memory)
     against ``run_id`` (default: the latest complete run).
@@ -423,6 +615,12 @@ def screen(
     band changed since that earlier run. ``fail_on`` is recorded in the report with the number of hits.
     ``role="read"`` gives the read view (no tipping-off): reasons built from categories only, and a report whose
     run provenance omits the label-source inventory (:mod:`chainrisk.answers.redact`).
+
+    An EVM address is one key on every EVM chain: without a chain it is screened on each chain where the store has
+    activity of it, and its row gets the combined verdict (the worst per verdict, the action that follows; chain
+    ``evm`` when several) and the ``chains`` column. ``chain_column`` names a column giving each row's chain
+    (``bsc``, ``bnb``, ``polygon``, ...; an empty cell: every chain); by default a column named ``chain`` is used
+    when the input has one.
     """
     if role not in ROLES:
         raise UsageError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
@@ -446,13 +644,14 @@ def screen(
     info = load(store, input, address_column)
     timings["read_s"] = time.perf_counter() - t
     try:
+        chain_col = _find_chain_column(info, chain_column)
         t = time.perf_counter()
         say(f"normalising {info.rows:,} addresses")
-        norm = _normalise(store, info.address_column, run, since_run)
+        norm = _normalise(store, info.address_column, run, since_run, chain_col)
         timings["normalise_s"] = time.perf_counter() - t
         t = time.perf_counter()
         say("joining with the scoring run")
-        _build_output(store, info, run, since_run, role)
+        _build_output(store, info, run, since_run, role, chain_col)
         timings["score_s"] = time.perf_counter() - t
         counts = _counts(store, info, since_run is not None)
         select, _columns = _output_select(info, since_run is not None)
@@ -465,7 +664,7 @@ def screen(
             table = store.sql(select).to_arrow_table()
         timings["write_s"] = time.perf_counter() - t
     finally:
-        for tbl in (_OUT, _RES, _NORM, SOURCE_TABLE, ERROR_TABLE):
+        for tbl in (_OUT, _RES, _NORM, _CK, SOURCE_TABLE, ERROR_TABLE):
             store.execute(f"DROP TABLE IF EXISTS {tbl}")
     timings["total_s"] = time.perf_counter() - t0
     report: dict[str, Any] = {
@@ -474,7 +673,8 @@ def screen(
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "input": {"path": info.path, "format": info.format, "reader": info.reader, "sha256": info.sha256,
                   "bytes": info.bytes, "rows": info.rows, "columns": info.columns,
-                  "address_column": info.address_column, "lines": info.lines, "unparseable_rows": info.unparseable,
+                  "address_column": info.address_column, "chain_column": chain_col, "lines": info.lines,
+                  "unparseable_rows": info.unparseable,
                   "decoding": info.decoding},
         "output": None,
         "run": run.to_dict() if role == "admin" else {k: run.to_dict()[k] for k in READ_PROVENANCE},
@@ -503,6 +703,21 @@ def screen(
         report["report_path"] = str(report_path)
     return res
 
+
+
+def _find_chain_column(info: InputInfo, chain_column: str | None) -> str | None:
+    """The input's chain column: ``chain_column`` (an error naming the columns when absent), else a column named
+    ``chain`` (any case) when there is one, else None."""
+    if chain_column is not None:
+        if chain_column in info.columns:
+            return chain_column
+        near = [c for c in info.columns if c.strip().lower() == chain_column.strip().lower()]
+        if near:
+            return near[0]
+        raise UsageError(f"no column {chain_column!r} in the input (columns: {', '.join(info.columns)}); "
+                         "check --chain-column")
+    near = [c for c in info.columns if c.strip().lower() == "chain" and c != info.address_column]
+    return near[0] if near else None
 
 
 def _format_from_suffix(path: Path) -> str:

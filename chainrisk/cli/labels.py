@@ -165,7 +165,7 @@ _LIST_COLUMNS = ("chain", "address", "category", "name", "source", "confidence",
 @labels.command("list")
 @click.option("--source", help="Only this source.")
 @click.option("--category", help="Only this category.")
-@click.option("--chain", help="Only this chain.")
+@click.option("--chain", help="Only this chain (aliases as in imports: bnb is bsc).")
 @click.option("--all", "include_history", is_flag=True, help="Include ended and retired labels (history).")
 @click.option("--limit", type=int, default=None, help="At most this many rows.")
 @PROFILE
@@ -179,11 +179,46 @@ def list_cmd(ctx: click.Context, source: str | None, category: str | None, chain
 
     if category:
         category = check_category(category)
+    if chain:
+        from ..labels.chains import canonical_chain
+
+        chain = canonical_chain(chain)   # the alias table: --chain bnb lists bsc
     with open_store(ctx, read_only=True) as st:
         rows = list_labels(st, source=source, category=category, chain=chain, include_history=include_history,
                            limit=limit)
     table = [{k: r[k] for k in _LIST_COLUMNS} for r in rows]
     write(fmt, _with_severity(rows, profile), table=_with_severity(table, profile))
+
+
+@labels.command("link")
+@click.option("--rpc-url", envvar="CHAINRISK_RPC_URL", metavar="URL",
+              help="A node (env CHAINRISK_RPC_URL) to tell externally owned addresses from contracts (eth_getCode "
+                   "and eth_getTransactionCount). Without it nothing is known to be externally owned and nothing "
+                   "is linked.")
+@click.option("--chain", type=click.Choice(["ethereum", "bsc", "polygon", "arbitrum", "optimism", "base"]),
+              default="ethereum", show_default=True, help="The node's chain (its chain id is checked).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per HTTP request.")
+@OUT
+@click.pass_context
+def link(ctx: click.Context, rpc_url: str | None, chain: str, timeout: float, fmt: str) -> None:
+    """Offer labels of externally owned addresses on their other EVM chains (source 'linked-evm').
+
+    An EVM address is one key on every EVM chain, so a label on an externally owned address (say OFAC's, on
+    ethereum) is offered, at half its confidence, on each other chain where the store has activity of that
+    address. Never for a contract (a token contract, an address labelled token_contract/bridge/defi, or with code
+    at the node): its address on another chain may be someone else's. An address not known to be externally owned
+    (no node, or no transaction sent from it) is not linked. Rebuilt in full on every run; score again afterwards.
+    """
+    from ..labels.links import link_labels
+
+    progress = (lambda msg: click.echo(f"link: {msg}", err=True)) if ctx.obj.get("verbose") else None
+    with open_store(ctx) as st:
+        rep = link_labels(st, rpc_url=rpc_url, chain=chain, timeout=timeout, progress=progress)
+    click.echo(f"{rep.checked_addresses:,} labelled addresses active on another chain: {rep.eoa:,} externally "
+               f"owned, {rep.contract:,} contracts, {rep.unknown:,} unknown; {rep.linked:,} linked labels", err=True)
+    for note in rep.notes:
+        click.echo(f"note: {note}", err=True)
+    _report([rep.result] if rep.result is not None else [], fmt, False)
 
 
 @labels.command("show")
@@ -210,7 +245,7 @@ def show(ctx: click.Context, address: str, active_only: bool, profile: str | Non
     with open_store(ctx, read_only=True) as st:
         rows = _with_severity(labels_for(st, key, include_history=not active_only), profile)
         notes = special_notes(st, key)
-    cols = ["status", "category", *(["severity"] if profile else []), "name", "source", "confidence",
+    cols = ["status", "chain", "category", *(["severity"] if profile else []), "name", "source", "confidence",
             "valid_from", "valid_to", "details"]
     text = "".join(f"# {n}\n" for n in notes)
     text += table_text([{c: r.get(c) for c in cols} for r in rows]) if rows else f"# no labels on {key}\n"

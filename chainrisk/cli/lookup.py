@@ -21,17 +21,23 @@ _BAND_COLOUR = {"severe": "red", "high": "red", "medium": "yellow", "low": "cyan
                              "'chainrisk screen FILE --format csv'"})
 @click.option("--explain", is_flag=True, help="Add the evidence paths (hop by hop: tx hash, time, token, amount).")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Scoring run to read (default: the latest complete run).")
+@click.option("--chain", metavar="CHAIN",
+              help="Answer on this chain only (ethereum, bsc, polygon, arbitrum, optimism, base, tron; bnb is bsc). "
+                   "Default: an EVM address on every chain where the store has activity or labels of it, with a "
+                   "combined verdict.")
 @fail_on_option("an address")
 @lang_option
 @click.pass_context
 def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bool, run_id: str | None,
-           fail_on: str | None, lang: str | None) -> None:
+           chain: str | None, fail_on: str | None, lang: str | None) -> None:
     """Look up ADDRESS... (0x hex in any case, TRON T...; '-' reads addresses from stdin, one per line).
 
     Shows the verdict (status, score 0-100, band), the address's own labels, its exposures by category,
     direction and hop, behavioural indicators, and where the answer comes from (run, profile, data as-of, label
-    sources). Exit 0; 1 with --fail-on when an address is at or above the band; 4 when an address is invalid;
-    7 when the store has no scoring run.
+    sources). An EVM address is one key on every EVM chain: it is answered per chain where the store has activity
+    or labels of it, under a combined verdict (the worst per verdict, and the action that follows); --chain
+    narrows it to one chain. Exit 0; 1 with --fail-on when an address is at or above the band; 4 when an address
+    is invalid; 7 when the store has no scoring run.
     """
     from ..answers.lookup import lookup as do_lookup
     from ..taxonomy import BANDS
@@ -44,7 +50,7 @@ def lookup(ctx: click.Context, addresses: tuple[str, ...], fmt: str, explain: bo
             items.append(a)
     # read-only unless explaining: the first explanation of a run builds the evidence helper tables
     with open_store(ctx, read_only=not explain) as st:
-        results = do_lookup(st, items, run_id=run_id, explain=explain)
+        results = do_lookup(st, items, run_id=run_id, explain=explain, chain=chain)
     lang_ = cli_lang(ctx, lang)
     write(fmt, [r.to_dict() for r in results], table="\n".join(_table(r, lang_) for r in results),
           unicode=("json", "jsonl"))
@@ -59,7 +65,7 @@ def _verdict(r: Any, lang: str = "en") -> str:
         return _verdict_i18n(r, lang)
     if r.status == "invalid":
         return click.style("INVALID", fg="magenta", bold=True) + f"  {r.input!r}: {r.reason}"
-    head = f"{r.address} ({r.chain})"
+    head = f"{r.address} ({_chains(r)})"
     if r.status == "unknown":
         return f"{head}  " + click.style("UNKNOWN", fg="yellow", bold=True) + " (unknown is not safe: no data to judge)"
     band = click.style(f"{r.risk_band.upper()} RISK", fg=_BAND_COLOUR.get(r.risk_band), bold=True)
@@ -73,12 +79,40 @@ def _verdict_i18n(r: Any, lang: str) -> str:
     t = i18n.t
     if r.status == "invalid":
         return click.style(t("cli.invalid", lang), fg="magenta", bold=True) + f"  {r.input!r}: {r.reason}"
-    head = f"{r.address} ({r.chain})"
+    head = f"{r.address} ({_chains(r, lang)})"
     if r.status == "unknown":
         return f"{head}  " + click.style(t("cli.unknown_not_safe", lang), fg="yellow", bold=True)
     band = click.style(i18n.band(r.risk_band, lang), fg=_BAND_COLOUR.get(r.risk_band), bold=True)
     combined = " " + t("cli.combined", lang) if r.action is not None else ""
     return f"{head}  {band}  {t('cli.score', lang, score=f'{r.risk_score:g}')}{combined}"
+
+
+def _chains(r: Any, lang: str = "en") -> str:
+    if len(r.chains) > 1:
+        from .. import i18n
+
+        return i18n.t("cli.all_chains", lang, n=len(r.chains), chains=", ".join(r.chains))
+    return str(r.chain)
+
+
+def _per_chain(r: Any, lang: str = "en") -> list[str]:
+    """One line per chain of a multi-chain answer: band, score, action, main category."""
+    if len(r.per_chain) < 2:
+        return []
+    from .. import i18n
+
+    out = [i18n.t("cli.per_chain", lang)]
+    w = max(len(p.chain or "") for p in r.per_chain)
+    for p in r.per_chain:
+        if p.status != "ok":
+            state = i18n.t("cli.status_unknown", lang)
+            extra = ", ".join(sorted({lab.category for lab in p.labels if lab.active}))
+            out.append(f"  {p.chain:<{w}}  {state}" + (f"  labels: {extra}" if extra else ""))
+            continue
+        band = i18n.band(p.risk_band, lang) if lang != "en" else str(p.risk_band).upper()
+        act = (i18n.action(p.action, lang) if lang != "en" else p.action.replace("_", " ")) if p.action else "-"
+        out.append(f"  {p.chain:<{w}}  {band:<7} {p.risk_score:>5.1f}  {act}  {p.top_category or '-'}")
+    return out
 
 
 _ACTION_COLOUR = {"sever_and_report": "red", "report": "red", "sever": "magenta", "review": "yellow", "none": "green"}
@@ -129,6 +163,7 @@ def _table(r: Any, lang: str = "en") -> str:
     lines.extend(axes)
     if r.reason and not axes:
         out(f"  {r.reason}")
+    lines.extend(_per_chain(r))
     reasons = r.reasons()
     if reasons:
         out("Why:")
@@ -142,13 +177,18 @@ def _table(r: Any, lang: str = "en") -> str:
                 f"{_d(lab.valid_from)} to {_d(lab.valid_to)}")
     if r.exposures:
         out("Exposure:")
-        rows = [("category", "direction", "hops", "USD", "share", "min hop")]
+        multi = len(r.chains) > 1
+        rows = [("category", "direction", "hops", "USD", "share", "min hop") + (("chain",) if multi else ())]
         rows += [(e.category + (" (inferred)" if e.inferred else ""), "incoming" if e.direction == "in" else "outgoing", e.hop_class, f"{e.usd:,.2f}",
-                  f"{e.share:.1%}", str(e.min_hop)) for e in r.exposures]
+                  f"{e.share:.1%}", str(e.min_hop)) + ((e.chain or "",) if multi else ()) for e in r.exposures]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
-            out("  " + "  ".join(c.rjust(w) if i >= 3 else c.ljust(w)
+            out("  " + "  ".join(c.rjust(w) if 3 <= i <= 5 else c.ljust(w)
                                  for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+        if any(e.category == "bridge" for e in r.exposures):
+            from .. import i18n
+
+            out("  " + i18n.t("report.bridge_note", "en"))
     beh = r.behaviour
     if beh and beh.get("top"):
         out(f"Behaviour (part {beh['score']:.1f} of 100; behaves like {'illicit addresses' if beh['behaves_like'] == 'illicit' else 'an ordinary address'}):")
@@ -163,7 +203,8 @@ def _table(r: Any, lang: str = "en") -> str:
     if r.evidence:
         out("Evidence paths:")
         for p in r.evidence:
-            out(f"  - {p.get('sentence', '')}")
+            on = f" [{p['chain']}]" if len(r.chains) > 1 and p.get("chain") else ""
+            out(f"  - {p.get('sentence', '')}{on}")
             for hop in p.get("transfers", []) or []:
                 out("      " + _hop(hop))
     pv = r.provenance
@@ -185,6 +226,7 @@ def _table_i18n(r: Any, lang: str) -> str:
     if r.status == "invalid":
         return _text(lines)
     lines.extend(_axes(r, lang))
+    lines.extend(_per_chain(r, lang))
     if r.status == "unknown":
         out(f"  {t('report.unknown_body', lang)}")
         out(f"  {t('report.unknown_reason', lang)}: {unknown_reason(r, lang)}")
@@ -194,17 +236,22 @@ def _table_i18n(r: Any, lang: str) -> str:
         out("\n".join(f"  - {x}" for x in reasons))
     if r.exposures:
         out(t("cli.exposure", lang))
-        rows = [(t("report.category", lang), t("report.direction", lang), t("report.hops", lang),
-                 t("report.usd", lang), t("report.share", lang), t("report.min_hop", lang))]
+        multi = len(r.chains) > 1
+        rows: list[tuple[str, ...]] = [(t("report.category", lang), t("report.direction", lang),
+                                        t("report.hops", lang), t("report.usd", lang), t("report.share", lang),
+                                        t("report.min_hop", lang)) + ((t("report.chain", lang),) if multi else ())]
         rows += [(i18n.category(e.category, lang) + (t("report.inferred", lang) if e.inferred else ""),
                   t("direction." + e.direction + "_short", lang), t("hops." + e.hop_class, lang), f"{e.usd:,.2f}",
-                  f"{e.share:.1%}", str(e.min_hop)) for e in r.exposures]
+                  f"{e.share:.1%}", str(e.min_hop)) + ((e.chain or "",) if multi else ()) for e in r.exposures]
         for row in rows:
             out("  " + "  ".join(row).rstrip())
+        if any(e.category == "bridge" for e in r.exposures):
+            out("  " + t("report.bridge_note", lang))
     if r.evidence:
         out(t("cli.evidence", lang))
         for p in r.evidence:
-            out(f"  - {path_sentence(p, lang)}")
+            on = f" [{p['chain']}]" if len(r.chains) > 1 and p.get("chain") else ""
+            out(f"  - {path_sentence(p, lang)}{on}")
             for hop in p.get("transfers", []) or []:
                 out("      " + _hop(hop))
     pv = r.provenance

@@ -18,6 +18,10 @@ from ._common import FILES, cli_lang, fail_on_option, format_option, lang_option
 @click.argument("input_path", metavar="INPUT")
 @click.option("--address-column", default="address", show_default=True, metavar="NAME",
               help="The input column holding the addresses.")
+@click.option("--chain-column", metavar="NAME",
+              help="The input column giving each row's chain (bsc, bnb, polygon, ...; an empty cell: every chain). "
+                   "Default: a column named 'chain' when the input has one. Without a chain an EVM address is "
+                   "screened on every chain where the store has it, and the row gets the combined verdict.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the rows here (default: stdout, CSV/JSONL/JSON only).")
 @format_option(FILES, default=None, help="Format of the rows (default: from the --output suffix, else csv; "
@@ -31,7 +35,8 @@ from ._common import FILES, cli_lang, fail_on_option, format_option, lang_option
               help="Where to write the run report JSON (default: OUTPUT's stem + .report.json).")
 @lang_option
 @click.pass_context
-def screen(ctx: click.Context, input_path: str, address_column: str, output: Path | None, fmt: str | None,
+def screen(ctx: click.Context, input_path: str, address_column: str, chain_column: str | None, output: Path | None,
+           fmt: str | None,
            excel: bool, fail_on: str | None, since: str | None, run_id: str | None, report_path: Path | None,
            lang: str | None) -> None:
     """Screen the declared addresses in INPUT (CSV, XLSX, JSONL, or one address per line; '-' for stdin).
@@ -41,7 +46,9 @@ def screen(ctx: click.Context, input_path: str, address_column: str, output: Pat
 
     Writes exactly one row per input row, in input order: the input's own columns unchanged, then status,
     address_normalized, chain, risk_score, risk_band, top_category, categories, min_hops, direct_usd,
-    indirect_usd, reason, run_id (see docs/lookup-screen-report.md). Malformed addresses are rows with status
+    indirect_usd, reason, run_id, ..., chains (see docs/lookup-screen-report.md). An EVM address is one key on
+    every EVM chain: without a chain column it is screened on each chain where the store has it and the row gets
+    the combined verdict (chain 'evm', chains 'ethereum;bsc'). Malformed addresses are rows with status
     'invalid'. Exit 0; 1 with --fail-on hits; 2 bad usage; 4 unreadable input; 7 no scoring run.
     """
     from ..answers.screen import screen as do_screen
@@ -63,7 +70,7 @@ def screen(ctx: click.Context, input_path: str, address_column: str, output: Pat
                 st, source, address_column=address_column, run_id=run_id, output=target, format=fmt,
                 since=since, fail_on=fail_on,
                 report_path=report_path if (report_path or output) else Path(tmpdir) / "report.json",
-                progress=progress, excel=excel,
+                progress=progress, excel=excel, chain_column=chain_column,
             )
         if output is None:
             write(fmt or "csv", target)

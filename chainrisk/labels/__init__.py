@@ -12,10 +12,20 @@ counts (:class:`SourceResult`); removed labels are ended, not deleted.
 from __future__ import annotations
 
 from .imports import import_labels
+from .links import link_labels
 from .store import SourceResult, labels_for, list_labels, list_sources, retire_source, special_notes
 
-__all__ = ["SourceResult", "import_labels", "labels_for", "list_labels", "list_sources", "retire_source",
-           "special_notes", "update_labels"]
+__all__ = [
+    "SourceResult",
+    "import_labels",
+    "labels_for",
+    "link_labels",
+    "list_labels",
+    "list_sources",
+    "retire_source",
+    "special_notes",
+    "update_labels",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -17,23 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from ..address import parse_address
-from ..errors import InputError, InvalidAddress
+from ..errors import InputError, InvalidAddress, UsageError
 from ..taxonomy import check_category
+from .chains import EVM_LABEL_CHAINS, canonical_chain, evm_ticker_chain
 
-# EVM chains whose addresses are 0x hex (a label may name any of them; lookups match the address on all).
-EVM_CHAINS = frozenset({
-    "ethereum", "bnb", "bsc", "polygon", "arbitrum", "optimism", "base", "avalanche_c", "fantom", "gnosis",
-    "celo", "linea", "scroll", "zksync", "zkevm", "mantle", "blast", "ethereum_classic",
-})
+# EVM chains whose addresses are 0x hex (a label may name any of them; names are mapped by .chains).
+EVM_CHAINS = EVM_LABEL_CHAINS
 
 # Ticker (OFAC "Digital Currency Address - XXX", CryptoScamDB coin, TagPack currency) -> chain name for addresses
-# that are neither EVM nor TRON. EVM (0x) addresses always go to 'ethereum' and TRON (T...) to 'tron'; the
-# ticker is kept in the label's ``asset``.
+# that are neither EVM nor TRON. An EVM (0x) address goes to the chain its ticker names
+# (:data:`chainrisk.labels.chains.EVM_TICKER_CHAINS`: BSC -> bsc, ARB -> arbitrum, MATIC -> polygon, ...), else to
+# 'ethereum'; TRON (T...) to 'tron'; the ticker is kept in the label's ``asset``.
 ASSET_CHAINS = {
     "XBT": "bitcoin", "BTC": "bitcoin", "LTC": "litecoin", "XMR": "monero", "BCH": "bitcoin_cash",
     "ZEC": "zcash", "DASH": "dash", "BTG": "bitcoin_gold", "BSV": "bitcoin_sv", "XVG": "verge",
-    "XRP": "ripple", "BNB": "bnb_beacon", "SOL": "solana", "TRX": "tron", "ETH": "ethereum", "ETC": "ethereum",
-    "ARB": "ethereum", "BSC": "ethereum", "USDC": "ethereum", "USDT": "bitcoin",  # non-EVM/TRON USDT is Omni
+    "XRP": "ripple", "BNB": "bnb_beacon", "SOL": "solana", "TRX": "tron", "ETH": "ethereum",
+    "ETC": "ethereum_classic", "ARB": "arbitrum", "BSC": "bsc", "MATIC": "polygon", "USDC": "ethereum",
+    "USDT": "bitcoin",  # non-EVM/TRON USDT is Omni
     "DOGE": "dogecoin", "NEO": "neo", "ADA": "cardano", "DOT": "polkadot", "ZIL": "zilliqa", "XLM": "stellar",
     "VET": "vechain", "WAVES": "waves", "EOS": "eos",
 }
@@ -46,10 +46,17 @@ def canonical(address: str, chain: str | None = None, asset: str | None = None) 
 
     With no ``chain``: EVM and TRON addresses are recognised; anything else needs an ``asset`` whose chain is
     known (kept verbatim, e.g. a Bitcoin address). A named EVM chain keeps its name (a BNB-chain contract is not
-    an Ethereum contract); ``tron`` requires a TRON address.
+    an Ethereum contract); ``tron`` requires a TRON address. Chain names go through
+    :func:`chainrisk.labels.chains.canonical_chain` (``bnb`` -> ``bsc``); with no chain, a 0x address listed
+    under a chain's ticker (OFAC's ``BSC``, ``ARB``, ``MATIC``) lands on that chain.
     """
     text = (address or "").strip()
-    c = (chain or "").strip().lower() or None
+    try:
+        c = canonical_chain(chain) if chain and chain.strip() else None
+    except UsageError:
+        raise InvalidAddress(address, f"{chain!r} is not a chain name") from None
+    if c is None and text[:2] in ("0x", "0X"):
+        c = evm_ticker_chain(asset)
     if c is None or c in EVM_CHAINS or c == "tron" or text[:2] in ("0x", "0X"):
         try:
             a = parse_address(text)

@@ -190,7 +190,7 @@ def _invalid(value: str, reason: str, prov: bytes) -> bytes:
         "reason": reason, "top_category": None, "illicit": _NO_ILLICIT, "vc_business": _NO_VC, "action": None,
         "categories": [], "own_categories": [], "min_hops": None,
         "direct_usd": None, "indirect_usd": None, "volume_in_usd": None, "volume_out_usd": None, "labels": [],
-        "exposures": [], "indicators": [], "evidence": None, "behaviour": None,
+        "exposures": [], "indicators": [], "evidence": None, "behaviour": None, "chains": [], "per_chain": [],
     })[:-1] + b',"provenance":' + prov + b"}"
 
 
@@ -338,7 +338,8 @@ def answer_many(store: Store, values: list[str], admin: bool, provs: Provenances
     for v, p in zip(values, parsed, strict=True):
         if isinstance(p, Address):
             i = index[(p.chain, p.address)]
-            out.append(b'{"input":' + orjson.dumps(v) + b"," + bodies[i] + b',"behaviour":' + beh[i] + tail)
+            out.append(b'{"input":' + orjson.dumps(v) + b"," + bodies[i] + b',"behaviour":' + beh[i]
+                       + b',"chains":' + orjson.dumps([p.chain]) + b',"per_chain":[]' + tail)
         else:
             out.append(_invalid(v, p.reason, prov))
     if not admin:   # the one redaction step (the SQL above only narrows what it reads)

@@ -56,7 +56,7 @@ def test_screen_columns_come_after_the_old_ones(scored, tmp_path):
     assert RESULT_COLUMNS[: len(OLD_COLUMNS)] == OLD_COLUMNS
     assert RESULT_COLUMNS[len(OLD_COLUMNS):] == ("illicit_score", "illicit_band", "vc_business_score",
                                                    "vc_business_band", "action", "behaviour_score", "behaves_like",
-                                                   "behaviour_features")
+                                                   "behaviour_features", "chains")
     res = screen(scored, [S.SUBJECT, S.EXCH, S.CLEAN, "junk"])
     rows = res.arrow().to_pylist()
     assert [(r["illicit_band"], r["vc_business_band"], r["action"]) for r in rows] == [

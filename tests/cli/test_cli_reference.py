@@ -34,7 +34,7 @@ def test_the_reference_walks_every_command() -> None:
     names = set(IDS)
     assert {"chainrisk", "chainrisk ingest file", "chainrisk ingest rpc", "chainrisk labels import",
             "chainrisk keys create", "chainrisk lookup", "chainrisk screen", "chainrisk demo"} <= names
-    assert len(COMMANDS) == len(names) == 54   # every command and group, after monitoring (watch, alerts), case work, model, fetch and export
+    assert len(COMMANDS) == len(names) == 55   # every command and group, after monitoring (watch, alerts), case work, model, fetch, export and labels link
 
 
 @pytest.mark.parametrize(("cmd", "ctx"), COMMANDS, ids=IDS)

@@ -48,7 +48,7 @@ def test_import_show_list_sources(db: Path, tmp_path: Path, capsys: pytest.Captu
 
     assert run(db, "labels", "show", A) == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0].split()[:3] == ["status", "category", "name"] and "Fake ICO" in table
+    assert table.splitlines()[0].split()[:4] == ["status", "chain", "category", "name"] and "Fake ICO" in table
 
     assert run(db, "labels", "list", "--format", "csv", "--category", "scam") == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

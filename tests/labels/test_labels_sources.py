@@ -68,10 +68,12 @@ def test_ofac_xml_matches_the_flattened_csv_and_the_per_asset_lists(store: Store
     assert Counter(x["asset"] for x in flat) == Counter(
         {"XBT": 519, "USDT": 93, "ETH": 77, "TRX": 29, "LTC": 11, "XMR": 8, "BCH": 7, "DASH": 3, "ZEC": 3, "USDC": 2,
          "ETC": 1, "BSV": 1, "BTG": 1, "XVG": 1, "XRP": 1, "ARB": 1, "BSC": 1, "BNB": 1, "SOL": 1})
-    # chains: every 0x address on ethereum (lower case), T... on tron (base58 kept), the rest on its asset's chain
+    # chains: a 0x address on the EVM chain its ticker names (ARB -> arbitrum, BSC -> bsc, ETC ->
+    # ethereum_classic), else on ethereum (lower case); T... on tron (base58 kept); the rest on its asset's chain
+    ticker_chain = {"ARB": "arbitrum", "BSC": "bsc", "ETC": "ethereum_classic"}
     for x in got:
         if x["address"].startswith("0x"):
-            assert x["chain"] == "ethereum" and x["address"] == x["address"].lower()
+            assert x["chain"] == ticker_chain.get(x["asset"], "ethereum") and x["address"] == x["address"].lower()
         elif x["asset"] in ("TRX", "USDT") and x["address"].startswith("T"):
             assert x["chain"] == "tron"
     # OFAC lists one TRON address (TUCsTq7...) under XBT: it is a valid TRON address, so it lands on tron
@@ -82,6 +84,10 @@ def test_ofac_xml_matches_the_flattened_csv_and_the_per_asset_lists(store: Store
     tron = {x["address"] for x in got if x["chain"] == "tron"}
     tether = {t["address_tron_base58"] for t in rows(shared / "tether_usdt_blacklist/usdt_blacklist_added_events.csv")}
     assert tron <= tether
+    # Sim Hyon Sop's address is listed for ETH, ARB and BSC: one label on each of the three chains
+    sim = "0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c"
+    assert sorted((x["chain"], x["asset"]) for x in got if x["address"] == sim) == [("arbitrum", "ARB"), ("bsc", "BSC"),
+                                                                              ("ethereum", "ETH")]
 
 
 def test_ofac_lists_and_the_2024_snapshot_diff(store: Store, shared: Path) -> None:
@@ -223,7 +229,15 @@ def test_spellbook_tables(store: Store, shared: Path) -> None:
     tc = {x["address"] for x in ofac if (x["name"] or "").lower().startswith("tornado cash")}
     assert {x["address"] for x in ofac if x["category"] == "mixer"} == tc and len(tc) > 20
     stable = labels(store, "spellbook:stablecoin_contracts")
-    assert Counter(x["chain"] for x in stable)["ethereum"] == 35 and len({x["chain"] for x in stable}) == 8
+    # Spellbook's chain names through the one alias table: bnb is bsc; chains the registry lacks are kept
+    assert Counter(x["chain"] for x in stable) == Counter({"ethereum": 35, "bsc": 21, "polygon": 17, "arbitrum": 14,
+                                                           "fantom": 14, "optimism": 13, "avalanche_c": 12,
+                                                           "gnosis": 5})
+    bsc_usdt = [x for x in stable if x["address"] == "0x55d398326f99059ff775485246999027b3197955"]
+    assert [x["chain"] for x in bsc_usdt] == ["bsc"]
+    bridges = labels(store, "spellbook:bridges_ethereum")
+    assert len(bridges) == 136 and {x["chain"] for x in bridges} == {"ethereum"}
+    assert {x["category"] for x in bridges} == {"bridge"}
     rwa = labels(store, "spellbook:rwa_tokens_ethereum")
     buidl = [x for x in rwa if x["address"] == "0x7712c34205737192402172409a8f7ccef8aa2aec"]
     assert buidl and buidl[0]["category"] == "token_contract" and "BUIDL" in buidl[0]["name"]

@@ -73,7 +73,7 @@ def test_tagpack_loads_with_mapped_categories_and_confidence(store: Store, tmp_p
     assert (btc["chain"], btc["category"], btc["asset"]) == ("bitcoin", "mining", "BTC")
     # a BSC contract stays on its chain (checksummed input, canonical lower case)
     bsc = got["0x7f36d9292e7c70a204facc2d255475a861487c60"]
-    assert (bsc["chain"], bsc["category"]) == ("bnb", "phishing")
+    assert (bsc["chain"], bsc["category"]) == ("bsc", "phishing")   # the alias table: bnb is bsc
 
 
 def test_tagpack_errors_name_what_is_accepted(store: Store, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...address import tron_from_hex
-from ...errors import InputError
+from ...errors import InputError, UsageError
 from ..model import ParsedSource, parse_time
 from ..store import blacklist_events
 from .common import Options, conf, finish, one_source
@@ -81,6 +81,20 @@ def open_freezes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _TETHER_COLUMNS = ("chain", "address_hex", "address_tron_base58", "blacklisted_at_utc")
+#: Tether's own USDT contracts: a freeze export names one of these chains (the issuer's contract on it)
+_USDT_DEFAULT = {"ethereum": "0xdac17f958d2ee523a2206206994597c13d831ec7", "tron": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}
+
+
+def usdt_contracts(store: Any) -> dict[str, str]:
+    """chain -> USDT contract, for every chain where the store's token registry has a USDT issued by Tether
+    (BSC's Binance-Peg USDT is not Tether's: Tether freezes nothing there). A freeze row of another chain is
+    skipped with its reason."""
+    out = dict(_USDT_DEFAULT)
+    tokens = store.tokens() if store is not None and hasattr(store, "tokens") else []
+    for t in tokens:
+        if t.symbol.upper().startswith("USDT") and (t.issuer or "").lower().startswith("tether"):
+            out.setdefault(t.chain, t.contract)
+    return out
 
 
 def import_tether_csv(paths: list[Path], opts: Options, store: Any = None) -> list[ParsedSource]:
@@ -92,6 +106,7 @@ def import_tether_csv(paths: list[Path], opts: Options, store: Any = None) -> li
     ps = one_source(paths, opts, "tether-csv", "tether-usdt-blacklist", None)
     confidence = conf(opts, CONFIDENCE)
     seen: dict[tuple[str, str], list[datetime]] = {}
+    contract = usdt_contracts(store)
     for path in paths:
         header, rows = read_csv(path, "Tether blacklist")
         missing = [c for c in ("chain", "address_hex", "blacklisted_at_utc") if c not in header]
@@ -111,10 +126,16 @@ def import_tether_csv(paths: list[Path], opts: Options, store: Any = None) -> li
             except (ValueError, InputError) as e:
                 ps.skip(f"unreadable row ({e})", f"line {lineno}")
                 continue
-            if chain not in ("ethereum", "tron"):
-                ps.skip("chain is not ethereum or tron", chain)
-                continue
+            from ..chains import canonical_chain
             from ..model import canonical
+
+            try:
+                chain = canonical_chain(chain)
+            except UsageError:
+                chain = chain or "(empty)"
+            if chain not in contract:
+                ps.skip("the token registry has no USDT on this chain", chain)
+                continue
 
             try:
                 key = canonical(address, chain)
@@ -122,7 +143,6 @@ def import_tether_csv(paths: list[Path], opts: Options, store: Any = None) -> li
                 ps.skip(f"invalid address ({e})", address)
                 continue
             seen.setdefault(key, []).append(when or datetime.min)
-    contract = {"ethereum": "0xdac17f958d2ee523a2206206994597c13d831ec7", "tron": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}
     for (chain, address), times in seen.items():
         times.sort()
         details = {"token": "USDT", "contract": contract[chain], "freezes": len(times),

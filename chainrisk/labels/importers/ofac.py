@@ -4,9 +4,12 @@ The XML is streamed with :func:`xml.etree.ElementTree.iterparse` (the full file 
 ``Feature`` whose type is "Digital Currency Address - XXX" becomes one ``sanctions`` label (confidence 60,
 authority data; plus a ``terrorism_financing`` label when the party's programmes include SDGT/FTO/SDT) named
 after the party's primary name, with the programme codes, the SDN entity number, the party
-type and the listing date in ``details``. EVM (0x) addresses go to chain ``ethereum`` whatever the ticker (ETH,
-USDT, USDC, ARB, BSC, ETC: one key controls the address on every EVM chain), TRON addresses to ``tron``, and the
-rest to their asset's chain (XBT -> bitcoin, ...), verbatim.
+type and the listing date in ``details``. An EVM (0x) address goes to the chain its ticker names (``BSC`` ->
+``bsc``, ``ARB`` -> ``arbitrum``, ``MATIC`` -> ``polygon``, ``ETC`` -> ``ethereum_classic``: one table,
+:data:`chainrisk.labels.chains.EVM_TICKER_CHAINS`), ``ethereum`` for ``ETH`` and the token tickers (``USDT``,
+``USDC`` name no chain); TRON addresses go to ``tron``, and the rest to their asset's chain (XBT -> bitcoin,
+...), verbatim. The same key controls an externally owned address on every EVM chain: ``chainrisk labels link``
+offers the label on the address's other chains (see docs/labels.md).
 """
 
 from __future__ import annotations

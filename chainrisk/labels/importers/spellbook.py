@@ -3,7 +3,9 @@
 ==============================  ===========================================================================
 table                           labels
 ==============================  ===========================================================================
-cex EVM addresses               ``exchange`` on ``ethereum`` (Spellbook applies them to every EVM chain)
+cex EVM addresses               ``exchange`` on ``ethereum`` (Spellbook applies them to every EVM chain; the
+                                file names none: ``chainrisk labels link`` offers them on the other chains
+                                where the address is known to be externally owned)
 cex TRON addresses              ``exchange`` on ``tron``
 label models (``category``)     ofac_sanction -> ``sanctions`` (+ ``mixer`` for Tornado Cash), bridge ->
                                 ``bridge``, cex -> ``exchange``, dex -> ``defi``, stablecoins ->
@@ -11,7 +13,9 @@ label models (``category``)     ofac_sanction -> ``sanctions`` (+ ``mixer`` for 
 RWA tokens (Ethereum, Arbitrum) ``token_contract`` named with symbol, backing and issuer
 ==============================  ===========================================================================
 
-Contracts keep their own chain (a BNB-chain stablecoin contract is not an Ethereum address). Confidence 50.
+Contracts keep their own chain (a BNB-chain stablecoin contract is not an Ethereum address); Spellbook's chain
+names go through :func:`chainrisk.labels.chains.canonical_chain` (``bnb`` -> ``bsc``; ``avalanche_c``, ``fantom``,
+``gnosis``, which chainrisk cannot ingest, are kept under their own names). Confidence 50.
 """
 
 from __future__ import annotations

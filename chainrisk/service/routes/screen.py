@@ -33,6 +33,7 @@ SCREEN_BODY = {
         "items": {"type": "object", "required": ["address"], "properties": {
             "address": {"type": "string", "maxLength": MAX_ADDRESS_TEXT},
             "reference": {"type": ["string", "null"], "maxLength": MAX_REFERENCE},
+            "chain": {"type": ["string", "null"], "maxLength": 40},
         }},
     }}},
 }
@@ -50,11 +51,13 @@ JOB_BODY = {
              responses=error_responses(400, 413, 415, 422, 503))
 async def screen(request: Request, state: State) -> Response:
     key = caller(request)
-    values, refs = _screen_items(await json_body(request), state.settings.max_items)
+    values, refs, chains = _screen_items(await json_body(request), state.settings.max_items)
     note(request, n_addresses=len(values))
 
     def work() -> tuple[list[bytes], str]:
-        return answer_many(state.thread_store(), values, key.role == "admin", state.provenances)
+        st = state.thread_store()
+        answers, run_id = answer_many(st, values, key.role == "admin", state.provenances)
+        return _multi_chain_answers(st, values, chains, answers, run_id, key.role, state), run_id
 
     answers, run_id = await run_in_threadpool(work)
     note(request, run_id=run_id)
@@ -63,16 +66,50 @@ async def screen(request: Request, state: State) -> Response:
                     + b',"results":[' + b",".join(parts) + b"]}")
 
 
-def _screen_items(body: Any, max_items: int) -> tuple[list[str], list[str | None]]:
-    """The addresses and references of a ``POST /v1/screen`` body, or ``invalid_request``/``too_many_items``
-    naming the first bad item."""
+def _multi_chain_answers(st: Any, values: list[str], chains: list[str | None], answers: list[bytes], run_id: str,
+                         role: str, state: Any) -> list[bytes]:
+    """The batch answers, with the library's answer (:func:`chainrisk.answers.lookup.lookup_one`, redacted for
+    ``role``) in place of the single-chain one for each EVM address the store has on a chain other than ethereum
+    (combined over its chains) and for each item that names a ``chain``."""
+    from ...address import Address, try_parse
+    from ...answers.lookup import lookup_one
+    from ..policy import redact
+
+    parsed = [try_parse(v) for v in values]
+    evm = [p.address for p in parsed if isinstance(p, Address) and p.chain != "tron"]
+    if not evm and not any(chains):
+        return answers
+    other: set[str] = set()
+    if evm:
+        other = {r[0] for r in st.execute(
+            "SELECT DISTINCT address FROM (SELECT address, chain FROM addresses WHERE address IN (SELECT unnest($a))"
+            " UNION ALL SELECT address, chain FROM labels WHERE address IN (SELECT unnest($a))) WHERE chain <> 'ethereum'",
+            {"a": sorted(set(evm))}).fetchall()}
+    if not other and not any(chains):
+        return answers
+    prov = state.provenances.provenance(st, run_id)
+    out = list(answers)
+    for i, (v, p, c) in enumerate(zip(values, parsed, chains, strict=True)):
+        if isinstance(p, Address) and (c is not None or p.address in other):
+            res = lookup_one(st, v, prov, chain=c)
+            out[i] = orjson.dumps(redact(res.to_dict(), role), default=str)
+    return out
+
+
+def _screen_items(body: Any, max_items: int) -> tuple[list[str], list[str | None], list[str | None]]:
+    """The addresses, references and chains of a ``POST /v1/screen`` body, or ``invalid_request``/
+    ``too_many_items`` naming the first bad item."""
     if not isinstance(body, list):
         raise ApiError("invalid_request", "the body is a JSON array of {\"address\": ..., \"reference\": ...}")
     if len(body) > max_items:
         raise ApiError("too_many_items", f"{len(body):,} items; at most {max_items:,} per request, "
                        "use POST /v1/screen/jobs for larger files")
+    from ...answers.lookup import check_chain
+    from ...errors import UsageError
+
     values: list[str] = []
     refs: list[str | None] = []
+    chains: list[str | None] = []
     for i, item in enumerate(body):
         if not isinstance(item, dict) or not isinstance(item.get("address"), str):
             raise ApiError("invalid_request", f"item {i}: an object with a string 'address' is expected")
@@ -83,9 +120,18 @@ def _screen_items(body: Any, max_items: int) -> tuple[list[str], list[str | None
             raise ApiError("invalid_request", f"item {i}: 'reference' is longer than {MAX_REFERENCE}")
         if len(item["address"]) > MAX_ADDRESS_TEXT:
             raise ApiError("invalid_request", f"item {i}: 'address' is longer than {MAX_ADDRESS_TEXT}")
+        chain = item.get("chain")
+        if chain is not None:
+            if not isinstance(chain, str):
+                raise ApiError("invalid_request", f"item {i}: 'chain' is a string or null")
+            try:
+                chain = check_chain(chain)
+            except UsageError as e:
+                raise ApiError("invalid_request", f"item {i}: {e}") from None
         values.append(item["address"])
         refs.append(ref)
-    return values, refs
+        chains.append(chain)
+    return values, refs, chains
 
 
 @router.post("/v1/screen/jobs", status_code=202, openapi_extra={"requestBody": JOB_BODY},
