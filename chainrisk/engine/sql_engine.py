@@ -58,15 +58,15 @@ class Backend(Protocol):
 
 # -- the statements -------------------------------------------------------------------------------------------
 
-def edges_sql(with_time: bool) -> str:
+def edges_sql(with_time: bool, raw: str = "raw") -> str:
     """The edge table ``e``: the loaded transfers ``raw`` and ``tm``, the running maximum of time by rank (the
     forwarding window's clock; -1 unknown)."""
     if not with_time:
-        return "SELECT eid, s, d, r, w, c, CAST(-1 AS BIGINT) AS tm FROM raw"
+        return f"SELECT eid, s, d, r, w, c, CAST(-1 AS BIGINT) AS tm FROM {raw}"
     return (
-        "SELECT raw.eid, raw.s, raw.d, raw.r, raw.w, raw.c, m.tm FROM raw JOIN ("
+        f"SELECT raw.eid, raw.s, raw.d, raw.r, raw.w, raw.c, m.tm FROM {raw} raw JOIN ("
         " SELECT r, max(mx) OVER (ORDER BY r ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS tm"
-        " FROM (SELECT r, max(time) AS mx FROM raw GROUP BY r) g) m ON m.r = raw.r")
+        f" FROM (SELECT r, max(time) AS mx FROM {raw} GROUP BY r) g) m ON m.r = raw.r")
 
 
 def relay_sql(direction: str, top: int) -> str:
@@ -189,87 +189,213 @@ def sql_propagate(backend: Backend, on_hop: Callable[[str], None] | None = None)
             time: I64 | None = None, forwarding: ForwardingParams | None = None,
             out_order: I64 | None = None) -> tuple[list[HopExposure], ForwardingEvents | None]:
         del in_order, out_order, threads   # the SQL engine plans its own order and parallelism
-
-        def hops_of(key: str, direction: int) -> int:
-            return max_hops if isinstance(max_hops, int) else max_hops[key][direction]
-
-        keys = [k for k in sources if max(hops_of(k, 0), hops_of(k, 1)) >= 1]
+        m = int(src.size)
+        keys = [k for k in sources if max(_hops_of(max_hops, k, 0), _hops_of(max_hops, k, 1)) >= 1]
         if not keys:
             return [], None
-        judge = forwarding is not None and bool(forwarding.categories) and time is not None
-        m = int(src.size)
-        top = int(rank.max()) if m else 0
         backend.load("raw", pa.table({
             "eid": np.arange(m, dtype=np.int64), "s": src, "d": dst, "r": rank, "w": usd, "c": carry,
             "time": time if time is not None else np.full(m, -1, np.int64)}))
-        backend.load("stop", pa.table({"node": _ids(stop)}))
-        sk = [np.full(_ids(sources[k]).size, i, np.int32) for i, k in enumerate(keys)]
-        backend.load("src", pa.table({
-            "k": np.concatenate(sk) if sk else np.empty(0, np.int32),
-            "node": np.concatenate([_ids(sources[k]) for k in keys])}))
-        backend.load("hopkeys", pa.table({
-            "k": np.arange(len(keys), dtype=np.int32),
-            "kin": np.array([hops_of(k, 0) for k in keys], np.int32),
-            "kout": np.array([hops_of(k, 1) for k in keys], np.int32),
-            "judge": np.array([judge and forwarding is not None and k in forwarding.categories for k in keys],
-                              bool)}))
-        backend.create("e", edges_sql(judge))
-        backend.drop("raw")
-        out: list[HopExposure] = []
-        made = ["e", "stop", "src", "hopkeys"]
-        parts: list[str] = []          # per incoming hop: the judged keys' taint (forwarding)
-        judged_any = False             # a judged key had a tainted hop (the array engine's events are then not None)
-        events: ForwardingEvents | None = None
         try:
-            for direction in ("in", "out"):
-                di = 0 if direction == "in" else 1
-                kmax = max(hops_of(k, di) for k in keys)
-                if kmax < 1:
-                    continue
-                per_key: list[list[HopExposure]] = [[] for _ in keys]
-                if kmax >= 2:
-                    backend.create(f"relay_{direction}", relay_sql(direction, top))
-                    made.append(f"relay_{direction}")
-                prev = ""
-                for hop in range(1, kmax + 1):
-                    name = f"t_{direction}_{hop}"
-                    backend.create(name, hop1_sql(direction, top) if hop == 1 else hop_sql(direction, prev, hop))
-                    made.append(name)
-                    if prev:
-                        backend.drop(prev)
-                    prev = name
-                    ex = backend.fetch(exposure_sql(name))
-                    if ex["k"].size == 0:
-                        break
-                    if on_hop:
-                        on_hop(f"{direction} hop {hop}: {ex['k'].size:,} exposures")
-                    split = _split(ex, len(keys))
-                    if direction == "in" and judge and forwarding is not None:
-                        if any(split[i].start < split[i].stop for i, k in enumerate(keys)
-                               if k in forwarding.categories):
-                            judged_any = True
-                        backend.create(f"fp_{hop}", fwd_parts_sql(name, hop))
-                        parts.append(f"fp_{hop}")
-                        made.append(f"fp_{hop}")
-                    for i, key in enumerate(keys):
-                        sl = split[i]
-                        if sl.start == sl.stop or hop > hops_of(key, di):
-                            continue
-                        per_key[i].append(HopExposure(key, direction, hop, np.asarray(ex["d"][sl], np.int64),
-                                                      np.asarray(ex["usd"][sl], np.int64)))
-                out += [h for hs in per_key for h in hs]
-                if direction == "in" and judged_any and forwarding is not None:
-                    # the parts as one table first (Spark 4's planner loses a column of the union otherwise)
-                    backend.create("fparts", " UNION ALL ".join(f"SELECT k, hop, eid, t FROM {p}" for p in parts))
-                    made.append("fparts")
-                    fw = backend.fetch(forwarding_sql(["fparts"], forwarding))
-                    hop_no = np.asarray(fw["hop"], np.int64)
-                    events = ForwardingEvents(
-                        np.asarray(fw["v"], np.int64), np.asarray(fw["eid"], np.int64),
-                        np.asarray(fw["t"], np.int64), np.asarray(fw["fwd"], np.int64),
-                        [keys[int(i)] for i in np.asarray(fw["k"]).tolist()], hop_no)
+            return propagate_tables(backend, "raw", int(rank.max()) if m else 0, stop, sources, max_hops,
+                                    forwarding if time is not None else None, on_hop)
         finally:
-            backend.drop(*made)
-        return out, events
+            backend.drop("raw")
 
     return run
+
+
+def _hops_of(max_hops: int | Mapping[str, tuple[int, int]], key: str, direction: int) -> int:
+    return max_hops if isinstance(max_hops, int) else max_hops[key][direction]
+
+
+def propagate_tables(backend: Backend, raw: str, top: int, stop: B1, sources: Mapping[str, B1],
+                     max_hops: int | Mapping[str, tuple[int, int]], forwarding: ForwardingParams | None,
+                     on_hop: Callable[[str], None] | None = None) -> tuple[list[HopExposure], ForwardingEvents | None]:
+    """The hops over the transfers already in the backend's table ``raw`` (``eid, s, d, r, w, c, time``; ``top``
+    its largest rank), for the stop nodes and sources given as masks over the address ids. ``forwarding`` None:
+    no forwarding events (no times). Leaves ``raw`` in place."""
+
+    def hops_of(key: str, direction: int) -> int:
+        return _hops_of(max_hops, key, direction)
+
+    keys = [k for k in sources if max(hops_of(k, 0), hops_of(k, 1)) >= 1]
+    if not keys:
+        return [], None
+    judge = forwarding is not None and bool(forwarding.categories)
+    backend.load("stop", pa.table({"node": _ids(stop)}))
+    sk = [np.full(_ids(sources[k]).size, i, np.int32) for i, k in enumerate(keys)]
+    backend.load("src", pa.table({
+        "k": np.concatenate(sk) if sk else np.empty(0, np.int32),
+        "node": np.concatenate([_ids(sources[k]) for k in keys])}))
+    backend.load("hopkeys", pa.table({
+        "k": np.arange(len(keys), dtype=np.int32),
+        "kin": np.array([hops_of(k, 0) for k in keys], np.int32),
+        "kout": np.array([hops_of(k, 1) for k in keys], np.int32),
+        "judge": np.array([judge and forwarding is not None and k in forwarding.categories for k in keys],
+                          bool)}))
+    backend.create("e", edges_sql(judge, raw))
+    out: list[HopExposure] = []
+    made = ["e", "stop", "src", "hopkeys"]
+    parts: list[str] = []          # per incoming hop: the judged keys' taint (forwarding)
+    judged_any = False             # a judged key had a tainted hop (the array engine's events are then not None)
+    events: ForwardingEvents | None = None
+    try:
+        for direction in ("in", "out"):
+            di = 0 if direction == "in" else 1
+            kmax = max(hops_of(k, di) for k in keys)
+            if kmax < 1:
+                continue
+            per_key: list[list[HopExposure]] = [[] for _ in keys]
+            if kmax >= 2:
+                backend.create(f"relay_{direction}", relay_sql(direction, top))
+                made.append(f"relay_{direction}")
+            prev = ""
+            for hop in range(1, kmax + 1):
+                name = f"t_{direction}_{hop}"
+                backend.create(name, hop1_sql(direction, top) if hop == 1 else hop_sql(direction, prev, hop))
+                made.append(name)
+                if prev:
+                    backend.drop(prev)
+                prev = name
+                ex = backend.fetch(exposure_sql(name))
+                if ex["k"].size == 0:
+                    break
+                if on_hop:
+                    on_hop(f"{direction} hop {hop}: {ex['k'].size:,} exposures")
+                split = _split(ex, len(keys))
+                if direction == "in" and judge and forwarding is not None:
+                    if any(split[i].start < split[i].stop for i, k in enumerate(keys)
+                           if k in forwarding.categories):
+                        judged_any = True
+                    backend.create(f"fp_{hop}", fwd_parts_sql(name, hop))
+                    parts.append(f"fp_{hop}")
+                    made.append(f"fp_{hop}")
+                for i, key in enumerate(keys):
+                    sl = split[i]
+                    if sl.start == sl.stop or hop > hops_of(key, di):
+                        continue
+                    per_key[i].append(HopExposure(key, direction, hop, np.asarray(ex["d"][sl], np.int64),
+                                                  np.asarray(ex["usd"][sl], np.int64)))
+            out += [h for hs in per_key for h in hs]
+            if direction == "in" and judged_any and forwarding is not None:
+                # the parts as one table first (Spark 4's planner loses a column of the union otherwise)
+                backend.create("fparts", " UNION ALL ".join(f"SELECT k, hop, eid, t FROM {p}" for p in parts))
+                made.append("fparts")
+                fw = backend.fetch(forwarding_sql(["fparts"], forwarding))
+                hop_no = np.asarray(fw["hop"], np.int64)
+                events = ForwardingEvents(
+                    np.asarray(fw["v"], np.int64), np.asarray(fw["eid"], np.int64),
+                    np.asarray(fw["t"], np.int64), np.asarray(fw["fwd"], np.int64),
+                    [keys[int(i)] for i in np.asarray(fw["k"]).tolist()], hop_no)
+    finally:
+        backend.drop(*made)
+    return out, events
+
+
+# -- the whole run's transfers in the workspace (out of core) -------------------------------------------------
+
+class TableGraph:
+    """The transfers of a scoring run held in a DuckDB workspace (:class:`chainrisk.store.work.Workspace`)
+    rather than in numpy arrays: the roles that read every transfer (carrying flags, hub degrees, deposit
+    sweeps, volumes) and the hops run there as SQL, so the process holds per-address arrays only.
+
+    ``raw0`` (loaded by the caller) has the store's rows: ``f, t, b, li, tm, usd`` (usd -1: no USD value). The
+    definitions are :func:`chainrisk.engine.model.roles`', restated set-at-a-time; the results are the same,
+    bit for bit (tests/engine/test_engines.py)."""
+
+    def __init__(self, ws: Any, on_hop: Callable[[str], None] | None = None) -> None:
+        self.ws = ws
+        self.on_hop = on_hop
+        self.top = -1
+        self.m = 0
+
+    def addresses(self) -> tuple[int, I64]:
+        """(1 + the largest address id of any transfer, the sorted ids of every address with a transfer)."""
+        act = self.ws.fetch("SELECT node FROM (SELECT f AS node FROM raw0 UNION SELECT t FROM raw0) ORDER BY node")
+        ids = np.asarray(act["node"], np.int64)
+        return (int(ids[-1]) + 1 if ids.size else 0), ids
+
+    def edges(self, inert: I64, dust: int) -> None:
+        """The run's transfer table ``tx`` (eid, s, d, r, w, c, time): USD value, no self-transfers, dense time
+        rank of (block, log index), carrying flag (``dust`` and inert addresses); ``raw0`` is dropped."""
+        self.ws.load("inert", pa.table({"node": inert}))
+        self.ws.create("tx", f"""
+            SELECT CAST(row_number() OVER () - 1 AS BIGINT) AS eid, f AS s, t AS d,
+                   CAST(dense_rank() OVER (ORDER BY b, li) - 1 AS BIGINT) AS r, usd AS w,
+                   (usd >= {int(dust)} AND usd > 0 AND i1.node IS NULL AND i2.node IS NULL) AS c, tm AS time
+            FROM raw0 LEFT JOIN inert i1 ON i1.node = raw0.f LEFT JOIN inert i2 ON i2.node = raw0.t
+            WHERE usd >= 0 AND f <> t""")
+        self.ws.drop("raw0", "inert")
+        row = self.ws.fetch("SELECT count(*) AS m, coalesce(max(r), 0) AS top FROM tx")
+        self.m, self.top = int(row["m"][0]), int(row["top"][0])
+
+    def _dense(self, query: str, n: int) -> I64:
+        cols = self.ws.fetch(query)
+        out = np.zeros(n, np.int64)
+        out[np.asarray(cols["node"], np.int64)] = np.asarray(cols["v"], np.int64)
+        return out
+
+    def degrees(self, n: int) -> I64:
+        """Distinct counterparties of each address over carrying transfers (:func:`~.propagate.degrees`)."""
+        return self._dense("""
+            WITH p AS (SELECT DISTINCT least(s, d) AS lo, greatest(s, d) AS hi FROM tx WHERE c)
+            SELECT node, CAST(count(*) AS BIGINT) AS v FROM (SELECT lo AS node FROM p UNION ALL SELECT hi FROM p) x
+            GROUP BY node""", n)
+
+    def volumes(self, n: int) -> tuple[I64, I64]:
+        """Everything each address received and sent (micro-USD), as dense arrays."""
+        return (self._dense("SELECT d AS node, CAST(sum(w) AS BIGINT) AS v FROM tx GROUP BY d", n),
+                self._dense("SELECT s AS node, CAST(sum(w) AS BIGINT) AS v FROM tx GROUP BY s", n))
+
+    def deposit_addresses(self, candidate: B1, exchange: B1, window_s: int, min_share: float) -> tuple[I64, I64]:
+        """:func:`~.propagate.deposit_addresses` over ``tx``: a sweep is a carrying transfer from a candidate to
+        an exchange wallet at most ``window_s`` after the candidate's latest earlier inflow (an as-of join);
+        a deposit address sweeps at least ``min_share`` of its outgoing USD; each with the exchange it swept
+        most to (ties: lowest id)."""
+        self.ws.load("nocand", pa.table({"node": np.flatnonzero(~candidate).astype(np.int64)}))
+        self.ws.load("exch", pa.table({"node": np.flatnonzero(exchange).astype(np.int64)}))
+        try:
+            self.ws.create("sweep", """
+                SELECT x.s, x.d, x.w, x.ok FROM (
+                  SELECT sw.s, sw.d, sw.w,
+                         (p.r IS NOT NULL AND (p.time < 0 OR sw.time < 0 OR sw.time - p.time <= ?window)) AS ok
+                  FROM (SELECT tx.s, tx.d, tx.r, tx.w, tx.time FROM tx JOIN exch ON exch.node = tx.d
+                        LEFT JOIN nocand ON nocand.node = tx.s WHERE tx.c AND nocand.node IS NULL) sw
+                  ASOF LEFT JOIN (SELECT d, r, time FROM tx) p ON p.d = sw.s AND p.r < sw.r
+                ) x WHERE x.ok""".replace("?window", str(int(window_s))))
+            got = self.ws.fetch(f"""
+                WITH swept AS (SELECT s, CAST(sum(w) AS BIGINT) AS sw FROM sweep GROUP BY s),
+                dep AS (
+                  SELECT swept.s FROM swept JOIN (SELECT s, CAST(sum(w) AS BIGINT) AS o FROM tx
+                                                 WHERE s IN (SELECT s FROM swept) GROUP BY s) t ON t.s = swept.s
+                  WHERE swept.sw > 0 AND CAST(swept.sw AS DOUBLE) >= CAST({float(min_share)!r} AS DOUBLE)
+                                                                      * CAST(t.o AS DOUBLE)),
+                pair AS (SELECT s, d, CAST(sum(w) AS BIGINT) AS v FROM sweep WHERE s IN (SELECT s FROM dep)
+                         GROUP BY s, d)
+                SELECT s, d FROM (SELECT s, d, row_number() OVER (PARTITION BY s ORDER BY v DESC, d) AS rn
+                                  FROM pair) q WHERE rn = 1 ORDER BY s""")
+        finally:
+            self.ws.drop("nocand", "exch", "sweep")
+        return np.asarray(got["s"], np.int64), np.asarray(got["d"], np.int64)
+
+    def propagate(self, stop: B1, sources: Mapping[str, B1], max_hops: Mapping[str, tuple[int, int]],
+                  forwarding: ForwardingParams | None) -> tuple[list[HopExposure], ForwardingEvents | None]:
+        return propagate_tables(self.ws, "tx", self.top, stop, sources, max_hops, forwarding, self.on_hop)
+
+    def edge_fields(self, eid: I64) -> dict[str, I64]:
+        """``s``, ``r``, ``time`` and ``w`` of the transfers ``eid`` (in that order)."""
+        self.ws.load("want", pa.table({"i": np.arange(eid.size, dtype=np.int64), "eid": eid}))
+        try:
+            got = self.ws.fetch("SELECT tx.s, tx.r, tx.time, tx.w FROM want JOIN tx ON tx.eid = want.eid ORDER BY want.i")
+        finally:
+            self.ws.drop("want")
+        return {k: np.asarray(v, np.int64) for k, v in got.items()}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every transfer as arrays (src, dst, rank, usd, time, carry) in eid order: for the parts that still
+        need them in memory (the behaviour model's features)."""
+        got = self.ws.fetch("SELECT s, d, r, w, time, c FROM tx ORDER BY eid")
+        return {"src": np.asarray(got["s"], np.int64), "dst": np.asarray(got["d"], np.int64),
+                "rank": np.asarray(got["r"], np.int64), "usd": np.asarray(got["w"], np.int64),
+                "time": np.asarray(got["time"], np.int64), "carry": np.asarray(got["c"], bool)}
