@@ -97,17 +97,14 @@ def load_table_inputs(store: Any, ws: Any, on_hop: Callable[[str], None] | None 
     """:func:`load_inputs` for the SQL engine: the transfers are streamed from the store into the workspace
     ``ws`` in batches (never whole in memory) and stay there; the labels and per-address parts are read as
     usual."""
-    from .sql_engine import TableGraph
+    from .sql_engine import table_inputs
 
     query = _TRANSFERS_SQL.replace("?", f"CAST({float(MAX_TRANSFER_USD)!r} AS DOUBLE)")   # a relation streams
     reader = store.sql(f"SELECT from_id AS f, to_id AS t, block_number AS b, log_index AS li, tm, usd"
                        f" FROM ({query})").to_arrow_reader(1 << 20)
     ws.load("raw0", reader)
-    graph = TableGraph(ws, on_hop)
-    n, active = graph.addresses()
     labels, inert = _labels_and_inert(store)
-    n = int(max([n, *(lab.address_id + 1 for lab in labels), *(inert[-1:] + 1).tolist()]))
-    return TableInputs(n=n, active=active, inert=inert, graph=graph, labels=labels)
+    return table_inputs(ws, labels, inert, on_hop)
 
 
 def _labels_and_inert(store: Any) -> tuple[list[Label], np.ndarray]:

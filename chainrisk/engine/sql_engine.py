@@ -314,6 +314,8 @@ class TableGraph:
         """(1 + the largest address id of any transfer, the sorted ids of every address with a transfer)."""
         act = self.ws.fetch("SELECT node FROM (SELECT f AS node FROM raw0 UNION SELECT t FROM raw0) ORDER BY node")
         ids = np.asarray(act["node"], np.int64)
+        row = self.ws.fetch("SELECT count(*) AS m FROM raw0 WHERE usd >= 0 AND f <> t")
+        self.m = int(row["m"][0])
         return (int(ids[-1]) + 1 if ids.size else 0), ids
 
     def edges(self, inert: I64, dust: int) -> None:
@@ -329,6 +331,11 @@ class TableGraph:
         self.ws.drop("raw0", "inert")
         row = self.ws.fetch("SELECT count(*) AS m, coalesce(max(r), 0) AS top FROM tx")
         self.m, self.top = int(row["m"][0]), int(row["top"][0])
+        self._say(f"transfer table: {self.m:,} transfers, {self.top + 1:,} time ranks")
+
+    def _say(self, msg: str) -> None:
+        if self.on_hop:
+            self.on_hop(msg)
 
     def _dense(self, query: str, n: int) -> I64:
         cols = self.ws.fetch(query)
@@ -338,6 +345,7 @@ class TableGraph:
 
     def degrees(self, n: int) -> I64:
         """Distinct counterparties of each address over carrying transfers (:func:`~.propagate.degrees`)."""
+        self._say("degrees")
         return self._dense("""
             WITH p AS (SELECT DISTINCT least(s, d) AS lo, greatest(s, d) AS hi FROM tx WHERE c)
             SELECT node, CAST(count(*) AS BIGINT) AS v FROM (SELECT lo AS node FROM p UNION ALL SELECT hi FROM p) x
@@ -350,20 +358,29 @@ class TableGraph:
 
     def deposit_addresses(self, candidate: B1, exchange: B1, window_s: int, min_share: float) -> tuple[I64, I64]:
         """:func:`~.propagate.deposit_addresses` over ``tx``: a sweep is a carrying transfer from a candidate to
-        an exchange wallet at most ``window_s`` after the candidate's latest earlier inflow (an as-of join);
+        an exchange wallet at most ``window_s`` after the candidate's latest earlier inflow (a running window);
         a deposit address sweeps at least ``min_share`` of its outgoing USD; each with the exchange it swept
         most to (ties: lowest id)."""
         self.ws.load("nocand", pa.table({"node": np.flatnonzero(~candidate).astype(np.int64)}))
         self.ws.load("exch", pa.table({"node": np.flatnonzero(exchange).astype(np.int64)}))
         try:
-            self.ws.create("sweep", """
-                SELECT x.s, x.d, x.w, x.ok FROM (
-                  SELECT sw.s, sw.d, sw.w,
-                         (p.r IS NOT NULL AND (p.time < 0 OR sw.time < 0 OR sw.time - p.time <= ?window)) AS ok
-                  FROM (SELECT tx.s, tx.d, tx.r, tx.w, tx.time FROM tx JOIN exch ON exch.node = tx.d
-                        LEFT JOIN nocand ON nocand.node = tx.s WHERE tx.c AND nocand.node IS NULL) sw
-                  ASOF LEFT JOIN (SELECT d, r, time FROM tx) p ON p.d = sw.s AND p.r < sw.r
-                ) x WHERE x.ok""".replace("?window", str(int(window_s))))
+            # each candidate's sweeps and its inflows in one stream by rank (a rank's sweeps before its inflows):
+            # the latest earlier inflow's time is the last non-null inflow time before the sweep
+            self.ws.create("sw0", """
+                SELECT tx.s, tx.d, tx.r, tx.w, tx.time FROM tx JOIN exch ON exch.node = tx.d
+                LEFT JOIN nocand ON nocand.node = tx.s WHERE tx.c AND nocand.node IS NULL""")
+            self.ws.create("sweep", f"""
+                SELECT s, d, w FROM (
+                  SELECT node AS s, d, w, t, count(pt) OVER (PARTITION BY node {_RUNNING}) AS n_prev,
+                         last_value(pt IGNORE NULLS) OVER (PARTITION BY node {_RUNNING}) AS prev_t
+                  FROM (
+                    SELECT s AS node, r, 0 AS kind, d, w, time AS t, {_NULL} AS pt FROM sw0
+                    UNION ALL
+                    SELECT tx.d AS node, tx.r, 1 AS kind, {_NULL}, {_NULL}, {_NULL}, tx.time AS pt
+                    FROM tx WHERE tx.d IN (SELECT DISTINCT s FROM sw0)
+                  ) ev
+                ) x WHERE d IS NOT NULL AND n_prev > 0
+                        AND (prev_t < 0 OR t < 0 OR t - prev_t <= {int(window_s)})""")
             got = self.ws.fetch(f"""
                 WITH swept AS (SELECT s, CAST(sum(w) AS BIGINT) AS sw FROM sweep GROUP BY s),
                 dep AS (
@@ -376,7 +393,8 @@ class TableGraph:
                 SELECT s, d FROM (SELECT s, d, row_number() OVER (PARTITION BY s ORDER BY v DESC, d) AS rn
                                   FROM pair) q WHERE rn = 1 ORDER BY s""")
         finally:
-            self.ws.drop("nocand", "exch", "sweep")
+            self.ws.drop("nocand", "exch", "sw0", "sweep")
+        self._say(f"deposit addresses: {got['s'].size:,}")
         return np.asarray(got["s"], np.int64), np.asarray(got["d"], np.int64)
 
     def propagate(self, stop: B1, sources: Mapping[str, B1], max_hops: Mapping[str, tuple[int, int]],
@@ -399,3 +417,15 @@ class TableGraph:
         return {"src": np.asarray(got["s"], np.int64), "dst": np.asarray(got["d"], np.int64),
                 "rank": np.asarray(got["r"], np.int64), "usd": np.asarray(got["w"], np.int64),
                 "time": np.asarray(got["time"], np.int64), "carry": np.asarray(got["c"], bool)}
+
+
+def table_inputs(ws: Any, labels: list[Any], inert: I64, on_hop: Callable[[str], None] | None = None) -> Any:
+    """The :class:`~chainrisk.engine.model.TableInputs` of the transfers in ``ws``'s table ``raw0`` (``f, t, b,
+    li, tm, usd``: from, to, block, log index, epoch seconds or -1, micro-USD or -1) with these labels and inert
+    address ids (sorted)."""
+    from .model import TableInputs
+
+    graph = TableGraph(ws, on_hop)
+    n, active = graph.addresses()
+    n = int(max([n, *(lab.address_id + 1 for lab in labels), *(inert[-1:] + 1).tolist()]))
+    return TableInputs(n=n, active=active, inert=inert, graph=graph, labels=labels)
