@@ -19,6 +19,7 @@ before and after every run: the machine is shared, so the load average belongs w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -80,10 +81,8 @@ def _du(*folders: str) -> int:
     for folder in folders:
         for dirpath, _, files in os.walk(folder):
             for name in files:
-                try:
+                with contextlib.suppress(OSError):
                     total += os.path.getsize(os.path.join(dirpath, name))
-                except OSError:
-                    pass
     return total
 
 
@@ -94,23 +93,23 @@ def run_child(path: str, engine: str, memory_limit: str | None, prepare_reads: b
     cmd += ["--memory-limit", memory_limit] if memory_limit else []
     cmd += ["--prepare-reads"] if prepare_reads else []
     t0 = time.perf_counter()
-    log = open(os.path.join(tmp, "child.err"), "w")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=os.environ | {"TMPDIR": spill})
     peak = {"rss": 0, "spill": 0}
     done = threading.Event()
+    with open(os.path.join(tmp, "child.err"), "w") as log:   # the run's progress lines, for a look while it runs
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True,
+                                env=os.environ | {"TMPDIR": spill})
 
-    def sample() -> None:
-        while not done.is_set():
-            peak["rss"] = max(peak["rss"], _rss(proc.pid))
-            peak["spill"] = max(peak["spill"], _du(spill, path + ".tmp"))
-            done.wait(0.5)
+        def sample() -> None:
+            while not done.is_set():
+                peak["rss"] = max(peak["rss"], _rss(proc.pid))
+                peak["spill"] = max(peak["spill"], _du(spill, path + ".tmp"))
+                done.wait(0.5)
 
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    out, _ = proc.communicate()
-    done.set()
-    th.join()
-    log.close()
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        out, _ = proc.communicate()
+        done.set()
+        th.join()
     wall = time.perf_counter() - t0
     shutil.rmtree(spill, ignore_errors=True)
     if proc.returncode != 0:

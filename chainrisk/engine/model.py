@@ -174,7 +174,8 @@ def roles(inp: Inputs | TableInputs, profile: Profile, in_order: I64 | None = No
     inert = np.zeros(n, bool)
     inert[inp.inert] = True
     dust = _micro(p.dust_usd)
-    carry = (inp.usd >= dust) & (inp.usd > 0) & ~inert[inp.src] & ~inert[inp.dst] if graph is None else \
+    arr = inp if isinstance(inp, Inputs) and graph is None else None
+    carry = (arr.usd >= dust) & (arr.usd > 0) & ~inert[arr.src] & ~inert[arr.dst] if arr is not None else \
         np.empty(0, bool)
     labelled = np.zeros(n, bool)
     by_cat: dict[str, list[int]] = {}
@@ -185,7 +186,7 @@ def roles(inp: Inputs | TableInputs, profile: Profile, in_order: I64 | None = No
         by_cat.setdefault(lab.category, []).append(lab.address_id)
     exchange = np.zeros(n, bool)
     exchange[by_cat.get(DEPOSIT_CATEGORY, [])] = True
-    if graph is not None:
+    if arr is None:
         graph.edges(inp.inert, dust)
         hub = ~labelled & ~inert & (graph.degrees(n) > p.hub_degree)
         dep, dep_ex = graph.deposit_addresses(~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE)
@@ -194,8 +195,8 @@ def roles(inp: Inputs | TableInputs, profile: Profile, in_order: I64 | None = No
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            fdeg = pool.submit(degrees, inp.src, inp.dst, carry, n)
-            fdep = pool.submit(deposit_addresses, inp.src, inp.dst, inp.rank, inp.usd, inp.time, carry,
+            fdeg = pool.submit(degrees, arr.src, arr.dst, carry, n)
+            fdep = pool.submit(deposit_addresses, arr.src, arr.dst, arr.rank, arr.usd, arr.time, carry,
                                ~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order, out_order)
             hub = ~labelled & ~inert & (fdeg.result() > p.hub_degree)
             dep, dep_ex = fdep.result()
@@ -310,13 +311,14 @@ def compute(inp: Inputs | TableInputs, profile: Profile, max_hops: int,
     p = profile.propagation
     ind = _norm_indicators(indicators)
     collectors = np.array(sorted(a for a, v in ind.items() if any(nm == "collector" for nm, _ in v)), np.int64)
-    graph = inp.graph if isinstance(inp, TableInputs) else None
+    graph: Any = inp.graph if isinstance(inp, TableInputs) else None
+    arr = inp if isinstance(inp, Inputs) else None
     n = inp.n
-    if graph is None:
+    if arr is not None:
         # every transfer by (receiver, rank) and by (sender, rank): sorted once, for the roles and both directions
-        in_order = inflow_order(inp.dst, inp.rank)
-        out_order = inflow_order(inp.src, inp.rank)
-        r = roles(inp, profile, in_order, collectors, out_order)
+        in_order = inflow_order(arr.dst, arr.rank)
+        out_order = inflow_order(arr.src, arr.rank)
+        r = roles(arr, profile, in_order, collectors, out_order)
     else:   # the transfers live in a SQL engine's workspace: roles and hops there, per-address arrays here
         r = roles(inp, profile, collectors=collectors, graph=graph)
     # forwarding is judged on the taint of every illicit source, labelled or inferred: a receiver that passes on
@@ -325,13 +327,13 @@ def compute(inp: Inputs | TableInputs, profile: Profile, max_hops: int,
     fwd_cats = [k for k in r.sources if forwarding and split_key(k)[0] in profile.axes.illicit]
     fwd = dataclasses.replace(FORWARDING, categories=tuple(fwd_cats))
     k_of = {k: hops_for(profile, split_key(k)[0], max_hops) for k in r.sources}
-    if graph is None:
-        hops, events = propagator(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources, k_of,
-                                  in_order, time=inp.time, forwarding=fwd, out_order=out_order)
+    if arr is not None:
+        hops, events = propagator(arr.src, arr.dst, arr.rank, arr.usd, r.carry, r.stop, r.sources, k_of,
+                                  in_order, time=arr.time, forwarding=fwd, out_order=out_order)
         del in_order, out_order
-        fired = forwarding_indicators(events, inp, fwd)
-        vin = dense_sum(inp.dst, inp.usd, n)
-        vout = dense_sum(inp.src, inp.usd, n)
+        fired = forwarding_indicators(events, arr, fwd)
+        vin = dense_sum(arr.dst, arr.usd, n)
+        vout = dense_sum(arr.src, arr.usd, n)
     else:
         hops, events = graph.propagate(r.stop, r.sources, k_of, fwd)
         fired = []
@@ -361,14 +363,16 @@ def compute(inp: Inputs | TableInputs, profile: Profile, max_hops: int,
     if behaviour is not None:
         from .behaviour import behaviour_part
 
-        if graph is None:
-            bp = behaviour_part(inp, r, profile, behaviour)
+        if arr is not None:
+            bp = behaviour_part(arr, r, profile, behaviour)
         else:   # the features read every transfer: materialised for this step (not bounded by the workspace)
             t = graph.arrays()
             full = Inputs(n=inp.n, src=t["src"], dst=t["dst"], rank=t["rank"], usd=t["usd"], time=t["time"],
                           active=inp.active, inert=inp.inert, labels=inp.labels)
             bp = behaviour_part(full, dataclasses.replace(r, carry=t["carry"]), profile, behaviour)
             del t, full
+    if graph is not None:
+        graph.release()   # the workspace's transfer table is done with: its memory goes back before scoring
     scores = _score(inp, profile, r, ex, vin, vout, inferred, ind, max_hops, bp)
     return Result(ex, scores, inferred, fired)
 

@@ -326,9 +326,7 @@ def score_run(store: Any, profile: str | Profile = "cn", max_hops: int | None = 
 def _propagator(engine: str, memory_limit: str | None, spark: Any, spark_dir: str | None,
                 say: Callable[[str], None]) -> Iterator[Callable[..., Any]]:
     """What runs the hops for ``engine`` (set up for the block, torn down after)."""
-    if engine == "array":
-        yield propagate
-    elif engine == "sql":   # the run's TableInputs carry their workspace: compute() runs the hops there
+    if engine in ("array", "sql"):   # sql: the run's TableInputs carry their workspace, compute() runs the hops there
         yield propagate
     else:
         from .spark_engine import spark_backend  # at call time: pyspark only for this engine

@@ -410,6 +410,10 @@ class TableGraph:
             self.ws.drop("want")
         return {k: np.asarray(v, np.int64) for k, v in got.items()}
 
+    def release(self) -> None:
+        """Drop the transfer table (after the last step that reads it)."""
+        self.ws.drop("tx")
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Every transfer as arrays (src, dst, rank, usd, time, carry) in eid order: for the parts that still
         need them in memory (the behaviour model's features)."""

@@ -240,7 +240,7 @@ def test_the_table_path_agrees_with_the_array_engine_on_random_graphs(g, seed):
     rnd = random.Random(seed)   # some rows without a time or a USD value, some exchange wallets (sweeps)
     rows = [(u, v, b, li, None if rnd.random() < 0.1 else tm, None if rnd.random() < 0.05 else usd)
             for u, v, b, li, tm, usd in rows]
-    labels = list(labels) + [Label(rnd.randrange(8), "exchange", None, 60, "t")]
+    labels = [*list(labels), Label(rnd.randrange(8), "exchange", None, 60, "t")]
     prof = profile(hub_degree=3, decay=0.5)
     ind = {1: [("collector", 60)], 2: [("pass_through", 80)]}
     a = compute(inputs_from_rows(rows, labels, inert), prof, 3, ind)
