@@ -4,6 +4,7 @@ time, peak RSS of the process tree and the size of the temporary spill files, an
     .venv/bin/python bench/bench_scale.py                                     # 10M, 30M, 100M transfers
     .venv/bin/python bench/bench_scale.py --sizes 1e6:1e5,3e6:3e5 --memory-limit 1GB
     .venv/bin/python bench/bench_scale.py --sizes 1e8:1e7 --stores /var/tmp/crscale   # keep and reuse the store
+    .venv/bin/python bench/bench_scale.py --sizes 1e7:1e6 --compare-array 1e7      # and the array engine's ratio
 
 The graph is bench/bench_score.py's (power law, services, illicit sources, deposit sweeps), made in chunks
 (``generate_stream``) so that generation and loading stay flat in memory at any size; ``--stores DIR`` keeps the
@@ -162,6 +163,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="1e7:1e6,3e7:3e6,1e8:1e7", help="transfers:addresses,... (%(default)s)")
     ap.add_argument("--engine", default="sql", help="sql (default) or array (where it fits)")
     ap.add_argument("--memory-limit", default="3GB", help="the SQL engine's DuckDB memory limit (%(default)s)")
+    ap.add_argument("--compare-array", type=float, default=0, metavar="N",
+                    help="also run the array engine on sizes up to N transfers: time ratio and identical results")
     ap.add_argument("--prepare-reads", action="store_true", help="also build the lookup indexes and evidence tables")
     ap.add_argument("--stores", default=None, metavar="DIR", help="keep the loaded stores in DIR and reuse them")
     ap.add_argument("--tmp", default=None, help="folder for temporary stores and spill files (default: system temp)")
@@ -194,6 +197,16 @@ def main() -> None:
             print(f"{'':>14}stages (s): {r['timings']}; {r['exposures']:,} exposure rows; bands {r['bands']}",
                   flush=True)
             print(f"#   after: {load_after}", flush=True)
+            if a.engine == "sql" and n <= a.compare_array:
+                from bench_engines import identical
+
+                b = run_child(path, "array", None, a.prepare_reads, tmp)
+                print(f"{'':>14}array engine on the same store: {b['wall_s']:8.1f} s, peak RSS {gib(b['peak_rss'])}; "
+                      f"sql / array {r['wall_s'] / b['wall_s']:.2f}x (propagate+score "
+                      f"{r['timings']['propagate_and_score'] / b['timings']['propagate_and_score']:.2f}x); identical "
+                      f"runs: {identical(path, b['run_id'], r['run_id'])}", flush=True)
+                print(f"{'':>14}array stages (s): {b['timings']}", flush=True)
+                print(f"#   after: {uptime()}", flush=True)
             if not a.stores:
                 for f in (path, path + ".wal", path + ".loaded.json"):
                     if os.path.exists(f):

@@ -205,7 +205,7 @@ def load_stream(path: str, chunks: Iterator[dict[str, np.ndarray]]) -> tuple[flo
 
     t0 = time.perf_counter()
     total = 0
-    with chainrisk.open(path) as st:
+    with chainrisk.open(path) as st, st.memory_limit("1GB"):   # DuckDB's cache would otherwise grow with the file
         usdt = st.resolve_token("USDT")
         con = st.con
         for g in chunks:
