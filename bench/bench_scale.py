@@ -48,7 +48,7 @@ def child(path: str, engine: str, memory_limit: str | None, prepare_reads: bool)
                                                                                      flush=True))
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"wall_s": time.perf_counter() - t0, "run_id": s.run_id, "timings": s.timings_s,
-                      "maxrss": ru.ru_maxrss * 1024, "addresses": s.n_addresses, "exposures": s.n_exposures,
+                      "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss * 1024, "addresses": s.n_addresses, "exposures": s.n_exposures,
                       "bands": s.bands}))
 
 
@@ -191,7 +191,8 @@ def main() -> None:
             r = run_child(path, a.engine, a.memory_limit if a.engine == "sql" else None, a.prepare_reads, tmp)
             load_after = uptime()
             rows.append((info["transfers"], r))
-            print(f"{info['transfers']:>12,} transfers {m:>11,} addresses: scoring run {r['wall_s']:8.1f} s, peak RSS "
+            print(f"{info['transfers']:>12,} transfers {m:>11,} addresses: scoring run {r['wall_s']:8.1f} s (CPU "
+                  f"{r['cpu_s']:.0f} s: the work, less sensitive to the machine's load than the wall time), peak RSS "
                   f"{gib(r['peak_rss'])} (process tree; ru_maxrss {gib(r['maxrss'])}), peak spill "
                   f"{gib(r['peak_spill'])}", flush=True)
             print(f"{'':>14}stages (s): {r['timings']}; {r['exposures']:,} exposure rows; bands {r['bands']}",
@@ -216,7 +217,7 @@ def main() -> None:
         print("# growth against the first size (time, peak RSS):", flush=True)
         for n, r in rows[1:]:
             print(f"{n:>12,} transfers: x{n / n0:.1f} transfers -> x{r['wall_s'] / r0['wall_s']:.2f} time, "
-                  f"x{r['peak_rss'] / r0['peak_rss']:.2f} peak RSS", flush=True)
+                  f"x{r['cpu_s'] / r0['cpu_s']:.2f} CPU, x{r['peak_rss'] / r0['peak_rss']:.2f} peak RSS", flush=True)
 
 
 if __name__ == "__main__":
