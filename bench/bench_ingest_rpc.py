@@ -235,7 +235,7 @@ def main() -> None:
             unavailable["cryo"] = "could not be installed"
         if "etl" not in args.skip and etl_py is None:
             unavailable["ethereum-etl"] = "could not be installed"
-        step = max(1, 5_000 // args.per_block)  # 5,000 logs per request, like chainrisk's target
+        step = max(1, 2_500 // args.per_block)  # 2,500 logs per request, like chainrisk's target
         for i in range(args.runs):
             log(f"run {i + 1}/{args.runs}")
             timed("bare", run_bare, node.url, tip, step)

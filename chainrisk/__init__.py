@@ -41,6 +41,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "evaluate",
+    "export",
     "import_labels",
     "ingest_file",
     "ingest_rpc",
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "export": ("chainrisk.engine.spark_engine", "export_store"),
     "ingest_file": ("chainrisk.ingest.file", "ingest_file"),
     "ingest_rpc": ("chainrisk.ingest.rpc", "ingest_rpc"),
     "import_labels": ("chainrisk.labels", "import_labels"),

@@ -102,7 +102,9 @@ TRON_NULL_ADDRESS = "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"
 # Per chain, the addresses that are never a counterparty carrying risk (null/burn addresses, EVM precompiles).
 # The same 20 bytes mean different things on different chains, so the engine matches (chain, address) pairs.
 INERT_ADDRESSES: dict[str, frozenset[str]] = {
-    "ethereum": BURN_ADDRESSES | PRECOMPILES,
+    # Every EVM chain of chains.py mints from and burns to the same null/dead addresses and has the same
+    # precompiles at 0x01..; a label or transfer there is never an actor's.
+    **{c: BURN_ADDRESSES | PRECOMPILES for c in ("ethereum", "bsc", "polygon", "arbitrum", "optimism", "base")},
     "tron": frozenset({TRON_NULL_ADDRESS}),
 }
 

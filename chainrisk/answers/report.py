@@ -144,11 +144,12 @@ _T = "__chainrisk_report_t"
 
 def _largest(store: Store, aid: int, limit: int = 20) -> list[dict[str, Any]]:
     """The address's largest transfers by USD (from the temp table :func:`_load_transfers` filled)."""
-    cols = ["tx_hash", "log_index", "block_number", "time", "token", "amount", "usd", "from_address", "to_address"]
+    cols = ["tx_hash", "log_index", "block_number", "time", "token", "amount", "usd", "from_address", "to_address",
+            "value"]
     rows = store.execute(
         f"""
         SELECT t.tx_hash, t.log_index, t.block_number, strftime(t.block_time, '%Y-%m-%dT%H:%M:%SZ'), t.symbol,
-               t.amount, t.usd, fa.address, ta.address
+               t.amount, t.usd, fa.address, ta.address, t.value
         FROM (SELECT * FROM {_T} ORDER BY coalesce(usd, 0) DESC, block_number, log_index LIMIT $n) t
         JOIN addresses fa ON fa.id = t.from_id
         JOIN addresses ta ON ta.id = t.to_id
@@ -165,7 +166,7 @@ def _load_transfers(store: Store, aid: int) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE {_T} AS
         SELECT t.tx_hash, t.log_index, t.block_number, t.block_time, t.from_id, t.to_id, t.amount, k.symbol,
-               t.amount * k.usd_peg AS usd
+               t.amount * k.usd_peg AS usd, coalesce(CAST(t.value AS VARCHAR), t.value_raw) AS value
         FROM transfers t JOIN tokens k ON k.id = t.token_id
         WHERE t.from_id = $id OR t.to_id = $id
         """, {"id": aid})
@@ -733,8 +734,10 @@ def _band_badge(band: str | None, lang: str) -> str:
 
 
 def _transfer_rows(ts: list[dict[str, Any]], chain: str | None) -> list[list[Any]]:
+    # a token of unknown decimals has no amount: its exact raw units are shown instead (never priced)
     return [[str(t.get("time") or "-").replace("T", " ").rstrip("Z"), str(t.get("token") or ""),
-             _usd(t.get("amount")), _usd(t.get("usd")),
+             _usd(t.get("amount")) if t.get("amount") is not None or not t.get("value") else f"{t['value']} (raw)",
+             _usd(t.get("usd")),
              _link(address_url(chain, t.get("from_address")), str(t.get("from_address")), None),
              _link(address_url(chain, t.get("to_address")), str(t.get("to_address")), None),
              _link(tx_url(chain, t.get("tx_hash")), str(t.get("tx_hash")), None)] for t in ts]

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "keys": "serve:keys",
     "score": "score:score",
     "runs": "score:runs",
+    "export": "export:export",
     "demo": "demo:demo",
     "evaluate": "evaluate:evaluate",
     "model": "model:model",

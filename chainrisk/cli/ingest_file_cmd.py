@@ -68,8 +68,10 @@ def _parse_mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict[str
               help="The chain the files come from (tron: with --input-format tronetl, tron-logs, trongrid or csv; "
                    "addresses are stored as T... base58).")
 @click.option("--force", is_flag=True, help="Read files again even if a file with the same content was imported.")
-@click.option("--no-register-tokens", is_flag=True,
-              help="Keep only tokens already in the registry (default: register tokens whose decimals the file gives).")
+@click.option("--registered-only", "--no-register-tokens", "registered_only", is_flag=True,
+              help="Keep only tokens already in the registry; rows of other tokens are left out and reported by "
+                   "token (default: register them, with the file's decimals, or with unknown decimals when the "
+                   "file gives none: stored as activity, never priced).")
 @click.option("--memory-limit", default="1GB", show_default=True,
               help="DuckDB memory cap during the import; bigger files spill to disk instead of growing memory.")
 @format_option(RECORDS, help="Format of the import report on stdout (json: the totals and every file; the "
@@ -78,7 +80,7 @@ def _parse_mapping(pairs: tuple[str, ...], mapping_file: str | None) -> dict[str
 def file(
     ctx: click.Context, paths: tuple[str, ...], input_format: str | None, pairs: tuple[str, ...],
     mapping_file: str | None, blocks_file: str | None, skip_bad: bool, reject_file: str | None, chain: str,
-    force: bool, no_register_tokens: bool, memory_limit: str, fmt: str,
+    force: bool, registered_only: bool, memory_limit: str, fmt: str,
 ) -> None:
     """Import token transfers from bulk export files (all-or-nothing per file; re-importing adds nothing).
 
@@ -112,16 +114,24 @@ def file(
         report = ingest_file(
             st, list(paths), input_format, mapping=mapping or None, blocks_file=blocks_file, skip_bad=skip_bad,
             reject_path=(reject_file or "rejects.csv") if skip_bad else None, chain=chain, force=force,
-            register_tokens=not no_register_tokens, memory_limit=memory_limit, progress=progress,
+            registered_only=registered_only, memory_limit=memory_limit, progress=progress,
         )
     rows = [{"file": f.path, "status": f.status, "read": f.rows_read, "added": f.rows_added,
              "duplicate": f.rows_duplicate, "rejected": f.rows_rejected,
-             "unregistered_token": f.rows_unregistered_token, "no_time": f.rows_without_time,
+             "unregistered_token": f.rows_unregistered_token, "unknown_decimals": f.rows_unknown_decimals,
+             "no_time": f.rows_without_time,
              "seconds": round(f.seconds, 2)} for f in report.files]
     write(fmt, report.to_dict(), table=rows, jsonl=rows, csv=rows)
+    if report.rows_unknown_decimals and not quiet:
+        toks = sorted({c for f in report.files for c in f.tokens_unknown_decimals})
+        click.echo(f"{report.rows_unknown_decimals:,} rows of tokens with unknown decimals were stored as activity "
+                   "(no amount, no USD value: never priced)"
+                   + (f"; newly registered without decimals: {', '.join(toks)}" if toks else "")
+                   + "; --registered-only leaves such rows out", err=True)
     if report.rows_unregistered_token and not quiet:
-        click.echo(f"{report.rows_unregistered_token:,} rows of tokens outside the registry were not stored "
-                   "(the file gives no decimals for them); add the tokens to the registry to keep them", err=True)
+        by = ", ".join(f"{c} {n:,}" for c, n in report.unregistered_by_token.items())
+        click.echo(f"{report.rows_unregistered_token:,} rows of tokens outside the registry were left out "
+                   f"(--registered-only): {by}", err=True)
     if report.rows_rejected:
         raise PartialError(
             f"{report.rows_rejected:,} bad rows were skipped and written to {report.reject_path}; "

@@ -25,7 +25,8 @@ CHAIN_NAMES = list(CHAINS)
               help="Last block; default and maximum: the latest block minus --confirmations.")
 @click.option("--confirmations", type=click.IntRange(min=0), default=None,
               help="Blocks below the node's latest block that are treated as final; nothing above is stored "
-                   "(default: the chain's: 12 on Ethereum, 19 on TRON, where the node's finalized block also caps).")
+                   "(default: nothing above the node's finalized block; when the node has no finalized tag, the "
+                   "chain's depth: ethereum 12, bsc 88, polygon 512, arbitrum 12000, optimism/base 1000, tron 19).")
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), default=2, show_default=True,
               help="Concurrent eth_getLogs requests.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
@@ -35,7 +36,8 @@ CHAIN_NAMES = list(CHAINS)
 @click.option("--commit-interval", type=click.FloatRange(min=0.0), default=5.0, show_default=True,
               help="Seconds between commits of fetched ranges; a killed run redoes at most this much work.")
 @click.option("--chain", type=click.Choice(CHAIN_NAMES), default="ethereum", show_default=True,
-              help="The chain of the node; its chain id is checked against the node's (tron: 728126428).")
+              help="The chain of the node; its chain id is checked against the node's (bsc 56, polygon 137, "
+                   "arbitrum 42161, optimism 10, base 8453, tron 728126428).")
 @click.option("--follow", is_flag=True,
               help="Keep following: ingest new finalized blocks as they come, rescore, raise and deliver alerts "
                    "(Ctrl-C stops; use 'chainrisk serve --follow' to answer lookups at the same time).")

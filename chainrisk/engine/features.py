@@ -179,8 +179,10 @@ def compute_features(src: I64, dst: I64, rank: I64, usd: I64, time: I64, n: int,
 
     n_in, n_out = cnt(dst), cnt(src)
     allc = n_in + n_out
-    v_in_w = np.where(valued, usd_f, 0.0)
-    in_usd, out_usd = cnt(dst, v_in_w), cnt(src, v_in_w)
+    # sums of whole micro-USD (exact in float64 below 2^53 micro-USD, so the same in any transfer order; sums of
+    # fractional USD were not, and leftover_share's sign at in == out then depended on the order rows were read)
+    v_in_w = np.where(valued, usd, 0).astype(np.float64)
+    in_usd, out_usd = cnt(dst, v_in_w) / MICRO, cnt(src, v_in_w) / MICRO
     nv_in, nv_out = cnt(dst, valued.astype(np.float64)), cnt(src, valued.astype(np.float64))
     zero = (usd == 0).astype(np.float64)
     dust = ((usd > 0) & ~valued).astype(np.float64)
@@ -196,10 +198,10 @@ def compute_features(src: I64, dst: I64, rank: I64, usd: I64, time: I64, n: int,
     col["round_share"][:] = _share(cnt(dst, rnd) + cnt(src, rnd), nv_in + nv_out)
     col["zero_share"][:] = _share(cnt(dst, zero) + cnt(src, zero), allc)
     col["dust_share"][:] = _share(cnt(dst, dust) + cnt(src, dust), allc)
-    col["in_exchange_share"][:] = _share(cnt(dst, np.where(exchange[src], v_in_w, 0.0)), in_usd)
-    col["out_exchange_share"][:] = _share(cnt(src, np.where(exchange[dst], v_in_w, 0.0)), out_usd)
-    col["in_service_share"][:] = _share(cnt(dst, np.where(service[src], v_in_w, 0.0)), in_usd)
-    col["out_service_share"][:] = _share(cnt(src, np.where(service[dst], v_in_w, 0.0)), out_usd)
+    col["in_exchange_share"][:] = _share(cnt(dst, np.where(exchange[src], v_in_w, 0.0)) / MICRO, in_usd)
+    col["out_exchange_share"][:] = _share(cnt(src, np.where(exchange[dst], v_in_w, 0.0)) / MICRO, out_usd)
+    col["in_service_share"][:] = _share(cnt(dst, np.where(service[src], v_in_w, 0.0)) / MICRO, in_usd)
+    col["out_service_share"][:] = _share(cnt(src, np.where(service[dst], v_in_w, 0.0)) / MICRO, out_usd)
     exc_any = cnt(dst, exchange[src].astype(np.float64)) + cnt(src, exchange[dst].astype(np.float64))
     col["exchange_counterparty"][:] = (exc_any > 0).astype(np.float64)
 

@@ -64,7 +64,6 @@ from .model import (
     inputs_from_rows,
 )
 from .propagate import ForwardingParams, propagate
-from .sql_engine import sql_propagate
 
 __all__ = ["Inputs", "Label", "Result", "RunSummary", "compute", "inputs_from_rows", "load_inputs", "runs", "score"]
 
@@ -197,7 +196,7 @@ def score_run(store: Any, profile: str | Profile = "cn", max_hops: int | None = 
     if engine == "spark":
         from .spark_engine import require  # at call time: pyspark only for this engine
 
-        require()   # before the run is recorded: a missing pyspark or Java is a usage error, not a failed run
+        require(spark)   # before the run is recorded: a missing pyspark or Java is a usage error, not a failed run
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     hops = prof.propagation.max_hops if max_hops is None else int(max_hops)
     if not 1 <= hops <= MAX_HOPS_LIMIT:
@@ -329,10 +328,10 @@ def _propagator(engine: str, memory_limit: str | None, spark: Any, spark_dir: st
     if engine in ("array", "sql"):   # sql: the run's TableInputs carry their workspace, compute() runs the hops there
         yield propagate
     else:
-        from .spark_engine import spark_backend  # at call time: pyspark only for this engine
+        from .spark_engine import propagator  # at call time: pyspark only for this engine
 
-        with spark_backend(spark, spark_dir) as backend:
-            yield sql_propagate(backend, on_hop=say)
+        with propagator(spark, spark_dir, say) as run:   # a session, a master URL, or SparkResults to load
+            yield run
 
 
 def _n_transfers(inp: Inputs | TableInputs) -> int:

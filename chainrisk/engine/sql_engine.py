@@ -189,40 +189,28 @@ def sql_propagate(backend: Backend, on_hop: Callable[[str], None] | None = None)
             time: I64 | None = None, forwarding: ForwardingParams | None = None,
             out_order: I64 | None = None) -> tuple[list[HopExposure], ForwardingEvents | None]:
         del in_order, out_order, threads   # the SQL engine plans its own order and parallelism
-        m = int(src.size)
-        keys = [k for k in sources if max(_hops_of(max_hops, k, 0), _hops_of(max_hops, k, 1)) >= 1]
+
+        def hops_of(key: str, direction: int) -> int:
+            return max_hops if isinstance(max_hops, int) else max_hops[key][direction]
+
+        keys = [k for k in sources if max(hops_of(k, 0), hops_of(k, 1)) >= 1]
         if not keys:
             return [], None
+        judge = forwarding is not None and bool(forwarding.categories) and time is not None
+        m = int(src.size)
+        top = int(rank.max()) if m else 0
         backend.load("raw", pa.table({
             "eid": np.arange(m, dtype=np.int64), "s": src, "d": dst, "r": rank, "w": usd, "c": carry,
             "time": time if time is not None else np.full(m, -1, np.int64)}))
-        try:
-            return propagate_tables(backend, "raw", int(rank.max()) if m else 0, stop, sources, max_hops,
-                                    forwarding if time is not None else None, on_hop)
-        finally:
-            backend.drop("raw")
+        _load_roles(backend, keys, hops_of, judge, forwarding, stop, sources)
+        return run_loaded(backend, keys, hops_of, judge, forwarding, top, on_hop)
 
     return run
 
 
-def _hops_of(max_hops: int | Mapping[str, tuple[int, int]], key: str, direction: int) -> int:
-    return max_hops if isinstance(max_hops, int) else max_hops[key][direction]
-
-
-def propagate_tables(backend: Backend, raw: str, top: int, stop: B1, sources: Mapping[str, B1],
-                     max_hops: int | Mapping[str, tuple[int, int]], forwarding: ForwardingParams | None,
-                     on_hop: Callable[[str], None] | None = None) -> tuple[list[HopExposure], ForwardingEvents | None]:
-    """The hops over the transfers already in the backend's table ``raw`` (``eid, s, d, r, w, c, time``; ``top``
-    its largest rank), for the stop nodes and sources given as masks over the address ids. ``forwarding`` None:
-    no forwarding events (no times). Leaves ``raw`` in place."""
-
-    def hops_of(key: str, direction: int) -> int:
-        return _hops_of(max_hops, key, direction)
-
-    keys = [k for k in sources if max(hops_of(k, 0), hops_of(k, 1)) >= 1]
-    if not keys:
-        return [], None
-    judge = forwarding is not None and bool(forwarding.categories)
+def _load_roles(backend: Backend, keys: list[str], hops_of: Callable[[str, int], int], judge: bool,
+                forwarding: ForwardingParams | None, stop: B1, sources: Mapping[str, B1]) -> None:
+    """The tables ``stop``, ``src`` and ``hopkeys`` of :func:`run_loaded`."""
     backend.load("stop", pa.table({"node": _ids(stop)}))
     sk = [np.full(_ids(sources[k]).size, i, np.int32) for i, k in enumerate(keys)]
     backend.load("src", pa.table({
@@ -234,7 +222,36 @@ def propagate_tables(backend: Backend, raw: str, top: int, stop: B1, sources: Ma
         "kout": np.array([hops_of(k, 1) for k in keys], np.int32),
         "judge": np.array([judge and forwarding is not None and k in forwarding.categories for k in keys],
                           bool)}))
+
+
+def propagate_tables(backend: Backend, raw: str, top: int, stop: B1, sources: Mapping[str, B1],
+                     max_hops: Mapping[str, tuple[int, int]], forwarding: ForwardingParams | None,
+                     on_hop: Callable[[str], None] | None = None) -> tuple[list[HopExposure], ForwardingEvents | None]:
+    """The hops over the transfers already in the backend's table ``raw`` (``eid, s, d, r, w, c, time``; ``top``
+    its largest rank), for the stop nodes and sources given as masks over the address ids (the SQL engine's
+    out-of-core run: :class:`TableGraph`). Leaves ``raw`` in place."""
+
+    def hops_of(key: str, direction: int) -> int:
+        return max_hops[key][direction]
+
+    keys = [k for k in sources if max(hops_of(k, 0), hops_of(k, 1)) >= 1]
+    if not keys:
+        return [], None
+    judge = forwarding is not None and bool(forwarding.categories)
+    _load_roles(backend, keys, hops_of, judge, forwarding, stop, sources)
+    return run_loaded(backend, keys, hops_of, judge, forwarding, top, on_hop, raw=raw, drop_raw=False)
+
+
+def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], int], judge: bool,
+               forwarding: ForwardingParams | None, top: int, on_hop: Callable[[str], None] | None = None,
+               raw: str = "raw", drop_raw: bool = True) -> tuple[list[HopExposure], ForwardingEvents | None]:
+    """The hops of every key on ``backend``, whose tables ``raw`` (eid, s, d, r, w, c, time), ``stop``, ``src``
+    and ``hopkeys`` are loaded (by :func:`sql_propagate`, :func:`propagate_tables`, or from Parquet by the Spark
+    engine); ``top`` is the largest rank. Drops every table it made, the three role tables and (``drop_raw``)
+    ``raw``."""
     backend.create("e", edges_sql(judge, raw))
+    if drop_raw:
+        backend.drop(raw)
     out: list[HopExposure] = []
     made = ["e", "stop", "src", "hopkeys"]
     parts: list[str] = []          # per incoming hop: the judged keys' taint (forwarding)

@@ -55,10 +55,16 @@ class FileReport:
     rows_added: int = 0  # new transfers stored
     rows_duplicate: int = 0  # good rows whose transfer was already stored (or repeated in the file)
     rows_rejected: int = 0  # bad rows (only non-zero with skip_bad: otherwise the file fails)
-    rows_unregistered_token: int = 0  # good rows of tokens not in the registry and without decimals
+    rows_unregistered_token: int = 0  # good rows left out because their token is not in the registry
+    #                                   (only with registered_only; by token in ``unregistered_by_token``)
+    rows_unknown_decimals: int = 0  # stored rows of tokens whose decimals are unknown: activity, never priced
     rows_without_time: int = 0  # stored rows that have no block time
     rows_other_events: int = 0  # rows of a logs/API export that are not token transfers (never stored)
     tokens_registered: list[str] = field(default_factory=list)  # contracts newly added to the registry
+    #                                                                 with the decimals the file gives
+    tokens_unknown_decimals: list[str] = field(default_factory=list)  # contracts newly added with unknown
+    #                                                                       decimals (the file gives none)
+    unregistered_by_token: dict[str, int] = field(default_factory=dict)  # registered_only: rows left out
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,6 +77,9 @@ class ImportReport:
 
     files: list[FileReport] = field(default_factory=list)
     reject_path: str | None = None
+    #: what happened to tokens outside the registry: ``register`` (the default: registered with the file's
+    #: decimals, or with unknown decimals when it gives none) or ``registered-only`` (their rows left out)
+    token_policy: str = "register"
 
     @property
     def rows_read(self) -> int:
@@ -93,6 +102,18 @@ class ImportReport:
         return sum(f.rows_unregistered_token for f in self.files)
 
     @property
+    def rows_unknown_decimals(self) -> int:
+        return sum(f.rows_unknown_decimals for f in self.files)
+
+    @property
+    def unregistered_by_token(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            for k, n in f.unregistered_by_token.items():
+                out[k] = out.get(k, 0) + n
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    @property
     def rows_without_time(self) -> int:
         return sum(f.rows_without_time for f in self.files)
 
@@ -105,6 +126,9 @@ class ImportReport:
             "files": [f.to_dict() for f in self.files],
             "rows_read": self.rows_read, "rows_added": self.rows_added, "rows_duplicate": self.rows_duplicate,
             "rows_rejected": self.rows_rejected, "rows_unregistered_token": self.rows_unregistered_token,
+            "rows_unknown_decimals": self.rows_unknown_decimals, "token_policy": self.token_policy,
+            "tokens_unknown_decimals": sorted({c for f in self.files for c in f.tokens_unknown_decimals}),
+            "unregistered_by_token": self.unregistered_by_token,
             "rows_without_time": self.rows_without_time,
             "reject_path": self.reject_path, "seconds": round(self.seconds, 3),
         }
@@ -124,6 +148,7 @@ def ingest_file(
     register_tokens: bool = True,
     memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
     progress: Callable[[FileReport], None] | None = None,
+    registered_only: bool = False,
 ) -> ImportReport:
     """Import token transfers from files into ``store``; returns an :class:`ImportReport`.
 
@@ -135,9 +160,13 @@ def ingest_file(
 
     Each file is imported in one transaction. A bad row raises :class:`InputError` naming the file and line and
     leaves the store as it was, unless ``skip_bad``: then good rows are kept and bad ones are written to
-    ``reject_path`` (CSV). Files imported before (same SHA-256) are skipped unless ``force``. Tokens missing from
-    the registry are registered (kind ``other``) when the file gives their decimals and ``register_tokens`` is
-    true; otherwise their rows are counted in ``rows_unregistered_token`` and not stored.
+    ``reject_path`` (CSV). Files imported before (same SHA-256) are skipped unless ``force``.
+
+    Tokens missing from the registry are registered (kind ``other``) with the decimals the file gives, or, when
+    it gives none (BigQuery, ethereum-etl), with unknown decimals and no USD peg: their transfers are stored
+    (``rows_unknown_decimals``; activity for the graph, ``amount`` NULL, never priced) instead of dropped. With
+    ``registered_only`` (or ``register_tokens=False``) only tokens already in the registry are kept; the rows
+    left out are counted in ``rows_unregistered_token`` and by token in ``unregistered_by_token``.
 
     ``memory_limit`` caps DuckDB's memory during the import (e.g. ``"1GB"``; ``None`` keeps the store's
     setting): larger files then spill to DuckDB's temp directory, so peak memory stays flat as inputs grow.
@@ -169,7 +198,9 @@ def ingest_file(
             )
     if memory_limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit.strip()):
         raise UsageError(f"bad memory limit {memory_limit!r}; give a size such as 1GB or 512MiB")
-    report = ImportReport(reject_path=str(reject_path) if reject_path is not None else None)
+    register = register_tokens and not registered_only
+    report = ImportReport(reject_path=str(reject_path) if reject_path is not None else None,
+                          token_policy="register" if register else "registered-only")
     with store.memory_limit(memory_limit):
         store.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTS} (file VARCHAR, line BIGINT, reason VARCHAR,"
                       " row_text VARCHAR)")
@@ -179,7 +210,7 @@ def ingest_file(
             for path in path_list:
                 try:
                     rep = _import_one(store, path, format, dict(mapping or {}), blocks_file is not None,
-                                      skip_bad, chain, force, register_tokens)
+                                      skip_bad, chain, force, register)
                 except MemoryErrors as e:
                     raise out_of_memory(path, memory_limit or str(store.setting("memory_limit")), e) from None
                 report.files.append(rep)
@@ -204,7 +235,7 @@ def file_sha256(path: Path) -> str:
 
 def _import_one(
     store: Store, path: Path, fmt: str, mapping: dict[str, str], have_blocks: bool, skip_bad: bool,
-    chain: str, force: bool, register_tokens: bool,
+    chain: str, force: bool, register: bool,
 ) -> FileReport:
     t0 = time.perf_counter()
     if not path.is_file():
@@ -243,7 +274,7 @@ def _import_one(
             f" WHERE {STAGE}.block_time IS NULL AND b.number = {STAGE}.block_number"
         )
     with store.transaction():
-        rep.tokens_registered = staging.resolve_tokens(store, chain, register_tokens)
+        rep.tokens_registered, rep.tokens_unknown_decimals = staging.resolve_tokens(store, chain, register)
         if "value" not in src.fields:
             staging.amount_to_value(store)
         if "log_index" not in src.fields:
@@ -272,14 +303,20 @@ def _import_one(
             rep.rows_rejected = n_bad
         staging.ready_view(store, chain, fmt)
         row = store.execute(
-            f"SELECT count(*) FILTER (WHERE k.id IS NULL), count(k.id), count(k.id) FILTER (WHERE s.block_time IS NULL)"
+            f"SELECT count(*) FILTER (WHERE k.id IS NULL), count(k.id), count(k.id) FILTER (WHERE s.block_time IS NULL),"
+            f" count(k.id) FILTER (WHERE k.decimals IS NULL)"
             f" FROM {STAGE} s LEFT JOIN {TOKENS} k ON k.contract = s.token_address WHERE s.reason IS NULL"
         ).fetchone()
         assert row is not None
         rep.rows_unregistered_token, n_ready, no_time = int(row[0]), int(row[1]), int(row[2])
+        if rep.rows_unregistered_token:
+            rep.unregistered_by_token = staging.left_out_by_token(store)
+        before = _count_unknown_decimals(store) if row[3] else 0
         rep.rows_added = store.add_transfers(READY) if n_ready else 0
         rep.rows_duplicate = n_ready - rep.rows_added
         rep.rows_without_time = no_time
+        # of the rows added, those of tokens with unknown decimals (stored as activity, never priced)
+        rep.rows_unknown_decimals = _count_unknown_decimals(store) - before if row[3] else 0
         store.execute(
             "INSERT INTO file_imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
             [digest, fmt, str(path), rep.rows_read, rep.rows_added, rep.rows_rejected],
@@ -289,6 +326,15 @@ def _import_one(
              path, rep.rows_read, rep.rows_added, rep.rows_duplicate, rep.rows_rejected,
              rep.rows_unregistered_token, rep.seconds)
     return rep
+
+
+def _count_unknown_decimals(store: Store) -> int:
+    """Stored transfers of the tokens with unknown decimals that this file has rows of."""
+    (n,) = store.execute(
+        f"SELECT count(*) FROM transfers WHERE token_id IN"
+        f" (SELECT k.id FROM {TOKENS} k WHERE k.decimals IS NULL"
+        f"  AND k.contract IN (SELECT DISTINCT token_address FROM {STAGE} WHERE reason IS NULL))").fetchall()[0]
+    return int(n)
 
 
 def out_of_memory(path: Path, limit: str, e: BaseException) -> OutOfMemory:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 CHUNK = 16 * 1024 * 1024
 MAX_LINE = 2_000_000  # DuckDB's largest CSV line (its max_line_size default): longer ones are rejected or lost
@@ -55,6 +57,8 @@ def _open(path: Path) -> BinaryIO:
 
 def count_records(path: Path, delimiter: str = ",", *, long_line: int = LONG_LINE) -> RecordCount:
     """The records of the CSV file ``path`` (gzip when its name ends in ``.gz``), split as DuckDB splits them."""
+    import numpy as np  # here, not at module level: a Parquet import does not need it
+
     out = RecordCount()
     delim = delimiter.encode("utf-8")[0]
     with _open(path) as f:
@@ -122,6 +126,8 @@ def _significant(arr: np.ndarray, quotes: np.ndarray, in_quote: int, prev: int, 
                  off: int, last_sig: int) -> tuple[np.ndarray, int, int]:
     """The positions (in the chunk) of the quotes that open or close a field, the quote state after the chunk,
     and the global position of the last such quote."""
+    import numpy as np
+
     boundary = (delim, nl, ord("\r"), ord("\n"), -1)
     # The common case: every quote opens or closes a field, so a quote is an opener when an even number of quotes
     # precede it (given the state at the chunk start); check that each opener is where a field can start.

@@ -14,7 +14,7 @@ parsed with ``orjson`` (no per-log formatting), batched requests for block heade
 URLs carry API keys: :func:`mask_url` keeps scheme, host and port only, and every message uses it.
 
 web3 is used where its ABI machinery is the right tool: :meth:`RpcClient.web3` is a ``Web3`` whose requests go
-through this client (same retries, same masked errors), for the chain id, the ``finalized`` block, contract
+through this client (same retries, same masked errors), for contract
 reads (an issuer's ``isBlackListed``/``isBlacklisted`` to confirm a freeze: :meth:`RpcClient.frozen`, ERC-20
 ``decimals``/``symbol``) and ABI encoding (:data:`ISSUER_ABI`, the demo's and tests' contracts). It is imported
 lazily (importing it takes a second or two). The ``eth_getLogs`` hot path stays raw on purpose: web3 turns every
@@ -50,10 +50,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: JSON-RPC error codes providers use for "query returned more than N results", "response size exceeded"
-#: or "block range too large" on eth_getLogs: -32005 (Infura, Erigon "limit exceeded"), -32602 (Alchemy "log
-#: response size exceeded"/invalid range), -32614 (QuickNode range limit), -32062 and -32701 (Ankr/Chainstack
-#: range limits), -32000 (geth/nethermind generic server error, used for the 10,000-log and timeout limits).
-SPLIT_CODES = frozenset({-32005, -32602, -32614, -32062, -32701, -32000})
+#: or "block range too large" on eth_getLogs: -32005 (Infura, Erigon "limit exceeded", BSC providers "query
+#: exceeds max block range"), -32602 (Alchemy "log response size exceeded"/invalid range, reth "query exceeds
+#: max results 20000", Infura's range cap), -32614 (QuickNode range limit, with HTTP 413), -32062 (Ankr,
+#: the public OP Stack endpoints "Block range is too large"), -32701 (Chainstack), -32000 (geth/bor/nethermind
+#: generic server error: polygon-rpc.com "eth_getLogs block range too large, range: N, max: 3500", the
+#: 10,000-log and timeout limits), -32600 (Alchemy "You can make eth_getLogs requests with up to a 500 block
+#: range", other gateways' "block range too high"). The per-chain shapes are in docs/ingest-rpc.md.
+SPLIT_CODES = frozenset({-32005, -32602, -32614, -32062, -32701, -32000, -32600})
+#: "method not found / not available": the node does not serve eth_getLogs at all (BSC's own public dataseed
+#: endpoints disable it, docs.bnbchain.org "JSON-RPC Endpoint").
+NO_METHOD_CODES = frozenset({-32601})
 #: JSON-RPC error codes that mean "slow down / try again": rate limits and transient internal errors.
 RETRY_CODES = frozenset({-32005, -32603, -32016, -32090, -32098, 429})
 #: HTTP statuses retried with backoff.
@@ -200,7 +207,7 @@ class RpcClient:
     def _delay(self, attempt: int) -> float:
         return self._rng.uniform(0, min(self.backoff_cap, self.backoff * 2**attempt))
 
-    def _post(self, body: bytes, *, split_on_timeout: bool = False, raw: bool = False) -> Any:
+    def _post(self, body: bytes, *, split: bool = False, raw: bool = False) -> Any:
         """POST a JSON-RPC body, retrying transient failures; returns the parsed JSON response (or, with
         ``raw``, the response bytes)."""
         last = ""
@@ -216,7 +223,7 @@ class RpcClient:
             except (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError):
                 last = "cannot be reached (connect timeout)"
             except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
-                if split_on_timeout:
+                if split:
                     raise RangeTooLarge("timeout") from None
                 last = f"did not answer within {self.timeout:g} s"
             except (requests.exceptions.ConnectionError, urllib3.exceptions.ProtocolError,
@@ -234,8 +241,10 @@ class RpcClient:
                         return orjson.loads(content)
                     except orjson.JSONDecodeError:
                         last = "answered with a body that is not JSON"
+                elif status == 413 and split:
+                    raise RangeTooLarge("HTTP 413")  # QuickNode answers its range cap so (-32614 in the body)
                 elif status == 413:
-                    raise RangeTooLarge("HTTP 413")
+                    last = "answered HTTP 413 (response too large) for a single block"
                 elif status in RETRY_STATUS:
                     last = f"answered HTTP {status}"
                     if status in (429, 503):
@@ -324,7 +333,7 @@ class RpcClient:
         body = self._body("eth_getLogs", [{"fromBlock": hex(from_block), "toBlock": hex(to_block),
                                            "address": list(addresses), "topics": list(topics)}])
         for attempt in range(self.max_retries + 1):
-            resp = self._post(body, split_on_timeout=not single)
+            resp = self._post(body, split=not single)
             err = resp.get("error") if isinstance(resp, dict) else None
             if err is None:
                 result = resp.get("result") if isinstance(resp, dict) else None
@@ -339,6 +348,10 @@ class RpcClient:
         (after a backoff) to retry, or raise :class:`RpcError` when it is final."""
         single = from_block == to_block
         code = _code(err)
+        if code in NO_METHOD_CODES:
+            raise RpcError(f"the node at {self.masked} does not serve eth_getLogs (error {code}: method not "
+                           "available); some public endpoints (BSC's bsc-dataseed) disable it: point --rpc-url at "
+                           "your own node or a provider that serves logs", code=code)
         if code in SPLIT_CODES and not single:
             raise RangeTooLarge(f"error {code}")
         if (code in RETRY_CODES or code in SPLIT_CODES) and attempt < self.max_retries:
@@ -359,7 +372,7 @@ class RpcClient:
         body = self._body("eth_getLogs", [{"fromBlock": hex(from_block), "toBlock": hex(to_block),
                                            "address": list(addresses), "topics": list(topics)}])
         for attempt in range(self.max_retries + 1):
-            content: bytes = self._post(body, split_on_timeout=not single, raw=True)
+            content: bytes = self._post(body, split=not single, raw=True)
             err = None
             if len(content) < 65536:
                 try:
@@ -395,17 +408,26 @@ class RpcClient:
         return int(self.call("eth_blockNumber"), 16)
 
     def chain_id(self) -> int:
-        return int(self.web3().eth.chain_id)
+        # raw, not web3's eth.chain_id: importing web3 takes 1-2 s, and a run of registered tokens needs no ABI
+        value = self.call("eth_chainId")
+        try:
+            return int(value, 16) if isinstance(value, str) else int(value)
+        except (TypeError, ValueError):
+            raise RpcError(f"the node at {self.masked} sent a malformed eth_chainId answer") from None
 
     def finalized_block(self) -> int | None:
-        """The number of the node's ``finalized`` block (proof-of-stake finality: it will not be reorganised), or
-        None when the node does not know the tag (a pre-merge chain, an old client)."""
+        """The number of the node's ``finalized`` block (it will not be reorganised; what that means per chain is in
+        :mod:`chainrisk.chains`), or None when the node does not know the tag (a pre-merge chain, an old client:
+        an error answer or no block)."""
         try:
-            blk = self.web3().eth.get_block("finalized")
+            blk = self.call("eth_getBlockByNumber", ["finalized", False])
         except RpcError:
             return None
-        number = blk.get("number")
-        return int(number) if number is not None else None
+        number = blk.get("number") if isinstance(blk, dict) else None
+        try:
+            return int(number, 16) if isinstance(number, str) else None
+        except ValueError:
+            return None
 
     def block_headers(self, numbers: Sequence[int], batch_size: int = 200) -> dict[int, tuple[str, int]]:
         """``{number: (hash, timestamp)}`` of blocks, fetched with batched ``eth_getBlockByNumber``."""

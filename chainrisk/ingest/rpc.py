@@ -36,7 +36,8 @@ import pyarrow.compute as pc
 from ..chains import ChainSpec, check_chain_id, get_chain
 from ..errors import InputError, SourceUnavailable, UsageError
 from ..store import Store, Token
-from .node import RangeTooLarge, RpcClient, mask_url
+from .logs_fast import transfer_columns
+from .node import RangeTooLarge, RpcClient, logs_table, mask_url
 from .rpc_store import (  # noqa: F401  (the event topics are re-exported)
     ADDED_BLACK_LIST,
     BLACKLISTED,
@@ -50,6 +51,7 @@ from .rpc_store import (  # noqa: F401  (the event topics are re-exported)
     commit_chunks,
     compact_ranges,
     decode_transfers,
+    transfers_of_columns,
 )
 
 log = logging.getLogger(__name__)
@@ -248,10 +250,18 @@ def _fetch_range(client: RpcClient, planner: _Planner, contracts: tuple[str, ...
 
 
 def _decode(client: RpcClient, piece: _Piece, token_ids: dict[str, int], spec: ChainSpec | None = None) -> Chunk:
-    """Parse an answer into a chunk: Arrow columns, block hashes and times, logs per contract. A range whose
-    blocks changed while being read (a reorg at the tip) is read again."""
+    """Parse an answer into a chunk: Arrow columns, block hashes and times, logs per contract. An answer of plain
+    Transfer logs is read straight into columns (:mod:`chainrisk.ingest.logs_fast`); anything else, and any doubt,
+    goes through Arrow's JSON reader. A range whose blocks changed while being read (a reorg at the tip) is read
+    again."""
     contracts, a, b = piece.contracts, piece.lo, piece.hi
     content = piece.content
+    cols = transfer_columns(content, token_ids)
+    if cols is not None:
+        blocks = _blocks_fast(client, cols.blocks, b)
+        transfers = transfers_of_columns(cols, blocks, spec) if blocks is not None else None
+        if transfers is not None and blocks is not None:
+            return Chunk(contracts, a, b, cols.n, transfers, _NO_LOGS, blocks, Counter(cols.counts))
     for _ in range(5):
         tbl = client.parse_logs(content)
         if tbl.num_rows and pc.any(tbl["removed"]).as_py():
@@ -271,6 +281,25 @@ def _decode(client: RpcClient, piece: _Piece, token_ids: dict[str, int], spec: C
         counts = Counter({contracts[0]: tbl.num_rows})
     transfers, others = decode_transfers(tbl, blocks, token_ids, spec)
     return Chunk(contracts, a, b, tbl.num_rows, transfers, others, blocks, counts)
+
+
+_NO_LOGS = logs_table([])
+
+
+def _blocks_fast(client: RpcClient, seen: dict[int, tuple[str, int | None]], last: int
+                 ) -> dict[int, tuple[str, int]] | None:
+    """:func:`_blocks_of` for an answer read by :func:`transfer_columns` (its blocks, with times when the logs
+    carried them): headers are fetched for the blocks without a time and for the range's last block. None when
+    a header's hash is not the logs' (the general path then reads the range again)."""
+    blocks = {n: (h, ts) for n, (h, ts) in seen.items() if ts is not None}
+    need = [n for n, (_, ts) in seen.items() if ts is None]
+    if last not in seen:
+        need.append(last)
+    for num, (h, ts) in client.block_headers(sorted(set(need))).items():
+        if num in seen and seen[num][0] != h:
+            return None
+        blocks[num] = (h, ts)
+    return blocks
 
 
 def _blocks_of(client: RpcClient, tbl: pa.Table, last: int) -> dict[int, tuple[str, int]] | None:
@@ -347,21 +376,22 @@ def ingest_rpc(
     backoff: float = 0.5,
     initial_range: int = 100,
     max_range: int = 100_000,
-    target_logs: int = 5_000,
-    commit_logs: int = 100_000,
+    target_logs: int = 2_500,
+    commit_logs: int = 500_000,
     commit_seconds: float = 5.0,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
     """Ingest ``Transfer`` logs and issuer blacklist events of ``tokens`` (symbols or addresses; default: every
     registered token of ``chain``) from the node at ``rpc_url`` over [from_block, to_block], never above
-    ``latest - confirmations`` (default: the chain's, :mod:`chainrisk.chains`) nor, when ``confirmations`` is
-    not given on TRON, above the node's ``finalized`` (solidified) block. The node's chain id must
+    ``latest - confirmations`` when ``confirmations`` is given; otherwise never above the node's ``finalized``
+    block (falling back to the chain's confirmation depth, :mod:`chainrisk.chains`, when the node does not answer
+    the tag). The node's chain id must
     be the chain's (:func:`chainrisk.chains.check_chain_id`). On TRON the registered contracts are base58 and the
     node's logs 20-byte hex: addresses are converted at this edge and stored as ``T...``. Resumes from what is
     already stored; safe to rerun or kill at any point."""
     spec = get_chain(chain)
     chain = spec.name
-    use_finalized = confirmations is None and spec.finality == "finalized" and spec.address_form == "tron"
+    use_finalized = confirmations is None and spec.finality == "finalized"
     if confirmations is None:
         confirmations = spec.confirmations
     if spec.max_block_range is not None:
@@ -387,15 +417,7 @@ def ingest_rpc(
         if not toks:
             raise InputError(f"no tokens are registered for {chain}; pass --token SYMBOL|ADDRESS")
         report.tokens = [t.symbol for t in toks]
-        safe = latest - confirmations
-        why = f"latest {latest} - {confirmations} confirmations"
-        if use_finalized:
-            # java-tron answers the `finalized` tag with its solidified (irreversible) block; an explicit
-            # --confirmations is the user's own rule and replaces this one
-            fin = client.finalized_block()
-            report.finalized_block = fin
-            if fin is not None and fin < safe:
-                safe, why = fin, f"the node's finalized block {fin}"
+        safe, why = _safe_head(client, spec, latest, confirmations, use_finalized, report)
         hi = safe if to_block is None else min(to_block, safe)
         if to_block is not None and to_block > safe:
             report.notes.append(f"--to-block {to_block} is above the last confirmed block {safe} ({why}); "
@@ -428,6 +450,29 @@ def ingest_rpc(
         report.seconds = time.monotonic() - t0
         client.close()
     return report
+
+
+def _safe_head(client: RpcClient, spec: ChainSpec, latest: int, confirmations: int, use_finalized: bool,
+               report: IngestReport) -> tuple[int, str]:
+    """The highest block to store and why. An explicit ``confirmations`` is the user's rule: ``latest -
+    confirmations``. Otherwise, on a chain whose finality is ``finalized`` (every chain here), the node's
+    ``finalized`` block (``chainrisk.chains`` says what it means per chain); a node that does not answer the tag
+    (an old client, a pre-merge chain) falls back to the chain's confirmation depth, with a note. On TRON the
+    19-block depth caps as well."""
+    depth = latest - confirmations
+    if not use_finalized:
+        return depth, f"latest {latest} - {confirmations} confirmations"
+    fin = client.finalized_block()
+    report.finalized_block = fin
+    if fin is None:
+        report.notes.append(f"the node does not answer the 'finalized' block tag; using {spec.name}'s fallback of "
+                            f"{confirmations} confirmations (latest {latest} - {confirmations} = {depth})")
+        log.warning(report.notes[-1])
+        return depth, f"latest {latest} - {confirmations} confirmations"
+    if spec.confirmations_cap_too and depth < fin:
+        return depth, f"latest {latest} - {confirmations} confirmations"
+    report.confirmations = max(0, latest - fin)
+    return min(fin, latest), f"the node's finalized block {fin}"
 
 
 def _run(store: Store, client: RpcClient, spec: ChainSpec, jobs: list[tuple[tuple[str, ...], int, int]],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +19,9 @@ import pyarrow.compute as pc
 from ..chains import ChainSpec
 from ..store import Store, Token
 from .node import RpcClient
+
+if TYPE_CHECKING:
+    from .logs_fast import TransferColumns
 
 log = logging.getLogger("chainrisk.ingest.rpc")
 
@@ -102,6 +106,11 @@ def _uint256(data: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         return np.zeros(0, bool), np.zeros(0, bool), z, z
     fixed = data.cast(pa.binary(66))
     raw = np.frombuffer(fixed.buffers()[1], np.uint8)[fixed.offset * 66:(fixed.offset + n) * 66].reshape(n, 66)
+    return _uint256_rows(raw)
+
+
+def _uint256_rows(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_uint256` of an (n, 66) byte matrix of the words."""
     top = (raw[:, 2:34] != ord("0")).any(axis=1)
     digits = _HEX[raw[:, 34:]]
     ok = digits < 16
@@ -195,6 +204,33 @@ def decode_transfers(raw: pa.Table, blocks: dict[int, tuple[str, int]], token_id
                     pa.array(hi), pa.array(lo), value_raw],
                    schema=_TRANSFER_SCHEMA)
     return out, others
+
+
+def transfers_of_columns(cols: TransferColumns, blocks: dict[int, tuple[str, int]],
+                         spec: ChainSpec | None = None) -> pa.Table | None:
+    """The decoded-transfers table (:func:`decode_transfers`' schema) of an answer read by
+    :func:`chainrisk.ingest.logs_fast.transfer_columns`; None when a value word is malformed (the caller then
+    takes the general path, which drops such logs and counts them)."""
+    valid, top, hi, lo = _uint256_rows(cols.data)
+    if not valid.all():
+        return None
+    wide = top | (hi >= np.uint64(2**63))
+    value_raw: pa.Array = pa.nulls(cols.n, pa.string())
+    if wide.any():
+        texts: list[str | None] = [None] * cols.n
+        for i in np.flatnonzero(wide).tolist():
+            try:
+                texts[i] = str(int(cols.data[i].tobytes().decode("ascii"), 16))
+            except ValueError:
+                return None
+        value_raw = pa.array(texts, pa.string())
+    nums = np.fromiter(sorted(blocks), np.int64, len(blocks))
+    times = np.array([blocks[int(x)][1] for x in nums], np.int64) * 1_000_000
+    block_time = pa.array(times[np.searchsorted(nums, cols.block_number)]).cast(pa.timestamp("us"))
+    return pa.table([cols.tx_hash, pa.array(cols.log_index.astype(np.int32)), pa.array(cols.block_number),
+                     block_time, pa.array(cols.token_id), node_addresses(cols.from_address, spec),
+                     node_addresses(cols.to_address, spec), pa.array(hi), pa.array(lo), value_raw],
+                    schema=_TRANSFER_SCHEMA)
 
 
 # -- storing ------------------------------------------------------------------------------------------------

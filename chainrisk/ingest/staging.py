@@ -221,6 +221,10 @@ def amount_to_value(store: Store) -> None:
                          THEN coalesce(nullif(ltrim(split_part(amount, '.', 1)
                               || rpad(rtrim(split_part(amount, '.', 2), '0'), k.decimals, '0'), '0'), ''), '0') END,
             reason = CASE
+                WHEN k.decimals IS NULL
+                    THEN 'amount ' || amount || ' cannot be converted to base units: the decimals of token '
+                         || k.contract || ' are unknown (give a token_decimals column, a raw value column, or '
+                         || 'register the token with its decimals first)'
                 WHEN {STAGE}.token_decimals IS NOT NULL AND {STAGE}.token_decimals <> k.decimals
                     THEN 'token_decimals ' || {STAGE}.token_decimals || ' disagree with the registry ('
                          || k.decimals || ' for ' || k.contract || ')'
@@ -320,26 +324,56 @@ def collect_rejects(store: Store, src: sources.Source) -> None:
     )
 
 
-def resolve_tokens(store: Store, chain: str, register: bool) -> list[str]:
-    """Fill the token lookup for the staged rows; register unknown tokens whose decimals the file gives."""
+def resolve_tokens(store: Store, chain: str, register: bool) -> tuple[list[str], list[str]]:
+    """Fill the token lookup for the staged rows. With ``register``, a token the registry does not know is
+    registered with the decimals the file gives, or, when the file gives none (BigQuery, ethereum-etl), with
+    unknown decimals (its transfers are stored as activity, never priced). Without ``register`` only tokens
+    already in the registry are kept. Returns (contracts registered with decimals, contracts registered with
+    unknown decimals)."""
     unknown = store.execute(
         f"""SELECT s.token_address, min(s.token_symbol), min(s.token_decimals)
             FROM {STAGE} s
-            WHERE s.reason IS NULL AND s.token_decimals IS NOT NULL
+            WHERE s.reason IS NULL
               AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.chain = ? AND t.contract = s.token_address)
             GROUP BY 1 ORDER BY 1""",
         [chain],
     ).fetchall()
-    added = []
+    added: list[str] = []
+    undecided: list[str] = []
+    # a token registered earlier with unknown decimals gets them from a file that gives them
+    for contract, symbol, decimals in store.execute(
+        f"""SELECT s.token_address, min(s.token_symbol), min(s.token_decimals)
+            FROM {STAGE} s JOIN tokens t ON t.chain = ? AND t.contract = s.token_address
+            WHERE s.reason IS NULL AND t.decimals IS NULL AND s.token_decimals IS NOT NULL
+            GROUP BY 1 ORDER BY 1""",
+        [chain],
+    ).fetchall():
+        store.ensure_token(chain, contract, symbol, int(decimals))
     if register:
         for contract, symbol, decimals in unknown:
-            store.ensure_token(chain, contract, symbol, int(decimals))
-            added.append(contract)
+            if decimals is not None:
+                store.ensure_token(chain, contract, symbol, int(decimals))
+                added.append(contract)
+        rest = [(c, sym) for c, sym, d in unknown if d is None]
+        if rest:
+            store.execute("CREATE OR REPLACE TEMP TABLE _cr_new_tokens (contract VARCHAR, symbol VARCHAR)")
+            store.executemany("INSERT INTO _cr_new_tokens VALUES (?, ?)", rest)
+            undecided = store.register_unknown_tokens(chain, "_cr_new_tokens")
+            store.execute("DROP TABLE _cr_new_tokens")
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE {TOKENS} AS SELECT id, contract, decimals FROM tokens WHERE chain = ?",
         [chain],
     )
-    return added
+    return added, undecided
+
+
+def left_out_by_token(store: Store) -> dict[str, int]:
+    """Good staged rows whose token is not in the registry (only with ``--registered-only``), by token."""
+    rows = store.execute(
+        f"SELECT s.token_address, count(*) FROM {STAGE} s"
+        f" WHERE s.reason IS NULL AND NOT EXISTS (SELECT 1 FROM {TOKENS} k WHERE k.contract = s.token_address)"
+        " GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+    return {str(c): int(n) for c, n in rows}
 
 
 def ready_view(store: Store, chain: str, fmt: str) -> None:

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from . import formats as sources
-from .rpc_store import TRANSFER
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -85,6 +84,9 @@ def _logs(store: Store, path: Path) -> sources.Source:
     topics = "topics" if kind != "csv" else "from_json(topics, '[\"VARCHAR\"]')"
     time_col = "block_timestamp" if "block_timestamp" in cols else "NULL"
     # one row per log; the Transfer ones get from/to/value decoded here, in SQL
+    # imported here, not at module level: rpc_store loads the node client (web3, requests)
+    from .rpc_store import TRANSFER
+
     word = "lower(substr({w}, greatest(length({w}) - 39, 1)))"
     relation = f"""(
         SELECT *, {word.format(w='_t[2]')} AS _from, {word.format(w='_t[3]')} AS _to,

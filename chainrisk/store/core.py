@@ -233,6 +233,11 @@ class Store:
         """The registered token for ``contract``, registering it (kind ``other``) when first seen."""
         return _tokens.ensure_token(self, chain, contract, symbol, decimals, kind, source)
 
+    def register_unknown_tokens(self, chain: str, table: str) -> list[str]:
+        """Register the ``(contract, symbol)`` rows of ``table`` missing from the registry as tokens of unknown
+        decimals (never priced); see :func:`chainrisk.store.tokens.register_unknown`."""
+        return _tokens.register_unknown(self, chain, table)
+
     def tokens_by_id(self) -> dict[int, Token]:
         return {t.id: t for t in self.tokens()}
 

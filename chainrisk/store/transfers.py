@@ -43,13 +43,35 @@ def add_transfers(store: Store, staging: str, *, guard: bool = True) -> int:
     the NOT EXISTS check, which costs about as much as the insert. Call inside :meth:`Store.transaction` to make
     it atomic with your bookkeeping.
     """
-    encode_addresses(store, staging, ["from_address", "to_address"])
+    chains = [r[0] for r in store.execute(f"SELECT DISTINCT chain FROM {staging}").fetchall()]
+    if len(chains) == 1:
+        # One chain (every ingestion path): the batch's addresses and their ids in a small temp table, so the
+        # two id lookups are hash joins against the batch's distinct addresses, not the whole dictionary.
+        _batch_ids(store, staging, chains[0])
+        ids = ("JOIN _cr_batch_ids fa ON fa.address = s.from_address"
+               " JOIN _cr_batch_ids ta ON ta.address = s.to_address")
+        resolved = "(SELECT s.*, fa.id AS _from_id, ta.id AS _to_id FROM {source} s " + ids + ")"
+    else:
+        encode_addresses(store, staging, ["from_address", "to_address"])
+        # Resolve the two ids one join at a time: left to the optimizer, DuckDB 2.0 can join addresses to
+        # addresses on chain first (|addresses|^2 rows: 50 s and 10 GB for 10k rows).
+        resolved = """(
+            WITH f AS MATERIALIZED (
+                SELECT s.*, fa.id AS _from_id FROM {source} s
+                JOIN addresses fa ON fa.chain = s.chain AND fa.address = s.from_address)
+            SELECT f.*, ta.id AS _to_id FROM f
+            JOIN addresses ta ON ta.chain = f.chain AND ta.address = f.to_address)"""
     source, where = staging, ""
     if guard:
-        # Keys repeated inside the batch are rare; deduplicating costs ~10x a distinct count, so only then.
+        # Keys repeated inside the batch are rare; deduplicating costs ~10x a distinct count, so only then. The
+        # count of distinct key hashes is a cheap first test (equal hashes of different keys only make it look).
         (dups,) = store.execute(
-            f"SELECT count(*) - count(DISTINCT (chain, tx_hash, log_index)) FROM {staging}"
+            f"SELECT count(*) - count(DISTINCT hash(chain, tx_hash, log_index)) FROM {staging}"
         ).fetchone() or (0,)
+        if dups:
+            (dups,) = store.execute(
+                f"SELECT count(*) - count(DISTINCT (chain, tx_hash, log_index)) FROM {staging}"
+            ).fetchone() or (0,)
         if dups:
             source = (f"(SELECT * FROM {staging}"
                       " QUALIFY row_number() OVER (PARTITION BY chain, tx_hash, log_index ORDER BY block_number) = 1)")
@@ -66,20 +88,35 @@ def add_transfers(store: Store, staging: str, *, guard: bool = True) -> int:
                s._from_id, s._to_id, s.value, CASE WHEN s.value IS NULL THEN s.value_raw END,
                coalesce(CAST(s.value AS DOUBLE), CAST(s.value_raw AS DOUBLE)) / pow(10, k.decimals),
                s.source
-        FROM (
-            -- Resolve the two ids one join at a time: left to the optimizer, DuckDB 2.0 can join
-            -- addresses to addresses on chain first (|addresses|^2 rows: 50 s and 10 GB for 10k rows).
-            WITH f AS MATERIALIZED (
-                SELECT s.*, fa.id AS _from_id FROM {source} s
-                JOIN addresses fa ON fa.chain = s.chain AND fa.address = s.from_address)
-            SELECT f.*, ta.id AS _to_id FROM f
-            JOIN addresses ta ON ta.chain = f.chain AND ta.address = f.to_address
-        ) s
+        FROM {resolved.format(source=source)} s
         JOIN tokens k ON k.id = s.token_id
         {where}
         """
     ).fetchone()
+    store.execute("DROP TABLE IF EXISTS _cr_batch_ids")
     return int(row[0]) if row else 0
+
+
+def _batch_ids(store: Store, staging: str, chain: str) -> int:
+    """``_cr_batch_ids(address, id)``: every address of the batch with its id, registering new ones in
+    ``addresses`` exactly as :func:`encode_addresses` does (dense ids after the largest, in address order).
+    Returns how many are new."""
+    store.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _cr_batch_ids AS
+        WITH b AS (SELECT DISTINCT address FROM (SELECT from_address AS address FROM {staging}
+                                                 UNION ALL SELECT to_address FROM {staging})
+                   WHERE address IS NOT NULL),
+             k AS (SELECT b.address, a.id FROM b LEFT JOIN (SELECT id, address FROM addresses WHERE chain = ?) a
+                   ON a.address = b.address)
+        SELECT address, coalesce(id, (SELECT coalesce(max(id), 0) FROM addresses)
+                                     + row_number() OVER (PARTITION BY id IS NULL ORDER BY address)) AS id,
+               id IS NULL AS new
+        FROM k
+    """, [chain])
+    n = store.execute(
+        "INSERT INTO addresses SELECT id, ?, address FROM _cr_batch_ids WHERE new ORDER BY id", [chain]
+    ).fetchone()
+    return int(n[0]) if n else 0
 
 
 def stats(store: Store) -> dict[str, Any]:

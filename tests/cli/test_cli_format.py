@@ -43,6 +43,7 @@ def test_every_output_option_is_format_with_the_values_of_one_kind() -> None:
         "chainrisk case note": "documents", "chainrisk case open": "documents", "chainrisk case ref": "documents",
         "chainrisk case remove": "documents", "chainrisk case show": "documents",
         "chainrisk demo": "summary", "chainrisk fetch": "summary", "chainrisk evaluate": "summary",
+        "chainrisk export": "summary",
         "chainrisk model show": "summary", "chainrisk model train": "summary", "chainrisk ingest file": "records", "chainrisk ingest rpc": "summary",
         "chainrisk keys create": "records", "chainrisk keys list": "records", "chainrisk keys revoke": "records",
         "chainrisk keys rotate": "records",

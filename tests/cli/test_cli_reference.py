@@ -34,7 +34,7 @@ def test_the_reference_walks_every_command() -> None:
     names = set(IDS)
     assert {"chainrisk", "chainrisk ingest file", "chainrisk ingest rpc", "chainrisk labels import",
             "chainrisk keys create", "chainrisk lookup", "chainrisk screen", "chainrisk demo"} <= names
-    assert len(COMMANDS) == len(names) == 53   # every command and group, after monitoring (watch, alerts), case work, model and fetch
+    assert len(COMMANDS) == len(names) == 54   # every command and group, after monitoring (watch, alerts), case work, model, fetch and export
 
 
 @pytest.mark.parametrize(("cmd", "ctx"), COMMANDS, ids=IDS)

@@ -9,13 +9,11 @@ the array engine computes, so a later change of the semantics shows up here as a
 from __future__ import annotations
 
 import random
-import shutil
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.env import need
 from support.graphs_random import graphs, profile
 from support.scoring import add_label, add_transfers
 
@@ -111,26 +109,6 @@ def test_engine_spark_without_java_says_what_to_install(tmp_path, monkeypatch):
 
 
 # -- Spark (local mode) ---------------------------------------------------------------------------------------
-
-def _spark_available() -> bool:
-    try:
-        import pyspark  # noqa: F401
-        import sqlglot  # noqa: F401
-    except ImportError:
-        return False
-    return shutil.which("java") is not None
-
-
-@pytest.fixture(scope="session")
-def spark_session():
-    """One local Spark session (2 cores, loopback only) for the whole test run: it takes ~10 s to start."""
-    need(_spark_available(), "pyspark/sqlglot (pip install '.[spark]') or Java 17 is not installed")
-    from chainrisk.engine.spark_engine import local_session
-
-    sp = local_session(2, shuffle_partitions=2)
-    yield sp
-    sp.stop()
-
 
 @pytest.fixture(scope="session")
 def spark_backend_(spark_session, tmp_path_factory):

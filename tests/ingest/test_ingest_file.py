@@ -62,22 +62,45 @@ def etl_row(log_index: int, value: object = 1000, *, token: str = USDT, frm: str
 # -- ethereum-etl ---------------------------------------------------------------------------------------------
 
 
-def test_ethereum_etl_jsonl_round_trips_registered_stablecoins_exactly(shared, store):
+def test_ethereum_etl_jsonl_round_trips_every_transfer_exactly(shared, store):
     lines = [json.loads(x) for x in (shared / JSONL).read_text().splitlines() if x.strip()]
     registered = {t.contract for t in store.tokens("ethereum")}
     want = {
         (r["transaction_hash"], r["log_index"], r["token_address"], r["from_address"], r["to_address"],
          str(r["value"]), r["block_number"], datetime.fromtimestamp(r["block_timestamp"], UTC).replace(tzinfo=None))
-        for r in lines if r["token_address"] in registered
+        for r in lines
     }
     rep = chainrisk.ingest_file(store, [shared / JSONL], "ethereum-etl")
     got = stored(store)
     assert got == want  # exact value text (json ints, some > 2^64), times from block_timestamp
-    by_token = dict(store.execute("SELECT token, count(*) FROM transfers_view GROUP BY 1").fetchall())
+    by_token = dict(store.execute("SELECT token, count(*) FROM transfers_view WHERE amount IS NOT NULL"
+                                  " GROUP BY 1").fetchall())
     assert by_token == {"USDT": 41, "USDC": 9, "DAI": 2}
     assert rep.rows_read == len(lines) == 291
-    assert rep.rows_added == 52
-    assert rep.rows_unregistered_token == 291 - 52  # other ERC-20s and the ERC-721s: no decimals in the file
+    assert rep.rows_added == 291 and rep.rows_unregistered_token == 0
+    # other ERC-20s and the ERC-721s: the file gives no decimals, so they are kept as activity, never priced
+    others = {r["token_address"] for r in lines} - registered
+    assert rep.rows_unknown_decimals == 291 - 52
+    assert sorted(rep.files[0].tokens_unknown_decimals) == sorted(others) == rep.to_dict()["tokens_unknown_decimals"]
+    assert store.execute(
+        "SELECT count(*), count(amount), count(amount_usd) FROM transfers_view t"
+        " JOIN tokens k ON k.contract = t.token_address AND k.decimals IS NULL").fetchone() == (239, 0, 0)
+    assert all(t.decimals is None and t.usd_peg is None and t.kind == "other"
+               for t in store.tokens("ethereum") if t.contract in others)
+
+
+def test_ethereum_etl_registered_only_leaves_other_tokens_out_and_says_which(shared, store):
+    lines = [json.loads(x) for x in (shared / JSONL).read_text().splitlines() if x.strip()]
+    n_tokens = len(store.tokens())
+    rep = chainrisk.ingest_file(store, [shared / JSONL], "ethereum-etl", registered_only=True)
+    assert rep.rows_added == 52 and rep.rows_unregistered_token == 291 - 52 and rep.rows_unknown_decimals == 0
+    want: dict[str, int] = {}
+    registered = {t.contract for t in store.tokens("ethereum")}
+    for r in lines:
+        if r["token_address"] not in registered:
+            want[r["token_address"]] = want.get(r["token_address"], 0) + 1
+    assert rep.files[0].unregistered_by_token == want == rep.unregistered_by_token
+    assert rep.to_dict()["token_policy"] == "registered-only" and len(store.tokens()) == n_tokens
 
 
 def test_ethereum_etl_json_value_above_2_64_is_not_rounded(tmp_path, store):
@@ -90,11 +113,18 @@ def test_ethereum_etl_json_value_above_2_64_is_not_rounded(tmp_path, store):
     assert text == str(big)
 
 
-def test_ethereum_etl_csv_needs_registered_token_and_takes_times_from_blocks_file(shared, tmp_path):
+def test_ethereum_etl_csv_unknown_token_and_times_from_blocks_file(shared, tmp_path):
     rows = list(csv.DictReader((shared / ETL_CSV).open()))
     with chainrisk.open(tmp_path / "a.duckdb") as st:
-        rep = chainrisk.ingest_file(st, [shared / ETL_CSV], "ethereum-etl")
+        rep = chainrisk.ingest_file(st, [shared / ETL_CSV], "ethereum-etl", registered_only=True)
         assert (rep.rows_read, rep.rows_added, rep.rows_unregistered_token) == (2, 0, 2)
+    with chainrisk.open(tmp_path / "a2.duckdb") as st:  # kept as activity; decimals filled in later
+        rep = chainrisk.ingest_file(st, [shared / ETL_CSV], "ethereum-etl")
+        assert (rep.rows_added, rep.rows_unknown_decimals, rep.rows_unregistered_token) == (2, 2, 0)
+        assert st.execute("SELECT count(*), count(amount) FROM transfers").fetchone() == (2, 0)
+        tok = st.ensure_token("ethereum", rows[0]["token_address"], "OLD", 0)
+        assert tok.decimals == 0 and tok.symbol == "OLD"
+        assert st.execute("SELECT count(amount) FROM transfers").fetchone() == (2,)
     blocks = write_csv(tmp_path / "blocks.csv", ["number", "hash", "timestamp"],
                        [[483920, "0x" + "11" * 32, 1446561432], [483921, "0x" + "22" * 32, 1446561440]])
     with chainrisk.open(tmp_path / "b.duckdb") as st:
@@ -129,9 +159,10 @@ def test_phishing_dev_csv_loads_every_row_exactly(shared, store):
     for r in rows:
         per_token[r["token_address"]] = per_token.get(r["token_address"], 0) + 1
     assert dict(store.execute("SELECT token_address, count(*) FROM transfers_view GROUP BY 1").fetchall()) == per_token
-    # tokens outside the bundled registry were registered with the file's symbol and decimals
+    # every token of the file is in the bundled registry (sUSD and the old TUSD contract included)
     sym = {t.contract: (t.symbol, t.decimals, t.kind) for t in store.tokens("ethereum")}
-    assert sym["0x8dd5fbce2f6a956c3022ba3663759011dd51e73e"] == ("TUSD_OLD", 18, "other")
+    assert sym["0x8dd5fbce2f6a956c3022ba3663759011dd51e73e"] == ("TUSD_OLD", 18, "stablecoin")
+    assert rep.files[0].tokens_registered == [] and rep.rows_unknown_decimals == 0
     # amount agrees with value_raw / 10^decimals
     bad = store.execute(
         "SELECT count(*) FROM transfers_view v JOIN tokens k ON k.contract = v.token_address"
@@ -212,7 +243,8 @@ def test_bigquery_parquet_and_csv_give_the_same_exact_transfers(shared, tmp_path
     for name, path in (("p", pq), ("c", cs)):
         with chainrisk.open(tmp_path / f"{name}.duckdb") as st:
             rep = chainrisk.ingest_file(st, [path], "bigquery")
-            assert rep.rows_read == n and rep.rows_added == 53
+            assert rep.rows_read == n and rep.rows_added == n == 292  # other tokens: activity, unknown decimals
+            assert st.execute("SELECT count(amount) FROM transfers").fetchone() == (53,)
             results.append(stored(st))
             big = st.execute("SELECT value, value_raw FROM transfers WHERE tx_hash = ?", [TX1]).fetchone()
             assert big == (None, str(2**200))

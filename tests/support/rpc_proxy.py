@@ -18,6 +18,11 @@ provider would:
   ``blockTimestamp`` in logs (older java-tron), the ``pending``/``safe`` tags are refused (-32602) and the
   ``finalized`` block is the head minus ``finalized_lag`` (19: java-tron's solidified block).
 
+- :meth:`chain`: answer like the public endpoints of an EVM chain (:data:`CHAIN_MODES`: each chain's
+  eth_getLogs caps, error codes and messages, whether logs carry ``blockTimestamp``, how far ``finalized`` lags),
+  as published in the sources cited there; ``logs_disabled`` answers eth_getLogs with -32601 like BSC's own
+  dataseed endpoints, ``finalized_lag`` moves the ``finalized`` tag that many blocks below the head.
+
 It counts requests per method (``calls``) and records eth_getLogs block spans (``spans``).
 """
 
@@ -29,10 +34,56 @@ import socket
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
+
+
+@dataclass(frozen=True)
+class ChainMode:
+    """How a chain's public endpoints answer eth_getLogs (caps, error shapes) and the finalized tag."""
+
+    max_block_range: int | None
+    range_code: int
+    range_message: str  # {n}: the cap, {span}: the span asked for
+    max_results: int | None
+    results_code: int
+    results_message: str  # {n}: the cap, {a}/{b}: the range asked for
+    timestamps: bool  # logs carry blockTimestamp
+    finalized_lag: int  # the finalized tag is this many blocks below the head
+    range_status: int = 200  # HTTP status of the range refusal (QuickNode: 413)
+
+
+#: Per chain, the shapes of its public endpoints' eth_getLogs refusals (sources: the threads and pages cited;
+#: where a cap is not published, the figure is the smallest refusal seen there, rounded down):
+CHAIN_MODES: dict[str, ChainMode] = {
+    # BSC: bsc-dataseed disables eth_getLogs (docs.bnbchain.org "JSON-RPC Endpoint"; see logs_disabled); providers
+    # answer -32005 "query exceeds max block range" / "query returned more than 10000 results" (therpc.io BSC
+    # eth_getLogs). Fast finality (BEP-126): finalized two blocks below the head. bsc geth sends no blockTimestamp.
+    "bsc": ChainMode(5_000, -32005, "query exceeds max block range {n}", 10_000, -32005,
+                     "query returned more than {n} results", timestamps=False, finalized_lag=2),
+    # Polygon: polygon-rpc.com "eth_getLogs block range too large, range: 99991, max: 3500" (AlphaWallet issue
+    # 3734), a geth-style -32000. Milestones (PIP-11): finalized a few blocks below the head.
+    "polygon": ChainMode(3_500, -32000, "eth_getLogs block range too large, range: {span}, max: {n}", 10_000,
+                         -32000, "query returned more than {n} results", timestamps=False, finalized_lag=16),
+    # Arbitrum (Nitro, geth-based): QuickNode answers HTTP 413 with -32614 "eth_getLogs is limited to a 10,000
+    # range" (OffchainLabs/arbitrum-sdk issue 609). finalized = batches in finalized L1 blocks: far below the head.
+    "arbitrum": ChainMode(10_000, -32614, "eth_getLogs is limited to a {n:,} range", 10_000, -32005,
+                          "query returned more than {n} results", timestamps=False, finalized_lag=40,
+                          range_status=413),
+    # Optimism: mainnet.optimism.io answers -32062 "Block range is too large" (ponder issue 1283, refused at 2,513
+    # blocks; envio hyperindex issue 603, at 2,352 on its Sepolia twin). finalized = derived from finalized L1.
+    "optimism": ChainMode(2_000, -32062, "Block range is too large", 10_000, -32005,
+                          "query returned more than {n} results", timestamps=False, finalized_lag=40),
+    # Base (reth-based node, base/base): -32602 "query exceeds max results 20000, retry with the range A-B"
+    # (base/base issue 2421) and reth's default 100,000-block cap "query exceeds max block range 100000" (reth PR
+    # 8558; defaults in circlefin/arc-node PR 383). reth sends blockTimestamp.
+    "base": ChainMode(100_000, -32602, "query exceeds max block range {n}", 20_000, -32602,
+                      "query exceeds max results {n}, retry with the range {a}-{b}", timestamps=True,
+                      finalized_lag=40),
+}
 
 
 class RpcProxy:
@@ -44,6 +95,10 @@ class RpcProxy:
         self.results_message = "query returned more than 10000 results"
         self.refused_tags: set[str] = set()
         self.finalized_lag: int | None = None
+        self.range_code = -32602
+        self.results_code = -32005
+        self.range_status = 200
+        self.logs_disabled = False
         self.faults: list[str] = []
         self.down = False
         self.down_after: int | None = None
@@ -94,8 +149,23 @@ class RpcProxy:
             self.finalized_lag = 19
         return self
 
+    def chain(self, name: str, max_block_range: int | None = None, max_results: int | None = None) -> RpcProxy:
+        """Answer like ``name``'s public endpoints (:data:`CHAIN_MODES`); smaller caps may be given so that a
+        small test chain meets them."""
+        m = CHAIN_MODES[name]
+        with self.lock:
+            self.max_block_range = max_block_range or m.max_block_range
+            self.max_results = max_results or m.max_results
+            self.range_code, self.results_code, self.range_status = m.range_code, m.results_code, m.range_status
+            self.range_message, self.results_message = m.range_message, m.results_message
+            self.strip_timestamps = not m.timestamps
+            self.finalized_lag = m.finalized_lag
+        return self
+
     def reset(self) -> None:
         with self.lock:
+            self.range_code, self.results_code, self.range_status = -32602, -32005, 200
+            self.logs_disabled = False
             self.range_message = "block range too large; you can make eth_getLogs requests with up to a {n} block range"
             self.results_message = "query returned more than 10000 results"
             self.refused_tags = set()
@@ -143,13 +213,17 @@ class RpcProxy:
         if fault == "timeout":
             time.sleep(self.slow_seconds)
         out = [self._one(it) for it in items]
-        self._send(h, 200, json.dumps(out if isinstance(req, list) else out[0]).encode())
+        status = 200
+        if not isinstance(req, list) and isinstance(out[0], dict) and out[0].pop("_status", None):
+            status = self.range_status  # QuickNode: the range refusal comes with HTTP 413
+        self._send(h, status, json.dumps(out if isinstance(req, list) else out[0]).encode())
 
     def _one(self, it: dict[str, Any]) -> Any:
         params = it.get("params") or []
         if self.refused_tags and any(p in self.refused_tags for p in params if isinstance(p, str)):
+            tag = next(p for p in params if isinstance(p, str) and p in self.refused_tags)
             return {"jsonrpc": "2.0", "id": it.get("id"), "error": {
-                "code": -32602, "message": "TAG pending not supported"}}
+                "code": -32602, "message": f"TAG {tag} not supported"}}
         if self.finalized_lag is not None and it.get("method") == "eth_getBlockByNumber" and params \
                 and params[0] == "finalized":  # java-tron: the solidified block, ~19 blocks below the head
             head = int(self._upstream(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber",
@@ -157,13 +231,17 @@ class RpcProxy:
             it = {**it, "params": [hex(max(0, head - self.finalized_lag)), *params[1:]]}
         if it.get("method") != "eth_getLogs":
             return self._upstream(json.dumps(it).encode())
+        if self.logs_disabled:  # geth's answer for a method that is not served (BSC's dataseed endpoints)
+            return {"jsonrpc": "2.0", "id": it.get("id"), "error": {
+                "code": -32601, "message": "the method eth_getLogs does not exist/is not available"}}
         flt = it["params"][0]
         a, b = int(flt["fromBlock"], 16), int(flt["toBlock"], 16)
         with self.lock:
             self.spans.append((a, b))
         if self.max_block_range is not None and b - a + 1 > self.max_block_range:
-            return {"jsonrpc": "2.0", "id": it["id"], "error": {
-                "code": -32602, "message": self.range_message.format(n=self.max_block_range)}}
+            return {"jsonrpc": "2.0", "id": it["id"], "_status": self.range_status != 200, "error": {
+                "code": self.range_code, "message": self.range_message.format(n=self.max_block_range,
+                                                                              span=b - a + 1)}}
         if self.delay:
             time.sleep(self.delay)
         resp = self._upstream(json.dumps(it).encode())
@@ -171,7 +249,7 @@ class RpcProxy:
         if isinstance(logs, list):
             if self.max_results is not None and len(logs) > self.max_results:
                 return {"jsonrpc": "2.0", "id": it["id"], "error": {
-                    "code": -32005, "message": self.results_message,
+                    "code": self.results_code, "message": self.results_message.format(n=self.max_results, a=a, b=b),
                     "data": {"from": hex(a), "to": hex((a + b) // 2)}}}
             if self.strip_timestamps:
                 for lg in logs:
