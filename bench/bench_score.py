@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,108 @@ def load(path: str, g: dict[str, np.ndarray]) -> float:
         con.unregister("_bench_l")
         con.execute("CHECKPOINT")
     return time.perf_counter() - t0
+
+
+def generate_stream(n_transfers: int, n_addresses: int, seed: int = 42,
+                    chunk: int = 4_000_000) -> Iterator[dict[str, np.ndarray]]:
+    """:func:`generate`'s graph made in chunks of about ``chunk`` transfers, so that any size fits in memory.
+
+    The per-address parts (activity weights, services, illicit sources, deposit addresses and their exchange)
+    are :func:`generate`'s; each chunk draws its transfers over its own range of blocks (~150 per block) with its
+    own seed, and its sweeps land one block later with log indexes after every ordinary transfer of that block
+    (1,000,000 + their order), so chunks never collide. Same flags, same graph (not the same as :func:`generate`'s,
+    whose single random stream depends on the size). Each chunk: src, dst, usd, block, log_index, seq (a global
+    transfer number, for the transaction hash); the first also carries lab_addr, lab_cat and n_addresses."""
+    rng = np.random.default_rng(seed)
+    m = n_addresses
+    perm = rng.permutation(m) + 1
+    w = np.arange(1, m + 1, dtype=np.float64) ** -0.9
+    cdf = np.cumsum(w)
+    cdf /= cdf[-1]
+    del w
+    services = perm[: len(SERVICE_CATS)]
+    rest = perm[len(SERVICE_CATS):]
+    n_illicit = max(6, m // 500)
+    n_dep = max(1, m // 100)
+    pick = rng.choice(rest.size, n_illicit + n_dep, replace=False)
+    illicit = rest[pick[:n_illicit]]
+    deposits = rest[pick[n_illicit:]]
+    exchanges = services[: SERVICE_CATS.count("exchange")]
+    dep_ex = exchanges[rng.integers(0, exchanges.size, deposits.size)]
+    is_dep = np.zeros(m + 2, bool)
+    is_dep[deposits] = True
+    dep_sorted = np.sort(deposits)
+    ex_by_sorted = dep_ex[np.argsort(deposits)]
+    lab_addr = np.concatenate([services, illicit]).astype(np.int64)
+    lab_cat = np.array(SERVICE_CATS + [ILLICIT_CATS[i % len(ILLICIT_CATS)] for i in range(illicit.size)])
+    n_chunks = max(1, -(-n_transfers // chunk))
+    per_block = 150
+    seq = 0
+    for c in range(n_chunks):
+        k = n_transfers // n_chunks + (1 if c < n_transfers % n_chunks else 0)
+        r_ = np.random.default_rng([seed, c + 1])
+        src = perm[np.minimum(np.searchsorted(cdf, r_.random(k)), m - 1)]
+        dst = perm[np.minimum(np.searchsorted(cdf, r_.random(k)), m - 1)]
+        src = np.where(is_dep[src], perm[len(SERVICE_CATS) + r_.integers(0, m // 2, k)], src)
+        src = np.where(is_dep[src], services[0], src)
+        to_dep = r_.random(k) < 0.05
+        dst = np.where(to_dep, deposits[r_.integers(0, deposits.size, k)], dst)
+        src = np.where(r_.random(k) < 0.005, m + 1, src)
+        usd = np.round(r_.lognormal(np.log(200.0), 1.5, k), 2)
+        u = r_.random(k)
+        usd = np.where(u < 0.02, np.round(r_.uniform(0.01, 0.9, k), 2), usd)
+        usd = np.where(u > 0.995, 0.0, usd)
+        b0 = (n_transfers // n_chunks) * c // per_block
+        nb = max(1, k // per_block)
+        block = np.sort(r_.integers(b0, b0 + nb, k))
+        first = np.r_[0, np.flatnonzero(block[1:] != block[:-1]) + 1]
+        log_index = np.arange(k) - np.repeat(first, np.diff(np.r_[first, k]))
+        # sweeps: every transfer into a deposit address is forwarded one block later, after that block's others
+        sb = block[to_dep] + 1
+        sf = np.r_[0, np.flatnonzero(sb[1:] != sb[:-1]) + 1] if sb.size else np.empty(0, np.int64)
+        sli = 1_000_000 + np.arange(sb.size) - np.repeat(sf, np.diff(np.r_[sf, sb.size]))
+        out = {"src": np.concatenate([src, dst[to_dep]]).astype(np.int64),
+               "dst": np.concatenate([dst, ex_by_sorted[np.searchsorted(dep_sorted, dst[to_dep])]]).astype(np.int64),
+               "usd": np.concatenate([usd, usd[to_dep]]),
+               "block": np.concatenate([block, sb]).astype(np.int64),
+               "log_index": np.concatenate([log_index, sli]).astype(np.int64)}
+        out["seq"] = np.arange(seq, seq + out["src"].size, dtype=np.int64)
+        seq += out["src"].size
+        if c == 0:
+            out |= {"lab_addr": lab_addr, "lab_cat": lab_cat, "n_addresses": np.array([m])}
+        yield out
+
+
+def load_stream(path: str, chunks: Iterator[dict[str, np.ndarray]]) -> tuple[float, int]:
+    """Load :func:`generate_stream`'s chunks into a new store at ``path``: (seconds, transfers)."""
+    import pyarrow as pa
+
+    t0 = time.perf_counter()
+    total = 0
+    with chainrisk.open(path) as st, st.memory_limit("1GB"):   # DuckDB's cache would otherwise grow with the file
+        usdt = st.resolve_token("USDT")
+        con = st.con
+        for g in chunks:
+            if "n_addresses" in g:
+                m = int(g["n_addresses"][0])
+                con.execute("INSERT INTO addresses SELECT i, 'ethereum', CASE WHEN i = ? THEN ? ELSE"
+                            " printf('0x%040x', i) END FROM range(1, ? + 2) r(i)", [m + 1, NULL_ADDRESS, m])
+                con.register("_bench_l", pa.table({"a": g["lab_addr"], "c": g["lab_cat"]}))
+                con.execute(
+                    "INSERT INTO labels (chain, address, category, name, source, source_version, confidence,"
+                    " valid_from, valid_to, imported_at) SELECT 'ethereum', printf('0x%040x', a), c, c || '-' || a,"
+                    " 'bench', '1', 60, NULL, NULL, now()::TIMESTAMP FROM _bench_l")
+                con.unregister("_bench_l")
+            con.register("_bench_t", pa.table({"q": g["seq"], "f": g["src"], "t": g["dst"], "b": g["block"],
+                                               "li": g["log_index"], "v": np.round(g["usd"] * 1e6).astype(np.int64)}))
+            con.execute(
+                "INSERT INTO transfers SELECT 'ethereum', printf('0x%064x', q + 1), li, b,"
+                " TIMESTAMP '2024-01-01' + to_seconds(b * 12), ?, f, t, v::HUGEINT, NULL, v / 1e6, 'bench'"
+                " FROM _bench_t", [usdt.id])
+            con.unregister("_bench_t")
+            total += int(g["src"].size)
+        con.execute("CHECKPOINT")
+    return time.perf_counter() - t0, total
 
 
 def child_score(path: str, indicators: bool) -> None:

@@ -88,6 +88,33 @@ class Inputs:
     labels: list[Label] = field(default_factory=list)
 
 
+@dataclass
+class TableInputs:
+    """Inputs whose transfers stay in a SQL engine's table (``graph``: a
+    :class:`~chainrisk.engine.sql_engine.TableGraph`): only the per-address parts are in memory. ``n_transfers``
+    is known once the roles have built the table."""
+
+    n: int
+    active: I64
+    inert: I64
+    graph: Any
+    labels: list[Label] = field(default_factory=list)
+
+    @property
+    def n_transfers(self) -> int:
+        return int(self.graph.m)
+
+
+@dataclass(frozen=True)
+class _EdgeFields:
+    """The transfer fields :func:`forwarding_indicators` reads, for the event edges only."""
+
+    src: I64
+    rank: I64
+    time: I64
+    usd: I64
+
+
 def inputs_from_rows(
     transfers: Iterable[tuple[int, int, int, int, int | None, float | None]],
     labels: Iterable[Label] = (), inert: Iterable[int] = (),
@@ -134,18 +161,22 @@ class Roles:
     inferred_sources: I64 = field(default_factory=lambda: np.empty(0, np.int64))  # inferred collectors (sorted)
 
 
-def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None, collectors: I64 | None = None,
-          out_order: I64 | None = None) -> Roles:
+def roles(inp: Inputs | TableInputs, profile: Profile, in_order: I64 | None = None, collectors: I64 | None = None,
+          out_order: I64 | None = None, graph: Any = None) -> Roles:
     """Inert addresses, carrying transfers, hubs, deposit addresses, stop nodes and sources of each category.
 
     ``collectors``: addresses the ``collector`` indicator flagged; the unlabelled ones that are not stop nodes
-    become inferred sources of :data:`INFERRED_CATEGORY` (propagated under their own key)."""
+    become inferred sources of :data:`INFERRED_CATEGORY` (propagated under their own key). ``graph``: the
+    transfers are a SQL engine's table (:class:`~chainrisk.engine.sql_engine.TableGraph`): the carrying flags,
+    degrees and sweeps are computed there (``Roles.carry`` is then empty), the rest here, the same way."""
     p = profile.propagation
     n = inp.n
     inert = np.zeros(n, bool)
     inert[inp.inert] = True
     dust = _micro(p.dust_usd)
-    carry = (inp.usd >= dust) & (inp.usd > 0) & ~inert[inp.src] & ~inert[inp.dst]
+    arr = inp if isinstance(inp, Inputs) and graph is None else None
+    carry = (arr.usd >= dust) & (arr.usd > 0) & ~inert[arr.src] & ~inert[arr.dst] if arr is not None else \
+        np.empty(0, bool)
     labelled = np.zeros(n, bool)
     by_cat: dict[str, list[int]] = {}
     for lab in inp.labels:
@@ -155,15 +186,20 @@ def roles(inp: Inputs, profile: Profile, in_order: I64 | None = None, collectors
         by_cat.setdefault(lab.category, []).append(lab.address_id)
     exchange = np.zeros(n, bool)
     exchange[by_cat.get(DEPOSIT_CATEGORY, [])] = True
-    # hubs and deposit sweeps are independent (a hub is never a deposit address): two threads
-    from concurrent.futures import ThreadPoolExecutor
+    if arr is None:
+        graph.edges(inp.inert, dust)
+        hub = ~labelled & ~inert & (graph.degrees(n) > p.hub_degree)
+        dep, dep_ex = graph.deposit_addresses(~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE)
+    else:
+        # hubs and deposit sweeps are independent (a hub is never a deposit address): two threads
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        fdeg = pool.submit(degrees, inp.src, inp.dst, carry, n)
-        fdep = pool.submit(deposit_addresses, inp.src, inp.dst, inp.rank, inp.usd, inp.time, carry,
-                           ~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order, out_order)
-        hub = ~labelled & ~inert & (fdeg.result() > p.hub_degree)
-        dep, dep_ex = fdep.result()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            fdeg = pool.submit(degrees, arr.src, arr.dst, carry, n)
+            fdep = pool.submit(deposit_addresses, arr.src, arr.dst, arr.rank, arr.usd, arr.time, carry,
+                               ~labelled & ~inert, exchange, SWEEP_WINDOW_S, SWEEP_SHARE, in_order, out_order)
+            hub = ~labelled & ~inert & (fdeg.result() > p.hub_degree)
+            dep, dep_ex = fdep.result()
     keep = ~hub[dep]
     dep, dep_ex = dep[keep], dep_ex[keep]
     stop = hub.copy()
@@ -259,7 +295,7 @@ def corroborate(exposure: Any, indicator: Any) -> Any:
     return 100.0 * (1.0 - (1.0 - exposure / 100.0) * (1.0 - indicator / 100.0))
 
 
-def compute(inp: Inputs, profile: Profile, max_hops: int,
+def compute(inp: Inputs | TableInputs, profile: Profile, max_hops: int,
             indicators: Mapping[int, Any] | None = None, *, forwarding: bool = True,
             behaviour: Any = None, propagator: Callable[..., Any] = propagate) -> Result:
     """Exposures and scores for every active address. Pure and deterministic.
@@ -275,26 +311,41 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
     p = profile.propagation
     ind = _norm_indicators(indicators)
     collectors = np.array(sorted(a for a, v in ind.items() if any(nm == "collector" for nm, _ in v)), np.int64)
-    # every transfer by (receiver, rank) and by (sender, rank): sorted once, for the roles and both directions
-    in_order = inflow_order(inp.dst, inp.rank)
-    out_order = inflow_order(inp.src, inp.rank)
-    r = roles(inp, profile, in_order, collectors, out_order)
+    graph: Any = inp.graph if isinstance(inp, TableInputs) else None
+    arr = inp if isinstance(inp, Inputs) else None
+    n = inp.n
+    if arr is not None:
+        # every transfer by (receiver, rank) and by (sender, rank): sorted once, for the roles and both directions
+        in_order = inflow_order(arr.dst, arr.rank)
+        out_order = inflow_order(arr.src, arr.rank)
+        r = roles(arr, profile, in_order, collectors, out_order)
+    else:   # the transfers live in a SQL engine's workspace: roles and hops there, per-address arrays here
+        r = roles(inp, profile, collectors=collectors, graph=graph)
     # forwarding is judged on the taint of every illicit source, labelled or inferred: a receiver that passes on
     # a substantial inflow from an inferred collector within hours is a second, independent signal (its own
     # behaviour), which is what lets exposure to an inferred source reach high
     fwd_cats = [k for k in r.sources if forwarding and split_key(k)[0] in profile.axes.illicit]
     fwd = dataclasses.replace(FORWARDING, categories=tuple(fwd_cats))
-    hops, events = propagator(inp.src, inp.dst, inp.rank, inp.usd, r.carry, r.stop, r.sources,
-                     {k: hops_for(profile, split_key(k)[0], max_hops) for k in r.sources}, in_order,
-                     time=inp.time, forwarding=fwd, out_order=out_order)
-    del in_order, out_order
-    fired = forwarding_indicators(events, inp, fwd)
+    k_of = {k: hops_for(profile, split_key(k)[0], max_hops) for k in r.sources}
+    if arr is not None:
+        hops, events = propagator(arr.src, arr.dst, arr.rank, arr.usd, r.carry, r.stop, r.sources, k_of,
+                                  in_order, time=arr.time, forwarding=fwd, out_order=out_order)
+        del in_order, out_order
+        fired = forwarding_indicators(events, arr, fwd)
+        vin = dense_sum(arr.dst, arr.usd, n)
+        vout = dense_sum(arr.src, arr.usd, n)
+    else:
+        hops, events = graph.propagate(r.stop, r.sources, k_of, fwd)
+        fired = []
+        if events is not None and events.addr.size:   # the few transfers the events name, fetched by id
+            f = graph.edge_fields(events.edge)
+            sub = _EdgeFields(f["s"], f["r"], f["time"], f["w"])
+            fired = forwarding_indicators(dataclasses.replace(events, edge=np.arange(events.addr.size,
+                                                                                     dtype=np.int64)), sub, fwd)
+        vin, vout = graph.volumes(n)
     for a, _name, sev, _ev in fired:
         ind.setdefault(a, []).append(("forwarding", sev))
         ind[a].sort()
-    n = inp.n
-    vin = dense_sum(inp.dst, inp.usd, n)
-    vout = dense_sum(inp.src, inp.usd, n)
     ex = _aggregate(hops, vin, vout, p.hop_decay, p.min_share, n)
     del hops
     names = {lab.address_id: lab.name for lab in inp.labels if lab.category == DEPOSIT_CATEGORY}
@@ -312,7 +363,16 @@ def compute(inp: Inputs, profile: Profile, max_hops: int,
     if behaviour is not None:
         from .behaviour import behaviour_part
 
-        bp = behaviour_part(inp, r, profile, behaviour)
+        if arr is not None:
+            bp = behaviour_part(arr, r, profile, behaviour)
+        else:   # the features read every transfer: materialised for this step (not bounded by the workspace)
+            t = graph.arrays()
+            full = Inputs(n=inp.n, src=t["src"], dst=t["dst"], rank=t["rank"], usd=t["usd"], time=t["time"],
+                          active=inp.active, inert=inp.inert, labels=inp.labels)
+            bp = behaviour_part(full, dataclasses.replace(r, carry=t["carry"]), profile, behaviour)
+            del t, full
+    if graph is not None:
+        graph.release()   # the workspace's transfer table is done with: its memory goes back before scoring
     scores = _score(inp, profile, r, ex, vin, vout, inferred, ind, max_hops, bp)
     return Result(ex, scores, inferred, fired)
 
@@ -326,7 +386,7 @@ def forwarding_severity(taint: Any, out: Any) -> Any:
             + np.where(out.astype(np.float64) >= 0.98 * taint.astype(np.float64), 5, 0))
 
 
-def forwarding_indicators(ev: ForwardingEvents | None, inp: Inputs,
+def forwarding_indicators(ev: ForwardingEvents | None, inp: Inputs | _EdgeFields,
                           fwd: ForwardingParams) -> list[tuple[int, str, int, str]]:
     """One ``forwarding`` indicator per address with a forwarding event: the strongest event (severity, taint,
     then the earliest transfer, then the lowest sender id) as evidence, and the number of events. The evidence
@@ -428,7 +488,7 @@ def medium_cap(profile: Profile) -> float:
 AXIS_FIELDS = ("val", "kind", "cat", "dir", "share", "hop", "inf", "conf", "lab", "beh")
 
 
-def _score(inp: Inputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64, vout: I64,
+def _score(inp: Inputs | TableInputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64, vout: I64,
            inferred: list[tuple[int, str, str | None, int, str]],
            indicators: Mapping[int, list[tuple[str, int]]], max_hops: int, bp: Any = None) -> dict[str, Any]:
     sev = np.array([profile.severity[c] for c in CATEGORIES], np.float64)

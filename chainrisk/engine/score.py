@@ -28,7 +28,7 @@ import os
 import socket
 import time as _time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,12 +58,12 @@ from .model import (
     Inputs,
     Label,
     Result,
+    TableInputs,
     _build,
     compute,
     inputs_from_rows,
 )
 from .propagate import ForwardingParams, propagate
-from .sql_engine import sql_propagate
 
 __all__ = ["Inputs", "Label", "Result", "RunSummary", "compute", "inputs_from_rows", "load_inputs", "runs", "score"]
 
@@ -74,17 +74,39 @@ MAX_HOPS_LIMIT = 10
 RUN_LEASE = timedelta(hours=1)   # renewed at each stage; a run past it is stale (Store.fail_stale_runs)
 
 
-def load_inputs(store: Any) -> Inputs:
-    """Read transfers (integer ids, micro-USD) and active labels from the store."""
-    cols = store.execute(
-        """
+_TRANSFERS_SQL = """
         SELECT t.from_id, t.to_id, t.block_number, t.log_index,
                coalesce(CAST(epoch(t.block_time) AS BIGINT), -1) AS tm,
                CASE WHEN k.usd_peg IS NULL OR t.amount IS NULL THEN -1
                     ELSE CAST(floor(least(t.amount * k.usd_peg, ?) * 1000000 + 0.5) AS BIGINT) END AS usd
         FROM transfers t JOIN tokens k ON k.id = t.token_id
-        """, [MAX_TRANSFER_USD]).fetchnumpy()
+        """
+
+
+def load_inputs(store: Any) -> Inputs:
+    """Read transfers (integer ids, micro-USD) and active labels from the store."""
+    cols = store.execute(_TRANSFERS_SQL, [MAX_TRANSFER_USD]).fetchnumpy()
     arr = {k: np.asarray(v, dtype=np.int64) for k, v in cols.items()}
+    labels, inert = _labels_and_inert(store)
+    return _build(arr["from_id"], arr["to_id"], arr["block_number"], arr["log_index"], arr["tm"], arr["usd"],
+                  labels, inert)
+
+
+def load_table_inputs(store: Any, ws: Any, on_hop: Callable[[str], None] | None = None) -> TableInputs:
+    """:func:`load_inputs` for the SQL engine: the transfers are streamed from the store into the workspace
+    ``ws`` in batches (never whole in memory) and stay there; the labels and per-address parts are read as
+    usual."""
+    from .sql_engine import table_inputs
+
+    query = _TRANSFERS_SQL.replace("?", f"CAST({float(MAX_TRANSFER_USD)!r} AS DOUBLE)")   # a relation streams
+    reader = store.sql(f"SELECT from_id AS f, to_id AS t, block_number AS b, log_index AS li, tm, usd"
+                       f" FROM ({query})").to_arrow_reader(1 << 20)
+    ws.load("raw0", reader)
+    labels, inert = _labels_and_inert(store)
+    return table_inputs(ws, labels, inert, on_hop)
+
+
+def _labels_and_inert(store: Any) -> tuple[list[Label], np.ndarray]:
     labels = [Label(int(a), c, n, int(conf), s) for a, c, n, conf, s in store.execute(
         """
         SELECT a.id, l.category, l.name, l.confidence, l.source
@@ -101,8 +123,7 @@ def load_inputs(store: Any) -> Inputs:
                       WHERE l.chain = a.chain AND l.address = a.address AND l.category = 'token_contract')
         ORDER BY a.id
         """, [system]).fetchall()]
-    return _build(arr["from_id"], arr["to_id"], arr["block_number"], arr["log_index"], arr["tm"], arr["usd"],
-                  labels, np.array(inert, np.int64))
+    return labels, np.array(inert, np.int64)
 
 
 # -- the run --------------------------------------------------------------------------------------------------
@@ -242,16 +263,22 @@ def score_run(store: Any, profile: str | Profile = "cn", max_hops: int | None = 
         store.execute("UPDATE scoring_runs SET lease_until = ? WHERE run_id = ?",
                       [datetime.now(UTC).replace(tzinfo=None) + RUN_LEASE, run_id])
 
+    stack = ExitStack()
     try:
         say("loading transfers and labels")
-        inp = load_inputs(store)
+        if engine == "sql":   # out of core: the transfers go to a spilling workspace and stay there
+            ws = stack.enter_context(Workspace(memory_limit=memory_limit))
+            stack.enter_context(store.memory_limit(memory_limit))   # the store's own queries under the limit too
+            inp: Inputs | TableInputs = load_table_inputs(store, ws, on_hop=say)
+        else:
+            inp = load_inputs(store)
         stage("load")
         say("deriving RWA investors and issuer operations addresses from the ledger")
         derived = derive_ledger_labels(store)
         inp.labels.extend(Label(a, c, nm, conf, LEDGER_SOURCE if conf >= 100 else INFERRED_SOURCE)
                           for a, c, nm, conf, _ in derived)
         stage("ledger")
-        say(f"{inp.src.size:,} transfers with a USD value among {inp.active.size:,} addresses; indicators")
+        say(f"{_n_transfers(inp):,} transfers with a USD value among {inp.active.size:,} addresses; indicators")
         n_ind = int(compute_indicators(store, run_id, prof, as_of_time)) if indicators else 0
         ind: dict[int, list[tuple[str, int]]] = {}
         for a, i, sv in store.execute(
@@ -266,11 +293,13 @@ def score_run(store: Any, profile: str | Profile = "cn", max_hops: int | None = 
             res = compute(inp, prof, hops, ind, forwarding=indicators, behaviour=model, propagator=propagator)
         res.inferred.extend(derived)
         stage("propagate_and_score")
+        stack.close()   # the workspace (and its spill files) is done with
         say("writing the run")
         _write(store, run_id, res, t0, hops, prof.behaviour.alone_at_most)
         stage("write")
         duration = _time.perf_counter() - t0
     except BaseException as e:
+        stack.close()
         store.execute("UPDATE scoring_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?",
                       [datetime.now(UTC).replace(tzinfo=None), f"{type(e).__name__}: {e}", run_id])
         store.execute("DELETE FROM indicators WHERE run_id = ?", [run_id])
@@ -296,16 +325,17 @@ def score_run(store: Any, profile: str | Profile = "cn", max_hops: int | None = 
 def _propagator(engine: str, memory_limit: str | None, spark: Any, spark_dir: str | None,
                 say: Callable[[str], None]) -> Iterator[Callable[..., Any]]:
     """What runs the hops for ``engine`` (set up for the block, torn down after)."""
-    if engine == "array":
+    if engine in ("array", "sql"):   # sql: the run's TableInputs carry their workspace, compute() runs the hops there
         yield propagate
-    elif engine == "sql":
-        with Workspace(memory_limit=memory_limit) as ws:
-            yield sql_propagate(ws, on_hop=say)
     else:
         from .spark_engine import propagator  # at call time: pyspark only for this engine
 
         with propagator(spark, spark_dir, say) as run:   # a session, a master URL, or SparkResults to load
             yield run
+
+
+def _n_transfers(inp: Inputs | TableInputs) -> int:
+    return inp.n_transfers if isinstance(inp, TableInputs) else int(inp.src.size)
 
 
 def _behaviour_model(prof: Profile, behaviour: Any) -> Any:

@@ -58,15 +58,15 @@ class Backend(Protocol):
 
 # -- the statements -------------------------------------------------------------------------------------------
 
-def edges_sql(with_time: bool) -> str:
+def edges_sql(with_time: bool, raw: str = "raw") -> str:
     """The edge table ``e``: the loaded transfers ``raw`` and ``tm``, the running maximum of time by rank (the
     forwarding window's clock; -1 unknown)."""
     if not with_time:
-        return "SELECT eid, s, d, r, w, c, CAST(-1 AS BIGINT) AS tm FROM raw"
+        return f"SELECT eid, s, d, r, w, c, CAST(-1 AS BIGINT) AS tm FROM {raw}"
     return (
-        "SELECT raw.eid, raw.s, raw.d, raw.r, raw.w, raw.c, m.tm FROM raw JOIN ("
+        f"SELECT raw.eid, raw.s, raw.d, raw.r, raw.w, raw.c, m.tm FROM {raw} raw JOIN ("
         " SELECT r, max(mx) OVER (ORDER BY r ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS tm"
-        " FROM (SELECT r, max(time) AS mx FROM raw GROUP BY r) g) m ON m.r = raw.r")
+        f" FROM (SELECT r, max(time) AS mx FROM {raw} GROUP BY r) g) m ON m.r = raw.r")
 
 
 def relay_sql(direction: str, top: int) -> str:
@@ -202,30 +202,56 @@ def sql_propagate(backend: Backend, on_hop: Callable[[str], None] | None = None)
         backend.load("raw", pa.table({
             "eid": np.arange(m, dtype=np.int64), "s": src, "d": dst, "r": rank, "w": usd, "c": carry,
             "time": time if time is not None else np.full(m, -1, np.int64)}))
-        backend.load("stop", pa.table({"node": _ids(stop)}))
-        sk = [np.full(_ids(sources[k]).size, i, np.int32) for i, k in enumerate(keys)]
-        backend.load("src", pa.table({
-            "k": np.concatenate(sk) if sk else np.empty(0, np.int32),
-            "node": np.concatenate([_ids(sources[k]) for k in keys])}))
-        backend.load("hopkeys", pa.table({
-            "k": np.arange(len(keys), dtype=np.int32),
-            "kin": np.array([hops_of(k, 0) for k in keys], np.int32),
-            "kout": np.array([hops_of(k, 1) for k in keys], np.int32),
-            "judge": np.array([judge and forwarding is not None and k in forwarding.categories for k in keys],
-                              bool)}))
+        _load_roles(backend, keys, hops_of, judge, forwarding, stop, sources)
         return run_loaded(backend, keys, hops_of, judge, forwarding, top, on_hop)
 
     return run
 
 
+def _load_roles(backend: Backend, keys: list[str], hops_of: Callable[[str, int], int], judge: bool,
+                forwarding: ForwardingParams | None, stop: B1, sources: Mapping[str, B1]) -> None:
+    """The tables ``stop``, ``src`` and ``hopkeys`` of :func:`run_loaded`."""
+    backend.load("stop", pa.table({"node": _ids(stop)}))
+    sk = [np.full(_ids(sources[k]).size, i, np.int32) for i, k in enumerate(keys)]
+    backend.load("src", pa.table({
+        "k": np.concatenate(sk) if sk else np.empty(0, np.int32),
+        "node": np.concatenate([_ids(sources[k]) for k in keys])}))
+    backend.load("hopkeys", pa.table({
+        "k": np.arange(len(keys), dtype=np.int32),
+        "kin": np.array([hops_of(k, 0) for k in keys], np.int32),
+        "kout": np.array([hops_of(k, 1) for k in keys], np.int32),
+        "judge": np.array([judge and forwarding is not None and k in forwarding.categories for k in keys],
+                          bool)}))
+
+
+def propagate_tables(backend: Backend, raw: str, top: int, stop: B1, sources: Mapping[str, B1],
+                     max_hops: Mapping[str, tuple[int, int]], forwarding: ForwardingParams | None,
+                     on_hop: Callable[[str], None] | None = None) -> tuple[list[HopExposure], ForwardingEvents | None]:
+    """The hops over the transfers already in the backend's table ``raw`` (``eid, s, d, r, w, c, time``; ``top``
+    its largest rank), for the stop nodes and sources given as masks over the address ids (the SQL engine's
+    out-of-core run: :class:`TableGraph`). Leaves ``raw`` in place."""
+
+    def hops_of(key: str, direction: int) -> int:
+        return max_hops[key][direction]
+
+    keys = [k for k in sources if max(hops_of(k, 0), hops_of(k, 1)) >= 1]
+    if not keys:
+        return [], None
+    judge = forwarding is not None and bool(forwarding.categories)
+    _load_roles(backend, keys, hops_of, judge, forwarding, stop, sources)
+    return run_loaded(backend, keys, hops_of, judge, forwarding, top, on_hop, raw=raw, drop_raw=False)
+
+
 def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], int], judge: bool,
                forwarding: ForwardingParams | None, top: int, on_hop: Callable[[str], None] | None = None,
-               ) -> tuple[list[HopExposure], ForwardingEvents | None]:
+               raw: str = "raw", drop_raw: bool = True) -> tuple[list[HopExposure], ForwardingEvents | None]:
     """The hops of every key on ``backend``, whose tables ``raw`` (eid, s, d, r, w, c, time), ``stop``, ``src``
-    and ``hopkeys`` are loaded (by :func:`sql_propagate`, or from Parquet by the Spark engine); ``top`` is the
-    largest rank. Drops every table it made and the four inputs."""
-    backend.create("e", edges_sql(judge))
-    backend.drop("raw")
+    and ``hopkeys`` are loaded (by :func:`sql_propagate`, :func:`propagate_tables`, or from Parquet by the Spark
+    engine); ``top`` is the largest rank. Drops every table it made, the three role tables and (``drop_raw``)
+    ``raw``."""
+    backend.create("e", edges_sql(judge, raw))
+    if drop_raw:
+        backend.drop(raw)
     out: list[HopExposure] = []
     made = ["e", "stop", "src", "hopkeys"]
     parts: list[str] = []          # per incoming hop: the judged keys' taint (forwarding)
@@ -282,3 +308,145 @@ def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], 
     finally:
         backend.drop(*made)
     return out, events
+
+
+# -- the whole run's transfers in the workspace (out of core) -------------------------------------------------
+
+class TableGraph:
+    """The transfers of a scoring run held in a DuckDB workspace (:class:`chainrisk.store.work.Workspace`)
+    rather than in numpy arrays: the roles that read every transfer (carrying flags, hub degrees, deposit
+    sweeps, volumes) and the hops run there as SQL, so the process holds per-address arrays only.
+
+    ``raw0`` (loaded by the caller) has the store's rows: ``f, t, b, li, tm, usd`` (usd -1: no USD value). The
+    definitions are :func:`chainrisk.engine.model.roles`', restated set-at-a-time; the results are the same,
+    bit for bit (tests/engine/test_engines.py)."""
+
+    def __init__(self, ws: Any, on_hop: Callable[[str], None] | None = None) -> None:
+        self.ws = ws
+        self.on_hop = on_hop
+        self.top = -1
+        self.m = 0
+
+    def addresses(self) -> tuple[int, I64]:
+        """(1 + the largest address id of any transfer, the sorted ids of every address with a transfer)."""
+        act = self.ws.fetch("SELECT node FROM (SELECT f AS node FROM raw0 UNION SELECT t FROM raw0) ORDER BY node")
+        ids = np.asarray(act["node"], np.int64)
+        row = self.ws.fetch("SELECT count(*) AS m FROM raw0 WHERE usd >= 0 AND f <> t")
+        self.m = int(row["m"][0])
+        return (int(ids[-1]) + 1 if ids.size else 0), ids
+
+    def edges(self, inert: I64, dust: int) -> None:
+        """The run's transfer table ``tx`` (eid, s, d, r, w, c, time): USD value, no self-transfers, dense time
+        rank of (block, log index), carrying flag (``dust`` and inert addresses); ``raw0`` is dropped."""
+        self.ws.load("inert", pa.table({"node": inert}))
+        self.ws.create("tx", f"""
+            SELECT CAST(row_number() OVER () - 1 AS BIGINT) AS eid, f AS s, t AS d,
+                   CAST(dense_rank() OVER (ORDER BY b, li) - 1 AS BIGINT) AS r, usd AS w,
+                   (usd >= {int(dust)} AND usd > 0 AND i1.node IS NULL AND i2.node IS NULL) AS c, tm AS time
+            FROM raw0 LEFT JOIN inert i1 ON i1.node = raw0.f LEFT JOIN inert i2 ON i2.node = raw0.t
+            WHERE usd >= 0 AND f <> t""")
+        self.ws.drop("raw0", "inert")
+        row = self.ws.fetch("SELECT count(*) AS m, coalesce(max(r), 0) AS top FROM tx")
+        self.m, self.top = int(row["m"][0]), int(row["top"][0])
+        self._say(f"transfer table: {self.m:,} transfers, {self.top + 1:,} time ranks")
+
+    def _say(self, msg: str) -> None:
+        if self.on_hop:
+            self.on_hop(msg)
+
+    def _dense(self, query: str, n: int) -> I64:
+        cols = self.ws.fetch(query)
+        out = np.zeros(n, np.int64)
+        out[np.asarray(cols["node"], np.int64)] = np.asarray(cols["v"], np.int64)
+        return out
+
+    def degrees(self, n: int) -> I64:
+        """Distinct counterparties of each address over carrying transfers (:func:`~.propagate.degrees`)."""
+        self._say("degrees")
+        return self._dense("""
+            WITH p AS (SELECT DISTINCT least(s, d) AS lo, greatest(s, d) AS hi FROM tx WHERE c)
+            SELECT node, CAST(count(*) AS BIGINT) AS v FROM (SELECT lo AS node FROM p UNION ALL SELECT hi FROM p) x
+            GROUP BY node""", n)
+
+    def volumes(self, n: int) -> tuple[I64, I64]:
+        """Everything each address received and sent (micro-USD), as dense arrays."""
+        return (self._dense("SELECT d AS node, CAST(sum(w) AS BIGINT) AS v FROM tx GROUP BY d", n),
+                self._dense("SELECT s AS node, CAST(sum(w) AS BIGINT) AS v FROM tx GROUP BY s", n))
+
+    def deposit_addresses(self, candidate: B1, exchange: B1, window_s: int, min_share: float) -> tuple[I64, I64]:
+        """:func:`~.propagate.deposit_addresses` over ``tx``: a sweep is a carrying transfer from a candidate to
+        an exchange wallet at most ``window_s`` after the candidate's latest earlier inflow (a running window);
+        a deposit address sweeps at least ``min_share`` of its outgoing USD; each with the exchange it swept
+        most to (ties: lowest id)."""
+        self.ws.load("nocand", pa.table({"node": np.flatnonzero(~candidate).astype(np.int64)}))
+        self.ws.load("exch", pa.table({"node": np.flatnonzero(exchange).astype(np.int64)}))
+        try:
+            # each candidate's sweeps and its inflows in one stream by rank (a rank's sweeps before its inflows):
+            # the latest earlier inflow's time is the last non-null inflow time before the sweep
+            self.ws.create("sw0", """
+                SELECT tx.s, tx.d, tx.r, tx.w, tx.time FROM tx JOIN exch ON exch.node = tx.d
+                LEFT JOIN nocand ON nocand.node = tx.s WHERE tx.c AND nocand.node IS NULL""")
+            self.ws.create("sweep", f"""
+                SELECT s, d, w FROM (
+                  SELECT node AS s, d, w, t, count(pt) OVER (PARTITION BY node {_RUNNING}) AS n_prev,
+                         last_value(pt IGNORE NULLS) OVER (PARTITION BY node {_RUNNING}) AS prev_t
+                  FROM (
+                    SELECT s AS node, r, 0 AS kind, d, w, time AS t, {_NULL} AS pt FROM sw0
+                    UNION ALL
+                    SELECT tx.d AS node, tx.r, 1 AS kind, {_NULL}, {_NULL}, {_NULL}, tx.time AS pt
+                    FROM tx WHERE tx.d IN (SELECT DISTINCT s FROM sw0)
+                  ) ev
+                ) x WHERE d IS NOT NULL AND n_prev > 0
+                        AND (prev_t < 0 OR t < 0 OR t - prev_t <= {int(window_s)})""")
+            got = self.ws.fetch(f"""
+                WITH swept AS (SELECT s, CAST(sum(w) AS BIGINT) AS sw FROM sweep GROUP BY s),
+                dep AS (
+                  SELECT swept.s FROM swept JOIN (SELECT s, CAST(sum(w) AS BIGINT) AS o FROM tx
+                                                 WHERE s IN (SELECT s FROM swept) GROUP BY s) t ON t.s = swept.s
+                  WHERE swept.sw > 0 AND CAST(swept.sw AS DOUBLE) >= CAST({float(min_share)!r} AS DOUBLE)
+                                                                      * CAST(t.o AS DOUBLE)),
+                pair AS (SELECT s, d, CAST(sum(w) AS BIGINT) AS v FROM sweep WHERE s IN (SELECT s FROM dep)
+                         GROUP BY s, d)
+                SELECT s, d FROM (SELECT s, d, row_number() OVER (PARTITION BY s ORDER BY v DESC, d) AS rn
+                                  FROM pair) q WHERE rn = 1 ORDER BY s""")
+        finally:
+            self.ws.drop("nocand", "exch", "sw0", "sweep")
+        self._say(f"deposit addresses: {got['s'].size:,}")
+        return np.asarray(got["s"], np.int64), np.asarray(got["d"], np.int64)
+
+    def propagate(self, stop: B1, sources: Mapping[str, B1], max_hops: Mapping[str, tuple[int, int]],
+                  forwarding: ForwardingParams | None) -> tuple[list[HopExposure], ForwardingEvents | None]:
+        return propagate_tables(self.ws, "tx", self.top, stop, sources, max_hops, forwarding, self.on_hop)
+
+    def edge_fields(self, eid: I64) -> dict[str, I64]:
+        """``s``, ``r``, ``time`` and ``w`` of the transfers ``eid`` (in that order)."""
+        self.ws.load("want", pa.table({"i": np.arange(eid.size, dtype=np.int64), "eid": eid}))
+        try:
+            got = self.ws.fetch("SELECT tx.s, tx.r, tx.time, tx.w FROM want JOIN tx ON tx.eid = want.eid ORDER BY want.i")
+        finally:
+            self.ws.drop("want")
+        return {k: np.asarray(v, np.int64) for k, v in got.items()}
+
+    def release(self) -> None:
+        """Drop the transfer table (after the last step that reads it)."""
+        self.ws.drop("tx")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every transfer as arrays (src, dst, rank, usd, time, carry) in eid order: for the parts that still
+        need them in memory (the behaviour model's features)."""
+        got = self.ws.fetch("SELECT s, d, r, w, time, c FROM tx ORDER BY eid")
+        return {"src": np.asarray(got["s"], np.int64), "dst": np.asarray(got["d"], np.int64),
+                "rank": np.asarray(got["r"], np.int64), "usd": np.asarray(got["w"], np.int64),
+                "time": np.asarray(got["time"], np.int64), "carry": np.asarray(got["c"], bool)}
+
+
+def table_inputs(ws: Any, labels: list[Any], inert: I64, on_hop: Callable[[str], None] | None = None) -> Any:
+    """The :class:`~chainrisk.engine.model.TableInputs` of the transfers in ``ws``'s table ``raw0`` (``f, t, b,
+    li, tm, usd``: from, to, block, log index, epoch seconds or -1, micro-USD or -1) with these labels and inert
+    address ids (sorted)."""
+    from .model import TableInputs
+
+    graph = TableGraph(ws, on_hop)
+    n, active = graph.addresses()
+    n = int(max([n, *(lab.address_id + 1 for lab in labels), *(inert[-1:] + 1).tolist()]))
+    return TableInputs(n=n, active=active, inert=inert, graph=graph, labels=labels)

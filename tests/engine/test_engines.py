@@ -13,11 +13,12 @@ import random
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support.graphs_random import graphs, profile
 from support.scoring import add_label, add_transfers
 
 from chainrisk.cli import cli
-from chainrisk.engine.model import compute, inputs_from_rows
+from chainrisk.engine.model import Label, compute, inputs_from_rows
 from chainrisk.engine.score import score
 from chainrisk.engine.sql_engine import sql_propagate
 from chainrisk.errors import InputError, UsageError
@@ -187,3 +188,42 @@ def test_the_sql_engine_spills_to_disk_under_its_memory_limit_with_the_same_resu
     assert peak[0] > 24 * 2**20, f"no spill: temporary files peaked at {peak[0]} bytes"
     assert want.exposure_rows() == got.exposure_rows() and want.score_rows() == got.score_rows()
     assert want.indicators == got.indicators
+
+
+# -- the SQL engine's whole run out of core (transfers in the workspace, roles as SQL) ------------------------
+
+def _table_inputs(ws, rows, labels, inert):
+    import numpy as np
+    import pyarrow as pa
+
+    from chainrisk.engine.model import _micro
+    from chainrisk.engine.sql_engine import table_inputs
+
+    ws.load("raw0", pa.table({
+        "f": np.array([r[0] for r in rows], np.int64), "t": np.array([r[1] for r in rows], np.int64),
+        "b": np.array([r[2] for r in rows], np.int64), "li": np.array([r[3] for r in rows], np.int64),
+        "tm": np.array([-1 if r[4] is None else r[4] for r in rows], np.int64),
+        "usd": np.array([-1 if r[5] is None else _micro(r[5]) for r in rows], np.int64)}))
+    return table_inputs(ws, list(labels), np.array(sorted(set(inert)), np.int64))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(g=graphs(n_max=8), seed=st.integers(0, 3))
+def test_the_table_path_agrees_with_the_array_engine_on_random_graphs(g, seed):
+    """Roles (carrying, hubs, deposit sweeps), volumes, hops and forwarding computed in the workspace from the
+    table of transfers give the array engine's exposures, scores, inferred labels and indicators."""
+    from chainrisk.store.work import Workspace
+
+    rows, labels, inert = g
+    rnd = random.Random(seed)   # some rows without a time or a USD value, some exchange wallets (sweeps)
+    rows = [(u, v, b, li, None if rnd.random() < 0.1 else tm, None if rnd.random() < 0.05 else usd)
+            for u, v, b, li, tm, usd in rows]
+    labels = [*list(labels), Label(rnd.randrange(8), "exchange", None, 60, "t")]
+    prof = profile(hub_degree=3, decay=0.5)
+    ind = {1: [("collector", 60)], 2: [("pass_through", 80)]}
+    a = compute(inputs_from_rows(rows, labels, inert), prof, 3, ind)
+    with Workspace(memory_limit="64MB", threads=1) as ws:
+        b = compute(_table_inputs(ws, rows, labels, inert), prof, 3, ind)
+    assert a.exposure_rows() == b.exposure_rows()
+    assert a.score_rows() == b.score_rows()
+    assert a.inferred == b.inferred and a.indicators == b.indicators
