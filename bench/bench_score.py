@@ -48,16 +48,9 @@ SERVICE_CATS = ["exchange"] * 16 + ["defi"] * 12 + ["bridge"] * 6 + ["p2p_otc"] 
 ILLICIT_CATS = ["mixer", "scam", "phishing", "hack", "sanctions", "blacklist"]
 
 
-def generate(n_transfers: int, n_addresses: int, seed: int = 42) -> dict[str, np.ndarray]:
-    """Integer arrays of a power-law transfer graph with services; ids are 1..n_addresses, null = n+1."""
-    rng = np.random.default_rng(seed)
-    m, n = n_addresses, n_transfers
-    perm = rng.permutation(m) + 1                       # perm[0] is the most active address
-    w = np.arange(1, m + 1, dtype=np.float64) ** -0.9
-    cdf = np.cumsum(w)
-    cdf /= cdf[-1]
-    src = perm[np.minimum(np.searchsorted(cdf, rng.random(n)), m - 1)]
-    dst = perm[np.minimum(np.searchsorted(cdf, rng.random(n)), m - 1)]
+def _roles(rng: np.random.Generator, perm: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
+    """The services (the most active addresses), illicit sources and exchange deposit addresses (each with its
+    exchange) of a generated graph, and a flag per address id for the deposit addresses."""
     services = perm[: len(SERVICE_CATS)]
     rest = perm[len(SERVICE_CATS):]
     n_illicit = max(6, m // 500)
@@ -69,6 +62,20 @@ def generate(n_transfers: int, n_addresses: int, seed: int = 42) -> dict[str, np
     dep_ex = exchanges[rng.integers(0, exchanges.size, deposits.size)]
     is_dep = np.zeros(m + 2, bool)
     is_dep[deposits] = True
+    return services, illicit, deposits, dep_ex, is_dep
+
+
+def generate(n_transfers: int, n_addresses: int, seed: int = 42) -> dict[str, np.ndarray]:
+    """Integer arrays of a power-law transfer graph with services; ids are 1..n_addresses, null = n+1."""
+    rng = np.random.default_rng(seed)
+    m, n = n_addresses, n_transfers
+    perm = rng.permutation(m) + 1                       # perm[0] is the most active address
+    w = np.arange(1, m + 1, dtype=np.float64) ** -0.9
+    cdf = np.cumsum(w)
+    cdf /= cdf[-1]
+    src = perm[np.minimum(np.searchsorted(cdf, rng.random(n)), m - 1)]
+    dst = perm[np.minimum(np.searchsorted(cdf, rng.random(n)), m - 1)]
+    services, illicit, deposits, dep_ex, is_dep = _roles(rng, perm, m)
     # deposit addresses only receive (5% of transfers go to one) and sweep
     src = np.where(is_dep[src], perm[len(SERVICE_CATS) + rng.integers(0, m // 2, n)], src)
     src = np.where(is_dep[src], services[0], src)
@@ -146,17 +153,7 @@ def generate_stream(n_transfers: int, n_addresses: int, seed: int = 42,
     cdf = np.cumsum(w)
     cdf /= cdf[-1]
     del w
-    services = perm[: len(SERVICE_CATS)]
-    rest = perm[len(SERVICE_CATS):]
-    n_illicit = max(6, m // 500)
-    n_dep = max(1, m // 100)
-    pick = rng.choice(rest.size, n_illicit + n_dep, replace=False)
-    illicit = rest[pick[:n_illicit]]
-    deposits = rest[pick[n_illicit:]]
-    exchanges = services[: SERVICE_CATS.count("exchange")]
-    dep_ex = exchanges[rng.integers(0, exchanges.size, deposits.size)]
-    is_dep = np.zeros(m + 2, bool)
-    is_dep[deposits] = True
+    services, illicit, deposits, dep_ex, is_dep = _roles(rng, perm, m)
     dep_sorted = np.sort(deposits)
     ex_by_sorted = dep_ex[np.argsort(deposits)]
     lab_addr = np.concatenate([services, illicit]).astype(np.int64)

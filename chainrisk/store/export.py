@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, StoreError
 from ..taxonomy import inert_keys
+from .runs import process_alive
 
 if TYPE_CHECKING:
     from .core import Store
@@ -85,22 +86,12 @@ def _lit(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _clear_partials(target: Path) -> list[str]:
     """Remove partial exports of ``target`` left by processes that are gone; refuse while one is running."""
     removed = []
     for p in sorted(target.parent.glob(target.name + ".partial-*")):
         pid = p.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and process_alive(int(pid)):
             raise StoreError(f"another export into {target} is running (process {pid}, folder {p}); wait for it "
                              "to finish")
         shutil.rmtree(p, ignore_errors=True)

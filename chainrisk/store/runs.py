@@ -131,7 +131,7 @@ def fail_stale_runs(store: Store) -> list[str]:
     stale: list[tuple[str, str]] = []
     for run_id, pid, host, lease in rows:
         own = host == me and pid == os.getpid()
-        if host == me and not own and not _alive(pid):
+        if host == me and not own and not process_alive(pid):
             stale.append((run_id, f"the scoring process (pid {pid} on {host}) is no longer running"))
         elif lease is not None and lease < now and not own:
             stale.append((run_id, f"the scoring process (pid {pid} on {host}) let its lease expire at "
@@ -142,7 +142,7 @@ def fail_stale_runs(store: Store) -> list[str]:
     return [r for r, _ in stale]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether process ``pid`` runs on this host (a zombie, killed but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
