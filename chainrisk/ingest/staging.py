@@ -24,6 +24,7 @@ REJECTS = "_cr_file_rejects"
 BLOCKS = "_cr_file_blocks"
 LOST = "_cr_file_lost"  # lines the CSV reader skipped without recording them (longer than its read buffer)
 SKIPPED = "_cr_file_skipped"  # line numbers with no staged row: rejected, lost or blank (for the line numbers)
+PARTIES = "_cr_file_parties"  # distinct from/to addresses of the staged rows (see check_addresses)
 MAX_UINT256 = str(2**256 - 1)
 
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -169,10 +170,16 @@ def check_addresses(store: Store, chain: str = "ethereum") -> None:
     of N transfers has far fewer distinct addresses than 3N); only rows with a non-canonical one are touched.
     On TRON the distinct values are checked in Python (base58check) and hex forms (``0x`` + 20 bytes, ``41`` +
     20 bytes) become ``T...`` (:func:`chainrisk.ingest.tron_files.tron_bad_addresses`)."""
+    # The parties' distinct addresses are kept (PARTIES): when every row is good and canonical they are exactly
+    # the batch's addresses that add_transfers gives ids, which then need not be found a second time.
+    store.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {PARTIES} AS
+        SELECT DISTINCT address FROM (SELECT from_address AS address FROM {STAGE}
+                                      UNION ALL SELECT to_address FROM {STAGE})
+    """)
     store.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cr_file_addrs AS
-        SELECT DISTINCT a FROM (SELECT token_address AS a FROM {STAGE} UNION ALL SELECT from_address FROM {STAGE}
-                                UNION ALL SELECT to_address FROM {STAGE})
+        SELECT address AS a FROM {PARTIES} UNION SELECT DISTINCT token_address FROM {STAGE}
     """)
     desc = _DESC
     if chain == "tron":
@@ -188,6 +195,7 @@ def check_addresses(store: Store, chain: str = "ethereum") -> None:
         """)
     (n,) = store.execute("SELECT count(*) FROM _cr_file_badaddrs").fetchone() or (0,)
     if n:
+        store.execute(f"DROP TABLE {PARTIES}")  # some addresses change or are bad: not the batch's set
         fix = []
         why = []
         for col in _ADDRESSES:
