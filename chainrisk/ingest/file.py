@@ -31,7 +31,7 @@ from ..store import MemoryErrors, QueryError, first_line
 from . import formats as sources
 from . import staging as staging
 from . import tron_files
-from .staging import BLOCKS, LOST, READY, REJECTS, SKIPPED, STAGE, TOKENS
+from .staging import BLOCKS, LOST, PARTIES, READY, REJECTS, SKIPPED, STAGE, TOKENS
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -219,7 +219,7 @@ def ingest_file(
         finally:
             if reject_path is not None:
                 _write_rejects(store, Path(reject_path))
-            for t in (STAGE, TOKENS, REJECTS, BLOCKS, LOST, SKIPPED, "_cr_rej_lines"):
+            for t in (STAGE, TOKENS, REJECTS, BLOCKS, LOST, SKIPPED, PARTIES, "_cr_rej_lines"):
                 store.execute(f"DROP TABLE IF EXISTS {t}")
             store.execute(f"DROP VIEW IF EXISTS {READY}")
     return report
@@ -312,7 +312,10 @@ def _import_one(
         if rep.rows_unregistered_token:
             rep.unregistered_by_token = staging.left_out_by_token(store)
         before = _count_unknown_decimals(store) if row[3] else 0
-        rep.rows_added = store.add_transfers(READY) if n_ready else 0
+        # every staged row good, canonical and of a registered token: the batch's addresses are the ones
+        # check_addresses found (PARTIES)
+        every = not n_bad and not rep.rows_unregistered_token and store.has_temp_table(PARTIES)
+        rep.rows_added = store.add_transfers(READY, addresses=PARTIES if every else None) if n_ready else 0
         rep.rows_duplicate = n_ready - rep.rows_added
         rep.rows_without_time = no_time
         # of the rows added, those of tokens with unknown decimals (stored as activity, never priced)

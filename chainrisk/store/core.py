@@ -247,10 +247,16 @@ class Store:
         """Give every (chain, address) in ``table``'s ``columns`` an id in ``addresses``. Returns how many are new."""
         return _transfers.encode_addresses(self, table, columns, chain_column)
 
-    def add_transfers(self, staging: str, *, guard: bool = True) -> int:
+    def add_transfers(self, staging: str, *, guard: bool = True, addresses: str | None = None) -> int:
         """Insert transfers from a staging table/view, skipping any already stored. Returns rows added.
         See :func:`chainrisk.store.transfers.add_transfers`."""
-        return _transfers.add_transfers(self, staging, guard=guard)
+        return _transfers.add_transfers(self, staging, guard=guard, addresses=addresses)
+
+    def has_temp_table(self, name: str) -> bool:
+        """Whether this connection has a temp table or view ``name``."""
+        (n,) = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]).fetchone() or (0,)
+        return bool(n)
 
     def stats(self) -> dict[str, Any]:
         """Counts for a status line: transfers, addresses, tokens with data, block range."""

@@ -34,7 +34,7 @@ def encode_addresses(store: Store, table: str, columns: Sequence[str], chain_col
     return int(n[0]) if n else 0
 
 
-def add_transfers(store: Store, staging: str, *, guard: bool = True) -> int:
+def add_transfers(store: Store, staging: str, *, guard: bool = True, addresses: str | None = None) -> int:
     """Insert transfers from a staging table/view (columns in the module docstring). Returns rows added.
 
     With ``guard`` (the default) keys repeated inside the batch are inserted once and keys already stored are
@@ -42,12 +42,16 @@ def add_transfers(store: Store, staging: str, *, guard: bool = True) -> int:
     store holds no transfer in the blocks it read and that the batch has no repeated key); the insert then skips
     the NOT EXISTS check, which costs about as much as the insert. Call inside :meth:`Store.transaction` to make
     it atomic with your bookkeeping.
+
+    ``addresses`` names a table whose ``address`` column holds exactly the distinct from/to addresses of
+    ``staging`` (the caller's promise, e.g. file ingestion found them while checking them): they are then not
+    found a second time.
     """
     chains = [r[0] for r in store.execute(f"SELECT DISTINCT chain FROM {staging}").fetchall()]
     if len(chains) == 1:
         # One chain (every ingestion path): the batch's addresses and their ids in a small temp table, so the
         # two id lookups are hash joins against the batch's distinct addresses, not the whole dictionary.
-        _batch_ids(store, staging, chains[0])
+        _batch_ids(store, staging, chains[0], addresses)
         ids = ("JOIN _cr_batch_ids fa ON fa.address = s.from_address"
                " JOIN _cr_batch_ids ta ON ta.address = s.to_address")
         resolved = "(SELECT s.*, fa.id AS _from_id, ta.id AS _to_id FROM {source} s " + ids + ")"
@@ -97,15 +101,16 @@ def add_transfers(store: Store, staging: str, *, guard: bool = True) -> int:
     return int(row[0]) if row else 0
 
 
-def _batch_ids(store: Store, staging: str, chain: str) -> int:
+def _batch_ids(store: Store, staging: str, chain: str, addresses: str | None = None) -> int:
     """``_cr_batch_ids(address, id)``: every address of the batch with its id, registering new ones in
     ``addresses`` exactly as :func:`encode_addresses` does (dense ids after the largest, in address order).
-    Returns how many are new."""
+    ``addresses``: a table of the batch's distinct addresses, when the caller has it. Returns how many are new."""
+    distinct = (f"SELECT address FROM {addresses}" if addresses is not None else
+                f"SELECT DISTINCT address FROM (SELECT from_address AS address FROM {staging}"
+                f" UNION ALL SELECT to_address FROM {staging})")
     store.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cr_batch_ids AS
-        WITH b AS (SELECT DISTINCT address FROM (SELECT from_address AS address FROM {staging}
-                                                 UNION ALL SELECT to_address FROM {staging})
-                   WHERE address IS NOT NULL),
+        WITH b AS (SELECT address FROM ({distinct}) WHERE address IS NOT NULL),
              k AS (SELECT b.address, a.id FROM b LEFT JOIN (SELECT id, address FROM addresses WHERE chain = ?) a
                    ON a.address = b.address)
         SELECT address, coalesce(id, (SELECT coalesce(max(id), 0) FROM addresses)

@@ -254,6 +254,32 @@ def test_bigquery_parquet_and_csv_give_the_same_exact_transfers(shared, tmp_path
     assert usdt | {(TX1, 0, str(2**200))} == {(tx, li, v) for (tx, li, tok, _, _, v, _, _) in results[0] if tok == USDT}
 
 
+def test_batch_addresses_found_once_give_the_same_ids_and_rows(shared, tmp_path, monkeypatch):
+    """The address check's distinct set, handed to add_transfers when every row is good, gives exactly the ids
+    and rows of add_transfers finding the addresses itself (into a store that already holds some of them)."""
+    pq, _, n = _bigquery_files(shared, tmp_path)
+    first = write_csv(tmp_path / "first.csv", ETL_HEADER, [etl_row(7, frm=A2, to=A1, tx=TX2)])
+    calls: list[str | None] = []
+    real = chainrisk.Store.add_transfers
+
+    def spy(self, staging, *, guard=True, addresses=None):
+        calls.append(addresses)
+        return real(self, staging, guard=guard, addresses=addresses)
+
+    monkeypatch.setattr(chainrisk.Store, "add_transfers", spy)
+    results = []
+    for name, shared_set in (("fast", True), ("slow", False)):
+        if not shared_set:  # the file path without the check's set: add_transfers finds the addresses itself
+            monkeypatch.setattr(chainrisk.Store, "has_temp_table", lambda self, name: False)
+        with chainrisk.open(tmp_path / f"{name}.duckdb") as st:
+            chainrisk.ingest_file(st, [first], "ethereum-etl")
+            assert chainrisk.ingest_file(st, [pq], "bigquery").rows_added == n
+            results.append((st.execute("SELECT * FROM addresses ORDER BY id").fetchall(),
+                            st.execute("SELECT * FROM transfers ORDER BY tx_hash, log_index").fetchall()))
+    assert calls == ["_cr_file_parties", "_cr_file_parties", None, None]
+    assert results[0] == results[1] and len(results[0][0]) > 100 and len(results[0][1]) == n + 1
+
+
 def test_bigquery_wrong_header_and_float_value_column(shared, tmp_path, store):
     with pytest.raises(InputError, match=r"does not look like a bigquery export: missing column\(s\) block_timestamp"):
         chainrisk.ingest_file(store, [shared / ETL_CSV], "bigquery")
