@@ -149,15 +149,16 @@ class ExposureFold:
         g = self.groups.get(gk)
         if g is None:
             g = self.groups[gk] = _new_group(np.array(h.addr, np.int64))
-        else:
-            merged = np.union1d(g.addr, h.addr)
-            if merged.size != g.addr.size:
-                old = np.searchsorted(merged, g.addr)
-                bigger = _new_group(merged)
-                bigger.usd[:, old] = g.usd
-                bigger.wsum[:, old] = g.wsum
-                bigger.minhop[:, old] = g.minhop
-                g = self.groups[gk] = bigger
+        else:   # the hop's new addresses inserted in place (both sorted: a merge, not a sort)
+            pos = np.searchsorted(g.addr, h.addr)
+            seen = pos < g.addr.size
+            seen[seen] = g.addr[pos[seen]] == h.addr[seen]
+            if not seen.all():
+                at = pos[~seen]
+                g.addr = np.insert(g.addr, at, h.addr[~seen])
+                g.usd = np.insert(g.usd, at, 0, axis=1)
+                g.wsum = np.insert(g.wsum, at, 0.0, axis=1)
+                g.minhop = np.insert(g.minhop, at, _NOT_REACHED, axis=1)
         _add_hop(g, np.searchsorted(g.addr, h.addr), h, self.decay)
 
     def rows(self, vin: I64, vout: I64, min_share: float) -> dict[str, Any]:
