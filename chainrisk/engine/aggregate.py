@@ -34,10 +34,12 @@ _NOT_REACHED = 1 << 30
 assert len(CATEGORIES) <= 64   # the sort key's 6 bits of category
 
 
-def _split_key(key: str) -> tuple[str, bool]:
-    from .model import split_key
+INFERRED_SUFFIX = ":inferred"    # propagation key of a category's inferred sources
 
-    return split_key(key)
+
+def split_key(key: str) -> tuple[str, bool]:
+    """(category, inferred) of a propagation key."""
+    return (key[: -len(INFERRED_SUFFIX)], True) if key.endswith(INFERRED_SUFFIX) else (key, False)
 
 
 def _empty() -> dict[str, Any]:
@@ -71,7 +73,7 @@ def _add_hop(g: _Group, pos: I64, h: HopExposure, decay: float) -> None:
 
 def _parts(key: str, direction: str, g: _Group, vol: I64, min_share: float) -> list[dict[str, Any]]:
     """The kept rows of one group's two hop classes (their codes in ``code``: the sort key's low 9 bits)."""
-    cat, inf = _split_key(key)
+    cat, inf = split_key(key)
     base = (CATEGORIES.index(cat) * 2 + int(inf)) * 2 + (0 if direction == "in" else 1)
     v = vol[g.addr].astype(np.float64)
     out = []

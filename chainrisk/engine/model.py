@@ -28,7 +28,7 @@ import numpy as np
 
 from ..profiles import Profile
 from ..taxonomy import BANDS, CATEGORIES, ILLICIT, OWN_ONLY, VICTIM_CATEGORIES
-from .aggregate import ExposureFold, aggregate
+from .aggregate import INFERRED_SUFFIX, ExposureFold, aggregate, split_key
 from .propagate import (
     B1,
     I64,
@@ -53,7 +53,6 @@ SWEEP_WINDOW_S = 86_400          # a sweep follows the deposit address's latest 
 SWEEP_SHARE = 0.9                # ... and carries at least 90% of everything it sent
 INFERRED_CATEGORY = "scam"       # an unlabelled collector flagged by the `collector` indicator: a heuristic source
 INFERRED_CONFIDENCE = 10
-INFERRED_SUFFIX = ":inferred"    # propagation key of a category's inferred sources
 # indicators that make an outgoing payment to fraud/phishing a perpetrator's, not a victim's
 VICTIM_CORROBORATORS = frozenset({"collector", "pass_through", "forwarding"})
 VICTIM_IX = np.array(sorted(CATEGORIES.index(c) for c in VICTIM_CATEGORIES), np.int64)
@@ -233,11 +232,6 @@ def hops_for(profile: Profile, category: str, max_hops: int) -> tuple[int, int]:
     business; at most ``propagation.max_hops_out`` for the destination of funds."""
     k = min(max_hops, profile.propagation.max_hops_vc) if category in profile.axes.vc_business else max_hops
     return k, min(k, profile.propagation.max_hops_out)
-
-
-def split_key(key: str) -> tuple[str, bool]:
-    """(category, inferred) of a propagation key."""
-    return (key[: -len(INFERRED_SUFFIX)], True) if key.endswith(INFERRED_SUFFIX) else (key, False)
 
 
 def _norm_indicators(indicators: Mapping[int, Any] | None) -> dict[int, list[tuple[str, int]]]:
