@@ -5,6 +5,7 @@ time, peak RSS of the process tree and the size of the temporary spill files, an
     .venv/bin/python bench/bench_scale.py --sizes 1e6:1e5,3e6:3e5 --memory-limit 1GB
     .venv/bin/python bench/bench_scale.py --sizes 1e8:1e7 --stores /var/tmp/crscale   # keep and reuse the store
     .venv/bin/python bench/bench_scale.py --sizes 1e7:1e6 --compare-array 1e7      # and the array engine's ratio
+    .venv/bin/python bench/bench_scale.py --sizes 3e6:3e5 --memory-limit 1GB --trace   # + numpy peak per step
 
 The graph is bench/bench_score.py's (power law, services, illicit sources, deposit sweeps), made in chunks
 (``generate_stream``) so that generation and loading stay flat in memory at any size; ``--stores DIR`` keeps the
@@ -39,17 +40,54 @@ sys.path.insert(0, str(ROOT / "bench"))
 import chainrisk  # noqa: E402
 
 
-def child(path: str, engine: str, memory_limit: str | None, prepare_reads: bool) -> None:
-    """Subprocess: one scoring run; prints JSON with its wall time, stages and ru_maxrss."""
+def child(path: str, engine: str, memory_limit: str | None, prepare_reads: bool, trace: bool = False) -> None:
+    """Subprocess: one scoring run; prints JSON with its wall time, stages, ru_maxrss and the peak RSS of each
+    step (sampled every 0.1 s in this process, by the latest progress line: :func:`_step`); ``trace``: also the
+    peak of each step's Python and numpy allocations (tracemalloc: not DuckDB's own memory)."""
+    import tracemalloc
+
+    if trace:
+        tracemalloc.start()
+    traced: dict[str, int] = {}
     t0 = time.perf_counter()
+    now = {"step": "open"}
+    steps: dict[str, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            name = now["step"]
+            steps[name] = max(steps.get(name, 0), _rss(os.getpid()))
+            done.wait(0.1)
+
+    def progress(msg: str) -> None:
+        print(f"# {msg}", file=sys.stderr, flush=True)
+        if trace:
+            traced[now["step"]] = max(traced.get(now["step"], 0), tracemalloc.get_traced_memory()[1])
+            tracemalloc.reset_peak()
+        now["step"] = _step(msg)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
     with chainrisk.open(path) as st:
         s = chainrisk.score(st, "cn", indicators=False, behaviour=False, engine=engine, memory_limit=memory_limit,
-                            prepare_reads=prepare_reads, on_progress=lambda m: print(f"# {m}", file=sys.stderr,
-                                                                                     flush=True))
+                            prepare_reads=prepare_reads, on_progress=progress)
+    done.set()
+    th.join()
+    if trace:
+        traced[now["step"]] = max(traced.get(now["step"], 0), tracemalloc.get_traced_memory()[1])
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"wall_s": time.perf_counter() - t0, "run_id": s.run_id, "timings": s.timings_s,
                       "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss * 1024, "addresses": s.n_addresses, "exposures": s.n_exposures,
-                      "bands": s.bands}))
+                      "bands": s.bands, "step_rss": steps, "step_traced": traced}))
+
+
+def _step(msg: str) -> str:
+    """The step a progress line starts: its first three words (hop lines: 'hops'; counts left out)."""
+    if " hop " in msg and msg.split()[0] in ("in", "out"):
+        return "hops"
+    words = [w for w in msg.replace(":", " ").split() if not w[0].isdigit()]
+    return " ".join(words[:3])
 
 
 def _tree(pid: int) -> list[int]:
@@ -87,12 +125,14 @@ def _du(*folders: str) -> int:
     return total
 
 
-def run_child(path: str, engine: str, memory_limit: str | None, prepare_reads: bool, tmp: str) -> dict:
+def run_child(path: str, engine: str, memory_limit: str | None, prepare_reads: bool, tmp: str,
+              trace: bool = False) -> dict:
     """One scoring run in a subprocess, sampled: wall, peak RSS of its process tree, peak spill size."""
     spill = tempfile.mkdtemp(prefix="spill-", dir=tmp)
     cmd = [sys.executable, __file__, "--_child", path, "--_engine", engine]
     cmd += ["--memory-limit", memory_limit] if memory_limit else []
     cmd += ["--prepare-reads"] if prepare_reads else []
+    cmd += ["--trace"] if trace else []
     t0 = time.perf_counter()
     peak = {"rss": 0, "spill": 0}
     done = threading.Event()
@@ -168,11 +208,13 @@ def main() -> None:
     ap.add_argument("--prepare-reads", action="store_true", help="also build the lookup indexes and evidence tables")
     ap.add_argument("--stores", default=None, metavar="DIR", help="keep the loaded stores in DIR and reuse them")
     ap.add_argument("--tmp", default=None, help="folder for temporary stores and spill files (default: system temp)")
+    ap.add_argument("--trace", action="store_true",
+                    help="also the peak of each step's Python/numpy allocations (tracemalloc; slower)")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--_engine", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a._child:
-        child(a._child, a._engine, a.memory_limit, a.prepare_reads)
+        child(a._child, a._engine, a.memory_limit, a.prepare_reads, a.trace)
         return
     sizes = [(int(float(x.split(":")[0])), int(float(x.split(":")[1]))) for x in a.sizes.split(",") if x]
     print(f"# bench_scale: {os.cpu_count()} cores, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f}"
@@ -188,7 +230,8 @@ def main() -> None:
             how = "reused" if info.get("reused") else f"generated and loaded in {info['load_s']} s, peak RSS " \
                                                        f"{gib(info['peak_rss'])}"
             print(f"#   store: {info['transfers']:,} transfers, {gib(info['store_bytes'])} ({how})", flush=True)
-            r = run_child(path, a.engine, a.memory_limit if a.engine == "sql" else None, a.prepare_reads, tmp)
+            r = run_child(path, a.engine, a.memory_limit if a.engine == "sql" else None, a.prepare_reads, tmp,
+                          a.trace)
             load_after = uptime()
             rows.append((info["transfers"], r))
             print(f"{info['transfers']:>12,} transfers {m:>11,} addresses: scoring run {r['wall_s']:8.1f} s (CPU "
@@ -197,6 +240,11 @@ def main() -> None:
                   f"{gib(r['peak_spill'])}", flush=True)
             print(f"{'':>14}stages (s): {r['timings']}; {r['exposures']:,} exposure rows; bands {r['bands']}",
                   flush=True)
+            print(f"{'':>14}peak RSS by step (GiB): " + ", ".join(f"{k} {v / 2**30:.2f}"
+                                                                 for k, v in r["step_rss"].items()), flush=True)
+            if a.trace:
+                print(f"{'':>14}peak Python/numpy allocations by step (GiB, tracemalloc): " + ", ".join(
+                    f"{k} {v / 2**30:.2f}" for k, v in r["step_traced"].items()), flush=True)
             print(f"#   after: {load_after}", flush=True)
             if a.engine == "sql" and n <= a.compare_array:
                 from bench_engines import identical

@@ -28,12 +28,12 @@ import numpy as np
 
 from ..profiles import Profile
 from ..taxonomy import BANDS, CATEGORIES, ILLICIT, OWN_ONLY, VICTIM_CATEGORIES
+from .aggregate import INFERRED_SUFFIX, ExposureFold, aggregate, split_key
 from .propagate import (
     B1,
     I64,
     ForwardingEvents,
     ForwardingParams,
-    HopExposure,
     degrees,
     dense_sum,
     deposit_addresses,
@@ -53,7 +53,6 @@ SWEEP_WINDOW_S = 86_400          # a sweep follows the deposit address's latest 
 SWEEP_SHARE = 0.9                # ... and carries at least 90% of everything it sent
 INFERRED_CATEGORY = "scam"       # an unlabelled collector flagged by the `collector` indicator: a heuristic source
 INFERRED_CONFIDENCE = 10
-INFERRED_SUFFIX = ":inferred"    # propagation key of a category's inferred sources
 # indicators that make an outgoing payment to fraud/phishing a perpetrator's, not a victim's
 VICTIM_CORROBORATORS = frozenset({"collector", "pass_through", "forwarding"})
 VICTIM_IX = np.array(sorted(CATEGORIES.index(c) for c in VICTIM_CATEGORIES), np.int64)
@@ -235,11 +234,6 @@ def hops_for(profile: Profile, category: str, max_hops: int) -> tuple[int, int]:
     return k, min(k, profile.propagation.max_hops_out)
 
 
-def split_key(key: str) -> tuple[str, bool]:
-    """(category, inferred) of a propagation key."""
-    return (key[: -len(INFERRED_SUFFIX)], True) if key.endswith(INFERRED_SUFFIX) else (key, False)
-
-
 def _norm_indicators(indicators: Mapping[int, Any] | None) -> dict[int, list[tuple[str, int]]]:
     """Every indicator of each address: accepts {addr: (name, severity)} or {addr: [(name, severity), ...]}."""
     out: dict[int, list[tuple[str, int]]] = {}
@@ -335,7 +329,9 @@ def compute(inp: Inputs | TableInputs, profile: Profile, max_hops: int,
         vin = dense_sum(arr.dst, arr.usd, n)
         vout = dense_sum(arr.src, arr.usd, n)
     else:
-        hops, events = graph.propagate(r.stop, r.sources, k_of, fwd)
+        # each hop is folded into the exposure sums as it is fetched: the run never holds every hop's rows
+        fold = ExposureFold(p.hop_decay)
+        hops, events = graph.propagate(r.stop, r.sources, k_of, fwd, sink=fold.add)
         fired = []
         if events is not None and events.addr.size:   # the few transfers the events name, fetched by id
             f = graph.edge_fields(events.edge)
@@ -346,7 +342,24 @@ def compute(inp: Inputs | TableInputs, profile: Profile, max_hops: int,
     for a, _name, sev, _ev in fired:
         ind.setdefault(a, []).append(("forwarding", sev))
         ind[a].sort()
-    ex = _aggregate(hops, vin, vout, p.hop_decay, p.min_share, n)
+    say = graph.on_hop if graph is not None and graph.on_hop else (lambda _msg: None)
+    bp = None
+    if graph is not None:
+        if behaviour is not None:   # the features read every transfer: materialised (not bounded by the workspace)
+            from .behaviour import behaviour_part
+
+            t = graph.arrays()
+            full = Inputs(n=inp.n, src=t["src"], dst=t["dst"], rank=t["rank"], usd=t["usd"], time=t["time"],
+                          active=inp.active, inert=inp.inert, labels=inp.labels)
+            bp = behaviour_part(full, dataclasses.replace(r, carry=t["carry"]), profile, behaviour)
+            del t, full
+        graph.release()   # the workspace is done with: its memory goes back before the aggregation and scoring
+    say("aggregating exposures")
+    if arr is not None:
+        ex = aggregate(hops, vin, vout, p.hop_decay, p.min_share, n)
+    else:
+        ex = fold.rows(vin, vout, p.min_share)
+        del fold
     del hops
     names = {lab.address_id: lab.name for lab in inp.labels if lab.category == DEPOSIT_CATEGORY}
     inferred = [
@@ -359,20 +372,11 @@ def compute(inp: Inputs | TableInputs, profile: Profile, max_hops: int,
          json.dumps({"method": "collector", "indicator": "collector",
                      "severity": max(sv for nm, sv in ind[int(a)] if nm == "collector")}, sort_keys=True))
         for a in r.inferred_sources.tolist()]
-    bp = None
-    if behaviour is not None:
+    if behaviour is not None and arr is not None:
         from .behaviour import behaviour_part
 
-        if arr is not None:
-            bp = behaviour_part(arr, r, profile, behaviour)
-        else:   # the features read every transfer: materialised for this step (not bounded by the workspace)
-            t = graph.arrays()
-            full = Inputs(n=inp.n, src=t["src"], dst=t["dst"], rank=t["rank"], usd=t["usd"], time=t["time"],
-                          active=inp.active, inert=inp.inert, labels=inp.labels)
-            bp = behaviour_part(full, dataclasses.replace(r, carry=t["carry"]), profile, behaviour)
-            del t, full
-    if graph is not None:
-        graph.release()   # the workspace's transfer table is done with: its memory goes back before scoring
+        bp = behaviour_part(arr, r, profile, behaviour)
+    say(f"scoring {inp.active.size:,} addresses")
     scores = _score(inp, profile, r, ex, vin, vout, inferred, ind, max_hops, bp)
     return Result(ex, scores, inferred, fired)
 
@@ -412,52 +416,6 @@ def forwarding_indicators(ev: ForwardingEvents | None, inp: Inputs | _EdgeFields
     return res
 
 
-def _aggregate(hops: list[HopExposure], vin: I64, vout: I64, decay: float, min_share: float,
-               n: int) -> dict[str, Any]:
-    """Exposure rows per (address, category, direction, hop class), min_share applied, sorted."""
-    parts: list[dict[str, Any]] = []
-    groups: dict[tuple[str, str], list[HopExposure]] = {}
-    for h in hops:
-        groups.setdefault((h.category, h.direction), []).append(h)
-    for (key, direction), hs in groups.items():
-        vol = vin if direction == "in" else vout
-        allh = sorted(hs, key=lambda h: h.hop)
-        cat, inf = split_key(key)
-        cat_ix = CATEGORIES.index(cat)
-        at = np.zeros(n, np.int64)   # an address's row, by a dense map (not a search per hop)
-        for h in allh:
-            at[h.addr] = 1
-        addr = np.flatnonzero(at).astype(np.int64)
-        m = addr.size
-        at[addr] = np.arange(m, dtype=np.int64)
-        usd = np.zeros((2, m), np.int64)
-        wsum = np.zeros((2, m), np.float64)
-        minhop = np.full((2, m), 1 << 30, np.int64)
-        for h in allh:
-            pos = at[h.addr]
-            c = 0 if h.hop == 1 else 1
-            usd[c, pos] += h.usd
-            wsum[c, pos] += h.usd.astype(np.float64) * (decay ** (h.hop - 1))
-            minhop[c, pos] = np.minimum(minhop[c, pos], h.hop)
-        del at
-        v = vol[addr].astype(np.float64)
-        for c in (0, 1):
-            share = usd[c].astype(np.float64) / np.where(v > 0, v, 1.0)
-            keep = (usd[c] > 0) & (share >= min_share)
-            k = int(keep.sum())
-            parts.append({"addr": addr[keep], "cat": np.full(k, cat_ix, np.int64),
-                          "dir": np.full(k, 0 if direction == "in" else 1, np.int64), "cls": np.full(k, c, np.int64),
-                          "usd": usd[c][keep], "weighted": wsum[c][keep], "share": share[keep],
-                          "min_hop": minhop[c][keep], "inf": np.full(k, int(inf), np.int64)})
-    keys = ("addr", "cat", "dir", "cls", "usd", "weighted", "share", "min_hop", "inf")
-    if not parts:
-        return {k: np.empty(0, np.float64 if k in ("weighted", "share") else np.int64) for k in keys}
-    out = {k: np.concatenate([q[k] for q in parts]) for k in keys}
-    o = np.argsort((((out["addr"] * 64 + out["cat"]) * 2 + out["inf"]) * 2 + out["dir"]) * 2 + out["cls"],
-                   kind="stable")
-    return {k: v[o] for k, v in out.items()}
-
-
 def _mask_strings(masks: I64) -> Any:
     """';'-joined sorted category names of each bitmask (None for 0)."""
     u, inv = np.unique(masks, return_inverse=True)
@@ -486,6 +444,7 @@ def medium_cap(profile: Profile) -> float:
 
 
 AXIS_FIELDS = ("val", "kind", "cat", "dir", "share", "hop", "inf", "conf", "lab", "beh")
+BEST_SLICE = 1 << 21   # candidates per slice of _score's best-per-address choice
 
 
 def _score(inp: Inputs | TableInputs, profile: Profile, r: Roles, ex: dict[str, Any], vin: I64, vout: I64,
@@ -536,51 +495,69 @@ def _score(inp: Inputs | TableInputs, profile: Profile, r: Roles, ex: dict[str, 
     victim = (gd == 1) & np.isin(gc, VICTIM_IX) & ~vcorr[ga]
     xval = np.where(victim | ((gi == 1) & ~has_ind[ga]), np.minimum(xval, cap), xval)
     # candidates: own labels (kind 0) and exposures (kind 1; 5 = possible victim)
+    # (codes, hops and levels are small: int8 columns, one per candidate; label indexes int32)
     ca = np.concatenate([la, ga])
     cv = np.concatenate([lv, xval])
-    ck = np.concatenate([np.zeros(la.size, np.int64), np.where(victim, 5, 1)])
+    ck = np.concatenate([np.zeros(la.size, np.int8), np.where(victim, 5, 1).astype(np.int8)])
     cko = np.minimum(ck, 1)
-    cc = np.concatenate([lc, gc])
-    cd = np.concatenate([np.zeros(la.size, np.int64), gd])
-    ci = np.concatenate([np.zeros(la.size, np.int64), gi])
+    cc = np.concatenate([lc.astype(np.int8), gc.astype(np.int8)])
+    cd = np.concatenate([np.zeros(la.size, np.int8), gd.astype(np.int8)])
+    ci = np.concatenate([np.zeros(la.size, np.int8), gi.astype(np.int8)])
     cs = np.concatenate([np.zeros(la.size), raw])
-    ch = np.concatenate([np.zeros(la.size, np.int64), gmh])
-    cf = np.concatenate([lconf, hop_level(gmh, gi == 1)])
-    cl = np.concatenate([np.arange(la.size, dtype=np.int64), np.full(ga.size, -1, np.int64)])
+    ch = np.concatenate([np.zeros(la.size, np.int8), gmh.astype(np.int8)])
+    cf = np.concatenate([lconf.astype(np.int8), hop_level(gmh, gi == 1).astype(np.int8)])
+    cl = np.concatenate([np.arange(la.size, dtype=np.int32), np.full(ga.size, -1, np.int32)])
+    del ga, gc, gd, gi, xval, victim, raw, gmh, num, s, g0, gid
 
     # For every axis, per address the first candidate in the order: highest value, own label first, category
     # order, labelled first, 'in' first, then input order. One stable sort by address (the exposure candidates
     # are already in address order), then per mask two group reductions instead of a sort on three keys.
-    tie = ((cko * 64 + cc) * 2 + ci) * 2 + cd
+    tie = ((cko.astype(np.int64) * 64 + cc) * 2 + ci) * 2 + cd
+    del cko
     by_a = np.argsort(ca, kind="stable")
     by_a = by_a[cv[by_a] > 0]
-    s_a, s_v, s_t = ca[by_a], cv[by_a], tie[by_a]
+    # the candidates in that order (each column permuted once; no copy kept in input order), in a dict that is
+    # emptied once the axes are chosen (their memory goes before the per-address columns)
+    cand: dict[str, Any] = {}
+    for k, col in (("ca", ca), ("val", cv), ("tie", tie), ("kind", ck), ("cat", cc), ("dir", cd), ("share", cs),
+                   ("hop", ch), ("inf", ci), ("conf", cf), ("lab", cl)):
+        cand[k] = col[by_a]
+    del by_a, tie, ca, cv, ck, cc, cd, cs, ch, ci, cf, cl, col
 
     def best(mask: B1) -> dict[str, Any]:
-        """Per address, the best candidate in ``mask``."""
-        sel = np.flatnonzero(mask[by_a])
-        a_, v_, k_ = s_a[sel], s_v[sel], s_t[sel]
-        g = _firsts(a_)
-        gid = np.repeat(np.arange(g.size), np.diff(np.r_[g, a_.size])) if g.size else g
-        top = v_ == (np.maximum.reduceat(v_, g)[gid] if g.size else v_)
-        kk = np.where(top, k_, np.iinfo(np.int64).max)
-        win = np.flatnonzero(top & (kk == (np.minimum.reduceat(kk, g)[gid] if g.size else kk)))
-        f = by_a[sel[win[_firsts(a_[win])]]]
-        out = {"val": np.zeros(n), "kind": np.full(n, -1, np.int64), "cat": np.full(n, -1, np.int64),
-               "dir": np.zeros(n, np.int64), "share": np.zeros(n), "hop": np.zeros(n, np.int64),
-               "inf": np.zeros(n, np.int64), "conf": np.zeros(n, np.int64), "lab": np.full(n, -1, np.int64),
-               "beh": np.zeros(n, np.int64)}
-        a = ca[f]
-        for k, col in (("val", cv), ("kind", ck), ("cat", cc), ("dir", cd), ("share", cs), ("hop", ch),
-                       ("inf", ci), ("conf", cf), ("lab", cl)):
-            out[k][a] = col[f]
+        """Per address, the best candidate in ``mask`` (a mask over the candidates in address order), a slice of
+        whole addresses at a time (:data:`BEST_SLICE` candidates or so: the temporaries stay small)."""
+        out: dict[str, Any] = {
+            "val": np.zeros(n), "kind": np.full(n, -1, np.int8), "cat": np.full(n, -1, np.int8),
+            "dir": np.zeros(n, np.int8), "share": np.zeros(n), "hop": np.zeros(n, np.int8),
+            "inf": np.zeros(n, np.int8), "conf": np.zeros(n, np.int8), "lab": np.full(n, -1, np.int32),
+            "beh": np.zeros(n, np.int8)}
+        addr = cand["ca"]
+        lo, m = 0, addr.size
+        while lo < m:
+            hi = min(m, lo + BEST_SLICE)
+            if hi < m:   # up to the end of the last address's candidates
+                hi = int(np.searchsorted(addr, addr[hi - 1], side="right"))
+            sel = lo + np.flatnonzero(mask[lo:hi])
+            a_, v_, k_ = addr[sel], cand["val"][sel], cand["tie"][sel]
+            g = _firsts(a_)
+            gid = np.repeat(np.arange(g.size), np.diff(np.r_[g, a_.size])) if g.size else g
+            top = v_ == (np.maximum.reduceat(v_, g)[gid] if g.size else v_)
+            kk = np.where(top, k_, np.iinfo(np.int64).max)
+            win = np.flatnonzero(top & (kk == (np.minimum.reduceat(kk, g)[gid] if g.size else kk)))
+            f = sel[win[_firsts(a_[win])]]
+            del sel, a_, v_, k_, g, gid, top, kk, win
+            a = addr[f]
+            for k in ("val", "kind", "cat", "dir", "share", "hop", "inf", "conf", "lab"):
+                out[k][a] = cand[k][f]
+            lo = hi
         return out
 
-    in_ill = np.isin(cc, ill_ix)
-    in_vc = np.isin(cc, vc_ix)
+    in_ill = np.isin(cand["cat"], ill_ix)
+    in_vc = np.isin(cand["cat"], vc_ix)
     ill = best(in_ill)
     # corroboration: the best illicit exposure (not a possible victim's) and the indicator, as a noisy-OR
-    xi = best(in_ill & (ck == 1))
+    xi = best(in_ill & (cand["kind"] == 1))
     both = (xi["val"] > 0) & (ind_val > 0)
     comb = np.where(both, corroborate(xi["val"], ind_val), 0.0)
     corro = both & (comb > np.maximum(ill["val"], ind_val))
@@ -592,6 +569,7 @@ def _score(inp: Inputs | TableInputs, profile: Profile, r: Roles, ex: dict[str, 
     ill["conf"][corro] = np.maximum(xi["conf"][corro], 2)
     ill["kind"][by_ind] = 2
     ill["conf"][by_ind] = 1
+    del xi, comb, corro, by_ind, both
     if bp is not None:   # the behaviour part: corroborates illicit evidence, or alone up to the profile's band
         from .behaviour import combine
 
@@ -604,6 +582,8 @@ def _score(inp: Inputs | TableInputs, profile: Profile, r: Roles, ex: dict[str, 
         take = other["val"] > comb_ax["val"]
         for k in AXIS_FIELDS:
             comb_ax[k][take] = other[k][take]
+    del oth, take, in_ill, in_vc
+    cand.clear()
     for ax in (ill, vc, comb_ax):
         ax["kind"][r.inert] = 3
 
@@ -684,6 +664,8 @@ def _score(inp: Inputs | TableInputs, profile: Profile, r: Roles, ex: dict[str, 
     from .behaviour import columns
 
     out.update(columns(bp, act))
-    out["action"] = np.where(report & sever, "sever_and_report", np.where(report, "report", np.where(
-        sever, "sever", np.where(review, "review", "none")))).astype(object)
+    # the action's name per address: an index into the five names (one string object each, not one an address)
+    actions = np.array(["none", "review", "sever", "report", "sever_and_report"], dtype=object)
+    out["action"] = actions[np.where(report & sever, 4, np.where(report, 3, np.where(sever, 2, np.where(
+        review, 1, 0))))]
     return out

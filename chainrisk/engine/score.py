@@ -103,7 +103,7 @@ def load_table_inputs(store: Any, ws: Any, on_hop: Callable[[str], None] | None 
                        f" FROM ({query})").to_arrow_reader(1 << 20)
     ws.load("raw0", reader)
     labels, inert = _labels_and_inert(store)
-    return table_inputs(ws, labels, inert, on_hop)
+    return table_inputs(ws, labels, inert, on_hop, close_on_release=True)   # the run owns ws: closed after the hops
 
 
 def _labels_and_inert(store: Any) -> tuple[list[Label], np.ndarray]:
@@ -263,12 +263,13 @@ def score_run(store: Any, profile: str | Profile = "cn", max_hops: int | None = 
         store.execute("UPDATE scoring_runs SET lease_until = ? WHERE run_id = ?",
                       [datetime.now(UTC).replace(tzinfo=None) + RUN_LEASE, run_id])
 
-    stack = ExitStack()
+    stack = ExitStack()   # the SQL engine's workspace: until the scores are computed
+    limit = ExitStack()   # the store's memory limit (SQL engine): until the run is written
     try:
         say("loading transfers and labels")
         if engine == "sql":   # out of core: the transfers go to a spilling workspace and stay there
             ws = stack.enter_context(Workspace(memory_limit=memory_limit))
-            stack.enter_context(store.memory_limit(memory_limit))   # the store's own queries under the limit too
+            limit.enter_context(store.memory_limit(memory_limit))   # the store's own queries under the limit too
             inp: Inputs | TableInputs = load_table_inputs(store, ws, on_hop=say)
         else:
             inp = load_inputs(store)
@@ -296,10 +297,12 @@ def score_run(store: Any, profile: str | Profile = "cn", max_hops: int | None = 
         stack.close()   # the workspace (and its spill files) is done with
         say("writing the run")
         _write(store, run_id, res, t0, hops, prof.behaviour.alone_at_most)
+        limit.close()
         stage("write")
         duration = _time.perf_counter() - t0
     except BaseException as e:
         stack.close()
+        limit.close()
         store.execute("UPDATE scoring_runs SET status = 'failed', finished_at = ?, error = ? WHERE run_id = ?",
                       [datetime.now(UTC).replace(tzinfo=None), f"{type(e).__name__}: {e}", run_id])
         store.execute("DELETE FROM indicators WHERE run_id = ?", [run_id])
@@ -381,51 +384,84 @@ _AXES = (("r_", "", "no exposure to risky categories"), ("i_", "illicit_", "no l
          ("v_", "vc_", "no exposure to virtual-currency business"))
 
 
-def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int, alone: str = "medium") -> None:
+WRITE_BATCH = 1 << 20   # rows per Arrow batch of the scores and exposures written to the store
+
+
+def _score_batch(s: dict[str, Any], sl: slice) -> Any:
+    """The rows ``sl`` of the scores as an Arrow record batch (the store's columns; reasons are made in SQL)."""
     import pyarrow as pa
 
-    s = res.scores
-    m = s["addr"].size
+    def col(k: str) -> Any:
+        return s[k][sl]
+
+    m = col("addr").size
     cols: dict[str, Any] = {
-        "address_id": s["addr"], "categories": pa.array(s["categories"], pa.string()),
-        "own_categories": pa.array(s["own_categories"], pa.string()),
-        "min_hops": pa.array(s["min_hops"], pa.int32(), mask=s["min_hops"] < 0),
-        "direct_usd": s["direct_usd"] / MICRO, "indirect_usd": s["indirect_usd"] / MICRO,
-        "volume_in_usd": s["volume_in"] / MICRO, "volume_out_usd": s["volume_out"] / MICRO,
-        "illicit_confidence": pa.array(s["illicit_confidence"], pa.string()),
-        "possible_victim": pa.array(s["possible_victim"], pa.bool_()),
-        "action": pa.array(s["action"], pa.string())}
+        "address_id": col("addr"), "categories": pa.array(col("categories"), pa.string()),
+        "own_categories": pa.array(col("own_categories"), pa.string()),
+        "min_hops": pa.array(col("min_hops"), pa.int32(), mask=col("min_hops") < 0),
+        "direct_usd": col("direct_usd") / MICRO, "indirect_usd": col("indirect_usd") / MICRO,
+        "volume_in_usd": col("volume_in") / MICRO, "volume_out_usd": col("volume_out") / MICRO,
+        "illicit_confidence": pa.array(col("illicit_confidence"), pa.string()),
+        "possible_victim": pa.array(col("possible_victim"), pa.bool_()),
+        "action": pa.array(col("action"), pa.string())}
     for p, key, _ in _AXES:
-        cols[f"{key}score"] = s[f"{key}score"]
-        cols[f"{key}band"] = pa.array(s[f"{key}band"], pa.string())
-        cols[f"{key}top_category"] = pa.array(s[f"{key}top_category"], pa.string())
+        cols[f"{key}score"] = col(f"{key}score")
+        cols[f"{key}band"] = pa.array(col(f"{key}band"), pa.string())
+        cols[f"{key}top_category"] = pa.array(col(f"{key}top_category"), pa.string())
         for f in ("kind", "dir", "share", "hop", "inf", "conf", "ind_sev", "beh"):
-            cols[p + f] = s[p + f]
+            cols[p + f] = col(p + f)
         for f in ("name", "source", "ind"):
-            cols[p + f] = pa.array(s[p + f], pa.string())
-    cols["behaviour_score"] = pa.array(s["behaviour_score"], pa.float64(), mask=np.isnan(s["behaviour_score"]))
+            cols[p + f] = pa.array(col(p + f), pa.string())
+    bs = col("behaviour_score")
+    cols["behaviour_score"] = pa.array(bs, pa.float64(), mask=np.isnan(bs))
     top = s["behaviour_top"]
     if top is None:
         for name, typ in (("behaviour_features", pa.string()), ("behaviour_values", pa.float64()),
                           ("behaviour_contributions", pa.float64())):
             cols[name] = pa.nulls(m, pa.list_(typ))
     else:   # the valid contributions are a prefix of each row (largest first, then the empty slots)
-        ok = top[3] >= 0
+        t0, t1, t2, t3 = (x[sl] for x in top[:4])
+        ok = t3 >= 0
         offsets = pa.array(np.r_[0, np.cumsum(ok.sum(axis=1))].astype(np.int32))
-        cols["behaviour_features"] = pa.ListArray.from_arrays(offsets, pa.array(top[0][ok], pa.string()))
-        cols["behaviour_values"] = pa.ListArray.from_arrays(offsets, pa.array(top[1][ok], pa.float64()))
-        cols["behaviour_contributions"] = pa.ListArray.from_arrays(offsets, pa.array(top[2][ok], pa.float64()))
-    scores = pa.table(cols)
-    e = res.exposures
-    cats = pa.array(list(CATEGORIES), pa.string())
-    exposures = pa.table({
-        "address_id": e["addr"],
-        "category": pa.DictionaryArray.from_arrays(pa.array(e["cat"], pa.int32()), cats),
-        "direction": pa.DictionaryArray.from_arrays(pa.array(e["dir"], pa.int32()), pa.array(["in", "out"])),
-        "hop_class": pa.DictionaryArray.from_arrays(pa.array(e["cls"], pa.int32()),
-                                                    pa.array(["direct", "indirect"])),
-        "usd": e["usd"] / MICRO, "share": e["share"], "min_hop": e["min_hop"].astype(np.int32),
-        "weighted_usd": e["weighted"] / MICRO, "inferred": e["inf"].astype(bool)})
+        cols["behaviour_features"] = pa.ListArray.from_arrays(offsets, pa.array(t0[ok], pa.string()))
+        cols["behaviour_values"] = pa.ListArray.from_arrays(offsets, pa.array(t1[ok], pa.float64()))
+        cols["behaviour_contributions"] = pa.ListArray.from_arrays(offsets, pa.array(t2[ok], pa.float64()))
+    return pa.RecordBatch.from_pydict(cols)
+
+
+def _exposure_batch(e: dict[str, Any], sl: slice) -> Any:
+    """The rows ``sl`` of the exposures as an Arrow record batch."""
+    import pyarrow as pa
+
+    def codes(k: str) -> Any:
+        return pa.array(e[k][sl].astype(np.int32), pa.int32())
+
+    return pa.RecordBatch.from_pydict({
+        "address_id": e["addr"][sl],
+        "category": pa.DictionaryArray.from_arrays(codes("cat"), pa.array(list(CATEGORIES), pa.string())),
+        "direction": pa.DictionaryArray.from_arrays(codes("dir"), pa.array(["in", "out"])),
+        "hop_class": pa.DictionaryArray.from_arrays(codes("cls"), pa.array(["direct", "indirect"])),
+        "usd": e["usd"][sl] / MICRO, "share": e["share"][sl], "min_hop": e["min_hop"][sl].astype(np.int32),
+        "weighted_usd": e["weighted"][sl] / MICRO, "inferred": e["inf"][sl].astype(bool)})
+
+
+def _batches(make: Callable[[dict[str, Any], slice], Any], cols: dict[str, Any], rows: int) -> Any:
+    """The rows as a stream of Arrow batches of :data:`WRITE_BATCH` rows (made as the store reads them: only
+    one batch of Arrow copies at a time)."""
+    import pyarrow as pa
+
+    first = make(cols, slice(0, min(rows, WRITE_BATCH)))
+    rest = (make(cols, slice(lo, lo + WRITE_BATCH)) for lo in range(WRITE_BATCH, rows, WRITE_BATCH))
+    return pa.RecordBatchReader.from_batches(first.schema, (b for it in ([first], rest) for b in it))
+
+
+def _write(store: Any, run_id: str, res: Result, t0: float, max_hops: int, alone: str = "medium") -> None:
+    import pyarrow as pa
+
+    s = res.scores
+    m = s["addr"].size
+    scores = _batches(_score_batch, s, m)
+    exposures = _batches(_exposure_batch, res.exposures, res.exposures["addr"].size)
     inferred = pa.table({
         "address_id": pa.array([x[0] for x in res.inferred], pa.int64()),
         "category": pa.array([x[1] for x in res.inferred], pa.string()),

@@ -226,10 +226,12 @@ def _load_roles(backend: Backend, keys: list[str], hops_of: Callable[[str, int],
 
 def propagate_tables(backend: Backend, raw: str, top: int, stop: B1, sources: Mapping[str, B1],
                      max_hops: Mapping[str, tuple[int, int]], forwarding: ForwardingParams | None,
-                     on_hop: Callable[[str], None] | None = None) -> tuple[list[HopExposure], ForwardingEvents | None]:
+                     on_hop: Callable[[str], None] | None = None,
+                     sink: Callable[[HopExposure], None] | None = None,
+                     ) -> tuple[list[HopExposure], ForwardingEvents | None]:
     """The hops over the transfers already in the backend's table ``raw`` (``eid, s, d, r, w, c, time``; ``top``
     its largest rank), for the stop nodes and sources given as masks over the address ids (the SQL engine's
-    out-of-core run: :class:`TableGraph`). Leaves ``raw`` in place."""
+    out-of-core run: :class:`TableGraph`). Leaves ``raw`` in place. ``sink``: see :func:`run_loaded`."""
 
     def hops_of(key: str, direction: int) -> int:
         return max_hops[key][direction]
@@ -239,16 +241,21 @@ def propagate_tables(backend: Backend, raw: str, top: int, stop: B1, sources: Ma
         return [], None
     judge = forwarding is not None and bool(forwarding.categories)
     _load_roles(backend, keys, hops_of, judge, forwarding, stop, sources)
-    return run_loaded(backend, keys, hops_of, judge, forwarding, top, on_hop, raw=raw, drop_raw=False)
+    return run_loaded(backend, keys, hops_of, judge, forwarding, top, on_hop, raw=raw, drop_raw=False, sink=sink)
 
 
 def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], int], judge: bool,
                forwarding: ForwardingParams | None, top: int, on_hop: Callable[[str], None] | None = None,
-               raw: str = "raw", drop_raw: bool = True) -> tuple[list[HopExposure], ForwardingEvents | None]:
+               raw: str = "raw", drop_raw: bool = True, sink: Callable[[HopExposure], None] | None = None,
+               ) -> tuple[list[HopExposure], ForwardingEvents | None]:
     """The hops of every key on ``backend``, whose tables ``raw`` (eid, s, d, r, w, c, time), ``stop``, ``src``
     and ``hopkeys`` are loaded (by :func:`sql_propagate`, :func:`propagate_tables`, or from Parquet by the Spark
     engine); ``top`` is the largest rank. Drops every table it made, the three role tables and (``drop_raw``)
-    ``raw``."""
+    ``raw``.
+
+    ``sink``: each hop exposure is passed to it as soon as it is fetched (a key and direction's hops in hop
+    order; :class:`~chainrisk.engine.aggregate.ExposureFold`) instead of being collected: the returned list is
+    then empty."""
     backend.create("e", edges_sql(judge, raw))
     if drop_raw:
         backend.drop(raw)
@@ -292,8 +299,13 @@ def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], 
                     sl = split[i]
                     if sl.start == sl.stop or hop > hops_of(key, di):
                         continue
-                    per_key[i].append(HopExposure(key, direction, hop, np.asarray(ex["d"][sl], np.int64),
-                                                  np.asarray(ex["usd"][sl], np.int64)))
+                    h = HopExposure(key, direction, hop, np.asarray(ex["d"][sl], np.int64),
+                                    np.asarray(ex["usd"][sl], np.int64))
+                    if sink is not None:
+                        sink(h)
+                    else:
+                        per_key[i].append(h)
+                del ex, split
             out += [h for hs in per_key for h in hs]
             if direction == "in" and judged_any and forwarding is not None:
                 # the parts as one table first (Spark 4's planner loses a column of the union otherwise)
@@ -319,11 +331,15 @@ class TableGraph:
 
     ``raw0`` (loaded by the caller) has the store's rows: ``f, t, b, li, tm, usd`` (usd -1: no USD value). The
     definitions are :func:`chainrisk.engine.model.roles`', restated set-at-a-time; the results are the same,
-    bit for bit (tests/engine/test_engines.py)."""
+    bit for bit (tests/engine/test_engines.py).
 
-    def __init__(self, ws: Any, on_hop: Callable[[str], None] | None = None) -> None:
+    ``close_on_release``: :meth:`release` closes the workspace itself (its owner is done with it too), so that
+    DuckDB's memory goes back before the aggregation and scoring."""
+
+    def __init__(self, ws: Any, on_hop: Callable[[str], None] | None = None, close_on_release: bool = False) -> None:
         self.ws = ws
         self.on_hop = on_hop
+        self.close_on_release = close_on_release
         self.top = -1
         self.m = 0
 
@@ -415,8 +431,10 @@ class TableGraph:
         return np.asarray(got["s"], np.int64), np.asarray(got["d"], np.int64)
 
     def propagate(self, stop: B1, sources: Mapping[str, B1], max_hops: Mapping[str, tuple[int, int]],
-                  forwarding: ForwardingParams | None) -> tuple[list[HopExposure], ForwardingEvents | None]:
-        return propagate_tables(self.ws, "tx", self.top, stop, sources, max_hops, forwarding, self.on_hop)
+                  forwarding: ForwardingParams | None, sink: Callable[[HopExposure], None] | None = None,
+                  ) -> tuple[list[HopExposure], ForwardingEvents | None]:
+        """The hops (:func:`propagate_tables`); with ``sink``, each hop exposure goes to it as it is fetched."""
+        return propagate_tables(self.ws, "tx", self.top, stop, sources, max_hops, forwarding, self.on_hop, sink)
 
     def edge_fields(self, eid: I64) -> dict[str, I64]:
         """``s``, ``r``, ``time`` and ``w`` of the transfers ``eid`` (in that order)."""
@@ -428,8 +446,11 @@ class TableGraph:
         return {k: np.asarray(v, np.int64) for k, v in got.items()}
 
     def release(self) -> None:
-        """Drop the transfer table (after the last step that reads it)."""
+        """Drop the transfer table (after the last step that reads it); ``close_on_release``: close the
+        workspace."""
         self.ws.drop("tx")
+        if self.close_on_release:
+            self.ws.close()
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every transfer as arrays (src, dst, rank, usd, time, carry) in eid order: for the parts that still
@@ -440,13 +461,14 @@ class TableGraph:
                 "time": np.asarray(got["time"], np.int64), "carry": np.asarray(got["c"], bool)}
 
 
-def table_inputs(ws: Any, labels: list[Any], inert: I64, on_hop: Callable[[str], None] | None = None) -> Any:
+def table_inputs(ws: Any, labels: list[Any], inert: I64, on_hop: Callable[[str], None] | None = None,
+                 close_on_release: bool = False) -> Any:
     """The :class:`~chainrisk.engine.model.TableInputs` of the transfers in ``ws``'s table ``raw0`` (``f, t, b,
     li, tm, usd``: from, to, block, log index, epoch seconds or -1, micro-USD or -1) with these labels and inert
-    address ids (sorted)."""
+    address ids (sorted); ``close_on_release``: see :class:`TableGraph`."""
     from .model import TableInputs
 
-    graph = TableGraph(ws, on_hop)
+    graph = TableGraph(ws, on_hop, close_on_release)
     n, active = graph.addresses()
     n = int(max([n, *(lab.address_id + 1 for lab in labels), *(inert[-1:] + 1).tolist()]))
     return TableInputs(n=n, active=active, inert=inert, graph=graph, labels=labels)
