@@ -316,16 +316,6 @@ def _split(text: str | None) -> list[str]:
     return [c for c in (text or "").split(";") if c]
 
 
-def _labels(store: Store, addr: Address) -> list[Label]:
-    rows = store.execute(
-        "SELECT category, name, source, source_version, confidence, valid_from, valid_to FROM labels"
-        " WHERE address = ? AND chain = ?"
-        " ORDER BY valid_to IS NOT NULL, confidence DESC, category, source, valid_from NULLS FIRST",
-        [addr.address, addr.chain],
-    ).fetchall()
-    return [Label(*r) for r in rows]
-
-
 #: the ``chain`` of an answer that covers several chains (each is in ``per_chain``)
 MULTI_CHAIN = "evm"
 #: the EVM chains of the registry, in its order (an EVM address is answered on each where the store has it)
@@ -371,7 +361,8 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
     """One address against the run ``run`` (see :func:`resolve_run`).
 
     An EVM address is answered on each chain where the store has activity or labels of it (``per_chain``), with a
-    combined verdict on top; ``chain`` narrows the answer to that chain."""
+    combined verdict on top; ``chain`` narrows the answer to that chain. Three statements whatever the number of
+    chains (:func:`_keys`, then :func:`read_scored`'s two)."""
     parsed = try_parse(value)
     if not isinstance(parsed, Address):
         return LookupResult(input=value, status="invalid", address=None, chain=None, reason=parsed.reason,
@@ -381,64 +372,98 @@ def lookup_one(store: Store, value: str, run: Provenance, *, explain: bool = Fal
         if chain is not None and chain != parsed.chain:
             return LookupResult(input=value, status="invalid", address=None, chain=None, provenance=run,
                                 reason=f"a {parsed.chain} address cannot be on chain {chain}")
-        return _one_chain(store, value, parsed, run, explain)
-    if chain == "tron":
+    elif chain == "tron":
         return LookupResult(input=value, status="invalid", address=None, chain=None, provenance=run,
                             reason="an EVM (0x) address cannot be on chain tron")
-    # EVM: every chain of this key, ids and labels in one round trip (point queries on the address indexes)
-    keys = store.execute(
-        "SELECT 0 AS k, chain, id, NULL AS category, NULL AS name, NULL AS source, NULL AS source_version,"
-        " NULL AS confidence, NULL AS valid_from, NULL AS valid_to FROM addresses WHERE address = $a"
-        " UNION ALL SELECT 1, chain, NULL, category, name, source, source_version, confidence, valid_from, valid_to"
-        " FROM labels WHERE address = $a"
-        " ORDER BY k, valid_to IS NOT NULL, confidence DESC, category, source, chain, valid_from NULLS FIRST",
-        {"a": parsed.address}).fetchall()
-    ids = {r[1]: int(r[2]) for r in keys if r[0] == 0}
-    label_rows = [r[1:2] + r[3:] for r in keys if r[0] == 1]
-    chains = sorted({c for c in ids} | {r[0] for r in label_rows}, key=chain_order)
-    if chain is not None:
-        chains = [c for c in chains if c == chain]
-    if len(chains) <= 1:
-        one = chains[0] if chains else (chain or parsed.chain)
-        return _one_chain(store, value, Address(one, parsed.address), run, explain,   # type: ignore[arg-type]
-                          labels=[_label(r) for r in label_rows if r[0] == one],
-                          aid=ids.get(one), known_ids=True)
-    labels = {c: [_label(r) for r in label_rows if r[0] == c] for c in chains}
+    ids, label_rows = _keys(store, parsed.address)
+    chains: list[str]
+    if parsed.chain == "tron":     # a TRON address is answered on tron only
+        chains = ["tron"]
+    else:                          # EVM: every chain of this key (or the one ``chain`` names)
+        chains = sorted({*ids, *(r[0] for r in label_rows)}, key=chain_order)
+        if chain is not None:
+            chains = [c for c in chains if c == chain]
+        if not chains:
+            chains = [chain or parsed.chain]
     scored = {c: ids[c] for c in chains if c in ids}
-    rows: dict[int, tuple[Any, ...]] = {}
-    parts: dict[int, list[tuple[Any, ...]]] = {}
-    behaviours: dict[int, dict[str, Any] | None] = {}
-    if scored:
-        # one statement of point queries (a UNION ALL of ``address_id = <int>``, formatted from ints only: safe
-        # SQL), each answered from the ART index; an IN-list is not, and scans ``scores`` (measured: 50x slower)
-        beh = has_column(store, "scores", "behaviour_score")
-        beh_sel = (", " + ", ".join(BEHAVIOUR_COLUMNS)) if beh else ""
-        n_base = 12 + len(VERDICT_COLUMNS)
-        sel = f"SELECT address_id, {_SCORE_COLUMNS}, {verdict_select(store)}{beh_sel} FROM scores"
-        q = " UNION ALL ".join(f"{sel} WHERE address_id = {int(i)} AND run_id = $run"
-                               for i in sorted(scored.values()))
-        for r in store.execute(q, {"run": run.run_id}).fetchall():
-            rows[r[0]] = r[:n_base]
-            b = r[n_base:] if beh else None
-            behaviours[r[0]] = behaviour_dict(*b) if b and b[0] is not None else None
-        if rows:
-            inferred = exposure_inferred(store)
-            q = " UNION ALL ".join(
-                "SELECT address_id, 0 AS k, category, direction, hop_class, usd, share, min_hop, NULL AS evidence,"
-                f" {inferred} AS inferred FROM exposures WHERE address_id = {int(i)} AND run_id = $run"
-                " UNION ALL SELECT address_id, 1, indicator, NULL, NULL, NULL, NULL, severity, evidence, false"
-                f" FROM indicators WHERE address_id = {int(i)} AND run_id = $run" for i in sorted(rows))
-            for r in store.execute(q, {"run": run.run_id}).fetchall():
-                parts.setdefault(r[0], []).append(r[1:])
+    rows, behaviours, parts = read_scored(store, run.run_id, scored.values())
     answers = []
     for c in chains:
         aid = scored.get(c)
-        answers.append(_assemble(store, value, Address(c, parsed.address), run,
-                                 labels[c], aid, rows.get(aid) if aid is not None else None,
+        answers.append(_assemble(store, value, Address(c, parsed.address), run,  # type: ignore[arg-type]
+                                 [_label(r) for r in label_rows if r[0] == c], aid,
+                                 rows.get(aid) if aid is not None else None,
                                  parts.get(aid, []) if aid is not None else [], explain,
                                  behaviour=behaviours.get(aid) if aid is not None else None,
                                  known_behaviour=True))
+    if len(answers) == 1:
+        return answers[0]
     return combine(value, parsed.address, run, answers)
+
+
+def _label_order(r: Sequence[Any]) -> tuple[Any, ...]:
+    """The order of an answer's labels, of ``(chain, category, name, source, source_version, confidence,
+    valid_from, valid_to)`` rows: active first, most confident, category, source, chain, earliest ``valid_from``
+    (unknown first). Sorted in Python: an ORDER BY in the statement costs more than the point queries."""
+    return (r[7] is not None, -r[5], r[1], r[3], r[0], r[6] is not None, r[6] or _EPOCH)
+
+
+_EPOCH = datetime(1, 1, 1)
+
+
+def _keys(store: Store, address: str) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
+    """The ids of ``address`` on each chain (``{chain: addresses.id}``) and its labels on every chain, as
+    ``(chain, category, name, source, source_version, confidence, valid_from, valid_to)`` rows in
+    :func:`_label_order`. One statement of two point queries on the address indexes."""
+    keys = store.execute(
+        "SELECT 0 AS k, chain, id, NULL AS category, NULL AS name, NULL AS source, NULL AS source_version,"
+        " NULL AS confidence, NULL AS valid_from, NULL AS valid_to FROM addresses WHERE address = ?"
+        " UNION ALL SELECT 1, chain, NULL, category, name, source, source_version, confidence, valid_from, valid_to"
+        " FROM labels WHERE address = ?", [address, address]).fetchall()
+    ids = {r[1]: int(r[2]) for r in keys if r[0] == 0}
+    labels = sorted((r[1:2] + r[3:] for r in keys if r[0] == 1), key=_label_order)
+    return ids, labels
+
+
+def read_scored(store: Store, run_id: str, address_ids: Iterable[int]) -> tuple[
+        dict[int, tuple[Any, ...]], dict[int, dict[str, Any] | None], dict[int, list[tuple[Any, ...]]]]:
+    """What run ``run_id`` holds of ``address_ids`` (the ids of one address on its chains): the ``scores`` row of
+    each (``address_id``, :data:`_SCORE_COLUMNS`, :data:`VERDICT_COLUMNS`), its behaviour part, and its exposure
+    and indicator rows (``(k, category|indicator, direction, hop_class, usd, share, min_hop|severity, evidence,
+    inferred)``, ``k`` 0 for an exposure, 1 for an indicator).
+
+    Two statements whatever the number of ids, each an index scan of an ``address_id IN (<ints>)`` list (formatted
+    from ints only: safe SQL). The run is checked in Python: next to another filter DuckDB (2.0.1) turns the IN
+    list into a join over a full scan of the table (measured: 50x slower), and alone it is one index scan (a
+    UNION ALL of one point query per id costs one index lookup and row fetch set-up per id: 3-4x slower at 5
+    ids). The rows of other runs of these ids are read either way (the index is on ``address_id``)."""
+    ids = sorted({int(i) for i in address_ids})
+    rows: dict[int, tuple[Any, ...]] = {}
+    behaviours: dict[int, dict[str, Any] | None] = {}
+    parts: dict[int, list[tuple[Any, ...]]] = {}
+    if not ids:
+        return rows, behaviours, parts
+    in_ids = ", ".join(map(str, ids))
+    beh = has_column(store, "scores", "behaviour_score")
+    n_base = 12 + len(VERDICT_COLUMNS)
+    q = (f"SELECT run_id, address_id, {_SCORE_COLUMNS}, {verdict_select(store)}"
+         f"{', ' + ', '.join(BEHAVIOUR_COLUMNS) if beh else ''} FROM scores WHERE address_id IN ({in_ids})")
+    for r in store.execute(q).fetchall():
+        if r[0] != run_id:
+            continue
+        rows[r[1]] = r[1:1 + n_base]
+        b = r[1 + n_base:] if beh else None
+        behaviours[r[1]] = behaviour_dict(*b) if b and b[0] is not None else None
+    if rows:
+        q = ("SELECT run_id, address_id, 0 AS k, category, direction, hop_class, usd, share, min_hop,"
+             f" NULL AS evidence, {exposure_inferred(store)} AS inferred FROM exposures"
+             f" WHERE address_id IN ({in_ids})"
+             " UNION ALL SELECT run_id, address_id, 1, indicator, NULL, NULL, NULL, NULL, severity, evidence, false"
+             f" FROM indicators WHERE address_id IN ({in_ids})")
+        for r in store.execute(q).fetchall():
+            if r[0] == run_id and r[1] in rows:
+                parts.setdefault(r[1], []).append(r[2:])
+    return rows, behaviours, parts
 
 
 def _label(r: Sequence[Any]) -> Label:
@@ -470,36 +495,6 @@ def store_chains(store: Store) -> list[str]:
     """The chains the store has addresses or labels of (registry order)."""
     rows = store.execute("SELECT DISTINCT chain FROM addresses UNION SELECT DISTINCT chain FROM labels").fetchall()
     return sorted((r[0] for r in rows), key=chain_order)
-
-
-def _one_chain(store: Store, value: str, addr: Address, run: Provenance, explain: bool, *,
-               labels: list[Label] | None = None, aid: int | None = None, known_ids: bool = False) -> LookupResult:
-    """The answer on one chain (two or three point queries, each an index lookup when ensure_indexes ran)."""
-    if labels is None:
-        labels = [Label(*r, chain=addr.chain) for r in (
-            (lab.category, lab.name, lab.source, lab.source_version, lab.confidence, lab.valid_from, lab.valid_to)
-            for lab in _labels(store, addr))]
-    if not known_ids:
-        ids = store.execute("SELECT id FROM addresses WHERE address = ? AND chain = ?",
-                            [addr.address, addr.chain]).fetchall()
-        aid = ids[0][0] if ids else None
-    row: tuple[Any, ...] | None = None
-    parts: list[tuple[Any, ...]] = []
-    if aid is not None:
-        found = store.execute(f"SELECT address_id, {_SCORE_COLUMNS}, {verdict_select(store)}"
-                              " FROM scores WHERE address_id = ? AND run_id = ?", [aid, run.run_id]).fetchall()
-        row = found[0] if found else None
-        if row is not None:
-            # exposures and indicators in one round trip (both point queries on address_id)
-            parts = store.execute(
-                "SELECT 0 AS k, category, direction, hop_class, usd, share, min_hop, NULL AS evidence,"
-                f" {exposure_inferred(store)} AS inferred FROM exposures"
-                " WHERE address_id = $id AND run_id = $run"
-                " UNION ALL SELECT 1, indicator, NULL, NULL, NULL, NULL, severity, evidence, false FROM indicators"
-                " WHERE address_id = $id AND run_id = $run",
-                {"id": aid, "run": run.run_id},
-            ).fetchall()
-    return _assemble(store, value, addr, run, labels, aid, row, parts, explain)
 
 
 def _assemble(store: Store, value: str, addr: Address, run: Provenance, labels: list[Label], aid: int | None,

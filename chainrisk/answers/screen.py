@@ -226,7 +226,8 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                     "chain": pa.array(chains, pa.string()), "address": pa.array(addrs, pa.string()),
                     "reason": pa.array(reasons, pa.string())})
     n_python = len(keys) + good.num_rows
-    params: dict[str, Any] = {"run": run.run_id, "evm": sorted(_evm_chains()), "order": _chain_rank()}
+    params: dict[str, Any] = {"run": run.run_id, "evm": sorted(_evm_chains()), "order": _chain_rank(),
+                              "chain_sets": _chain_sets(_chain_rank())}
     since_sel = since_join = since_agg = ""
     if since:
         params["since"] = since.run_id
@@ -290,7 +291,7 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
             one AS (
                 SELECT h.qid, 1 AS n_chains, CAST(0 AS UBIGINT) AS mask, h.hit_chain AS one_chain, h.address_id,
                        h.score, h.hit_chain AS worst_chain, h.band, h.top_category, h.categories AS worst_categories,
-                       CAST(NULL AS VARCHAR) AS all_categories, h.min_hops, h.direct_usd, h.indirect_usd,
+                       CAST(NULL AS VARCHAR) AS all_categories, true AS same_categories, h.min_hops, h.direct_usd, h.indirect_usd,
                        h.score_reason, h.illicit_score, h.illicit_band, h.vc_score, h.vc_band,
                        list_position({_ACTIONS_LIST}, h.action) AS action_rank, h.behaviour_score,
                        h.behaviour_features {", h.prev_band, h.prev_score" if since else ""}
@@ -303,6 +304,7 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                        arg_max({{'c': h.hit_chain, 'b': h.band, 't': h.top_category, 'k': h.categories,
                                  'r': h.score_reason}}, {_wkey("h.score")}) AS w,
                        string_agg(h.categories, ';') AS all_categories,
+                       count(h.categories) = count(*) AND min(h.categories) = max(h.categories) AS same_categories,
                        min(h.min_hops) AS min_hops, sum(h.direct_usd) AS direct_usd, sum(h.indirect_usd) AS indirect_usd,
                        max(h.illicit_score) AS illicit_score,
                        arg_max(h.illicit_band, {_wkey("h.illicit_score")}) AS illicit_band,
@@ -320,11 +322,14 @@ def _normalise(store: Store, address_column: str, run: Provenance, since: Proven
                         WHEN g.n_chains = 1 THEN g.one_chain
                         WHEN q.want = '{ANY_EVM}' THEN q.parsed_chain ELSE q.want END AS chain,
                    q.address, q.reason AS invalid_reason, g.address_id, g.n_chains,
-                   CASE WHEN g.n_chains = 1 THEN g.one_chain WHEN g.n_chains > 1 THEN array_to_string(
-                       list_filter($order, lambda c, i: (g.mask >> i) & 1 = 1), ';') END AS chains,
+                   CASE WHEN g.n_chains = 1 THEN g.one_chain
+                        WHEN g.n_chains > 1 THEN $chain_sets[CAST(coalesce(g.mask, 0) AS BIGINT) + 1] END AS chains,
                    g.worst_chain, g.score, g.band, g.top_category,
-                   -- the worst chain's categories in its order, then the other chains' ones alphabetically
-                   nullif(CASE WHEN g.n_chains > 1 THEN array_to_string(list_concat(
+                   -- the worst chain's categories in its order, then the other chains' ones alphabetically (when
+                   -- every chain has the same categories, written without empty items, that is the worst's own)
+                   nullif(CASE WHEN g.n_chains > 1 AND NOT (g.same_categories
+                                   AND g.worst_categories NOT LIKE '%;;%' AND NOT starts_with(g.worst_categories, ';')
+                                   AND NOT ends_with(g.worst_categories, ';')) THEN array_to_string(list_concat(
                        list_filter(string_split(coalesce(g.worst_categories, ''), ';'), lambda x: x <> ''),
                        list_sort(list_filter(list_distinct(string_split(coalesce(g.all_categories, ''), ';')),
                                              lambda x: x <> '' AND NOT list_contains(
@@ -359,6 +364,12 @@ def _chain_rank() -> list[str]:
     from ..chains import CHAINS
 
     return list(CHAINS)
+
+
+def _chain_sets(order: list[str]) -> list[str]:
+    """The ``chains`` cell of each mask of chain positions (bit ``i`` set: the chain at 1-based position ``i`` of
+    ``order``), indexed by mask + 1: a list lookup per row instead of a list filter."""
+    return [";".join(c for i, c in enumerate(order, start=1) if (m >> i) & 1) for m in range(1 << (len(order) + 1))]
 
 
 def _mismatch(want: str, parsed: str) -> str:

@@ -57,17 +57,24 @@ class Provenance:
 
 
 _RUNS: weakref.WeakKeyDictionary[Store, dict[str, Provenance]] = weakref.WeakKeyDictionary()
+_LATEST: weakref.WeakKeyDictionary[Store, Provenance] = weakref.WeakKeyDictionary()   # of read-only stores
 
 
 def resolve_run(store: Store, run_id: str | None = None) -> Provenance:
     """The provenance of ``run_id``, or of the latest complete scoring run (never a point-in-time run); :class:`NoScoringRun` when none.
 
     A named complete run is immutable, so its provenance is remembered per store (a warm process passing
-    ``run_id`` saves a query per lookup); the latest run is looked up on every call."""
+    ``run_id`` saves a query per lookup). The latest run is looked up on every call on a writable store; a
+    read-only store cannot change while it is open (DuckDB's file lock keeps every writer out, in this process or
+    another), so its latest run is remembered too."""
     if run_id is not None:
         cached = _RUNS.get(store, {}).get(run_id)
         if cached is not None:     # a complete run never changes
             return cached
+    elif store.read_only:
+        latest = _LATEST.get(store)
+        if latest is not None:     # nor does a read-only store's latest run
+            return latest
     q = ("SELECT run_id, profile, created_at, finished_at, as_of_block, as_of_time, label_sources_json, params_json,"
          " profile_json FROM scoring_runs WHERE status = 'complete'")
     try:
@@ -93,6 +100,8 @@ def resolve_run(store: Store, run_id: str | None = None) -> Provenance:
         profile_settings=loads(row[8], {}),
     )
     _RUNS.setdefault(store, {})[prov.run_id] = prov
+    if run_id is None and store.read_only:
+        _LATEST[store] = prov
     return prov
 
 
