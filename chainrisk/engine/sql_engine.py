@@ -75,57 +75,70 @@ def edges_sql(with_time: bool, raw: str = "raw") -> str:
         f" FROM (SELECT r, max(time) AS mx FROM {raw} GROUP BY r) g) m ON m.r = raw.r")
 
 
+def senders_sql(direction: str) -> str:
+    """The addresses with relaying outflows in a direction (carrying, not a stop node) and how many (``n``)."""
+    s = _DIRS[direction][0]
+    return f"""
+    SELECT e.{s} AS node, count(*) AS n FROM e LEFT JOIN stop ON stop.node = e.{s}
+    WHERE e.c AND stop.node IS NULL GROUP BY e.{s}"""
+
+
 def relay_window_sql(direction: str, top: int) -> str:
-    """One stream per address of its inflows (``kind`` 1) and its relaying outflows (``kind`` 0: carrying, sender
-    not a stop node) in time order, a rank's inflows after its outflows, with two running values: ``b``, the sum
-    of the inflows so far (at an outflow: everything the sender had received strictly before it) and ``pos``,
+    """One stream per relaying address (:func:`senders_sql`) of its inflows (``kind`` 1) and its relaying outflows
+    (``kind`` 0) in time order, a rank's inflows after its outflows, with two running values: ``b``, the sum of the
+    inflows so far (at an outflow: everything the sender had received strictly before it) and ``pos``,
     ``node * 2^32`` plus the count of outflows so far. An outflow's position is ``pos - 1``: the address's relaying
     outflows are numbered in time order. An inflow's ``pos`` is the position of the first outflow after it: it
     counts for exactly the outflows at positions ``pos .. ne - 1`` (``ne``: ``node * 2^32`` plus the address's
-    outflow count)."""
+    outflow count). Transfers into addresses that never relay are not in the stream."""
     s, d, r, _ = _DIRS[direction]
     r = r.format(top=top)
     return f"""
-    SELECT kind, eid, node, dd AS d, r, ww AS w, CAST(sum(x) OVER (PARTITION BY node {_RUNNING}) AS BIGINT) AS b,
-           node * {_POS} + count(dd) OVER (PARTITION BY node {_RUNNING}) AS pos,
-           node * {_POS} + count(dd) OVER (PARTITION BY node) AS ne
+    SELECT kind, eid, dd AS d, ww AS w, CAST(sum(x) OVER (PARTITION BY node {_RUNNING}) AS BIGINT) AS b,
+           node * {_POS} + count(dd) OVER (PARTITION BY node {_RUNNING}) AS pos, ne
     FROM (
-      SELECT e.{d} AS node, {r} AS r, 1 AS kind, e.w AS x, e.eid, {_NULL} AS dd, {_NULL} AS ww FROM e
+      SELECT e.{d} AS node, {r} AS r, 1 AS kind, e.w AS x, e.eid, {_NULL} AS dd, {_NULL} AS ww,
+             e.{d} * {_POS} + rs.n AS ne
+      FROM e JOIN senders_{direction} rs ON rs.node = e.{d}
       UNION ALL
-      SELECT e.{s} AS node, {r} AS r, 0 AS kind, CAST(0 AS BIGINT) AS x, e.eid, e.{d} AS dd, e.w AS ww
+      SELECT e.{s} AS node, {r} AS r, 0 AS kind, CAST(0 AS BIGINT) AS x, e.eid, e.{d} AS dd, e.w AS ww, {_NULL} AS ne
       FROM e LEFT JOIN stop ON stop.node = e.{s} WHERE e.c AND stop.node IS NULL
     ) ev"""
 
 
 def inpos_sql(direction: str) -> str:
     """Every transfer's place among its receiver's relaying outflows: ``nx``, the position of the first one after
-    it (NULL: none after it), and ``ne``, the end of the receiver's positions. One row per transfer, so that the
-    joins with it are inner joins (DuckDB's outer joins do not spill under a small memory limit)."""
-    return f"SELECT eid, CASE WHEN pos < ne THEN pos END AS nx, ne FROM rw_{direction} WHERE kind = 1"
+    it (NULL: none after it). One row per transfer, so that the joins with it are inner joins (DuckDB's outer
+    joins do not spill under a small memory limit)."""
+    d = _DIRS[direction][1]
+    return f"""
+    SELECT eid, CASE WHEN pos < ne THEN pos END AS nx FROM rw_{direction} WHERE kind = 1
+    UNION ALL
+    SELECT e.eid, {_NULL} AS nx FROM e
+    WHERE NOT EXISTS (SELECT 1 FROM senders_{direction} rs WHERE rs.node = e.{d})"""
 
 
 def relay0_sql(direction: str) -> str:
     """Relaying transfers of a direction with ``b`` (everything the sender had received strictly before; only those
     with ``b > 0`` can ever carry taint) and their position ``qpos`` among the sender's relaying outflows."""
-    return f"SELECT eid, node AS s, d, r, w, b, pos - 1 AS qpos FROM rw_{direction} WHERE kind = 0 AND b > 0"
+    return f"SELECT pos - 1 AS qpos, eid, d, w, b FROM rw_{direction} WHERE kind = 0 AND b > 0"
 
 
 def relay_sql(direction: str) -> str:
-    """:func:`relay0_sql` with (as an inflow into its receiver) ``nx`` and ``ne`` of :func:`inpos_sql`."""
+    """:func:`relay0_sql` with (as an inflow into its receiver) ``nx`` of :func:`inpos_sql`; only what a hop
+    reads (a hop's rows are written once per key reached: narrow rows are most of its speed)."""
     return f"""
-    SELECT q.eid, q.s, q.d, q.r, q.w, q.b, q.qpos, i.nx, i.ne
+    SELECT q.qpos, q.eid, q.d, q.w, q.b, i.nx
     FROM relay0_{direction} q JOIN inpos_{direction} i ON i.eid = q.eid"""
 
 
-def hop1_sql(direction: str, top: int, with_pos: bool = True) -> str:
-    """Hop 1: every carrying transfer out of a source carries its whole amount (with ``nx``, ``ne`` of
-    :func:`inpos_sql` for the next hop, NULL without one)."""
-    s, d, r, kcol = _DIRS[direction]
-    r = r.format(top=top)
-    pos, join = (("i.nx, i.ne", f" JOIN inpos_{direction} i ON i.eid = e.eid") if with_pos
-                 else (f"{_NULL} AS nx, {_NULL} AS ne", ""))
+def hop1_sql(direction: str, with_pos: bool = True) -> str:
+    """Hop 1: every carrying transfer out of a source carries its whole amount (with ``nx`` of :func:`inpos_sql`
+    for the next hop, NULL without one)."""
+    s, d, _, kcol = _DIRS[direction]
+    pos, join = (("i.nx", f" JOIN inpos_{direction} i ON i.eid = e.eid") if with_pos else (f"{_NULL} AS nx", ""))
     return f"""
-    SELECT src.k, e.eid, e.{d} AS d, {r} AS r, e.w AS t, {pos}
+    SELECT src.k, e.eid, e.{d} AS d, e.w AS t, {pos}
     FROM e JOIN src ON src.node = e.{s} JOIN hopkeys ON hopkeys.k = src.k{join}
     WHERE e.c AND hopkeys.{kcol} >= 1"""
 
@@ -134,30 +147,31 @@ def hop_sql(direction: str, prev: str, hop: int) -> str:
     """Hop ``hop`` >= 2 from the tainted transfers ``prev`` of hop ``hop - 1``.
 
     No sort of the relaying transfers: a tainted inflow counts for its receiver's relaying outflows from its
-    ``nx`` on (:func:`relay_window_sql`), so per (key, receiver) the tainted inflows, summed per ``nx`` and
-    running-summed in ``nx`` order, cut the receiver's outflow positions into segments of equal ``A``; each
-    segment is expanded to its positions and joined with the relaying transfers on ``qpos``. Receivers that are
-    stop nodes or the key's own sources, and inflows with no relaying outflow after them, drop out first."""
+    ``nx`` on (:func:`relay_window_sql`), so per (key, receiver) the tainted inflows, running-summed in ``nx``
+    order, cut the receiver's outflow positions into segments of equal ``A`` (from an inflow's ``nx`` to the
+    next one's; of inflows with equal ``nx`` only the last, by ``eid``, has a non-empty segment, and its running
+    sum includes them all); each segment is expanded to its positions and joined
+    with the relaying transfers on ``qpos``. Receivers that are stop nodes or the key's own sources, and inflows
+    with no relaying outflow after them, drop out first."""
     kcol = _DIRS[direction][3]
-    part = f"PARTITION BY k * {_POS} + d ORDER BY nx"
+    part = f"PARTITION BY k * {_POS} + d ORDER BY nx, eid"
     return f"""
     WITH prev AS (
-      SELECT p.k, p.d, p.nx, p.ne, p.t FROM {prev} p JOIN hopkeys ON hopkeys.k = p.k
-      LEFT JOIN src ON src.k = p.k AND src.node = p.d
+      SELECT p.k, p.eid, p.d, p.nx, p.d * {_POS} + rs.n AS ne, p.t FROM {prev} p JOIN hopkeys ON hopkeys.k = p.k
+      JOIN senders_{direction} rs ON rs.node = p.d LEFT JOIN src ON src.k = p.k AND src.node = p.d
       WHERE hopkeys.{kcol} >= {hop} AND p.nx IS NOT NULL AND src.node IS NULL
     ), seg AS (
       SELECT k, nx AS lo, coalesce(lead(nx) OVER ({part}), ne) AS hi,
              CAST(sum(t) OVER ({part} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS a
-      FROM (SELECT k, d, nx, max(ne) AS ne, CAST(sum(t) AS BIGINT) AS t FROM prev GROUP BY k, d, nx) g
+      FROM prev
     ), x AS (
       SELECT k, a, unnest(range(lo, hi)) AS pos FROM seg
     ), tk AS (
-      SELECT x.k, q.eid, q.d, q.r,
-             CAST(floor(CAST(q.w AS DOUBLE) * CAST(x.a AS DOUBLE) / CAST(q.b AS DOUBLE) + 0.5) AS BIGINT) AS t,
-             q.nx, q.ne
+      SELECT x.k, q.eid, q.d,
+             CAST(floor(CAST(q.w AS DOUBLE) * CAST(x.a AS DOUBLE) / CAST(q.b AS DOUBLE) + 0.5) AS BIGINT) AS t, q.nx
       FROM x JOIN relay_{direction} q ON q.qpos = x.pos
     )
-    SELECT k, eid, d, r, t, nx, ne FROM tk WHERE t > 0"""
+    SELECT k, eid, d, t, nx FROM tk WHERE t > 0"""
 
 
 def exposure_sql(table: str) -> str:
@@ -302,7 +316,8 @@ def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], 
             if kmax >= 2:
                 # one window, then its two halves; the window's table goes before the join (out of core, the
                 # tables held at once are what a small memory limit has to fit)
-                for table, query in ((f"rw_{direction}", relay_window_sql(direction, top)),
+                for table, query in ((f"senders_{direction}", senders_sql(direction)),
+                                     (f"rw_{direction}", relay_window_sql(direction, top)),
                                      (f"inpos_{direction}", inpos_sql(direction)),
                                      (f"relay0_{direction}", relay0_sql(direction))):
                     backend.create(table, query)
@@ -314,7 +329,7 @@ def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], 
             prev = ""
             for hop in range(1, kmax + 1):
                 name = f"t_{direction}_{hop}"
-                backend.create(name, hop1_sql(direction, top, kmax >= 2) if hop == 1
+                backend.create(name, hop1_sql(direction, kmax >= 2) if hop == 1
                                else hop_sql(direction, prev, hop))
                 made.append(name)
                 if hop == 1:
