@@ -12,10 +12,10 @@ rank's inflows after its outflows) gives
   ``u`` counts for exactly ``u``'s relaying outflows at positions ``nx ..`` (the array engine's prefix range).
 
 Each hop of every category at once is then one statement per direction, without sorting the relaying transfers:
-the tainted transfers of hop k-1 (``k`` = the propagation key, ``d`` = receiver, ``t`` = micro-USD taint), summed
-per (key, ``nx``) and running-summed per (key, receiver) in ``nx`` order, cut the receiver's outflow positions
-into segments of one ``A`` (the taint it had received strictly before); each segment is expanded to its positions
-and joined with ``relay_<dir>`` on ``qpos``; ``Tk = floor(w * A / B + 0.5)`` with the same IEEE double operations
+the tainted transfers of hop k-1 (``k`` = the propagation key, ``d`` = receiver, ``t`` = micro-USD taint),
+running-summed per (key, receiver) in ``nx`` order, cut the receiver's outflow positions into segments of one
+``A`` (the taint it had received strictly before); each segment is expanded to its positions and joined with
+``relay_<dir>`` on ``qpos``; ``Tk = floor(w * A / B + 0.5)`` with the same IEEE double operations
 in the same order as numpy, so the result is the array engine's to the last micro-USD. Each hop's rows carry
 their own ``nx`` for the next hop.
 
@@ -150,9 +150,9 @@ def hop_sql(direction: str, prev: str, hop: int) -> str:
     ``nx`` on (:func:`relay_window_sql`), so per (key, receiver) the tainted inflows, running-summed in ``nx``
     order, cut the receiver's outflow positions into segments of equal ``A`` (from an inflow's ``nx`` to the
     next one's; of inflows with equal ``nx`` only the last, by ``eid``, has a non-empty segment, and its running
-    sum includes them all); each segment is expanded to its positions and joined
-    with the relaying transfers on ``qpos``. Receivers that are stop nodes or the key's own sources, and inflows
-    with no relaying outflow after them, drop out first."""
+    sum includes them all); each segment is expanded to its positions and joined with the relaying transfers on
+    ``qpos``. Receivers that are stop nodes or the key's own sources, and inflows with no relaying outflow after
+    them, drop out first."""
     kcol = _DIRS[direction][3]
     part = f"PARTITION BY k * {_POS} + d ORDER BY nx, eid"
     return f"""
