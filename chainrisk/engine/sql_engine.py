@@ -2,17 +2,22 @@
 bit for bit, computed by a SQL engine (DuckDB out of core, or Apache Spark) instead of numpy arrays.
 
 The semantics are the array engine's (see :mod:`chainrisk.engine.propagate`); this module only restates them as
-statements. Each hop of every category at once is one statement per direction:
+statements. Once per direction, one window over every address's inflows and relaying outflows in time order (a
+rank's inflows after its outflows) gives
 
-* the tainted transfers of hop k-1 (``k`` = the propagation key, ``d`` = receiver, ``r`` = time rank, ``t`` =
-  micro-USD taint) and the relaying transfers out of their receivers are put in one event stream per
-  ``(key, address)``; a running sum ``sum(t) OVER (PARTITION BY k, node ORDER BY r, kind ROWS ...)``, with a
-  rank's inflows ordered after its outflows, gives each relaying transfer ``A``, the taint its sender had received
-  strictly before it;
-* ``B`` (everything the sender had received before it) is the same window over all transfers, computed once per
-  direction (the table ``relay_<dir>``);
-* ``Tk = floor(w * A / B + 0.5)`` with the same IEEE double operations in the same order as numpy, so the result
-  is the array engine's to the last micro-USD.
+* ``B`` of each relaying transfer, everything its sender had received strictly before it (the table
+  ``relay_<dir>``), and its position ``qpos`` among its sender's relaying outflows (``node * 2^32`` + their time
+  order);
+* for every transfer, ``nx``, the position of its receiver's first relaying outflow after it: a transfer into
+  ``u`` counts for exactly ``u``'s relaying outflows at positions ``nx ..`` (the array engine's prefix range).
+
+Each hop of every category at once is then one statement per direction, without sorting the relaying transfers:
+the tainted transfers of hop k-1 (``k`` = the propagation key, ``d`` = receiver, ``t`` = micro-USD taint),
+running-summed per (key, receiver) in ``nx`` order, cut the receiver's outflow positions into segments of one
+``A`` (the taint it had received strictly before); each segment is expanded to its positions and joined with
+``relay_<dir>`` on ``qpos``; ``Tk = floor(w * A / B + 0.5)`` with the same IEEE double operations
+in the same order as numpy, so the result is the array engine's to the last micro-USD. Each hop's rows carry
+their own ``nx`` for the next hop.
 
 The exposure of hop k is ``sum(t) GROUP BY k, d``; forwarding events (incoming direction) are a join of the hop's
 tainted transfers with the receiver's transfers inside the time window (ranks by the running maximum of time).
@@ -47,6 +52,7 @@ _DIRS = {  # direction -> (sender column, receiver column, rank expression, the 
 # (one BIGINT partition and order key each: sorting one wide key is cheaper than two)
 _RUNNING = "ORDER BY r * 2 + kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 _NULL = "CAST(NULL AS BIGINT)"
+_POS = 4294967296   # 2^32: an address's positions are node * 2^32 + its relaying outflows' order (< 2^32 each)
 
 
 class Backend(Protocol):
@@ -69,60 +75,103 @@ def edges_sql(with_time: bool, raw: str = "raw") -> str:
         f" FROM (SELECT r, max(time) AS mx FROM {raw} GROUP BY r) g) m ON m.r = raw.r")
 
 
-def relay_sql(direction: str, top: int) -> str:
-    """Relaying transfers of a direction (carrying, sender not a stop node) with ``b``: everything the sender had
-    received strictly before (only those with ``b > 0`` can ever carry taint)."""
+def senders_sql(direction: str) -> str:
+    """The addresses with relaying outflows in a direction (carrying, not a stop node) and how many (``n``)."""
+    s = _DIRS[direction][0]
+    return f"""
+    SELECT e.{s} AS node, count(*) AS n FROM e LEFT JOIN stop ON stop.node = e.{s}
+    WHERE e.c AND stop.node IS NULL GROUP BY e.{s}"""
+
+
+def relay_window_sql(direction: str, top: int) -> str:
+    """One stream per relaying address (:func:`senders_sql`) of its inflows (``kind`` 1) and its relaying outflows
+    (``kind`` 0) in time order, a rank's inflows after its outflows, with two running values: ``b``, the sum of the
+    inflows so far (at an outflow: everything the sender had received strictly before it) and ``pos``,
+    ``node * 2^32`` plus the count of outflows so far. An outflow's position is ``pos - 1``: the address's relaying
+    outflows are numbered in time order. An inflow's ``pos`` is the position of the first outflow after it: it
+    counts for exactly the outflows at positions ``pos .. ne - 1`` (``ne``: ``node * 2^32`` plus the address's
+    outflow count). Transfers into addresses that never relay are not in the stream."""
     s, d, r, _ = _DIRS[direction]
     r = r.format(top=top)
     return f"""
-    SELECT eid, s, d, r, w, CAST(b AS BIGINT) AS b FROM (
-      SELECT eid, node AS s, dd AS d, r, ww AS w, sum(x) OVER (PARTITION BY node {_RUNNING}) AS b
-      FROM (
-        SELECT e.{d} AS node, {r} AS r, 1 AS kind, e.w AS x, {_NULL} AS eid, {_NULL} AS dd, {_NULL} AS ww FROM e
-        UNION ALL
-        SELECT e.{s} AS node, {r} AS r, 0 AS kind, CAST(0 AS BIGINT) AS x, e.eid, e.{d} AS dd, e.w AS ww
-        FROM e LEFT JOIN stop ON stop.node = e.{s} WHERE e.c AND stop.node IS NULL
-      ) ev
-    ) q WHERE eid IS NOT NULL AND b > 0"""
+    SELECT kind, eid, dd AS d, ww AS w, CAST(sum(x) OVER (PARTITION BY node {_RUNNING}) AS BIGINT) AS b,
+           node * {_POS} + count(dd) OVER (PARTITION BY node {_RUNNING}) AS pos, ne
+    FROM (
+      SELECT e.{d} AS node, {r} AS r, 1 AS kind, e.w AS x, e.eid, {_NULL} AS dd, {_NULL} AS ww,
+             e.{d} * {_POS} + rs.n AS ne
+      FROM e JOIN senders_{direction} rs ON rs.node = e.{d}
+      UNION ALL
+      SELECT e.{s} AS node, {r} AS r, 0 AS kind, CAST(0 AS BIGINT) AS x, e.eid, e.{d} AS dd, e.w AS ww, {_NULL} AS ne
+      FROM e LEFT JOIN stop ON stop.node = e.{s} WHERE e.c AND stop.node IS NULL
+    ) ev"""
 
 
-def hop1_sql(direction: str, top: int) -> str:
-    """Hop 1: every carrying transfer out of a source carries its whole amount."""
-    s, d, r, kcol = _DIRS[direction]
-    r = r.format(top=top)
+def inpos_sql(direction: str) -> str:
+    """Every transfer's place among its receiver's relaying outflows: ``nx``, the position of the first one after
+    it (NULL: none after it). One row per transfer, so that the joins with it are inner joins (DuckDB's outer
+    joins do not spill under a small memory limit)."""
+    d = _DIRS[direction][1]
     return f"""
-    SELECT src.k, e.eid, e.{d} AS d, {r} AS r, e.w AS t
-    FROM e JOIN src ON src.node = e.{s} JOIN hopkeys ON hopkeys.k = src.k
+    SELECT eid, CASE WHEN pos < ne THEN pos END AS nx FROM rw_{direction} WHERE kind = 1
+    UNION ALL
+    SELECT e.eid, {_NULL} AS nx FROM e
+    WHERE NOT EXISTS (SELECT 1 FROM senders_{direction} rs WHERE rs.node = e.{d})"""
+
+
+def relay0_sql(direction: str) -> str:
+    """Relaying transfers of a direction with ``b`` (everything the sender had received strictly before; only those
+    with ``b > 0`` can ever carry taint) and their position ``qpos`` among the sender's relaying outflows."""
+    return f"SELECT pos - 1 AS qpos, eid, d, w, b FROM rw_{direction} WHERE kind = 0 AND b > 0"
+
+
+def relay_sql(direction: str) -> str:
+    """:func:`relay0_sql` with (as an inflow into its receiver) ``nx`` of :func:`inpos_sql`; only what a hop
+    reads (a hop's rows are written once per key reached: narrow rows are most of its speed)."""
+    return f"""
+    SELECT q.qpos, q.eid, q.d, q.w, q.b, i.nx
+    FROM relay0_{direction} q JOIN inpos_{direction} i ON i.eid = q.eid"""
+
+
+def hop1_sql(direction: str, with_pos: bool = True) -> str:
+    """Hop 1: every carrying transfer out of a source carries its whole amount (with ``nx`` of :func:`inpos_sql`
+    for the next hop, NULL without one)."""
+    s, d, _, kcol = _DIRS[direction]
+    pos, join = (("i.nx", f" JOIN inpos_{direction} i ON i.eid = e.eid") if with_pos else (f"{_NULL} AS nx", ""))
+    return f"""
+    SELECT src.k, e.eid, e.{d} AS d, e.w AS t, {pos}
+    FROM e JOIN src ON src.node = e.{s} JOIN hopkeys ON hopkeys.k = src.k{join}
     WHERE e.c AND hopkeys.{kcol} >= 1"""
 
 
 def hop_sql(direction: str, prev: str, hop: int) -> str:
     """Hop ``hop`` >= 2 from the tainted transfers ``prev`` of hop ``hop - 1``.
 
-    Only the relaying transfers after their sender's first tainted inflow can carry (``A`` is 0 before it), so
-    the others never enter the window; the window's rows are narrow (key, node, rank, amount, edge) and the
-    transfer's fields join back after it."""
+    No sort of the relaying transfers: a tainted inflow counts for its receiver's relaying outflows from its
+    ``nx`` on (:func:`relay_window_sql`), so per (key, receiver) the tainted inflows, running-summed in ``nx``
+    order, cut the receiver's outflow positions into segments of equal ``A`` (from an inflow's ``nx`` to the
+    next one's; of inflows with equal ``nx`` only the last, by ``eid``, has a non-empty segment, and its running
+    sum includes them all); each segment is expanded to its positions and joined with the relaying transfers on
+    ``qpos``. Receivers that are stop nodes or the key's own sources, and inflows with no relaying outflow after
+    them, drop out first."""
     kcol = _DIRS[direction][3]
+    part = f"PARTITION BY k * {_POS} + d ORDER BY nx, eid"
     return f"""
     WITH prev AS (
-      SELECT p.k, p.d, p.r, p.t FROM {prev} p JOIN hopkeys ON hopkeys.k = p.k WHERE hopkeys.{kcol} >= {hop}
-    ), relayers AS (
-      SELECT prev.k, prev.d AS node, min(prev.r) AS first_r FROM prev
-      LEFT JOIN src ON src.k = prev.k AND src.node = prev.d WHERE src.node IS NULL GROUP BY prev.k, prev.d
-    ), ev AS (
-      SELECT k, d AS node, r, 1 AS kind, t AS x, CAST(-1 AS BIGINT) AS eid FROM prev
-      UNION ALL
-      SELECT rl.k, q.s AS node, q.r, 0 AS kind, CAST(0 AS BIGINT) AS x, q.eid
-      FROM relay_{direction} q JOIN relayers rl ON rl.node = q.s WHERE q.r > rl.first_r
-    ), acc AS (
-      SELECT k, eid, sum(x) OVER (PARTITION BY k * 4294967296 + node {_RUNNING}) AS a FROM ev
+      SELECT p.k, p.eid, p.d, p.nx, p.d * {_POS} + rs.n AS ne, p.t FROM {prev} p JOIN hopkeys ON hopkeys.k = p.k
+      JOIN senders_{direction} rs ON rs.node = p.d LEFT JOIN src ON src.k = p.k AND src.node = p.d
+      WHERE hopkeys.{kcol} >= {hop} AND p.nx IS NOT NULL AND src.node IS NULL
+    ), seg AS (
+      SELECT k, nx AS lo, coalesce(lead(nx) OVER ({part}), ne) AS hi,
+             CAST(sum(t) OVER ({part} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS a
+      FROM prev
+    ), x AS (
+      SELECT k, a, unnest(range(lo, hi)) AS pos FROM seg
     ), tk AS (
-      SELECT acc.k, acc.eid, q.d, q.r,
-             CAST(floor(CAST(q.w AS DOUBLE) * CAST(CAST(acc.a AS BIGINT) AS DOUBLE) / CAST(q.b AS DOUBLE) + 0.5)
-                  AS BIGINT) AS t
-      FROM acc JOIN relay_{direction} q ON q.eid = acc.eid WHERE acc.eid >= 0 AND acc.a > 0
+      SELECT x.k, q.eid, q.d,
+             CAST(floor(CAST(q.w AS DOUBLE) * CAST(x.a AS DOUBLE) / CAST(q.b AS DOUBLE) + 0.5) AS BIGINT) AS t, q.nx
+      FROM x JOIN relay_{direction} q ON q.qpos = x.pos
     )
-    SELECT k, eid, d, r, t FROM tk WHERE t > 0"""
+    SELECT k, eid, d, t, nx FROM tk WHERE t > 0"""
 
 
 def exposure_sql(table: str) -> str:
@@ -272,13 +321,26 @@ def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], 
                 continue
             per_key: list[list[HopExposure]] = [[] for _ in keys]
             if kmax >= 2:
-                backend.create(f"relay_{direction}", relay_sql(direction, top))
+                # one window, then its two halves; the window's table goes before the join (out of core, the
+                # tables held at once are what a small memory limit has to fit)
+                for table, query in ((f"senders_{direction}", senders_sql(direction)),
+                                     (f"rw_{direction}", relay_window_sql(direction, top)),
+                                     (f"inpos_{direction}", inpos_sql(direction)),
+                                     (f"relay0_{direction}", relay0_sql(direction))):
+                    backend.create(table, query)
+                    made.append(table)
+                backend.drop(f"rw_{direction}")
+                backend.create(f"relay_{direction}", relay_sql(direction))
                 made.append(f"relay_{direction}")
+                backend.drop(f"relay0_{direction}")
             prev = ""
             for hop in range(1, kmax + 1):
                 name = f"t_{direction}_{hop}"
-                backend.create(name, hop1_sql(direction, top) if hop == 1 else hop_sql(direction, prev, hop))
+                backend.create(name, hop1_sql(direction, kmax >= 2) if hop == 1
+                               else hop_sql(direction, prev, hop))
                 made.append(name)
+                if hop == 1:
+                    backend.drop(f"inpos_{direction}")   # hop 1 took its positions; later hops carry them
                 if prev:
                     backend.drop(prev)
                 prev = name
