@@ -175,6 +175,8 @@ def hop_sql(direction: str, prev: str, hop: int) -> str:
 
 
 def exposure_sql(table: str) -> str:
+    """The exposure of one hop: its tainted transfers (``table``: a table, or a parenthesised query with an
+    alias) summed per (key, receiver)."""
     return f"SELECT k, d, CAST(sum(t) AS BIGINT) AS usd FROM {table} GROUP BY k, d ORDER BY k, d"
 
 
@@ -336,15 +338,21 @@ def run_loaded(backend: Backend, keys: list[str], hops_of: Callable[[str, int], 
             prev = ""
             for hop in range(1, kmax + 1):
                 name = f"t_{direction}_{hop}"
-                backend.create(name, hop1_sql(direction, kmax >= 2) if hop == 1
-                               else hop_sql(direction, prev, hop))
-                made.append(name)
+                query = hop1_sql(direction, kmax >= 2) if hop == 1 else hop_sql(direction, prev, hop)
+                # the last hop's rows are read once (its exposure) unless forwarding reads them too: summed as
+                # they are made, never written (the widest hop is often the last)
+                keep = hop < kmax or (direction == "in" and judge and forwarding is not None)
+                if keep:
+                    backend.create(name, query)
+                    made.append(name)
+                    ex = backend.fetch(exposure_sql(name))
+                else:
+                    ex = backend.fetch(exposure_sql(f"({query}) h"))
                 if hop == 1:
                     backend.drop(f"inpos_{direction}")   # hop 1 took its positions; later hops carry them
                 if prev:
                     backend.drop(prev)
                 prev = name
-                ex = backend.fetch(exposure_sql(name))
                 if ex["k"].size == 0:
                     break
                 if on_hop:
